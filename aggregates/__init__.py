@@ -1,0 +1,1 @@
+"""The domain: the Learner aggregate, its events and value objects."""

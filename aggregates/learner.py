@@ -1,0 +1,548 @@
+"""The Learner aggregate: one learner at one centre, every fact about them as an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from aggregates.errors import (
+    DateOrderError,
+    DuplicateEnrolment,
+    ImpossibleCommand,
+    InvalidValue,
+    UnknownEnrolment,
+    UnknownEvent,
+)
+from aggregates.values import is_valid_uln
+
+LEARNER_NAMESPACE = uuid5(NAMESPACE_URL, "https://compliance-ledger.invalid/learner")
+
+DETAIL_FIELDS = (
+    "title", "given_name", "family_name", "date_of_birth", "gender", "postcode", "email",
+)
+LRS_FIELDS = frozenset({"given_name", "family_name", "date_of_birth", "gender", "postcode"})
+WITHDRAWAL_REASONS = ("left", "requested", "no-contact", "transferred", "cannot-complete")
+ID_DOCUMENTS = (
+    "passport", "driving-licence", "birth-certificate", "national-id", "residence-permit",
+    "other",
+)
+LRS_OUTCOMES = {
+    "WSVRC001": "confirmed",
+    "WSVRC002": "confirmed",
+    "WSVRC003": "review",
+    "WSVRC004": "review",
+    "WSVRC005": "rejected",
+    "WSVRC006": "rejected",
+}
+LRS_FLAGS = frozenset(f"VRF{n}" for n in range(1, 9))
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who records a fact, from where, with an optional note."""
+
+    actor: str
+    source: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One applied event, as the aggregate remembers it to answer questions."""
+
+    version: int
+    kind: str
+    occurred_on: date
+    values: dict[str, Any] = field(default_factory=dict)
+    enrolment: str | None = None
+
+
+def learner_id(centre: str, reference: str) -> UUID:
+    """The learner's aggregate id: the same centre and reference always give the same id."""
+    return uuid5(LEARNER_NAMESPACE, f"{centre}/{reference}")
+
+
+class Learner(Aggregate):
+    """A learner at a centre, with their enrolments, registrations, withdrawals and claims."""
+
+    @staticmethod
+    def create_id(centre: str, reference: str, **_: Any) -> UUID:
+        return learner_id(centre, reference)
+
+    # ----- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def record(
+        cls, centre: str, reference: str, details: dict[str, Any], uln: str | None,
+        warnings: list[dict[str, str]], recorded_on: date, ctx: Context,
+    ) -> Learner:
+        """Record a new learner (details already parsed by the value objects)."""
+        missing = {"given_name", "family_name", "date_of_birth", "gender"} - details.keys()
+        if missing:
+            raise InvalidValue(sorted(missing)[0], "is required")
+        if uln is not None and not is_valid_uln(uln):
+            raise InvalidValue("uln", f"{uln!r} is not a valid ULN")
+        all_details = {name: details.get(name) for name in DETAIL_FIELDS}
+        return cls(
+            centre=centre, reference=reference, details=all_details, uln=uln,
+            warnings=warnings, occurred_on=recorded_on, **_meta(ctx),
+        )
+
+    @event("Recorded")
+    def __init__(
+        self, centre: str, reference: str, details: dict[str, Any], uln: str | None,
+        warnings: list[dict[str, str]], occurred_on: date, actor: str, source: str,
+        note: str | None,
+    ) -> None:
+        self.centre = centre
+        self.reference = reference
+        self.facts: list[Fact] = [Fact(1, "recorded", occurred_on, dict(details))]
+        if uln is not None:
+            self.facts.append(Fact(1, "uln", occurred_on, {"uln": uln}))
+        self.retracted: set[int] = set()
+
+    # ----- questions ------------------------------------------------------------------------
+
+    def live_facts(self) -> list[Fact]:
+        """Facts not retracted, in the order they were recorded."""
+        return [f for f in self.facts if f.version not in self.retracted]
+
+    def latest(self, kind: str, enrolment: str | None = None) -> Fact | None:
+        """The most recent live fact of a kind (for an enrolment), or None."""
+        for fact in reversed(self.facts):
+            if fact.kind == kind and fact.enrolment == enrolment and (
+                fact.version not in self.retracted
+            ):
+                return fact
+        return None
+
+    def detail(self, name: str) -> Any:
+        """The current value of a learner detail (after amendments)."""
+        for fact in reversed(self.live_facts()):
+            if fact.kind == "recorded":
+                return fact.values.get(name)
+            if fact.kind == "amended" and fact.values["field"] == name:
+                return fact.values["new"]
+        return None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Every current learner detail."""
+        return {name: self.detail(name) for name in DETAIL_FIELDS}
+
+    def uln_status(self) -> tuple[str | None, str]:
+        """The current ULN and its LRS status: unverified, confirmed, review or rejected."""
+        uln, status = None, "unverified"
+        for fact in self.live_facts():
+            if fact.kind == "uln":
+                uln, status = fact.values["uln"], "unverified"
+            elif fact.kind == "lrs-result":
+                status = fact.values["outcome"]
+                if fact.values.get("master_uln"):
+                    uln = fact.values["master_uln"]
+        if status == "rejected":
+            return None, status
+        return uln, status
+
+    @property
+    def uln(self) -> str | None:
+        """The current ULN (None when none is recorded or the LRS rejected it)."""
+        return self.uln_status()[0]
+
+    @property
+    def enrolment_refs(self) -> list[str]:
+        """References of the live enrolments, in the order they were recorded."""
+        return [f.enrolment for f in self.live_facts() if f.kind == "enrolled"]  # type: ignore[misc]
+
+    def enrolment(self, ref: str) -> Fact:
+        """The live enrolment fact, or UnknownEnrolment."""
+        fact = self.latest("enrolled", ref)
+        if fact is None:
+            raise UnknownEnrolment(f"learner {self.reference} has no enrolment {ref!r}")
+        return fact
+
+    def registration(self, ref: str) -> tuple[str, Fact | None]:
+        """The registration state of an enrolment: none, submitted, confirmed or rejected."""
+        state: tuple[str, Fact | None] = ("none", None)
+        for fact in self.live_facts():
+            if fact.enrolment == ref and fact.kind.startswith("registration-"):
+                state = (fact.kind.removeprefix("registration-"), fact)
+        return state
+
+    def fact_at(self, version: int) -> Fact:
+        """The fact recorded by the event at that version."""
+        for fact in self.facts:
+            if fact.version == version:
+                return fact
+        raise UnknownEvent(f"learner {self.reference} has no event at version {version}")
+
+    # ----- guards ---------------------------------------------------------------------------
+
+    def check_not_before(self, later: date, earlier: date, what: str, before: str) -> None:
+        if later < earlier:
+            raise DateOrderError(
+                f"{what} {later.isoformat()} is before {before} {earlier.isoformat()}"
+            )
+
+    def check_open_enrolment(self, ref: str, on: date, what: str) -> Fact:
+        """The enrolment, checked to exist, be started by `on` and not be withdrawn by then."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], what, "programme start")
+        withdrawn = self.latest("withdrawn", ref)
+        if withdrawn is not None and withdrawn.values["left_on"] < on:
+            raise ImpossibleCommand(
+                f"enrolment {ref} was withdrawn (learner left on "
+                f"{withdrawn.values['left_on'].isoformat()})"
+            )
+        return enrolment
+
+    def check_once(self, kind: str, ref: str | None, what: str) -> None:
+        fact = self.latest(kind, ref)
+        if fact is not None:
+            raise ImpossibleCommand(
+                f"{what} is already recorded (on {fact.occurred_on.isoformat()}, event "
+                f"version {fact.version}); retract it first to correct it"
+            )
+
+    def check_no_live_facts_on(self, ref: str) -> None:
+        dependents = [f for f in self.live_facts() if f.enrolment == ref and f.kind != "enrolled"]
+        if dependents:
+            kinds = ", ".join(sorted({f.kind for f in dependents}))
+            raise ImpossibleCommand(
+                f"enrolment {ref} still has live facts ({kinds}); retract them first"
+            )
+
+    # ----- commands -------------------------------------------------------------------------
+
+    def enrol(
+        self, ref: str, awarding_body: str, qualification: str, qualification_title: str,
+        units: list[str], programme_start: date, planned_end: date, apprenticeship: bool,
+        warnings: list[dict[str, str]], ctx: Context,
+    ) -> None:
+        if self.latest("enrolled", ref) is not None:
+            raise DuplicateEnrolment(f"learner {self.reference} already has enrolment {ref!r}")
+        self.check_not_before(planned_end, programme_start, "planned end", "programme start")
+        self._enrolled(
+            enrolment=ref, awarding_body=awarding_body, qualification=qualification,
+            qualification_title=qualification_title, units=list(units),
+            programme_start=programme_start, planned_end=planned_end,
+            apprenticeship=apprenticeship, warnings=warnings, occurred_on=programme_start,
+            **_meta(ctx),
+        )
+
+    def record_uln(self, uln: str, on: date, ctx: Context) -> None:
+        if not is_valid_uln(uln):
+            raise InvalidValue("uln", f"{uln!r} is not a valid ULN")
+        current, status = self.uln_status()
+        if current == uln:
+            raise ImpossibleCommand(f"ULN {uln} is already recorded for {self.reference}")
+        if status == "confirmed":
+            raise ImpossibleCommand(
+                f"ULN {current} was confirmed by the LRS and is locked; retract the LRS "
+                "result first to replace it"
+            )
+        self._uln_recorded(uln=uln, occurred_on=on, **_meta(ctx))
+
+    def record_lrs_result(
+        self, code: str, flags: list[str], master_uln: str | None, on: date, ctx: Context,
+    ) -> None:
+        if code not in LRS_OUTCOMES:
+            raise InvalidValue("code", f"{code!r} is not an LRS code (WSVRC001 to WSVRC006)")
+        unknown = sorted(set(flags) - LRS_FLAGS)
+        if unknown:
+            raise InvalidValue("flags", f"{unknown[0]!r} is not a flag (VRF1 to VRF8)")
+        if code == "WSVRC002" and master_uln is None:
+            raise InvalidValue("master_uln", "a linked match (WSVRC002) needs the master ULN")
+        if master_uln is not None and not is_valid_uln(master_uln):
+            raise InvalidValue("master_uln", f"{master_uln!r} is not a valid ULN")
+        current, _ = self.uln_status()
+        if current is None:
+            raise ImpossibleCommand(f"learner {self.reference} has no ULN to verify")
+        self._lrs_result_recorded(
+            uln=current, code=code, flags=list(flags), outcome=LRS_OUTCOMES[code],
+            master_uln=master_uln, occurred_on=on, **_meta(ctx),
+        )
+
+    def verify_id(self, document: str, on: date, ctx: Context) -> None:
+        if document not in ID_DOCUMENTS:
+            raise InvalidValue("document", f"{document!r} is not one of {', '.join(ID_DOCUMENTS)}")
+        self._id_verified(document=document, occurred_on=on, **_meta(ctx))
+
+    def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
+        self.enrolment(ref)
+        withdrawn = self.latest("withdrawn", ref)
+        if withdrawn is not None:
+            raise ImpossibleCommand(f"enrolment {ref} is withdrawn; it cannot be registered")
+        state, fact = self.registration(ref)
+        if state in ("submitted", "confirmed"):
+            assert fact is not None
+            raise ImpossibleCommand(
+                f"enrolment {ref} is already {state} (on {fact.occurred_on.isoformat()})"
+            )
+        self._registration_submitted(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def _pending_submission(self, ref: str) -> Fact:
+        self.enrolment(ref)
+        state, fact = self.registration(ref)
+        if state != "submitted" or fact is None:
+            raise ImpossibleCommand(f"enrolment {ref} has no registration awaiting an answer")
+        return fact
+
+    def confirm_registration(self, ref: str, on: date, ao_ref: str, ctx: Context) -> None:
+        submitted = self._pending_submission(ref)
+        self.check_not_before(on, submitted.occurred_on, "confirmation", "submission")
+        self._registration_confirmed(
+            enrolment=ref, ao_reference=ao_ref, occurred_on=on, **_meta(ctx)
+        )
+
+    def reject_registration(self, ref: str, on: date, reason: str, ctx: Context) -> None:
+        submitted = self._pending_submission(ref)
+        self.check_not_before(on, submitted.occurred_on, "rejection", "submission")
+        self._registration_rejected(enrolment=ref, reason=reason, occurred_on=on, **_meta(ctx))
+
+    def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context) -> None:
+        if name not in DETAIL_FIELDS:
+            raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
+        old = self.detail(name)
+        if old == new:
+            raise ImpossibleCommand(f"{name} is already {new!r}")
+        self._details_amended(
+            field=name, old=old, new=new, reason=reason, lrs_field=name in LRS_FIELDS,
+            occurred_on=on, **_meta(ctx),
+        )
+
+    def start_assessment(self, ref: str, on: date, ctx: Context) -> None:
+        self.check_open_enrolment(ref, on, "assessment start")
+        self.check_once("assessment-started", ref, f"assessment start for {ref}")
+        self._assessment_started(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def withdraw(
+        self, ref: str, left_on: date, reason: str, notified_on: date | None, ctx: Context,
+    ) -> None:
+        enrolment = self.enrolment(ref)
+        if reason not in WITHDRAWAL_REASONS:
+            raise InvalidValue("reason", f"{reason!r} is not one of {', '.join(WITHDRAWAL_REASONS)}")
+        self.check_once("withdrawn", ref, f"withdrawal from {ref}")
+        start = enrolment.values["programme_start"]
+        self.check_not_before(left_on, start, "leaving date", "programme start")
+        if notified_on is not None:
+            self.check_not_before(notified_on, left_on, "AO notification", "leaving date")
+        self._withdrawn(
+            enrolment=ref, left_on=left_on, reason=reason, notified_on=notified_on,
+            occurred_on=left_on, **_meta(ctx),
+        )
+
+    def notify_withdrawal(self, ref: str, on: date, ctx: Context) -> None:
+        self.enrolment(ref)
+        withdrawn = self.latest("withdrawn", ref)
+        if withdrawn is None:
+            raise ImpossibleCommand(f"enrolment {ref} has no withdrawal to notify")
+        if withdrawn.values["notified_on"] is not None:
+            raise ImpossibleCommand(f"the withdrawal from {ref} was already notified to the AO")
+        self.check_once("withdrawal-notified", ref, f"AO notification of withdrawal from {ref}")
+        self.check_not_before(on, withdrawn.values["left_on"], "AO notification", "leaving date")
+        self._withdrawal_notified(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def sign_off_iqa(self, ref: str, on: date, ctx: Context) -> None:
+        self.check_open_enrolment(ref, on, "IQA sign-off")
+        self.check_once("iqa-signed-off", ref, f"IQA sign-off for {ref}")
+        self._iqa_signed_off(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def submit_claim(self, ref: str, on: date, ctx: Context) -> None:
+        enrolment = self.enrolment(ref)
+        start = enrolment.values["programme_start"]
+        self.check_not_before(on, start, "certificate claim", "programme start")
+        self.check_once("claim-submitted", ref, f"certificate claim for {ref}")
+        self._claim_submitted(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def receive_certificate(self, ref: str, on: date, ctx: Context) -> None:
+        self._check_certificate_step(ref, on, "claim-submitted", "certificate-received")
+        self._certificate_received(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def issue_certificate(self, ref: str, on: date, ctx: Context) -> None:
+        self._check_certificate_step(ref, on, "certificate-received", "certificate-issued")
+        self._certificate_issued(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def collect_certificate(self, ref: str, on: date, ctx: Context) -> None:
+        self._check_certificate_step(ref, on, "certificate-issued", "certificate-collected")
+        self._certificate_collected(enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def _check_certificate_step(self, ref: str, on: date, previous: str, step: str) -> None:
+        self.enrolment(ref)
+        before = self.latest(previous, ref)
+        if before is None:
+            raise ImpossibleCommand(f"enrolment {ref} has no {previous.replace('-', ' ')} yet")
+        self.check_once(step, ref, f"{step.replace('-', ' ')} for {ref}")
+        self.check_not_before(on, before.occurred_on, step.replace("-", " "),
+                              previous.replace("-", " "))
+
+    def retract(self, version: int, reason: str, on: date, ctx: Context) -> None:
+        fact = self.fact_at(version)
+        if version == 1 and fact.kind == "recorded":
+            raise ImpossibleCommand(
+                "the learner record itself cannot be retracted; amend its details instead"
+            )
+        if fact.kind == "retracted":
+            raise ImpossibleCommand("a retraction cannot be retracted; record the fact again")
+        if version in self.retracted:
+            raise ImpossibleCommand(f"event version {version} is already retracted")
+        if fact.kind == "enrolled":
+            self.check_no_live_facts_on(fact.enrolment)  # type: ignore[arg-type]
+        self._retracted(
+            retracted_version=version, retracted_kind=fact.kind, reason=reason,
+            occurred_on=on, **_meta(ctx),
+        )
+
+    # ----- events: they only apply state ----------------------------------------------------
+
+    def _remember(self, kind: str, occurred_on: date, enrolment: str | None = None,
+                  **values: Any) -> None:
+        self.facts.append(Fact(self.version + 1, kind, occurred_on, values, enrolment))
+
+    @event("Enrolled")
+    def _enrolled(
+        self, enrolment: str, awarding_body: str, qualification: str, qualification_title: str,
+        units: list[str], programme_start: date, planned_end: date, apprenticeship: bool,
+        warnings: list[dict[str, str]], occurred_on: date, actor: str, source: str,
+        note: str | None,
+    ) -> None:
+        self._remember(
+            "enrolled", occurred_on, enrolment, awarding_body=awarding_body,
+            qualification=qualification, qualification_title=qualification_title, units=units,
+            programme_start=programme_start, planned_end=planned_end,
+            apprenticeship=apprenticeship,
+        )
+
+    @event("UlnRecorded")
+    def _uln_recorded(
+        self, uln: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("uln", occurred_on, uln=uln)
+
+    @event("LrsResultRecorded")
+    def _lrs_result_recorded(
+        self, uln: str, code: str, flags: list[str], outcome: str, master_uln: str | None,
+        occurred_on: date, actor: str, source: str, note: str | None,
+    ) -> None:
+        self._remember("lrs-result", occurred_on, uln=uln, code=code, outcome=outcome,
+                       master_uln=master_uln)
+
+    @event("IdVerified")
+    def _id_verified(
+        self, document: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("id-verified", occurred_on, document=document)
+
+    @event("RegistrationSubmitted")
+    def _registration_submitted(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("registration-submitted", occurred_on, enrolment)
+
+    @event("RegistrationConfirmed")
+    def _registration_confirmed(
+        self, enrolment: str, ao_reference: str, occurred_on: date, actor: str, source: str,
+        note: str | None,
+    ) -> None:
+        self._remember("registration-confirmed", occurred_on, enrolment, ao_reference=ao_reference)
+
+    @event("RegistrationRejected")
+    def _registration_rejected(
+        self, enrolment: str, reason: str, occurred_on: date, actor: str, source: str,
+        note: str | None,
+    ) -> None:
+        self._remember("registration-rejected", occurred_on, enrolment, reason=reason)
+
+    @event("DetailsAmended")
+    def _details_amended(
+        self, field: str, old: Any, new: Any, reason: str, lrs_field: bool, occurred_on: date,
+        actor: str, source: str, note: str | None,
+    ) -> None:
+        self._remember("amended", occurred_on, field=field, old=old, new=new)
+
+    @event("AssessmentStarted")
+    def _assessment_started(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("assessment-started", occurred_on, enrolment)
+
+    @event("Withdrawn")
+    def _withdrawn(
+        self, enrolment: str, left_on: date, reason: str, notified_on: date | None,
+        occurred_on: date, actor: str, source: str, note: str | None,
+    ) -> None:
+        self._remember("withdrawn", occurred_on, enrolment, left_on=left_on, reason=reason,
+                       notified_on=notified_on)
+
+    @event("WithdrawalNotified")
+    def _withdrawal_notified(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("withdrawal-notified", occurred_on, enrolment)
+
+    @event("IqaSignedOff")
+    def _iqa_signed_off(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("iqa-signed-off", occurred_on, enrolment)
+
+    @event("ClaimSubmitted")
+    def _claim_submitted(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("claim-submitted", occurred_on, enrolment)
+
+    @event("CertificateReceived")
+    def _certificate_received(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("certificate-received", occurred_on, enrolment)
+
+    @event("CertificateIssued")
+    def _certificate_issued(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("certificate-issued", occurred_on, enrolment)
+
+    @event("CertificateCollected")
+    def _certificate_collected(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("certificate-collected", occurred_on, enrolment)
+
+    @event("Retracted")
+    def _retracted(
+        self, retracted_version: int, retracted_kind: str, reason: str, occurred_on: date,
+        actor: str, source: str, note: str | None,
+    ) -> None:
+        self._remember("retracted", occurred_on, retracted_version=retracted_version)
+        self.retracted.add(retracted_version)
+
+
+class LearnerReference(Aggregate):
+    """Which centres use a learner reference, so commands can name a learner by REF alone."""
+
+    @staticmethod
+    def create_id(reference: str) -> UUID:
+        return uuid5(LEARNER_NAMESPACE, f"reference:{reference}")
+
+    @event("Created")
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        self.centres: list[str] = []
+
+    def add_centre(self, centre: str) -> None:
+        if centre not in self.centres:
+            self._centre_added(centre=centre)
+
+    @event("CentreAdded")
+    def _centre_added(self, centre: str) -> None:
+        self.centres.append(centre)
+
+
+def _meta(ctx: Context) -> dict[str, Any]:
+    return {"actor": ctx.actor, "source": ctx.source, "note": ctx.note}

@@ -1,0 +1,67 @@
+"""Shared CLI plumbing: settings on the click context, the application, and error mapping."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregates.errors import LedgerError
+from aggregates.learner import Context
+from ledger.app import LedgerApp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Settings:
+    """What the group options set for every command."""
+
+    db: str | None
+    actor: str
+    _app: LedgerApp | None = field(default=None, repr=False)
+
+    def app(self) -> LedgerApp:
+        """The ledger application, opened on first use."""
+        if self._app is None:
+            self._app = LedgerApp(self.db)
+        return self._app
+
+    def context(self, note: str | None = None, source: str = "cli") -> Context:
+        return Context(actor=self.actor, source=source, note=note)
+
+
+def default_actor() -> str:
+    """LEDGER_ACTOR, else the operating-system user."""
+    try:
+        return os.environ.get("LEDGER_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def settings() -> Settings:
+    """The settings of the running command."""
+    return click.get_current_context().find_object(Settings)  # type: ignore[no-any-return]
+
+
+def user_errors(function: F) -> F:
+    """Turn domain and database errors into `Error: ...` on stderr with exit code 1."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except LedgerError as error:
+            raise click.ClickException(str(error)) from error
+        except (PersistenceError, SQLAlchemyError) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise click.ClickException(f"database: {message}") from error
+
+    return wrapper  # type: ignore[return-value]

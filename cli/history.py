@@ -1,0 +1,32 @@
+"""History commands: the audit trail of one learner."""
+
+from __future__ import annotations
+
+import click
+
+from aggregates.values import parse_timestamp
+from cli.context import settings, user_errors
+from cli.output import emit_rows, format_option
+from projections.audit import AUDIT_COLUMNS, audit_rows
+
+
+@click.command("audit")
+@click.argument("reference")
+@click.option("--centre", help="Centre number (when the reference exists at several centres).")
+@click.option("--as-at", "as_at", default=None,
+              help="Show only what was recorded by this moment (ISO; UTC unless zoned).")
+@format_option("table", "json")
+@user_errors
+def audit(reference: str, centre: str | None, as_at: str | None, fmt: str) -> None:
+    """Every event of learner REFERENCE in recorded order, with retractions."""
+    moment = parse_timestamp(as_at) if as_at else None
+    app = settings().app()
+    learner = app.find_learner(reference, centre)
+    rows = audit_rows(app.learner_events(learner.id), moment)
+    document = {"learner": reference, "centre": learner.centre,
+                "as_at": moment, "events": rows}
+    if fmt == "json":
+        from cli.output import emit_json
+        emit_json(document)
+    else:
+        emit_rows(rows, AUDIT_COLUMNS, fmt, title=f"Audit of {reference} at {learner.centre}")

@@ -1,0 +1,271 @@
+"""Recording commands: each one records facts about one learner and prints their positions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from aggregates.errors import InvalidValue
+from cli.context import settings, user_errors
+from cli.output import emit_json, format_option
+
+centre_option = click.option(
+    "--centre", help="Centre number (needed only when the reference exists at several centres)."
+)
+note_option = click.option("--note", help="A free-text note kept with the event.")
+json_option = format_option("text", "json")
+
+
+def report_recorded(fmt: str, reference: str, positions: list[int]) -> None:
+    """Print what was recorded: the event positions (the ids `ledger retract` takes)."""
+    if fmt == "json":
+        emit_json({"learner": reference, "events": positions})
+    else:
+        click.echo(f"Recorded {len(positions)} event(s) for {reference}: "
+                   f"{', '.join(map(str, positions))}")
+
+
+def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
+    """Wrap a command body that returns positions: adds --note and --format, prints result."""
+
+    @json_option
+    @note_option
+    @user_errors
+    def command(fmt: str, note: str | None, **kwargs: Any) -> None:
+        positions = function(note=note, **kwargs)
+        reference = kwargs.get("reference") or "learner"
+        report_recorded(fmt, reference, positions)
+
+    command.__name__ = function.__name__
+    command.__doc__ = function.__doc__
+    return command
+
+
+@click.group("learner")
+def learner_group() -> None:
+    """Record learners."""
+
+
+@learner_group.command("add")
+@click.argument("reference")
+@click.option("--centre", required=True, help="Centre number.")
+@click.option("--given-name", required=True, help="Legal given name(s) as on certificates.")
+@click.option("--family-name", required=True, help="Legal family name.")
+@click.option("--dob", required=True, help="Date of birth (YYYY-MM-DD).")
+@click.option("--gender", required=True, help="LRS gender: 0 not known, 1 male, 2 female, 9 not specified.")
+@click.option("--postcode", default="", help="UK postcode.")
+@click.option("--email", default="", help="Email address.")
+@click.option("--uln", default="", help="Unique Learner Number (10 digits).")
+@click.option("--title", default="", help="Title (Mr, Ms, Dr, ...).")
+@recording
+def add_learner(reference: str, centre: str, given_name: str, family_name: str, dob: str,
+                gender: str, postcode: str, email: str, uln: str, title: str,
+                note: str | None) -> list[int]:
+    """Record a new learner REFERENCE at a centre."""
+    return settings().app().add_learner(
+        settings().context(note), centre, reference, given_name=given_name,
+        family_name=family_name, date_of_birth=dob, gender=gender, postcode=postcode,
+        email=email, uln=uln, title=title,
+    )
+
+
+@click.command("enrol")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--awarding-body", required=True, help="Awarding body code, e.g. IMI or AIM.")
+@click.option("--qualification", required=True, help="Qualification number, e.g. 603/1234/5.")
+@click.option("--title", required=True, help="Qualification title.")
+@click.option("--start", required=True, help="Programme start date.")
+@click.option("--planned-end", required=True, help="Planned end date.")
+@click.option("--apprenticeship", is_flag=True, help="An apprenticeship standard (ULN mandatory).")
+@click.option("--unit", "units", multiple=True, help="An optional unit selected (repeatable).")
+@centre_option
+@recording
+def enrol(reference: str, enrolment: str, awarding_body: str, qualification: str, title: str,
+          start: str, planned_end: str, apprenticeship: bool, units: tuple[str, ...],
+          centre: str | None, note: str | None) -> list[int]:
+    """Enrol learner REFERENCE on a qualification as ENROLMENT."""
+    return settings().app().enrol(
+        settings().context(note), reference, enrolment, awarding_body=awarding_body,
+        qualification=qualification, title=title, start=start, planned_end=planned_end,
+        apprenticeship=apprenticeship, units=units, centre=centre,
+    )
+
+
+@click.command("uln")
+@click.argument("reference")
+@click.option("--uln", required=True, help="Unique Learner Number (10 digits).")
+@click.option("--on", default=None, help="Date recorded (default today).")
+@centre_option
+@recording
+def uln(reference: str, uln: str, on: str | None, centre: str | None,
+        note: str | None) -> list[int]:
+    """Record the ULN of learner REFERENCE."""
+    return settings().app().record_uln(settings().context(note), reference, uln, on, centre)
+
+
+@click.command("uln-result")
+@click.argument("reference")
+@click.option("--code", required=True, help="LRS result code WSVRC001 to WSVRC006.")
+@click.option("--flags", default="", help="Failure flags, comma-separated (VRF1 to VRF8).")
+@click.option("--master-uln", default="", help="Master ULN for a linked match (WSVRC002).")
+@click.option("--on", required=True, help="Date of the LRS result.")
+@centre_option
+@recording
+def uln_result(reference: str, code: str, flags: str, master_uln: str, on: str,
+               centre: str | None, note: str | None) -> list[int]:
+    """Record the LRS verification result for learner REFERENCE's ULN."""
+    return settings().app().record_lrs_result(
+        settings().context(note), reference, code, on, flags.split(","), master_uln, centre
+    )
+
+
+@click.command("id-check")
+@click.argument("reference")
+@click.option("--document", required=True, help="Document seen: passport, driving-licence, ...")
+@click.option("--on", required=True, help="Date the identity was verified.")
+@centre_option
+@recording
+def id_check(reference: str, document: str, on: str, centre: str | None,
+             note: str | None) -> list[int]:
+    """Record that learner REFERENCE's identity was verified."""
+    return settings().app().verify_id(settings().context(note), reference, document, on, centre)
+
+
+@click.command("register")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--submitted", default=None, help="Date the AO received the registration.")
+@click.option("--confirmed", default=None, help="Date the AO confirmed it.")
+@click.option("--ao-ref", default="", help="The AO's registration number (with --confirmed).")
+@click.option("--rejected", default=None, help="Date the AO rejected it.")
+@click.option("--reason", default="", help="The AO's rejection reason (with --rejected).")
+@centre_option
+@recording
+def register(reference: str, enrolment: str, submitted: str | None, confirmed: str | None,
+             ao_ref: str, rejected: str | None, reason: str, centre: str | None,
+             note: str | None) -> list[int]:
+    """Record the registration of ENROLMENT with the awarding body."""
+    return settings().app().register(
+        settings().context(note), reference, enrolment, submitted=submitted,
+        confirmed=confirmed, ao_ref=ao_ref, rejected=rejected, reason=reason, centre=centre,
+    )
+
+
+def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
+    """field=value pairs from --set options."""
+    changes = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidValue("set", f"{pair!r} is not field=value")
+        changes[name.strip().replace("-", "_")] = value
+    return changes
+
+
+@click.command("amend")
+@click.argument("reference")
+@click.option("--set", "assignments", multiple=True, required=True,
+              help="field=value, e.g. family_name=Smith (repeatable).")
+@click.option("--reason", required=True, help="Why the details change.")
+@click.option("--on", default=None, help="Date of the change (default today).")
+@centre_option
+@recording
+def amend(reference: str, assignments: tuple[str, ...], reason: str, on: str | None,
+          centre: str | None, note: str | None) -> list[int]:
+    """Amend learner REFERENCE's details (one event per field)."""
+    return settings().app().amend(
+        settings().context(note), reference, parse_assignments(assignments), reason, on, centre
+    )
+
+
+@click.command("assess")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--started", required=True, help="Date formal assessment started.")
+@centre_option
+@recording
+def assess(reference: str, enrolment: str, started: str, centre: str | None,
+           note: str | None) -> list[int]:
+    """Record that assessment of ENROLMENT started."""
+    return settings().app().start_assessment(
+        settings().context(note), reference, enrolment, started, centre
+    )
+
+
+@click.command("withdraw")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--left", default=None, help="Date the learner left.")
+@click.option("--reason", default="",
+              help="left, requested, no-contact, transferred or cannot-complete.")
+@click.option("--notified", default=None, help="Date the withdrawal was submitted to the AO.")
+@centre_option
+@recording
+def withdraw(reference: str, enrolment: str, left: str | None, reason: str,
+             notified: str | None, centre: str | None, note: str | None) -> list[int]:
+    """Record a withdrawal from ENROLMENT (or, with --notified alone, its notification)."""
+    return settings().app().withdraw(
+        settings().context(note), reference, enrolment, left=left, reason=reason,
+        notified=notified, centre=centre,
+    )
+
+
+@click.command("complete")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--iqa-signed-off", required=True, help="Date the IQA signed the work off.")
+@centre_option
+@recording
+def complete(reference: str, enrolment: str, iqa_signed_off: str, centre: str | None,
+             note: str | None) -> list[int]:
+    """Record the IQA sign-off of ENROLMENT."""
+    return settings().app().sign_off_iqa(
+        settings().context(note), reference, enrolment, iqa_signed_off, centre
+    )
+
+
+@click.command("claim")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--claimed", required=True, help="Date the certificate claim was submitted.")
+@centre_option
+@recording
+def claim(reference: str, enrolment: str, claimed: str, centre: str | None,
+          note: str | None) -> list[int]:
+    """Record the certificate claim for ENROLMENT."""
+    return settings().app().submit_claim(
+        settings().context(note), reference, enrolment, claimed, centre
+    )
+
+
+@click.command("certificate")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--received", default=None, help="Date the certificate arrived from the AO.")
+@click.option("--issued", default=None, help="Date it was issued to the learner.")
+@click.option("--collected", default=None, help="Date the learner collected it.")
+@centre_option
+@recording
+def certificate(reference: str, enrolment: str, received: str | None, issued: str | None,
+                collected: str | None, centre: str | None, note: str | None) -> list[int]:
+    """Record the certificate for ENROLMENT received, issued and collected."""
+    return settings().app().certificate(
+        settings().context(note), reference, enrolment, received=received, issued=issued,
+        collected=collected, centre=centre,
+    )
+
+
+@click.command("retract")
+@click.argument("event_id", type=int)
+@click.option("--reason", required=True, help="Why the event was recorded in error.")
+@recording
+def retract(event_id: int, reason: str, note: str | None) -> list[int]:
+    """Retract the event EVENT_ID (its position in the audit); the event itself stays."""
+    return settings().app().retract(settings().context(note), event_id, reason)
+
+
+COMMANDS = (enrol, uln, uln_result, id_check, register, amend, assess, withdraw, complete,
+            claim, certificate, retract)

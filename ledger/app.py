@@ -1,0 +1,424 @@
+"""The ledger application: commands that load a learner, change it and save its new events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from aggregates.errors import (
+    AmbiguousLearner,
+    ConcurrencyConflict,
+    DuplicateLearner,
+    ImpossibleCommand,
+    InvalidValue,
+    UnknownEvent,
+    UnknownLearner,
+)
+from aggregates.learner import DETAIL_FIELDS, Context, Learner, LearnerReference, learner_id
+from aggregates.values import (
+    check_age_at_start,
+    check_birth_date,
+    check_name,
+    parse_awarding_body,
+    parse_centre,
+    parse_date,
+    parse_email,
+    parse_gender,
+    parse_postcode,
+    parse_qualification,
+    parse_reference,
+    parse_text,
+    parse_uln,
+)
+from ledger.persistence import application_env, database_url, install_append_only_triggers
+
+MAX_ATTEMPTS = 5
+DateLike = str | date
+
+
+class DateAsISO(Transcoding):
+    """Stores business dates as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def as_date(value: DateLike, name: str) -> date:
+    """A date from a date or an ISO / DD/MM/YYYY string."""
+    return value if isinstance(value, date) else parse_date(value, name)
+
+
+def past_date(value: DateLike, name: str) -> date:
+    """A date on which something happened: today at the latest."""
+    day = as_date(value, name)
+    if day > date.today():
+        raise InvalidValue(name, f"{day.isoformat()} is in the future")
+    return day
+
+
+def optional_date(value: DateLike | None, name: str) -> date | None:
+    """A date that happened, or None when not given."""
+    return None if value in (None, "") else past_date(value, name)  # type: ignore[arg-type]
+
+
+def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
+    """Parse one learner detail from text; returns the value and any data-quality warnings."""
+    if name in ("given_name", "family_name"):
+        parsed, warnings = check_name(value, name)
+        return parsed, [w.as_dict() for w in warnings]
+    if name == "date_of_birth":
+        born = parse_date(value, name)
+        return born, [w.as_dict() for w in check_birth_date(born, date.today())]
+    parsers: dict[str, Callable[[str], Any]] = {
+        "gender": parse_gender,
+        "postcode": parse_postcode,
+        "email": parse_email,
+        "title": lambda text: text.strip() or None,
+    }
+    if name not in parsers:
+        raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
+    return parsers[name](value), []
+
+
+class LedgerApp(Application[UUID]):
+    """The compliance ledger: every command records events on one learner's history."""
+
+    name = "Ledger"
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        super().__init__(env=application_env(self.url))
+        install_append_only_triggers(self.engine)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def engine(self) -> Engine:
+        return self.recorder.datastore.engine  # type: ignore[attr-defined,no-any-return]
+
+    # ----- finding learners -----------------------------------------------------------------
+
+    def find_learner(self, reference: str, centre: str | None = None) -> Learner:
+        """The learner with that reference (at that centre, if given)."""
+        if centre is None:
+            centre = self._only_centre_of(reference)
+        try:
+            learner = self.repository.get(learner_id(centre, reference))
+        except AggregateNotFoundError:
+            raise UnknownLearner(f"no learner {reference!r} at centre {centre}") from None
+        assert isinstance(learner, Learner)
+        return learner
+
+    def _only_centre_of(self, reference: str) -> str:
+        centres = self._centres_of(reference)
+        if not centres:
+            raise UnknownLearner(f"no learner {reference!r} is recorded")
+        if len(centres) > 1:
+            raise AmbiguousLearner(
+                f"learner {reference!r} exists at centres {', '.join(centres)}: give --centre"
+            )
+        return centres[0]
+
+    def _centres_of(self, reference: str) -> list[str]:
+        try:
+            index = self.repository.get(LearnerReference.create_id(reference))
+        except AggregateNotFoundError:
+            return []
+        return list(index.centres)
+
+    def learner_events(self, learner: UUID) -> list[tuple[int, DomainEventProtocol[UUID]]]:
+        """Every stored event of one learner with its global position, in recorded order."""
+        record = self.recorder.events_record_cls  # type: ignore[attr-defined]
+        query = (
+            select(record.id, record.originator_id, record.originator_version, record.topic,
+                   record.state)
+            .where(record.originator_id == learner)
+            .order_by(record.originator_version)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [(row.id, self.mapper.to_domain_event(_stored(row))) for row in rows]
+
+    def event_at(self, position: int) -> tuple[UUID, int]:
+        """The learner id and version of the event at a global position."""
+        notifications = self.recorder.select_notifications(start=position, limit=1)
+        if not notifications or notifications[0].id != position:
+            raise UnknownEvent(f"no event at position {position}")
+        notification = notifications[0]
+        if notification.topic.split(":")[0] != Learner.__module__ or not (
+            notification.topic.split(":")[1].startswith("Learner.")
+        ):
+            raise UnknownEvent(f"event {position} is not a learner event")
+        return UUID(str(notification.originator_id)), notification.originator_version
+
+    # ----- recording ------------------------------------------------------------------------
+
+    def add_learner(
+        self, ctx: Context, centre: str, reference: str, *, given_name: str, family_name: str,
+        date_of_birth: str, gender: str, title: str = "", postcode: str = "", email: str = "",
+        uln: str = "",
+    ) -> list[int]:
+        """Record a new learner at a centre; refuses a learner already recorded there."""
+        centre, reference = parse_centre(centre), parse_reference(reference)
+        texts = {
+            "title": title, "given_name": given_name, "family_name": family_name,
+            "date_of_birth": date_of_birth, "gender": gender, "postcode": postcode,
+            "email": email,
+        }
+        details, warnings = {}, []
+        for name, value in texts.items():
+            details[name], found = parse_detail(name, value or "")
+            warnings.extend(found)
+        parsed_uln = parse_uln(uln)
+        for _ in range(MAX_ATTEMPTS):
+            if self._exists(learner_id(centre, reference)):
+                raise DuplicateLearner(f"learner {reference!r} is already recorded at {centre}")
+            learner = Learner.record(
+                centre, reference, details, parsed_uln, warnings, date.today(), ctx
+            )
+            index = self._reference_index(reference)
+            index.add_centre(centre)
+            try:
+                return self._positions(self.save(learner, index))
+            except IntegrityError:
+                continue
+        raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
+
+    def enrol(
+        self, ctx: Context, reference: str, enrolment: str, *, awarding_body: str,
+        qualification: str, title: str, start: DateLike, planned_end: DateLike,
+        apprenticeship: bool = False, units: Iterable[str] = (), centre: str | None = None,
+    ) -> list[int]:
+        """Enrol a learner on a qualification with an awarding body."""
+        ref = parse_reference(enrolment, "enrolment")
+        body, number = parse_awarding_body(awarding_body), parse_qualification(qualification)
+        qualification_title = parse_text(title, "title")
+        start_on = as_date(start, "start")
+        end_on = as_date(planned_end, "planned_end")
+        unit_list = [parse_text(unit, "units", 40) for unit in units if unit.strip()]
+
+        def command(learner: Learner) -> None:
+            born = learner.detail("date_of_birth")
+            warnings = [w.as_dict() for w in check_age_at_start(born, start_on)]
+            learner.enrol(ref, body, number, qualification_title, unit_list, start_on, end_on,
+                          apprenticeship, warnings, ctx)
+
+        return self._change(reference, centre, command)
+
+    def record_uln(
+        self, ctx: Context, reference: str, uln: str, on: DateLike | None = None,
+        centre: str | None = None,
+    ) -> list[int]:
+        """Record the learner's ULN (9999999999, 'not known', is refused: it is no ULN)."""
+        parsed = parse_uln(uln)
+        if parsed is None:
+            raise InvalidValue("uln", f"{uln.strip() or 'empty'!r} is not a ULN")
+        day = optional_date(on, "on") or date.today()
+        return self._change(reference, centre, lambda l: l.record_uln(parsed, day, ctx))
+
+    def record_lrs_result(
+        self, ctx: Context, reference: str, code: str, on: DateLike,
+        flags: Iterable[str] = (), master_uln: str = "", centre: str | None = None,
+    ) -> list[int]:
+        """Record the LRS verification result for the learner's current ULN."""
+        day = past_date(on, "on")
+        flag_list = [f.strip().upper() for f in flags if f.strip()]
+        master = parse_uln(master_uln, "master_uln")
+        return self._change(
+            reference, centre,
+            lambda l: l.record_lrs_result(code.strip().upper(), flag_list, master, day, ctx),
+        )
+
+    def verify_id(
+        self, ctx: Context, reference: str, document: str, on: DateLike,
+        centre: str | None = None,
+    ) -> list[int]:
+        """Record that the learner's identity was checked against a document."""
+        day = past_date(on, "on")
+        return self._change(reference, centre, lambda l: l.verify_id(document, day, ctx))
+
+    def register(
+        self, ctx: Context, reference: str, enrolment: str, *, submitted: DateLike | None = None,
+        confirmed: DateLike | None = None, ao_ref: str = "", rejected: DateLike | None = None,
+        reason: str = "", centre: str | None = None,
+    ) -> list[int]:
+        """Record a registration submitted to the AO, then confirmed or rejected."""
+        submitted_on = optional_date(submitted, "submitted")
+        confirmed_on = optional_date(confirmed, "confirmed")
+        rejected_on = optional_date(rejected, "rejected")
+        if confirmed_on and rejected_on:
+            raise InvalidValue("rejected", "a registration is either confirmed or rejected")
+        if not (submitted_on or confirmed_on or rejected_on):
+            raise InvalidValue("submitted", "give --submitted, --confirmed or --rejected")
+        if confirmed_on and not ao_ref.strip():
+            raise InvalidValue("ao_ref", "a confirmed registration needs the AO's reference")
+        if rejected_on and not reason.strip():
+            raise InvalidValue("reason", "a rejected registration needs the AO's reason")
+
+        def command(learner: Learner) -> None:
+            state, fact = learner.registration(enrolment)
+            already = state == "submitted" and fact is not None and (
+                fact.occurred_on == submitted_on
+            )
+            if submitted_on and not already:
+                learner.submit_registration(enrolment, submitted_on, ctx)
+            if confirmed_on:
+                learner.confirm_registration(enrolment, confirmed_on, ao_ref.strip(), ctx)
+            if rejected_on:
+                learner.reject_registration(enrolment, rejected_on, reason.strip(), ctx)
+
+        return self._change(reference, centre, command)
+
+    def amend(
+        self, ctx: Context, reference: str, changes: dict[str, str], reason: str,
+        on: DateLike | None = None, centre: str | None = None,
+    ) -> list[int]:
+        """Amend learner details; each changed field is one event."""
+        why = parse_text(reason, "reason")
+        if not changes:
+            raise InvalidValue("set", "give at least one field=value")
+        parsed = {name: parse_detail(name, value)[0] for name, value in changes.items()}
+        day = optional_date(on, "on") or date.today()
+
+        def command(learner: Learner) -> None:
+            for name, value in parsed.items():
+                learner.amend(name, value, why, day, ctx)
+
+        return self._change(reference, centre, command)
+
+    def start_assessment(
+        self, ctx: Context, reference: str, enrolment: str, started: DateLike,
+        centre: str | None = None,
+    ) -> list[int]:
+        """Record that formal assessment started."""
+        day = past_date(started, "started")
+        return self._change(reference, centre, lambda l: l.start_assessment(enrolment, day, ctx))
+
+    def withdraw(
+        self, ctx: Context, reference: str, enrolment: str, *, left: DateLike | None = None,
+        reason: str = "", notified: DateLike | None = None, centre: str | None = None,
+    ) -> list[int]:
+        """Record a withdrawal (left date and reason), and/or its notification to the AO."""
+        left_on = optional_date(left, "left")
+        notified_on = optional_date(notified, "notified")
+        if left_on is None and notified_on is None:
+            raise InvalidValue("left", "give --left (with --reason) or --notified")
+        if left_on is not None and not reason.strip():
+            raise InvalidValue("reason", "a withdrawal needs a reason code")
+
+        def command(learner: Learner) -> None:
+            if left_on is not None:
+                learner.withdraw(enrolment, left_on, reason.strip(), notified_on, ctx)
+            elif notified_on is not None:
+                learner.notify_withdrawal(enrolment, notified_on, ctx)
+
+        return self._change(reference, centre, command)
+
+    def sign_off_iqa(
+        self, ctx: Context, reference: str, enrolment: str, signed_off: DateLike,
+        centre: str | None = None,
+    ) -> list[int]:
+        """Record the IQA sign-off of a completed enrolment."""
+        day = past_date(signed_off, "iqa_signed_off")
+        return self._change(reference, centre, lambda l: l.sign_off_iqa(enrolment, day, ctx))
+
+    def submit_claim(
+        self, ctx: Context, reference: str, enrolment: str, claimed: DateLike,
+        centre: str | None = None,
+    ) -> list[int]:
+        """Record a certificate claim submitted to the AO."""
+        day = past_date(claimed, "claimed")
+        return self._change(reference, centre, lambda l: l.submit_claim(enrolment, day, ctx))
+
+    def certificate(
+        self, ctx: Context, reference: str, enrolment: str, *,
+        received: DateLike | None = None, issued: DateLike | None = None,
+        collected: DateLike | None = None, centre: str | None = None,
+    ) -> list[int]:
+        """Record the certificate received from the AO, issued and collected."""
+        steps = [
+            (optional_date(received, "received"), "certificate-received", "receive_certificate"),
+            (optional_date(issued, "issued"), "certificate-issued", "issue_certificate"),
+            (optional_date(collected, "collected"), "certificate-collected",
+             "collect_certificate"),
+        ]
+        if not any(day for day, _, _ in steps):
+            raise InvalidValue("received", "give --received, --issued or --collected")
+
+        def command(learner: Learner) -> None:
+            for day, kind, method in steps:
+                done = learner.latest(kind, enrolment)
+                if day is not None and not (done and done.occurred_on == day):
+                    getattr(learner, method)(enrolment, day, ctx)
+
+        return self._change(reference, centre, command)
+
+    def retract(self, ctx: Context, position: int, reason: str) -> list[int]:
+        """Retract the event at a global position, giving a reason; the event itself stays."""
+        why = parse_text(reason, "reason")
+        originator, version = self.event_at(position)
+        learner = self.repository.get(originator)
+        assert isinstance(learner, Learner)
+        return self._change(
+            learner.reference, learner.centre,
+            lambda l: l.retract(version, why, date.today(), ctx),
+        )
+
+    # ----- plumbing -------------------------------------------------------------------------
+
+    def _change(
+        self, reference: str, centre: str | None, command: Callable[[Learner], None]
+    ) -> list[int]:
+        """Load, command, save; on a concurrent write, reload and re-check the rules."""
+        for _ in range(MAX_ATTEMPTS):
+            learner = self.find_learner(reference, centre)
+            command(learner)
+            try:
+                return self._positions(self.save(learner))
+            except IntegrityError:
+                continue
+        raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _reference_index(self, reference: str) -> LearnerReference:
+        try:
+            index = self.repository.get(LearnerReference.create_id(reference))
+        except AggregateNotFoundError:
+            return LearnerReference(reference=reference)
+        assert isinstance(index, LearnerReference)
+        return index
+
+    @staticmethod
+    def _positions(recordings: list[Any]) -> list[int]:
+        positions = [r.notification.id for r in recordings]
+        if not positions:
+            raise ImpossibleCommand("nothing new to record")
+        return positions
+
+
+def _stored(row: Any) -> Any:
+    from eventsourcing.persistence import StoredEvent
+
+    state = bytes(row.state) if isinstance(row.state, memoryview) else row.state
+    return StoredEvent(
+        originator_id=row.originator_id, originator_version=row.originator_version,
+        topic=row.topic, state=state,
+    )

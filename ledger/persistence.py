@@ -1,0 +1,83 @@
+"""Persistence set-up: database URLs, the library's environment, and append-only triggers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from aggregates.errors import ConfigurationError
+
+DEFAULT_DB_URL = "sqlite:///ledger.db"
+EVENTS_TABLE = "ledger_events"
+APPEND_ONLY_MESSAGE = "ledger events are append-only: UPDATE and DELETE are refused"
+
+
+def database_url(given: str | None = None) -> str:
+    """The SQLAlchemy URL from --db, LEDGER_DB or the SQLite default, normalised."""
+    url = (given or os.environ.get("LEDGER_DB") or DEFAULT_DB_URL).strip()
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if "://" not in url:
+        url = f"sqlite:///{Path(url)}"
+    if not url.startswith(("sqlite://", "postgresql+psycopg2://")):
+        raise ConfigurationError(
+            f"database URL {url!r} is neither sqlite:///FILE nor postgresql+psycopg2://..."
+        )
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise ConfigurationError(f"database folder {str(folder)!r} does not exist")
+    return url
+
+
+def application_env(url: str) -> dict[str, str]:
+    """The eventsourcing environment for the ledger application on that database."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "SQLALCHEMY_URL": url,
+        "CREATE_TABLE": "yes",
+    }
+
+
+def install_append_only_triggers(engine: Engine, table: str = EVENTS_TABLE) -> None:
+    """Make the events table refuse UPDATE, DELETE (and TRUNCATE) in the database itself."""
+    statements = (
+        _postgres_trigger_sql(table) if engine.dialect.name == "postgresql"
+        else _sqlite_trigger_sql(table)
+    )
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(8150001)"))
+            installed = connection.execute(
+                text("SELECT count(*) FROM pg_trigger WHERE tgname = :name"),
+                {"name": f"{table}_append_only"},
+            ).scalar_one()
+            if installed:
+                return
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+def _sqlite_trigger_sql(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+        for verb in ("UPDATE", "DELETE")
+    ]
+
+
+def _postgres_trigger_sql(table: str) -> list[str]:
+    return [
+        f"""CREATE OR REPLACE FUNCTION {table}_refuse_change() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$""",
+        f"""CREATE OR REPLACE TRIGGER {table}_append_only
+            BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {table}_refuse_change()""",
+        f"""CREATE OR REPLACE TRIGGER {table}_no_truncate
+            BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION {table}_refuse_change()""",
+    ]

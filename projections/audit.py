@@ -1,0 +1,63 @@
+"""The audit trail: every event of a learner in recorded order, with what it changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+COMMON_ATTRIBUTES = frozenset({
+    "originator_id", "originator_version", "timestamp", "originator_topic", "occurred_on",
+    "actor", "source", "note", "enrolment",
+})
+AUDIT_COLUMNS = (
+    "position", "recorded", "occurred_on", "event", "enrolment", "changes", "actor", "source",
+    "note", "status",
+)
+
+
+def event_name(event: Any) -> str:
+    """The event's class name without its aggregate, e.g. `Withdrawn`."""
+    return type(event).__qualname__.rsplit(".", 1)[-1]
+
+
+def event_changes(event: Any) -> dict[str, Any]:
+    """The event-specific attributes: what the event recorded."""
+    return {
+        key: value for key, value in vars(event).items()
+        if key not in COMMON_ATTRIBUTES and not key.startswith("_")
+    }
+
+
+def audit_rows(
+    events: Iterable[tuple[int, Any]], as_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Audit rows for one learner's (position, event) pairs recorded up to `as_at`."""
+    known = [(p, e) for p, e in events if as_at is None or e.timestamp <= as_at]
+    position_of = {e.originator_version: p for p, e in known}
+    retracted_by = {
+        e.retracted_version: p for p, e in known if event_name(e) == "Retracted"
+    }
+    rows = []
+    for position, event in known:
+        changes = event_changes(event)
+        status = "recorded"
+        if event.originator_version in retracted_by:
+            status = f"retracted by {retracted_by[event.originator_version]}"
+        if event_name(event) == "Retracted":
+            changes["retracts"] = position_of.get(event.retracted_version)
+            status = f"retracts {changes['retracts']}"
+        rows.append({
+            "position": position,
+            "version": event.originator_version,
+            "recorded": event.timestamp,
+            "occurred_on": getattr(event, "occurred_on", None),
+            "event": event_name(event),
+            "enrolment": getattr(event, "enrolment", None),
+            "changes": changes,
+            "actor": getattr(event, "actor", None),
+            "source": getattr(event, "source", None),
+            "note": getattr(event, "note", None),
+            "status": status,
+        })
+    return rows

@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh ledger database on SQLite or PostgreSQL for each test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+TEST_SCHEMA = "ledger_test"
+
+
+def postgres_server_url() -> str:
+    """The server the PostgreSQL tests use (LEDGER_TEST_POSTGRES_URL or the local default)."""
+    return os.environ.get("LEDGER_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def postgres_required() -> bool:
+    """CI sets LEDGER_REQUIRE_POSTGRES=1: a missing server is then a failure, not a skip."""
+    return os.environ.get("LEDGER_REQUIRE_POSTGRES", "") not in ("", "0", "no", "false")
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def fresh_postgres_url(schema: str = TEST_SCHEMA) -> str:
+    """An empty schema on the test server; its URL puts the schema first on the search path."""
+    base = postgres_server_url()
+    try:
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+    except Exception as error:
+        if postgres_required():
+            raise
+        pytest.skip(f"no PostgreSQL server at {base} ({type(error).__name__})")
+    return _with_search_path(base, schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty ledger database, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return fresh_postgres_url()
+
+
+@pytest.fixture
+def make_app(db_url: str) -> Iterator[Callable[[], object]]:
+    """Opens ledger applications on the test database and closes them afterwards."""
+    from ledger.app import LedgerApp
+
+    apps: list[LedgerApp] = []
+
+    def make() -> LedgerApp:
+        app = LedgerApp(db_url)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+        app.engine.dispose()
