@@ -325,7 +325,8 @@ class Learner(Aggregate):
     ) -> None:
         enrolment = self.enrolment(ref)
         if reason not in WITHDRAWAL_REASONS:
-            raise InvalidValue("reason", f"{reason!r} is not one of {', '.join(WITHDRAWAL_REASONS)}")
+            choices = ", ".join(WITHDRAWAL_REASONS)
+            raise InvalidValue("reason", f"{reason!r} is not one of {choices}")
         self.check_once("withdrawn", ref, f"withdrawal from {ref}")
         start = enrolment.values["programme_start"]
         self.check_not_before(left_on, start, "leaving date", "programme start")

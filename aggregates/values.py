@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from aggregates.errors import InvalidValue
 
@@ -197,4 +197,4 @@ def parse_timestamp(text: str, field: str = "as_at") -> datetime:
         raise InvalidValue(field, f"{value!r} is not an ISO date or date-time") from None
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

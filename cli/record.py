@@ -54,7 +54,8 @@ def learner_group() -> None:
 @click.option("--given-name", required=True, help="Legal given name(s) as on certificates.")
 @click.option("--family-name", required=True, help="Legal family name.")
 @click.option("--dob", required=True, help="Date of birth (YYYY-MM-DD).")
-@click.option("--gender", required=True, help="LRS gender: 0 not known, 1 male, 2 female, 9 not specified.")
+@click.option("--gender", required=True,
+              help="LRS gender: 0 not known, 1 male, 2 female, 9 not specified.")
 @click.option("--postcode", default="", help="UK postcode.")
 @click.option("--email", default="", help="Email address.")
 @click.option("--uln", default="", help="Unique Learner Number (10 digits).")

@@ -230,7 +230,7 @@ class LedgerApp(Application[UUID]):
         if parsed is None:
             raise InvalidValue("uln", f"{uln.strip() or 'empty'!r} is not a ULN")
         day = optional_date(on, "on") or date.today()
-        return self._change(reference, centre, lambda l: l.record_uln(parsed, day, ctx))
+        return self._change(reference, centre, lambda it: it.record_uln(parsed, day, ctx))
 
     def record_lrs_result(
         self, ctx: Context, reference: str, code: str, on: DateLike,
@@ -242,7 +242,7 @@ class LedgerApp(Application[UUID]):
         master = parse_uln(master_uln, "master_uln")
         return self._change(
             reference, centre,
-            lambda l: l.record_lrs_result(code.strip().upper(), flag_list, master, day, ctx),
+            lambda it: it.record_lrs_result(code.strip().upper(), flag_list, master, day, ctx),
         )
 
     def verify_id(
@@ -251,7 +251,7 @@ class LedgerApp(Application[UUID]):
     ) -> list[int]:
         """Record that the learner's identity was checked against a document."""
         day = past_date(on, "on")
-        return self._change(reference, centre, lambda l: l.verify_id(document, day, ctx))
+        return self._change(reference, centre, lambda it: it.verify_id(document, day, ctx))
 
     def register(
         self, ctx: Context, reference: str, enrolment: str, *, submitted: DateLike | None = None,
@@ -308,7 +308,7 @@ class LedgerApp(Application[UUID]):
     ) -> list[int]:
         """Record that formal assessment started."""
         day = past_date(started, "started")
-        return self._change(reference, centre, lambda l: l.start_assessment(enrolment, day, ctx))
+        return self._change(reference, centre, lambda it: it.start_assessment(enrolment, day, ctx))
 
     def withdraw(
         self, ctx: Context, reference: str, enrolment: str, *, left: DateLike | None = None,
@@ -336,7 +336,7 @@ class LedgerApp(Application[UUID]):
     ) -> list[int]:
         """Record the IQA sign-off of a completed enrolment."""
         day = past_date(signed_off, "iqa_signed_off")
-        return self._change(reference, centre, lambda l: l.sign_off_iqa(enrolment, day, ctx))
+        return self._change(reference, centre, lambda it: it.sign_off_iqa(enrolment, day, ctx))
 
     def submit_claim(
         self, ctx: Context, reference: str, enrolment: str, claimed: DateLike,
@@ -344,7 +344,7 @@ class LedgerApp(Application[UUID]):
     ) -> list[int]:
         """Record a certificate claim submitted to the AO."""
         day = past_date(claimed, "claimed")
-        return self._change(reference, centre, lambda l: l.submit_claim(enrolment, day, ctx))
+        return self._change(reference, centre, lambda it: it.submit_claim(enrolment, day, ctx))
 
     def certificate(
         self, ctx: Context, reference: str, enrolment: str, *,
@@ -377,7 +377,7 @@ class LedgerApp(Application[UUID]):
         assert isinstance(learner, Learner)
         return self._change(
             learner.reference, learner.centre,
-            lambda l: l.retract(version, why, date.today(), ctx),
+            lambda it: it.retract(version, why, date.today(), ctx),
         )
 
     # ----- plumbing -------------------------------------------------------------------------

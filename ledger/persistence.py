@@ -52,8 +52,9 @@ def install_append_only_triggers(engine: Engine, table: str = EVENTS_TABLE) -> N
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(8150001)"))
             installed = connection.execute(
-                text("SELECT count(*) FROM pg_trigger WHERE tgname = :name"),
-                {"name": f"{table}_append_only"},
+                text("SELECT count(*) FROM pg_trigger "
+                     "WHERE tgname = :name AND tgrelid = to_regclass(:table)"),
+                {"name": f"{table}_append_only", "table": table},
             ).scalar_one()
             if installed:
                 return

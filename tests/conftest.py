@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-TEST_SCHEMA = "ledger_test"
+TEST_SCHEMA = os.environ.get("LEDGER_TEST_SCHEMA", "ledger_test")
 
 
 def postgres_server_url() -> str:
