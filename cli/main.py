@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from cli.context import Settings, default_actor, settings, user_errors
@@ -9,7 +12,23 @@ from cli.history import audit
 from cli.record import COMMANDS, learner_group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LedgerGroup(click.Group):
+    """A group whose every error, usage errors included, is one `Error: ...` line and exit 1."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as error:
+            where = f"{error.ctx.command_path}: " if error.ctx else ""
+            click.echo(f"Error: {where}{error.format_message()}", err=True)
+        except click.ClickException as error:
+            click.echo(f"Error: {error.format_message()}", err=True)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+        sys.exit(1)
+
+
+@click.group("ledger", cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="LEDGER_DB", default=None,
               help="Database URL (sqlite:///FILE or postgresql+psycopg2://...). "
                    "Default: LEDGER_DB or sqlite:///ledger.db.")

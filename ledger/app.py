@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
@@ -40,7 +42,7 @@ from aggregates.values import (
 )
 from ledger.persistence import application_env, database_url, install_append_only_triggers
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 30
 DateLike = str | date
 
 
@@ -197,7 +199,7 @@ class LedgerApp(Application[UUID]):
             try:
                 return self._positions(self.save(learner, index))
             except IntegrityError:
-                continue
+                time.sleep(random.uniform(0, 0.01))
         raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
 
     def enrol(
@@ -392,7 +394,7 @@ class LedgerApp(Application[UUID]):
             try:
                 return self._positions(self.save(learner))
             except IntegrityError:
-                continue
+                time.sleep(random.uniform(0, 0.01))
         raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
 
     def _exists(self, aggregate_id: UUID) -> bool:

@@ -1,0 +1,110 @@
+"""The ledger application on a real SQLite file and a real PostgreSQL server."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
+from aggregates.learner import Context
+from projections.audit import audit_rows
+
+CTX = Context(actor="officer", source="test")
+
+
+def add(app, reference="L1", centre="C1", **overrides):
+    values = {"given_name": "Ann", "family_name": "Lee", "date_of_birth": "2000-01-01",
+              "gender": "2", "uln": "1000000043"}
+    return app.add_learner(CTX, centre, reference, **{**values, **overrides})
+
+
+def enrol(app, reference="L1", enrolment="E1", **overrides):
+    values = {"awarding_body": "IMI", "qualification": "603/1234/5", "title": "Diploma",
+              "start": "2026-09-01", "planned_end": "2027-07-01"}
+    return app.enrol(CTX, reference, enrolment, **{**values, **overrides})
+
+
+def event_count(app) -> int:
+    with app.engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one()
+
+
+def test_a_learners_history_is_stored_and_read_back_by_another_client(make_app):
+    writer = make_app()
+    add(writer)
+    enrol(writer)
+    writer.register(CTX, "L1", "E1", submitted="2026-09-20", confirmed="2026-09-22",
+                    ao_ref="IMI-1")
+    writer.withdraw(CTX, "L1", "E1", left="2026-10-01", reason="requested",
+                    notified="2026-10-05")
+    reader = make_app()
+    learner = reader.find_learner("L1")
+    assert learner.registration("E1")[0] == "confirmed"
+    assert learner.latest("withdrawn", "E1").values["notified_on"] == date(2026, 10, 5)
+    names = [row["event"] for row in audit_rows(reader.learner_events(learner.id))]
+    assert names == ["Recorded", "Enrolled", "RegistrationSubmitted", "RegistrationConfirmed",
+                     "Withdrawn"]
+
+
+def test_the_same_learner_cannot_be_recorded_twice_at_a_centre(make_app):
+    app = make_app()
+    add(app)
+    with pytest.raises(DuplicateLearner):
+        add(app, given_name="Other")
+
+
+def test_a_reference_used_at_two_centres_needs_the_centre(make_app):
+    app = make_app()
+    add(app, centre="C1")
+    add(app, centre="C2", uln="")
+    with pytest.raises(AmbiguousLearner, match="C1, C2"):
+        app.find_learner("L1")
+    assert app.find_learner("L1", "C2").centre == "C2"
+
+
+@pytest.mark.parametrize("command", [
+    lambda app: add(app, reference="L2", uln="1234567890"),
+    lambda app: add(app, reference="L2", date_of_birth="2001-02-30"),
+    lambda app: enrol(app, reference="NOBODY"),
+    lambda app: enrol(app, start="2026-09-01", planned_end="2026-08-01"),
+    lambda app: app.withdraw(CTX, "L1", "E1", left="2026-08-01", reason="left"),
+    lambda app: app.withdraw(CTX, "L1", "E1", left="2026-10-01", reason="bored"),
+    lambda app: app.submit_claim(CTX, "L1", "E404", "2026-10-01"),
+    lambda app: app.record_uln(CTX, "L1", "9999999999"),
+    lambda app: app.register(CTX, "L1", "E1", confirmed="2026-09-20", ao_ref="X"),
+    lambda app: app.retract(CTX, 999, "typo"),
+], ids=["bad-uln", "bad-dob", "unknown-learner", "end-before-start", "left-before-start",
+        "bad-reason", "unknown-enrolment", "not-a-uln", "confirm-unsubmitted", "unknown-event"])
+def test_bad_input_is_refused_and_the_ledger_is_unchanged(make_app, command):
+    app = make_app()
+    add(app)
+    enrol(app, enrolment="E1")
+    before = event_count(app)
+    with pytest.raises(LedgerError):
+        command(app)
+    assert event_count(app) == before
+
+
+def test_a_retraction_names_the_event_and_the_audit_shows_both(make_app):
+    app = make_app()
+    add(app)
+    enrol(app)
+    [position] = app.withdraw(CTX, "L1", "E1", left="2026-10-01", reason="left")
+    [retraction] = app.retract(CTX, position, "wrong learner")
+    learner = app.find_learner("L1")
+    assert learner.latest("withdrawn", "E1") is None
+    rows = {row["position"]: row for row in audit_rows(app.learner_events(learner.id))}
+    assert rows[position]["status"] == f"retracted by {retraction}"
+    assert rows[retraction]["changes"]["retracts"] == position
+    assert rows[retraction]["changes"]["reason"] == "wrong learner"
+
+
+def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app):
+    app = make_app()
+    add(app)
+    enrol(app)
+    learner = app.find_learner("L1")
+    events = app.learner_events(learner.id)
+    cut = events[0][1].timestamp
+    assert [r["event"] for r in audit_rows(events, cut)] == ["Recorded"]
+    assert audit_rows(events, datetime(2000, 1, 1, tzinfo=UTC)) == []
