@@ -36,13 +36,16 @@ def plain(value: Any) -> Any:
 
 
 def as_text(value: Any) -> str:
-    """A table cell."""
+    """A table or CSV cell: dates in ISO, recorded times to the second, empty for None."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
-        return ", ".join(as_text(item) for item in value)
+        return "; ".join(as_text(item) for item in value)
     if isinstance(value, dict):
-        return ", ".join(f"{key}={as_text(item)}" for key, item in value.items())
+        return ", ".join(f"{key}={as_text(item)}" for key, item in value.items()
+                         if item not in (None, "", [], {}))
     return str(plain(value))
 
 

@@ -18,13 +18,13 @@ note_option = click.option("--note", help="A free-text note kept with the event.
 json_option = format_option("text", "json")
 
 
-def report_recorded(fmt: str, reference: str, positions: list[int]) -> None:
+def report_recorded(fmt: str, reference: str | None, positions: list[int]) -> None:
     """Print what was recorded: the event positions (the ids `ledger retract` takes)."""
     if fmt == "json":
         emit_json({"learner": reference, "events": positions})
     else:
-        click.echo(f"Recorded {len(positions)} event(s) for {reference}: "
-                   f"{', '.join(map(str, positions))}")
+        whose = f" for {reference}" if reference else ""
+        click.echo(f"Recorded {len(positions)} event(s){whose}: {', '.join(map(str, positions))}")
 
 
 def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
@@ -35,7 +35,7 @@ def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
     @user_errors
     def command(fmt: str, note: str | None, **kwargs: Any) -> None:
         positions = function(note=note, **kwargs)
-        reference = kwargs.get("reference") or "learner"
+        reference = kwargs.get("reference")
         report_recorded(fmt, reference, positions)
 
     command.__name__ = function.__name__
