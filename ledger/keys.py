@@ -124,6 +124,15 @@ class KeyStore:
             )
         return master
 
+    def why_locked(self) -> str:
+        """Why personal data cannot be opened: no master key, or not this ledger's."""
+        if self.source.load(create=False) is None:
+            places = [MASTER_KEY_ENV, MASTER_KEY_FILE_ENV]
+            if self.source.default_file is not None:
+                places.append(str(self.source.default_file))
+            return f"no master key is configured ({', '.join(places)})"
+        return f"the master key from {self.source.describe()} is not this ledger's master key"
+
     def master_for_reading(self) -> bytes | None:
         """The master key if one is configured and it is this ledger's; else None."""
         master = self.source.load(create=False)

@@ -137,6 +137,6 @@ def check_recordable(learner: Learner, keys: KeyStore) -> None:
         if learner.detail("family_name") == ERASED:
             raise LearnerErased(f"learner {learner.reference}'s key was destroyed")
         raise KeyUnavailable(
-            f"learner {learner.reference}'s personal data cannot be decrypted with "
-            f"{keys.source.describe()}: set the ledger's master key to record changes"
+            f"learner {learner.reference}'s personal data cannot be decrypted: "
+            f"{keys.why_locked()}; changes need the ledger's master key"
         )
