@@ -17,7 +17,7 @@ EQA_EVENTS_VIEW = "ledger_eqa_events"
 EQA_LEARNERS_VIEW = "ledger_eqa_learners"
 KEY_TABLES = (KEYS_TABLE, CHECK_TABLE)
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-LEARNER_TOPICS = "aggregates.learner:Learner.%"
+LEARNER_TOPICS = "aggregates.learner:Learner."
 
 # The sealed envelope and notes are dropped: what is left are the non-personal facts.
 EQA_VIEWS = (
@@ -25,7 +25,7 @@ EQA_VIEWS = (
         SELECT id AS position, originator_id AS learner_id, originator_version AS version,
                substr(topic, length('aggregates.learner:Learner.') + 1) AS event,
                (convert_from(state, 'UTF8')::jsonb - '_sealed' - 'note') AS facts
-        FROM {EVENTS_TABLE} WHERE topic LIKE '{LEARNER_TOPICS}'""",
+        FROM {EVENTS_TABLE} WHERE starts_with(topic, '{LEARNER_TOPICS}')""",
     f"""CREATE OR REPLACE VIEW {EQA_LEARNERS_VIEW} AS
         SELECT originator_id AS learner_id,
                convert_from(state, 'UTF8')::jsonb ->> 'centre' AS centre,
