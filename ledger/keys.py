@@ -77,6 +77,7 @@ class KeyStore:
         self.source = source
         self._ready = False
         self._keys: dict[UUID, bytes | str] = {}
+        self._reading: tuple[bytes | None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -122,6 +123,7 @@ class KeyStore:
             raise WrongMasterKey(
                 f"the master key from {self.source.describe()} is not this ledger's master key"
             )
+        self._reading = (master,)
         return master
 
     def why_locked(self) -> str:
@@ -135,11 +137,13 @@ class KeyStore:
 
     def master_for_reading(self) -> bytes | None:
         """The master key if one is configured and it is this ledger's; else None."""
-        master = self.source.load(create=False)
-        token = self._check_token() if master is not None else None
-        if master is None or token is None or not self._opens_token(master, token):
-            return None
-        return master
+        if self._reading is None:
+            master = self.source.load(create=False)
+            token = self._check_token() if master is not None else None
+            if master is None or token is None or not self._opens_token(master, token):
+                master = None
+            self._reading = (master,)
+        return self._reading[0]
 
     # ----- learner keys ---------------------------------------------------------------------
 
