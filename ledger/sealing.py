@@ -112,8 +112,8 @@ class SealingMapper(Mapper[UUID]):
             try:
                 opened = unseal(key, base64.b64decode(envelope["data"]), context)
                 return dict(self.transcoder.decode(opened))
-            except OpenFailed:
-                pass
+            except (OpenFailed, ValueError, KeyError):
+                pass  # altered or unreadable ciphertext reads as [encrypted], never as text
         secret: dict[str, Any] = {}
         for attribute, keys in envelope["shape"].items():
             secret[attribute] = marker if keys is None else {k: marker for k in keys}

@@ -186,3 +186,21 @@ def test_a_key_restored_from_a_backup_is_destroyed_again_by_erasing_again(make_a
     assert make_app().find_learner("L1").details["given_name"] == "Siân"
     assert erase_learner(make_app(), Context("dpo", "test"), "L1", "again") == []
     assert make_app().find_learner("L1").details["given_name"] == "[erased]"
+
+
+def test_altered_ciphertext_reads_as_encrypted_never_as_text(make_app):
+    app = make_app()
+    add(app)
+    if app.engine.dialect.name != "sqlite":
+        pytest.skip("altering a row needs the SQLite triggers dropped; one backend suffices")
+    (position, state), *_ = stored_rows(app)
+    document = json.loads(state)
+    data = bytearray(base64.b64decode(document["_sealed"]["data"]))
+    data[-1] ^= 1
+    document["_sealed"]["data"] = base64.b64encode(bytes(data)).decode()
+    with app.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER ledger_events_no_update"))
+        connection.execute(text("UPDATE ledger_events SET state = :state WHERE id = :id"),
+                           {"state": json.dumps(document).encode(), "id": position})
+    details = make_app().find_learner("L1").details
+    assert set(details.values()) == {"[encrypted]"}
