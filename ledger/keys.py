@@ -78,6 +78,8 @@ class KeyStore:
         self._ready = False
         self._keys: dict[UUID, bytes | str] = {}
         self._reading: tuple[bytes | None] | None = None
+        self._writing: bytes | None = None
+        self._preloaded: dict[UUID, Any] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -104,6 +106,8 @@ class KeyStore:
 
     def master_for_writing(self) -> bytes:
         """The master key, checked against this ledger; created next to a new SQLite file."""
+        if self._writing is not None:
+            return self._writing
         token = self._check_token()
         master = self.source.load(create=token is None)
         if master is None:
@@ -124,6 +128,7 @@ class KeyStore:
                 f"the master key from {self.source.describe()} is not this ledger's master key"
             )
         self._reading = (master,)
+        self._writing = master
         return master
 
     def why_locked(self) -> str:
@@ -166,16 +171,14 @@ class KeyStore:
         if isinstance(cached, bytes):
             return cached
         master = self.master_for_writing()
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert_ignoring_duplicates(connection, learner_keys),
+                {"learner_id": str(learner),
+                 "wrapped_key": seal(master, new_key(), _context(learner)),
+                 "created_at": datetime.now(UTC), "erased": False},
+            )
         row = self._row(learner)
-        if row is None:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    insert_ignoring_duplicates(connection, learner_keys),
-                    {"learner_id": str(learner),
-                     "wrapped_key": seal(master, new_key(), _context(learner)),
-                     "created_at": datetime.now(UTC), "erased": False},
-                )
-            row = self._row(learner)
         if row.erased:
             raise LearnerErased(f"learner {learner} was erased: no personal data can be recorded")
         try:
@@ -189,7 +192,7 @@ class KeyStore:
         """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""
         if learner in self._keys:
             return self._keys[learner]
-        row = self._row(learner)
+        row = self._preloaded_row(learner)
         found: bytes | str = ENCRYPTED
         if row is not None and row.erased:
             found = ERASED
@@ -200,9 +203,17 @@ class KeyStore:
                     found = unseal(master, bytes(row.wrapped_key), _context(learner))
                 except OpenFailed:
                     found = ENCRYPTED
-        if found != ENCRYPTED:
-            self._keys[learner] = found
+        self._keys[learner] = found
         return found
+
+    def _preloaded_row(self, learner: UUID) -> Any:
+        """A key row, from one query for all learners on the first read (reports read many)."""
+        if self._preloaded is None:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(learner_keys)).all()
+            self._preloaded = {UUID(row.learner_id): row for row in rows}
+        row = self._preloaded.get(learner)
+        return row if row is not None else self._row(learner)
 
     def destroy(self, learner: UUID) -> bool:
         """Crypto-shred: destroy the learner's key and scrub its bytes; True if one existed."""
