@@ -33,6 +33,10 @@ class LearnerErased(LedgerError):
     """The learner's key was destroyed: their personal data is gone for good."""
 
 
+class ErasureNotPermitted(LedgerError):
+    """Only the ledger's owner may destroy learner keys."""
+
+
 class OpenFailed(Exception):
     """Ciphertext could not be opened with the key given (wrong key or altered bytes)."""
 

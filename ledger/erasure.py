@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Context
 from aggregates.values import parse_text
+from ledger.keys import check_can_erase
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
@@ -28,6 +29,7 @@ def erase_learner(
     table), it destroys the key again and records nothing; otherwise it refuses to erase twice.
     """
     why = parse_text(reason, "reason")
+    check_can_erase(app.keys.engine)
     plain = Context(actor=ctx.actor, source=ctx.source, note=None)
     for _ in range(MAX_ATTEMPTS):
         learner = app.find_learner(reference, centre)

@@ -26,6 +26,7 @@ from ledger.crypto import (
     KEYGEN_HINT,
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
+    ErasureNotPermitted,
     KeyUnavailable,
     LearnerErased,
     MasterKeySource,
@@ -245,6 +246,22 @@ class KeyStore:
                 select(learner_keys.c.learner_id).where(learner_keys.c.erased.is_(True))
             ).all()
         return {UUID(row.learner_id) for row in rows}
+
+
+def check_can_erase(engine: Engine) -> None:
+    """On PostgreSQL only the key table's owner (or a superuser) can destroy and scrub keys."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        allowed = connection.execute(text(
+            "SELECT r.rolsuper OR pg_has_role(current_user, t.tableowner, 'MEMBER') "
+            "FROM pg_roles r, pg_tables t WHERE r.rolname = current_user "
+            "AND t.schemaname = current_schema() AND t.tablename = :table"
+        ), {"table": KEYS_TABLE}).scalar()
+    if not allowed:
+        raise ErasureNotPermitted(
+            "erasure destroys keys and scrubs the key table: run it as the ledger's owner"
+        )
 
 
 def scrub(engine: Engine, tables: list[str]) -> None:

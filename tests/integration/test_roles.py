@@ -4,9 +4,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from aggregates.errors import ConfigurationError, InvalidValue
+from aggregates.errors import ConfigurationError, InvalidValue, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.erasure import erase_learner
 from ledger.roles import grant
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 
@@ -121,7 +122,7 @@ def test_roles_need_postgresql(tmp_path):
 
 
 @pytest.mark.postgres
-def test_an_officer_runs_the_ledger_to_record_learners(ledger_app):
+def test_an_officer_runs_the_ledger_to_record_learners_but_cannot_erase(ledger_app):
     url = ledger_app.url.replace("://postgres@", f"://{NAMES['officer']}@")
     assert url != ledger_app.url
     officer = LedgerApp(url)
@@ -129,6 +130,9 @@ def test_an_officer_runs_the_ledger_to_record_learners(ledger_app):
         assert officer.add_learner(CTX, "C1", "L2", given_name="Bob", family_name="Lee",
                                    date_of_birth="2000-01-01", gender="1") == [5, 6, 7]
         assert officer.find_learner("L2").details["given_name"] == "Bob"
+        with pytest.raises(LedgerError, match="run it as the ledger's owner"):
+            erase_learner(officer, CTX, "L2", "learner request")
+        assert officer.find_learner("L2").latest("erased") is None
     finally:
         officer.close()
         officer.engine.dispose()
