@@ -9,6 +9,7 @@ import click
 
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
+from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
 
 
@@ -53,6 +54,8 @@ cli.add_command(learner_group)
 for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
+for command in PRIVACY_COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:
