@@ -240,13 +240,18 @@ class _HashingWriter:
         self.file.close()
 
     def line(self, document: dict[str, Any]) -> None:
-        data = (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        data = _encode(document)
         self.checksum.update(data)
         assert self.file is not None
         self.file.write(data)
 
     def end(self, document: dict[str, Any]) -> None:
         self.line({**document, "sha256": self.checksum.hexdigest()})
+
+
+def _encode(document: dict[str, Any]) -> bytes:
+    """The exact bytes of a bundle line: compact JSON, UTF-8, ending in a newline."""
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -262,6 +267,8 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise BadBundle(f"line {number}: not valid JSON: the bundle was edited") from None
             if not isinstance(document, dict):
                 raise BadBundle(f"line {number}: not a JSON object")
+            if _encode(document) != raw:
+                raise BadBundle(f"line {number}: not in the bundle's exact form: it was edited")
             document["_raw"] = raw
             yield number, document
 
