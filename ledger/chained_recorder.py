@@ -16,7 +16,7 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing_sqlalchemy import factory as library_factory
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import GENESIS, content_hash, link_hash
@@ -69,6 +69,43 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         self._dbapi_error: type[Exception] = datastore.engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._head_sql = f"SELECT seq, hash FROM {name} ORDER BY position DESC LIMIT 1"
         self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
+
+    def create_table(self) -> None:
+        super().create_table()
+        if self._has_unchained_events():
+            self._chain_existing_events()
+
+    def _has_unchained_events(self) -> bool:
+        record = self.events_record_cls
+        with self.transaction(commit=False) as session:
+            no_chain = session.execute(
+                select(self.hashes_table.c.position).limit(1)).first() is None
+            return no_chain and session.query(record.id).limit(1).first() is not None
+
+    def _chain_existing_events(self) -> None:
+        """Chain a ledger recorded before the chain existed, once, from its current state."""
+        record = self.events_record_cls
+        with self.transaction(commit=True) as session:
+            if self._is_sqlite:
+                self._take_sqlite_write_lock(session)
+            else:
+                self._lock_table(session)
+            if session.execute(select(self.hashes_table.c.position).limit(1)).first():
+                return
+            after = 0
+            while True:
+                rows = (session.query(record).filter(record.id > after).order_by(record.id)
+                        .limit(1000).all())
+                if not rows:
+                    return
+                self._chain(session, [row.id for row in rows], [
+                    StoredEvent(originator_id=row.originator_id,
+                                originator_version=row.originator_version, topic=row.topic,
+                                state=bytes(row.state))
+                    for row in rows
+                ])
+                after = rows[-1].id
+                session.expunge_all()
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
