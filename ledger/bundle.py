@@ -232,7 +232,10 @@ class _HashingWriter:
         self.file: IO[bytes] | None = None
 
     def __enter__(self) -> _HashingWriter:
-        self.file = self.path.open("wb")
+        try:
+            self.file = self.path.open("wb")
+        except OSError as error:
+            raise BadBundle(f"cannot write {self.path}: {error.strerror}") from None
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -105,3 +105,17 @@ def test_every_integrity_command_has_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_export_to_a_missing_folder_is_a_user_error(ledger, db_url, tmp_path):
+    out = tmp_path / "no-such-folder" / "c1.jsonl"
+    result = run(db_url, "export", "--centre", "C1", str(out))
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot write {out}: No such file or directory\n"
+
+
+def test_verifying_a_missing_bundle_is_a_user_error(tmp_path):
+    result = CliRunner().invoke(cli, ["verify", "--bundle", str(tmp_path / "none.jsonl")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot read {tmp_path / 'none.jsonl'}: "
+                             "No such file or directory\n")

@@ -126,8 +126,8 @@ def _peak_verifying(app: Any) -> int:
 
 def test_verify_memory_stays_flat_as_the_number_of_events_grows(make_app):
     app = make_app()
-    _append(app, 300)
+    _append(app, 250)
     small = _peak_verifying(app)
-    _append(app, 2700)
+    _append(app, 1750)
     large = _peak_verifying(app)
     assert large < small * 1.5, (small, large)
