@@ -68,6 +68,8 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         self._marker = "?" if datastore.engine.dialect.paramstyle == "qmark" else "%s"
         self._dbapi_error: type[Exception] = datastore.engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._head_sql = f"SELECT seq, hash FROM {name} ORDER BY position DESC LIMIT 1"
+        self._head_hash_sql = f"SELECT hash FROM {name} ORDER BY position DESC LIMIT 1"
+        self._last_head: tuple[int, str] | None = None  # (seq, hash) this recorder last wrote
         self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
 
     def create_table(self) -> None:
@@ -120,34 +122,49 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
     def _chain(
         self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent]
     ) -> None:
-        """Read the head and append one chain row per event, on the transaction's connection.
+        """Append one chain row per event after the head, on the transaction's connection.
 
-        Plain DB-API statements (as the library does for NOTIFY): the chain costs two short
-        statements per transaction, not two trips through the ORM.
+        Plain DB-API statements (as the library does for NOTIFY), not trips through the ORM.
+        The head this recorder last wrote is tried first, with an INSERT that only inserts if
+        it is still the head: one statement when no other process wrote in between; otherwise
+        (or on a first write) the head is read and the rows inserted after it.
         """
+        contents = [
+            content_hash(event.originator_id, event.originator_version, event.topic, event.state)
+            for event in stored_events
+        ]
         cursor = session.connection().connection.cursor()
         try:
+            guess = self._last_head
+            if guess is not None and len(contents) <= self.CHUNK:
+                rows = _chain_rows(guess, positions, contents)
+                cursor.execute(self._guarded_insert_sql(len(rows)), [*_flat(rows), guess[1]])
+                if cursor.rowcount == len(rows):
+                    self._last_head = (rows[-1][1], rows[-1][3])
+                    return
             cursor.execute(self._head_sql)
             head = cursor.fetchone()
-            seq, previous = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
-            rows: list[Any] = []
-            for position, event in zip(positions, stored_events, strict=True):
-                seq += 1
-                content = content_hash(
-                    event.originator_id, event.originator_version, event.topic, event.state
-                )
-                previous = link_hash(previous, seq, position, content)
-                rows.append((position, seq, content, previous))
+            rows = _chain_rows(
+                (int(head[0]), str(head[1])) if head is not None else (0, GENESIS),
+                positions, contents,
+            )
             for start in range(0, len(rows), self.CHUNK):
                 chunk = rows[start:start + self.CHUNK]
-                values = ",".join([f"({self._marker},{self._marker},{self._marker},"
-                                   f"{self._marker})"] * len(chunk))
-                cursor.execute(self._insert_sql + values,
-                               [value for row in chunk for value in row])
+                cursor.execute(self._insert_sql + self._values(len(chunk)), _flat(chunk))
+            self._last_head = (rows[-1][1], rows[-1][3])
         except self._dbapi_error as error:
             raise OperationalError(f"could not extend the hash chain: {error}") from error
         finally:
             cursor.close()
+
+    def _values(self, count: int) -> str:
+        marker = self._marker
+        return ",".join([f"({marker},{marker},{marker},{marker})"] * count)
+
+    def _guarded_insert_sql(self, count: int) -> str:
+        return (f"{self._insert_sql.removesuffix(' VALUES ')} SELECT * FROM "
+                f"(VALUES {self._values(count)}) AS new_rows WHERE ({self._head_hash_sql}) = "
+                f"{self._marker}")
 
     def _take_sqlite_write_lock(self, session: Session) -> None:
         """On SQLite, start the writing transaction with BEGIN IMMEDIATE.
@@ -162,6 +179,23 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                 dbapi_connection.execute("BEGIN IMMEDIATE")
             except self._dbapi_error as error:
                 raise OperationalError(f"could not take the write lock: {error}") from error
+
+
+def _chain_rows(
+    head: tuple[int, str], positions: Sequence[int], contents: Sequence[str]
+) -> list[tuple[int, int, str, str]]:
+    """(position, seq, content_hash, hash) for each new event, chained after `head`."""
+    seq, previous = head
+    rows = []
+    for position, content in zip(positions, contents, strict=True):
+        seq += 1
+        previous = link_hash(previous, seq, position, content)
+        rows.append((position, seq, content, previous))
+    return rows
+
+
+def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 class Factory(library_factory.SQLAlchemyFactory):  # the module's only factory class

@@ -46,3 +46,18 @@ def test_concurrent_writer_processes_leave_a_chain_that_verifies(make_app, db_ur
     with app.engine.connect() as connection:
         seqs = connection.execute(select(hashes.c.seq).order_by(hashes.c.position)).scalars()
         assert list(seqs) == list(range(1, result.events + 1))
+
+
+def test_two_ledgers_on_one_database_taking_turns_keep_one_chain(make_app):
+    from aggregates.learner import Context
+
+    first, second = make_app(), make_app()
+    for number in range(4):
+        for app, name in ((first, "A"), (second, "B")):
+            app.add_learner(Context(actor=name, source="test"), "C1", f"{name}{number}",
+                            given_name="Ann", family_name="Lee", date_of_birth="2000-01-01",
+                            gender="2")
+    for app in (first, second):
+        result = verify_ledger(app)
+        assert result.ok, result.problem
+        assert result.events == 24
