@@ -112,9 +112,7 @@ def verify_chain(
         if content != link.content_hash:
             return failed(_content_mismatch(recorder, event, content))
         if link.seq > expected:
-            return failed(Problem(position, "missing", (
-                f"chain entries #{expected}..#{link.seq - 1} before {describe(event)} are gone: "
-                "events were deleted together with their chain entries")))
+            return failed(_seq_gap(recorder, event, link, expected))
         if link.seq < expected:
             return failed(Problem(position, "reordered", (
                 f"{describe(event)} was chained as #{link.seq} but comes after #{expected - 1}")))
@@ -183,6 +181,22 @@ def _content_mismatch(
     return Problem(event.id, "changed", (
         f"{describe(event)} does not match its chain entry: its stored content "
         "(aggregate, version, topic or state bytes) was altered"))
+
+
+def _seq_gap(
+    recorder: ChainedApplicationRecorder, event: Any, link: Link, expected: int
+) -> Problem:
+    table = recorder.hashes_table
+    query = select(table.c.position).where(table.c.seq == expected)
+    with _engine(recorder).connect() as connection:
+        moved = connection.execute(query.limit(1)).first()
+    if moved is not None:
+        return Problem(event.id, "reordered", (
+            f"{describe(event)} was chained as #{link.seq}, but #{expected} is now at position "
+            f"{moved.position}: events and their chain entries were moved"))
+    return Problem(event.id, "missing", (
+        f"chain entries #{expected}..#{link.seq - 1} before {describe(event)} are gone: "
+        "events were deleted together with their chain entries"))
 
 
 def _engine(recorder: ChainedApplicationRecorder) -> Any:

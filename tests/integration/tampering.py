@@ -95,3 +95,11 @@ def rechain(app: Any, connection: Connection) -> None:
         previous = link_hash(previous, seq, row.id, content)
         connection.execute(update(hashes).where(hashes.c.position == row.id)
                            .values(seq=seq, content_hash=content, hash=previous))
+
+
+def swap_events_and_links(app: Any, connection: Connection, first: int, second: int) -> None:
+    swap_events(app, connection, first, second)
+    for old, new in ((first, -1), (second, first), (-1, second)):
+        connection.execute(
+            text(f"UPDATE {EVENT_HASHES_TABLE} SET position = :new WHERE position = :old"),
+            {"new": new, "old": old})

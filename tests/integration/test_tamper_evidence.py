@@ -44,11 +44,12 @@ def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger):
     (lambda app, c: t.delete_event(app, c, 4), 4, "missing", 3),
     (lambda app, c: t.delete_event_and_link(app, c, 4), 5, "missing", 3),
     (lambda app, c: t.swap_events(app, c, 3, 5), 3, "reordered", 2),
+    (lambda app, c: t.swap_events_and_links(app, c, 3, 5), 3, "reordered", 2),
     (lambda app, c: t.insert_forged_event(app, c), 11, "inserted", 10),
     (lambda app, c: t.truncate_events_after(app, c, 7), 8, "missing", 7),
     (lambda app, c: t.edit_link_hash(app, c, 6), 6, "changed", 5),
 ], ids=["state-byte-edited", "row-deleted", "row-and-link-deleted", "rows-swapped",
-        "forged-row-inserted", "tail-truncated", "chain-entry-edited"])
+        "rows-and-links-swapped", "forged-row-inserted", "tail-truncated", "chain-entry-edited"])
 def test_each_kind_of_tampering_is_caught_and_the_first_bad_event_named(
     ledger, edit, position, kind, verified_before
 ):
