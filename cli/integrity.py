@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option
@@ -61,6 +62,8 @@ def export(centre: str, start: str | None, end: str | None, out: Path) -> None:
     """Write a bundle for an EQA: a centre's events with the hash chain and the rule sets."""
     first = parse_date(start, "from") if start else None
     last = parse_date(end, "to") if end else None
+    if first is not None and last is not None and last < first:
+        raise InvalidValue("to", f"{last.isoformat()} is before --from {first.isoformat()}")
     summary = export_bundle(settings().app(), parse_centre(centre), out, first, last)
     click.echo(f"Exported {summary.events} events of centre {summary.centre} to {out} "
                f"({summary.entries} chain entries, {len(summary.rule_sets)} rule set(s)).")

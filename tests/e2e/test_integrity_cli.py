@@ -119,3 +119,10 @@ def test_verifying_a_missing_bundle_is_a_user_error(tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"Error: cannot read {tmp_path / 'none.jsonl'}: "
                              "No such file or directory\n")
+
+
+def test_an_export_range_that_ends_before_it_starts_is_refused(ledger, db_url, tmp_path):
+    result = run(db_url, "export", "--centre", "C1", "--from", "2026-02-01", "--to",
+                 "2026-01-31", str(tmp_path / "x.jsonl"))
+    assert result.exit_code == 1
+    assert result.output == "Error: to: 2026-01-31 is before --from 2026-02-01\n"
