@@ -16,7 +16,7 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing_sqlalchemy import factory as library_factory
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, inspect, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import GENESIS, content_hash, link_hash
@@ -73,8 +73,17 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
 
     def create_table(self) -> None:
+        """Create the tables; a chain table created now chains the events already there.
+
+        Only a chain table created now: one that exists but was emptied is tampering, for
+        `verify` to report, not something to paper over.
+        """
+        assert self.datastore.engine is not None
+        is_new = not inspect(self.datastore.engine).has_table(
+            self.hashes_table.name, schema=self.schema_name
+        )
         super().create_table()
-        if self._has_unchained_events():
+        if is_new and self._has_unchained_events():
             self._chain_existing_events()
 
     def _has_unchained_events(self) -> bool:

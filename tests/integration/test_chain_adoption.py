@@ -42,3 +42,16 @@ def test_an_unchained_ledger_is_chained_on_first_open_and_then_extended(db_url, 
     again = make_app()
     result = verify_ledger(again)
     assert result.ok and result.events == 3
+
+
+def test_an_emptied_chain_table_is_not_rebuilt_on_open_but_reported(db_url, make_app):
+    from tests.integration import tampering as t
+
+    app = make_app()
+    t.record_small_ledger(app)
+    with app.engine.begin() as connection:
+        t.drop_triggers(connection)
+        connection.execute(t.text(f"DELETE FROM {t.EVENT_HASHES_TABLE}"))
+    problem = verify_ledger(make_app()).problem
+    assert problem is not None
+    assert (problem.position, problem.kind) == (1, "inserted")
