@@ -93,6 +93,11 @@ def verify_chain(
     events, links = _stored_events(recorder, stop, page), _links(recorder, stop, page)
     event, link = next(events, None), next(links, None)
     previous, expected, head, extends = GENESIS, 1, EMPTY, None
+    if digest is not None and digest.position == 0:
+        if digest.hash != GENESIS:
+            return Verification(0, EMPTY, Problem(0, "changed", (
+                f"digest {digest} cannot be: at position 0 the hash is {GENESIS}")))
+        extends = digest
 
     def failed(problem: Problem) -> Verification:
         return Verification(expected - 1, head, problem)
@@ -137,13 +142,9 @@ def verify_chain(
         event, link = next(events, None), next(links, None)
 
     if digest is not None and extends is None:
-        if digest == Digest(0, GENESIS):
-            extends = digest
-        else:
-            return Verification(head.events, head, Problem(digest.position, "truncated", (
-                f"the ledger ends at position {head.position} ({head.events} events), before "
-                f"position {digest.position} of digest {digest}: events were removed from the "
-                "end")))
+        return Verification(head.events, head, Problem(digest.position, "truncated", (
+            f"the ledger ends at position {head.position} ({head.events} events), before "
+            f"position {digest.position} of digest {digest}: events were removed from the end")))
     return Verification(head.events, head, None, extends)
 
 

@@ -132,3 +132,15 @@ def test_verify_memory_stays_flat_as_the_number_of_events_grows(make_app):
     _append(app, 1750)
     large = _peak_verifying(app)
     assert large < small * 1.5, (small, large)
+
+
+
+def test_an_empty_ledgers_digest_is_extended_by_every_later_ledger(make_app):
+    app = make_app()
+    empty = Digest.parse(current_digest(app)["digest"])
+    assert empty == Digest(0, "0" * 64)
+    t.record_small_ledger(app)
+    result = verify_ledger(app, empty)
+    assert result.ok and result.extends == empty and result.events == 10
+    forged = verify_ledger(app, Digest(0, "1" * 64)).problem
+    assert forged is not None and forged.kind == "changed"
