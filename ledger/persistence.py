@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from aggregates.errors import ConfigurationError
 
 DEFAULT_DB_URL = "sqlite:///ledger.db"
 EVENTS_TABLE = "ledger_events"
+EVENT_HASHES_TABLE = "ledger_event_hashes"
 APPEND_ONLY_MESSAGE = "ledger events are append-only: UPDATE and DELETE are refused"
 
 
@@ -36,14 +38,21 @@ def database_url(given: str | None = None) -> str:
 def application_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for the ledger application on that database."""
     return {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "ledger.chained_recorder",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "yes",
     }
 
 
-def install_append_only_triggers(engine: Engine, table: str = EVENTS_TABLE) -> None:
-    """Make the events table refuse UPDATE, DELETE (and TRUNCATE) in the database itself."""
+def install_append_only_triggers(
+    engine: Engine, tables: Sequence[str] = (EVENTS_TABLE, EVENT_HASHES_TABLE)
+) -> None:
+    """Make the events and chain tables refuse UPDATE, DELETE (and TRUNCATE) in the database."""
+    for table in tables:
+        _install_append_only_trigger(engine, table)
+
+
+def _install_append_only_trigger(engine: Engine, table: str) -> None:
     statements = (
         _postgres_trigger_sql(table) if engine.dialect.name == "postgresql"
         else _sqlite_trigger_sql(table)
