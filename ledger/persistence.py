@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
 
@@ -44,6 +46,31 @@ def application_env(url: str) -> dict[str, str]:
     }
 
 
+SCHEMA_LOCK_KEY = 8150000
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Serialise table creation between processes starting at once (PostgreSQL races on it)."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
 def install_append_only_triggers(
     engine: Engine, tables: Sequence[str] = (EVENTS_TABLE, EVENT_HASHES_TABLE)
 ) -> None:
@@ -59,7 +86,6 @@ def _install_append_only_trigger(engine: Engine, table: str) -> None:
     )
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(8150001)"))
             installed = connection.execute(
                 text("SELECT count(*) FROM pg_trigger "
                      "WHERE tgname = :name AND tgrelid = to_regclass(:table)"),
