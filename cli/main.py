@@ -7,6 +7,7 @@ import click
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
 from cli.record import COMMANDS, learner_group
+from cli.report import rebuild_command, replay_command, report_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,9 @@ cli.add_command(learner_group)
 for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
+cli.add_command(report_group)
+cli.add_command(rebuild_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:

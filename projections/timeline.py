@@ -106,9 +106,15 @@ def summarise(timeline: Timeline) -> dict[str, Any]:
     for enrolled in view.enrolments():
         ref = enrolled["enrolment"]
         steps = [f["event"] for f in view.facts if f["enrolment"] == ref and f is not enrolled]
+        registration = "none"
+        for step in steps:
+            if step.startswith("Registration"):
+                registration = step.removeprefix("Registration").lower()
         enrolments[ref] = {
             "awarding_body": enrolled["values"]["awarding_body"],
             "programme_start": enrolled["values"]["programme_start"],
+            "registration": registration,
+            "withdrawn": "Withdrawn" in steps,
             "latest": steps[-1] if steps else "Enrolled",
         }
     return {"uln": uln, "uln_status": uln_status, "enrolments": enrolments,
