@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.projection import Projection
+from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, delete, select, text
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
+from ledger.persistence import application_env
 from projections.timeline import Timeline, apply_event, is_learner_event, new_timeline
 
 TIMELINES_TABLE = "ledger_report_timelines"
@@ -32,12 +33,15 @@ LEARNER_TOPICS = tuple(
 
 
 class ReportsView(SQLAlchemyTrackingRecorder):
-    """Materialised learner timelines; each batch writes its rows and tracking in one go."""
+    """Materialised learner timelines; each batch writes its rows and tracking in one go.
 
-    def __init__(self, datastore: SQLAlchemyDatastore, *,
-                 tracking_table_name: str = TRACKING_TABLE, schema_name: str | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(datastore, tracking_table_name=tracking_table_name,
+    The tracking table is always `ledger_reports_tracking` (a name a factory passes is
+    ignored), so `catch_up` in any client and a `ProjectionRunner` share one position.
+    """
+
+    def __init__(self, datastore: SQLAlchemyDatastore, *, tracking_table_name: str = "",
+                 schema_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING_TABLE,
                          schema_name=schema_name, **kwargs)
         self.timelines = Table(
             TIMELINES_TABLE, MetaData(schema=schema_name),
@@ -124,6 +128,27 @@ class ReportsProjection(Projection[ReportsView]):
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
         self.view.apply([(tracking.notification_id, domain_event)], tracking)
+
+
+class FollowedLedger(LedgerApp):
+    """The ledger application as a `ProjectionRunner` constructs it: from an environment."""
+
+    name = LedgerApp.name
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__((env or {}).get("SQLALCHEMY_URL"))
+
+
+def follow(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
+    """A library `ProjectionRunner` keeping the report tables current as events are recorded.
+
+    It subscribes to the notification log with PostgreSQL LISTEN/NOTIFY, so it runs as its
+    own process next to many `ledger` clients (use it as a context manager).
+    """
+    env = {**application_env(url), "CREATE_TABLE": "yes"}
+    return ProjectionRunner(application_class=FollowedLedger,
+                            projection_class=ReportsProjection, view_class=ReportsView,
+                            env=env)
 
 
 def open_view(app: LedgerApp) -> ReportsView:
