@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -19,13 +20,15 @@ from ledger.reports import (
     replay,
     timelines_as_at,
 )
-from ledger.rulesets import RuleBook, describe, load_rulebook
+from ledger.rulesets import SEVERITIES, RuleBook, describe, load_rulebook
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
-from projections.late_registrations import LATE_COLUMNS, late_registrations
+from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations
 from projections.maladministration import FINDING_COLUMNS, maladministration
 from projections.timeline import Timeline, summarise
 
 F = TypeVar("F", bound=Callable[..., Any])
+TABLE_FINDING_COLUMNS = ("severity", "learner", "enrolment", "rule", "cited", "evidence",
+                         "message")
 
 
 def report_options(function: F) -> F:
@@ -96,6 +99,10 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows}
     emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"), document)
+    if fmt == "table":
+        counts = Counter(row.status for row in rows)
+        detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        click.echo(f"{len(rows)} enrolments" + (f": {detail}" if detail else ""))
     _note_unjudged(unjudged_rows)
     if check and any(row.status in ("late", "overdue") for row in rows):
         sys.exit(1)
@@ -111,8 +118,16 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     found = maladministration(selection.timelines(), selection.book, selection.on,
                               selection.body, selection.centre)
     rows = [f.as_row() for f in found]
-    emit_rows(rows, FINDING_COLUMNS, fmt, selection.title("Maladministration findings"),
-              selection.header("maladministration"))
+    title = selection.title("Maladministration findings")
+    if fmt == "table":
+        for row in rows:
+            row["cited"] = f"{row['awarding_body']} {row['rule_version']} clause {row['clause']}"
+        emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
+        counts = Counter(f.severity for f in found)
+        detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
+        click.echo(f"{len(found)} findings" + (f": {detail}" if detail else ""))
+    else:
+        emit_rows(rows, FINDING_COLUMNS, fmt, title, selection.header("maladministration"))
     if check and found:
         sys.exit(1)
 

@@ -278,7 +278,7 @@ def maladministration(
             {"programme_start": row.programme_start, "deadline": row.deadline,
              "submitted": row.submitted}, row.evidence,
             f"registration {row.status}: {when}, {row.days_late} days after the deadline "
-            f"{row.deadline.isoformat()} ({row.rule})"))
+            f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)"))
     found.extend(persistent_late(late_rows, policy))
     for timeline in timelines:
         view = LearnerView(timeline)

@@ -49,7 +49,7 @@ def test_a_late_registration_is_a_finding_citing_the_rule_and_its_events() -> No
                "submitted": date(2026, 5, 12)},
         evidence=[enrolled, submitted],
         message="registration late: submitted on 2026-05-12, 1 days after the deadline "
-                "2026-05-11 (AIM policy-1.0 clause 3.2: 25 working days)",
+                "2026-05-11 (25 working days from the start)",
     )]
 
 
