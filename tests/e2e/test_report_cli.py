@@ -261,3 +261,21 @@ def test_every_report_command_has_help(command: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage: " in result.output and len(result.output.splitlines()) > 3
+
+
+def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    late = sqlite_ledger("report", "late-registrations", "--on", "2026-06-01").stdout
+    found = sqlite_ledger("report", "maladministration", "--on", "2026-06-01").stdout
+    assert late.splitlines()[-1] == "2 enrolments: 1 late, 1 overdue"
+    assert found.splitlines()[-1] == "2 findings: 2 major"
+
+
+def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
+    rows = sqlite_ledger.json("report", "rules")["rows"]
+    assert [(r["awarding_body"], r["version"], r["effective_from"]) for r in rows] == [
+        ("AIM", "policy-1.0", "2026-03-24"), ("GATEWAY", "2024", "2024-01-01"),
+        ("IMI", "issue-10", "2025-08-01")]
