@@ -109,9 +109,16 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         return None if found is None else int(found[0])
 
     def _lock(self, session: Session) -> None:
-        """One writer at a time across processes (PostgreSQL); SQLite serialises writers."""
+        """One writer at a time across processes, taken before anything is read.
+
+        PostgreSQL: an advisory transaction lock. SQLite: a first statement that writes, so
+        the transaction holds the database's write lock (waiting for other writers) and
+        reads what they committed.
+        """
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+        else:
+            session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
 
 
 def _row(timeline: Timeline) -> dict[str, Any]:
