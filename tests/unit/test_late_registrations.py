@@ -126,3 +126,25 @@ def test_filters_select_by_awarding_body_and_centre() -> None:
     by_centre, _ = late_registrations(ledger.timelines(), book, START, centre="C1")
     assert [r.learner for r in by_body] == ["L2"]
     assert [r.learner for r in by_centre] == ["L1"]
+
+
+# AIM short course starting Wednesday 1 July 2026, 25 working days, hand-counted per nation:
+# England and Wales reach day 25 on Wed 5 August; Northern Ireland loses Mon 13 July (Battle
+# of the Boyne, observed) and Scotland loses Mon 3 August (summer bank holiday): Thu 6 August.
+@pytest.mark.parametrize(("nation", "deadline"), [
+    ("England", date(2026, 8, 5)), ("Wales", date(2026, 8, 5)),
+    ("Northern Ireland", date(2026, 8, 6)), ("Scotland", date(2026, 8, 6)),
+])
+def test_each_nations_deadline_day_is_on_time_and_the_next_day_late(
+    tmp_path: Path, nation: str, deadline: date,
+) -> None:
+    (tmp_path / "centres.toml").write_text(f'[centres."C1"]\nnation = "{nation}"\n')
+    start = date(2026, 7, 1)
+    ledger = MemoryLedger()
+    on_time, late = ledger.learner("L1"), ledger.learner("L2")
+    for learner, submitted in ((on_time, deadline), (late, deadline + timedelta(days=1))):
+        learner.enrol_on("E1", "AIM", start, start + timedelta(weeks=10))
+        learner.submit_registration("E1", submitted)
+    rows = judge(ledger, date(2026, 11, 1), tmp_path)
+    assert [(r["learner"], r["deadline"], r["status"], r["days_late"]) for r in rows] == [
+        ("L1", deadline, "on-time", 0), ("L2", deadline, "late", 1)]
