@@ -243,5 +243,3 @@ def _note_unjudged(rows: list[dict[str, Any]]) -> None:
             err=True,
         )
 
-
-COMMANDS = (report_group, rebuild_command, replay_command)

@@ -232,12 +232,14 @@ def replay(app: LedgerApp, learner: UUID | None = None, until: datetime | int | 
     """Each learner event in recorded order with its learner's timeline just after it."""
     timelines: dict[str, Timeline] = {}
     stop = until if isinstance(until, int) else None
-    for batch in notifications(app, stop=stop):
+    pages: Iterable[list[tuple[int, Any]]] = (
+        notifications(app, stop=stop) if learner is None else [app.learner_events(learner)])
+    for batch in pages:
         for position, event in batch:
             if isinstance(until, datetime) and event.timestamp > until:
                 continue
-            if learner is not None and event.originator_id != learner:
-                continue
+            if stop is not None and position > stop:
+                break
             key = str(event.originator_id)
             timeline = apply_event(timelines.setdefault(key, new_timeline(key)), position, event)
             yield position, event, timeline

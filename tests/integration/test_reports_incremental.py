@@ -139,3 +139,13 @@ def test_a_batch_delivered_twice_changes_nothing(make_app: Callable[[], LedgerAp
     assert view.apply(batch, Tracking(app.name, batch[-1][0])) == 0
     (timeline,) = view.rows()
     assert len(timeline["facts"]) == 1
+
+
+def test_the_event_log_is_read_a_page_at_a_time(make_app: Callable[[], LedgerApp]) -> None:
+    app = make_app()
+    for n in range(3):
+        app.add_learner(CTX, "C1", f"L{n}", given_name="Ada", family_name="Lovelace",
+                        date_of_birth="2000-01-01", gender="2")
+    pages = list(notifications(app, page=2))
+    assert [len(page) for page in pages] == [2, 1]
+    assert [e.reference for page in pages for _, e in page] == ["L0", "L1", "L2"]
