@@ -12,6 +12,7 @@ from cli.history import audit
 from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
+from cli.report import rebuild_command, replay_command, report_group
 
 
 class LedgerGroup(click.Group):
@@ -56,6 +57,8 @@ for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
 for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
+    cli.add_command(command)
+for command in (report_group, rebuild_command, replay_command):
     cli.add_command(command)
 
 

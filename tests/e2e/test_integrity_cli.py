@@ -92,12 +92,14 @@ def test_a_bundle_edited_by_one_byte_fails_on_the_cli(ledger, db_url, tmp_path):
     out = tmp_path / "c1.jsonl"
     run(db_url, "export", "--centre", "C1", str(out))
     data = bytearray(out.read_bytes())
-    data[data.index(b"Learner.Recorded") + 8] = ord("r")
+    edited = data.index(b"Learner.Recorded") + 8
+    data[edited] = ord("r")
+    line = data[:edited].count(b"\n") + 1
     out.write_bytes(bytes(data))
     result = CliRunner().invoke(cli, ["verify", "--bundle", str(out)])
     assert result.exit_code == 1
-    assert result.output == ("Error: line 2 (position 1): the event does not match its content "
-                             "hash: it was edited\n")
+    assert result.output == (f"Error: line {line} (position 1): the event does not match its "
+                             "content hash: it was edited\n")
 
 
 @pytest.mark.parametrize("command", ["verify", "digest", "export"])

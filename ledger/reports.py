@@ -1,0 +1,245 @@
+"""Running the report projections: incremental catch-up, full rebuild, and as-at replays."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, delete, select, text
+from sqlalchemy.orm import Session
+
+from aggregates.errors import ConcurrencyConflict
+from aggregates.learner import Learner
+from ledger.app import LedgerApp
+from ledger.persistence import application_env
+from projections.timeline import Timeline, apply_event, is_learner_event, new_timeline
+
+TIMELINES_TABLE = "ledger_report_timelines"
+TRACKING_TABLE = "ledger_reports_tracking"
+PAGE_SIZE = 500
+ADVISORY_LOCK = 8150003
+LEARNER_TOPICS = tuple(
+    f"{Learner.__module__}:{cls.__qualname__}"
+    for name, cls in vars(Learner).items()
+    if isinstance(cls, type) and issubclass(cls, Learner.Event) and name != "Event"
+)
+
+
+class ReportsView(SQLAlchemyTrackingRecorder):
+    """Materialised learner timelines; each batch writes its rows and tracking in one go.
+
+    The tracking table is always `ledger_reports_tracking` (a name a factory passes is
+    ignored), so `catch_up` in any client and a `ProjectionRunner` share one position.
+    """
+
+    def __init__(self, datastore: SQLAlchemyDatastore, *, tracking_table_name: str = "",
+                 schema_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING_TABLE,
+                         schema_name=schema_name, **kwargs)
+        self.timelines = Table(
+            TIMELINES_TABLE, MetaData(schema=schema_name),
+            Column("learner_id", String(36), primary_key=True),
+            Column("centre", String(20), index=True),
+            Column("reference", String(40)),
+            Column("position", BigInteger, nullable=False),
+            Column("timeline", Text, nullable=False),
+        )
+        self.tables.append(self.timelines)
+
+    def apply(self, events: list[tuple[int, Any]], tracking: Tracking) -> int:
+        """Fold new (position, event) pairs into the timelines; returns how many were new.
+
+        The rows and the tracking position are written in one transaction. Events at or
+        below the recorded position were processed already and are skipped, so a batch
+        delivered twice changes nothing.
+        """
+        with self.transaction(commit=True) as session:
+            self._lock(session)
+            done = self._max_tracking(session, tracking.application_name) or 0
+            fresh = [(p, e) for p, e in events if p > done and is_learner_event(e)]
+            if tracking.notification_id <= done:
+                return 0
+            ids = sorted({str(e.originator_id) for _, e in fresh})
+            timelines = self._load(session, ids)
+            for position, event in fresh:
+                learner = str(event.originator_id)
+                apply_event(timelines.setdefault(learner, new_timeline(learner)), position, event)
+            if ids:
+                session.execute(delete(self.timelines).where(
+                    self.timelines.c.learner_id.in_(ids)))
+                session.execute(self.timelines.insert(), [_row(timelines[i]) for i in ids])
+            self._insert_tracking(session, tracking)
+            return len(fresh)
+
+    def clear(self, application_name: str) -> None:
+        """Forget every timeline and the tracking position (the start of a rebuild)."""
+        with self.transaction(commit=True) as session:
+            self._lock(session)
+            session.execute(delete(self.timelines))
+            session.execute(delete(self.tracking_table).where(
+                self.tracking_table.c.application_name == application_name))
+
+    def rows(self, centre: str | None = None) -> Iterator[Timeline]:
+        """The materialised timelines (of one centre), in learner-id order."""
+        query = select(self.timelines.c.timeline).order_by(self.timelines.c.learner_id)
+        if centre is not None:
+            query = query.where(self.timelines.c.centre == centre)
+        with self.transaction(commit=False) as session:
+            found = [json.loads(value) for (value,) in session.execute(query)]
+        yield from found
+
+    def _load(self, session: Session, ids: list[str]) -> dict[str, Timeline]:
+        if not ids:
+            return {}
+        query = select(self.timelines.c.learner_id, self.timelines.c.timeline).where(
+            self.timelines.c.learner_id.in_(ids))
+        return {learner: json.loads(value) for learner, value in session.execute(query)}
+
+    def _max_tracking(self, session: Session, application_name: str) -> int | None:
+        record = self.tracking_record_cls
+        found = session.query(record.notification_id).filter(
+            record.application_name == application_name).first()
+        return None if found is None else int(found[0])
+
+    def _lock(self, session: Session) -> None:
+        """One writer at a time across processes, taken before anything is read.
+
+        PostgreSQL: an advisory transaction lock. SQLite: a first statement that writes, so
+        the transaction holds the database's write lock (waiting for other writers) and
+        reads what they committed.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+        else:
+            session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
+
+
+def _row(timeline: Timeline) -> dict[str, Any]:
+    return {"learner_id": timeline["learner_id"], "centre": timeline["centre"],
+            "reference": timeline["reference"], "position": timeline["position"],
+            "timeline": json.dumps(timeline, sort_keys=True)}
+
+
+class ReportsProjection(Projection[ReportsView]):
+    """The library projection: every learner event goes into its learner's timeline."""
+
+    name = "reports"
+    topics = LEARNER_TOPICS
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        self.view.apply([(tracking.notification_id, domain_event)], tracking)
+
+
+class FollowedLedger(LedgerApp):
+    """The ledger application as a `ProjectionRunner` constructs it: from an environment."""
+
+    name = LedgerApp.name
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__((env or {}).get("SQLALCHEMY_URL"))
+
+
+def follow(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
+    """A library `ProjectionRunner` keeping the report tables current as events are recorded.
+
+    It subscribes to the notification log with PostgreSQL LISTEN/NOTIFY, so it runs as its
+    own process next to many `ledger` clients (use it as a context manager).
+    """
+    env = {**application_env(url), "CREATE_TABLE": "yes"}
+    return ProjectionRunner(application_class=FollowedLedger,
+                            projection_class=ReportsProjection, view_class=ReportsView,
+                            env=env)
+
+
+def open_view(app: LedgerApp) -> ReportsView:
+    """The reports' materialised view on the ledger's database (tables made if missing)."""
+    view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    view.create_table()
+    return view
+
+
+def notifications(app: LedgerApp, after: int = 0, stop: int | None = None,
+                  page: int = PAGE_SIZE) -> Iterator[list[tuple[int, Any]]]:
+    """Learner events after a position, decoded, a page at a time (memory stays flat)."""
+    start = after
+    while True:
+        found = app.recorder.select_notifications(
+            start=start + 1, limit=page, stop=stop, topics=LEARNER_TOPICS)
+        if not found:
+            return
+        yield [(n.id, app.mapper.to_domain_event(n)) for n in found]
+        start = found[-1].id
+        if len(found) < page:
+            return
+
+
+def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
+             page: int = PAGE_SIZE, attempts: int = 5) -> int:
+    """Process only the events not yet processed (at most `limit`); returns how many."""
+    processed = 0
+    failures = 0
+    while limit is None or processed < limit:
+        size = page if limit is None else min(page, limit - processed)
+        done = view.max_tracking_id(app.name) or 0
+        batch = next(notifications(app, after=done, page=size), [])
+        if not batch:
+            break
+        try:
+            processed += view.apply(batch, Tracking(app.name, batch[-1][0]))
+        except IntegrityError:
+            failures += 1
+            if failures >= attempts:
+                raise ConcurrencyConflict("another process kept updating the reports") from None
+    return processed
+
+
+def rebuild(app: LedgerApp, view: ReportsView) -> int:
+    """Recompute the materialised timelines from the first event; returns events processed."""
+    view.clear(app.name)
+    return catch_up(app, view)
+
+
+def current_timelines(app: LedgerApp, centre: str | None = None) -> list[Timeline]:
+    """The timelines after catching up with every recorded event."""
+    view = open_view(app)
+    catch_up(app, view)
+    return list(view.rows(centre))
+
+
+def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
+                    stop: int | None = None) -> list[Timeline]:
+    """Timelines from the events recorded up to `as_at`, folded in memory page by page."""
+    timelines: dict[str, Timeline] = {}
+    for batch in notifications(app, stop=stop):
+        for position, event in batch:
+            if event.timestamp > as_at:
+                continue
+            learner = str(event.originator_id)
+            apply_event(timelines.setdefault(learner, new_timeline(learner)), position, event)
+    found = [t for t in timelines.values() if centre is None or t["centre"] == centre]
+    return sorted(found, key=lambda t: t["learner_id"])
+
+
+def replay(app: LedgerApp, learner: UUID | None = None, until: datetime | int | None = None,
+           ) -> Iterable[tuple[int, Any, Timeline]]:
+    """Each learner event in recorded order with its learner's timeline just after it."""
+    timelines: dict[str, Timeline] = {}
+    stop = until if isinstance(until, int) else None
+    pages: Iterable[list[tuple[int, Any]]] = (
+        notifications(app, stop=stop) if learner is None else [app.learner_events(learner)])
+    for batch in pages:
+        for position, event in batch:
+            if isinstance(until, datetime) and event.timestamp > until:
+                continue
+            if stop is not None and position > stop:
+                break
+            key = str(event.originator_id)
+            timeline = apply_event(timelines.setdefault(key, new_timeline(key)), position, event)
+            yield position, event, timeline

@@ -1,0 +1,141 @@
+"""The late-registration report: one row per enrolment, judged on a date by the rule in force."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from projections.policy import PolicyLike, RuleLike, add_days, describe_days
+from projections.timeline import Fact, LearnerView, Timeline, day
+
+LATE_COLUMNS = (
+    "learner", "enrolment", "awarding_body", "programme_start", "deadline", "submitted",
+    "status", "days_late", "rule",
+)
+AT_RISK_WORKING_DAYS = 5
+STATUSES = ("late", "overdue", "at-risk", "on-time")
+
+
+@dataclass(frozen=True)
+class RegistrationRow:
+    """One enrolment's registration against its deadline."""
+
+    learner: str
+    enrolment: str
+    awarding_body: str
+    programme_start: date
+    deadline: date
+    submitted: date | None
+    status: str
+    days_late: int
+    rule: str
+    centre: str
+    rule_version: str
+    clause: str
+    evidence: list[int] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """An enrolment whose AO has no rule set in force on its programme start."""
+
+    learner: str
+    enrolment: str
+    awarding_body: str
+    programme_start: date
+
+
+def registration_deadline(rule: RuleLike, start: date, planned_end: date,
+                          calendar: Any) -> tuple[date, str]:
+    """The deadline and its description: short or long course by the rule's week boundary."""
+    params = rule.params
+    days, unit = params["days"], params["unit"]
+    weeks = params.get("short_max_weeks")
+    if weeks is not None and (planned_end - start).days > weeks * 7:
+        days, unit = params["long_days"], params["long_unit"]
+    return add_days(start, days, unit, calendar), describe_days(days, unit)
+
+
+def submission(view: LearnerView, enrolment: str) -> Fact | None:
+    """The registration submission that stands: the latest, unless the AO then rejected it."""
+    state: Fact | None = None
+    for fact in view.facts:
+        if fact["enrolment"] != enrolment:
+            continue
+        if fact["event"] == "RegistrationSubmitted":
+            state = fact
+        elif fact["event"] == "RegistrationRejected":
+            state = None
+    return state
+
+
+def judge(
+    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+) -> RegistrationRow:
+    """Status on `on`: late, overdue, at-risk (deadline within 5 working days) or on-time."""
+    ref, values = enrolled["enrolment"], enrolled["values"]
+    start = date.fromisoformat(values["programme_start"])
+    end = date.fromisoformat(values["planned_end"])
+    deadline, window = registration_deadline(rule, start, end, calendar)
+    submitted_fact = submission(view, ref)
+    evidence = [enrolled["position"]]
+    submitted = None
+    if submitted_fact is not None:
+        submitted = day(submitted_fact)
+        evidence.append(submitted_fact["position"])
+        late = submitted > deadline
+        status, days_late = ("late", (submitted - deadline).days) if late else ("on-time", 0)
+    else:
+        withdrawn = view.last("Withdrawn", ref)
+        left_in_time = withdrawn is not None and day(withdrawn, "left_on") <= deadline
+        if withdrawn is not None:
+            evidence.append(withdrawn["position"])
+        if on > deadline and not left_in_time:
+            status, days_late = "overdue", (on - deadline).days
+        elif not left_in_time and calendar.add_working_days(on, AT_RISK_WORKING_DAYS) >= deadline:
+            status, days_late = "at-risk", 0
+        else:
+            status, days_late = "on-time", 0
+    citation = f"{rule.awarding_body} {rule.version} clause {rule.clause}: {window}"
+    return RegistrationRow(
+        learner=view.reference, enrolment=ref, awarding_body=values["awarding_body"],
+        programme_start=start, deadline=deadline, submitted=submitted, status=status,
+        days_late=days_late, rule=citation, centre=view.centre, rule_version=rule.version,
+        clause=rule.clause, evidence=evidence,
+    )
+
+
+def selected(view: LearnerView, enrolled: Fact, awarding_body: str | None,
+             centre: str | None) -> bool:
+    """Whether the enrolment passes the --awarding-body and --centre filters."""
+    return (awarding_body is None or enrolled["values"]["awarding_body"] == awarding_body) and (
+        centre is None or view.centre == centre)
+
+
+def late_registrations(
+    timelines: Iterable[Timeline], policy: PolicyLike, on: date,
+    awarding_body: str | None = None, centre: str | None = None,
+) -> tuple[list[RegistrationRow], list[Unjudged]]:
+    """Every selected enrolment's row, sorted, and the enrolments no rule set covers."""
+    rows, unjudged = [], []
+    for timeline in timelines:
+        view = LearnerView(timeline)
+        for enrolled in view.enrolments():
+            if not selected(view, enrolled, awarding_body, centre):
+                continue
+            body = enrolled["values"]["awarding_body"]
+            start = date.fromisoformat(enrolled["values"]["programme_start"])
+            rules = policy.rules_in_force(body, start)
+            if rules is None or "late-registration" not in rules:
+                unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start))
+                continue
+            rows.append(judge(view, enrolled, rules["late-registration"],
+                              policy.calendar_for(view.centre), on))
+    rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
+    unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    return rows, unjudged

@@ -1,0 +1,328 @@
+"""Maladministration findings as data: each names its rule, its dates and its evidence events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from projections.late_registrations import late_registrations, selected
+from projections.policy import PolicyLike, RuleLike, add_days, add_months, describe_days
+from projections.timeline import Fact, LearnerView, Timeline, day
+
+FINDING_COLUMNS = (
+    "rule", "awarding_body", "rule_version", "clause", "severity", "learner", "enrolment",
+    "dates", "evidence", "message",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One breach of one rule, with the events that prove it."""
+
+    rule: str
+    awarding_body: str
+    rule_version: str
+    clause: str
+    severity: str
+    centre: str
+    learner: str | None
+    enrolment: str | None
+    dates: dict[str, date | None]
+    evidence: list[int]
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("extra")
+        return row
+
+
+def finding(rule: RuleLike, centre: str, learner: str | None, enrolment: str | None,
+            dates: dict[str, date | None], evidence: Iterable[int], message: str) -> Finding:
+    return Finding(rule.id, rule.awarding_body, rule.version, rule.clause, rule.severity,
+                   centre, learner, enrolment, dates, sorted(set(evidence)), message)
+
+
+EnrolmentCheck = Callable[[LearnerView, Fact, RuleLike, Any, date], Iterator[Finding]]
+
+
+def check_assessment(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
+                     on: date) -> Iterator[Finding]:
+    ref = enrolled["enrolment"]
+    started = view.last("AssessmentStarted", ref)
+    if started is None:
+        return
+    confirmed = view.last("RegistrationConfirmed", ref)
+    start_day = day(started)
+    if confirmed is not None and day(confirmed) <= start_day:
+        return
+    evidence = [started["position"]] + ([confirmed["position"]] if confirmed else [])
+    when = "was not confirmed" if confirmed is None else (
+        f"was confirmed only on {day(confirmed).isoformat()}")
+    yield finding(rule, view.centre, view.reference, ref,
+                  {"assessment_started": start_day,
+                   "confirmed": day(confirmed) if confirmed else None}, evidence,
+                  f"assessment started on {start_day.isoformat()} but the registration {when}")
+
+
+def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
+                     on: date) -> Iterator[Finding]:
+    ref = enrolled["enrolment"]
+    withdrawn = view.last("Withdrawn", ref)
+    if withdrawn is None:
+        return
+    left = day(withdrawn, "left_on")
+    deadline = add_days(left, rule.params["days"], rule.params["unit"], calendar)
+    window = describe_days(rule.params["days"], rule.params["unit"])
+    evidence = [withdrawn["position"]]
+    notified: date | None = None
+    if withdrawn["values"].get("notified_on"):
+        notified = day(withdrawn, "notified_on")
+    else:
+        notice = view.last("WithdrawalNotified", ref)
+        if notice is not None:
+            notified, evidence = day(notice), [*evidence, notice["position"]]
+    dates = {"left": left, "deadline": deadline, "notified": notified}
+    if notified is not None and notified > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates, evidence,
+                      f"withdrawal notified to the AO on {notified.isoformat()}, "
+                      f"{(notified - deadline).days} days after the deadline "
+                      f"{deadline.isoformat()} ({window} of leaving on {left.isoformat()})")
+    elif notified is None and on > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates, evidence,
+                      f"withdrawal not notified to the AO by {deadline.isoformat()} "
+                      f"({window} of leaving on {left.isoformat()})")
+
+
+def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
+                            on: date) -> Iterator[Finding]:
+    ref = enrolled["enrolment"]
+    claim = view.last("ClaimSubmitted", ref)
+    if claim is None:
+        return
+    claimed = day(claim)
+    signed = [f for f in view.of("IqaSignedOff", ref) if day(f) <= claimed]
+    confirmed = [f for f in view.of("RegistrationConfirmed", ref) if day(f) <= claimed]
+    withdrawn = [f for f in view.of("Withdrawn", ref) if day(f, "left_on") <= claimed]
+    reasons = []
+    if not signed:
+        reasons.append(("no IQA sign-off", []))
+    if not confirmed:
+        reasons.append(("registration not confirmed", []))
+    if withdrawn:
+        reasons.append((f"learner withdrawn (left on {day(withdrawn[-1], 'left_on')})",
+                        [withdrawn[-1]["position"]]))
+    for reason, more in reasons:
+        yield finding(rule, view.centre, view.reference, ref, {"claimed": claimed},
+                      [claim["position"], *more],
+                      f"certificate claimed on {claimed.isoformat()} for an ineligible "
+                      f"enrolment: {reason}")
+
+
+def _step_deadline(
+    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+    start_event: str, end_event: str, start_name: str, end_name: str, what: str,
+) -> Iterator[Finding]:
+    ref = enrolled["enrolment"]
+    begun = view.last(start_event, ref)
+    if begun is None:
+        return
+    begin = day(begun)
+    deadline = add_days(begin, rule.params["days"], rule.params["unit"], calendar)
+    window = describe_days(rule.params["days"], rule.params["unit"])
+    done = view.last(end_event, ref)
+    dates = {start_name: begin, "deadline": deadline, end_name: day(done) if done else None}
+    if done is not None and day(done) > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates,
+                      [begun["position"], done["position"]],
+                      f"{what} on {day(done).isoformat()}, after the deadline "
+                      f"{deadline.isoformat()} ({window} from {begin.isoformat()})")
+    elif done is None and on > deadline and view.last("Withdrawn", ref) is None:
+        yield finding(rule, view.centre, view.reference, ref, dates, [begun["position"]],
+                      f"not {what.split(' ')[-1]} by the deadline {deadline.isoformat()} "
+                      f"({window} from {begin.isoformat()})")
+
+
+def check_claim_deadline(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
+                         on: date) -> Iterator[Finding]:
+    yield from _step_deadline(view, enrolled, rule, calendar, on, "IqaSignedOff",
+                              "ClaimSubmitted", "iqa_signed_off", "claimed",
+                              "certificate claimed")
+
+
+def check_certificate_issue(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
+                            on: date) -> Iterator[Finding]:
+    yield from _step_deadline(view, enrolled, rule, calendar, on, "CertificateReceived",
+                              "CertificateIssued", "received", "issued",
+                              "certificate issued")
+
+
+ENROLMENT_CHECKS: dict[str, EnrolmentCheck] = {
+    "assessment-before-registration": check_assessment,
+    "withdrawal-notification": check_withdrawal,
+    "claim-eligibility": check_claim_eligibility,
+    "claim-deadline": check_claim_deadline,
+    "certificate-issue": check_certificate_issue,
+}
+
+
+# ----- learner-level checks: reported once per AO the learner is enrolled with -------------
+
+LearnerCheck = Callable[[LearnerView, RuleLike, date], Iterator[Finding]]
+
+
+def check_uln_rejected(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+    last_uln: Fact | None = None
+    for fact in view.facts:
+        if fact["event"] == "UlnRecorded" or (
+            fact["event"] == "Recorded" and fact["values"].get("uln")
+        ) or fact["event"] == "LrsResultRecorded":
+            last_uln = fact
+    if last_uln is None or last_uln["event"] != "LrsResultRecorded" or (
+        last_uln["values"]["outcome"] != "rejected"
+    ):
+        return
+    rejected = day(last_uln)
+    due = rejected + timedelta(days=rule.params.get("days") or 0)
+    if on <= due:
+        return
+    values = last_uln["values"]
+    yield finding(rule, view.centre, view.reference, None,
+                  {"rejected": rejected, "deadline": due}, [last_uln["position"]],
+                  f"ULN {values['uln']} rejected by the LRS ({values['code']}) on "
+                  f"{rejected.isoformat()} and not corrected")
+
+
+def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+    confirmed: Fact | None = None
+    pending: list[Fact] = []
+    for fact in view.facts:
+        if fact["event"] == "LrsResultRecorded":
+            pending = []
+            confirmed = fact if fact["values"]["outcome"] == "confirmed" else None
+        elif fact["event"] == "UlnRecorded":
+            confirmed, pending = None, []
+        elif fact["event"] == "DetailsAmended" and fact["values"].get("lrs_field") and confirmed:
+            pending.append(fact)
+    for amended in pending:
+        assert confirmed is not None
+        yield finding(rule, view.centre, view.reference, None,
+                      {"confirmed": day(confirmed), "amended": day(amended)},
+                      [confirmed["position"], amended["position"]],
+                      f"{amended['values']['field']} amended on {day(amended).isoformat()} "
+                      f"after the ULN was confirmed on {day(confirmed).isoformat()}, "
+                      f"without a new LRS verification")
+
+
+def check_data_quality(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+    codes = set(rule.params["codes"])
+    for index, fact in enumerate(view.facts):
+        if fact["event"] not in ("Recorded", "Enrolled"):
+            continue
+        for warning in fact["values"].get("warnings") or []:
+            if warning["code"] not in codes:
+                continue
+            corrected = any(
+                later["event"] == "DetailsAmended" and later["values"]["field"] == warning["field"]
+                for later in view.facts[index + 1:]
+            )
+            if not corrected:
+                yield finding(rule, view.centre, view.reference, fact["enrolment"],
+                              {"recorded": day(fact)}, [fact["position"]],
+                              f"{warning['code']}: {warning['message']} (not corrected)")
+
+
+LEARNER_CHECKS: dict[str, LearnerCheck] = {
+    "uln-rejected-uncorrected": check_uln_rejected,
+    "lrs-reverification": check_lrs_reverification,
+    "data-quality": check_data_quality,
+}
+
+
+def learner_findings(view: LearnerView, rules: Mapping[str, RuleLike], on: date,
+                     body: str) -> Iterator[Finding]:
+    for rule_id, check in LEARNER_CHECKS.items():
+        if rule_id in rules:
+            for found in check(view, rules[rule_id], on):
+                if found.enrolment is None or _enrolment_body(view, found.enrolment) == body:
+                    yield found
+
+
+def _enrolment_body(view: LearnerView, enrolment: str) -> str | None:
+    enrolled = view.last("Enrolled", enrolment)
+    return None if enrolled is None else enrolled["values"]["awarding_body"]
+
+
+# ----- the report ---------------------------------------------------------------------------
+
+def maladministration(
+    timelines: Iterable[Timeline], policy: PolicyLike, on: date,
+    awarding_body: str | None = None, centre: str | None = None,
+) -> list[Finding]:
+    """Every finding for the selected enrolments, sorted by centre, AO, learner and rule."""
+    timelines = list(timelines)
+    found: list[Finding] = []
+    rows, _ = late_registrations(timelines, policy, on, awarding_body, centre)
+    late_rows = [r for r in rows if r.status in ("late", "overdue")]
+    for row in late_rows:
+        rules = policy.rules_in_force(row.awarding_body, row.programme_start)
+        assert rules is not None
+        rule = rules["late-registration"]
+        when = (f"submitted on {row.submitted.isoformat()}" if row.submitted
+                else f"not submitted by {on.isoformat()}")
+        found.append(finding(
+            rule, row.centre, row.learner, row.enrolment,
+            {"programme_start": row.programme_start, "deadline": row.deadline,
+             "submitted": row.submitted}, row.evidence,
+            f"registration {row.status}: {when}, {row.days_late} days after the deadline "
+            f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)"))
+    found.extend(persistent_late(late_rows, policy))
+    for timeline in timelines:
+        view = LearnerView(timeline)
+        seen_bodies: set[str] = set()
+        for enrolled in view.enrolments():
+            if not selected(view, enrolled, awarding_body, centre):
+                continue
+            body = enrolled["values"]["awarding_body"]
+            rules = policy.rules_in_force(body, day(enrolled, "programme_start"))
+            if rules is None:
+                continue
+            calendar = policy.calendar_for(view.centre)
+            for rule_id, check in ENROLMENT_CHECKS.items():
+                if rule_id in rules:
+                    found.extend(check(view, enrolled, rules[rule_id], calendar, on))
+            if body not in seen_bodies:
+                seen_bodies.add(body)
+                found.extend(learner_findings(view, rules, on, body))
+    found.sort(key=lambda f: (f.centre, f.awarding_body, f.learner or "", f.enrolment or "",
+                              f.rule, f.evidence))
+    return found
+
+
+def persistent_late(rows: list[Any], policy: PolicyLike) -> Iterator[Finding]:
+    """Per centre and AO: the first window of `window_months` holding `count` late ones."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.centre, row.awarding_body), []).append(row)
+    for (centre, _body), group in sorted(groups.items()):
+        group.sort(key=lambda r: (r.deadline, r.learner, r.enrolment))
+        for last_index, last in enumerate(group):
+            rules = policy.rules_in_force(last.awarding_body, last.programme_start)
+            if rules is None or "persistent-late-registration" not in rules:
+                continue
+            rule = rules["persistent-late-registration"]
+            count, months = rule.params["count"], rule.params["window_months"]
+            window = [r for r in group[: last_index + 1]
+                      if add_months(r.deadline, months) > last.deadline]
+            if len(window) >= count:
+                evidence = [p for r in window for p in r.evidence]
+                yield finding(
+                    rule, centre, None, None,
+                    {"from": window[0].deadline, "to": last.deadline}, evidence,
+                    f"{len(window)} late registrations with deadlines from "
+                    f"{window[0].deadline.isoformat()} to {last.deadline.isoformat()} "
+                    f"(threshold {count} in {months} months; {len(group)} late in all)")
+                break

@@ -1,0 +1,121 @@
+"""A learner's timeline: the fold of their events into live facts, honouring retractions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from projections.audit import event_changes, event_name
+
+LEARNER_MODULE = "aggregates.learner"
+Timeline = dict[str, Any]
+Fact = dict[str, Any]
+
+
+def is_learner_event(event: Any) -> bool:
+    """True for the Learner aggregate's events (not the LearnerReference index's)."""
+    cls = type(event)
+    return cls.__module__ == LEARNER_MODULE and cls.__qualname__.startswith("Learner.")
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO text, tuples as lists: a value that survives a JSON round trip."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def new_timeline(learner_id: str) -> Timeline:
+    """An empty timeline for a learner (filled by their Recorded event)."""
+    return {"learner_id": learner_id, "centre": None, "reference": None, "position": 0,
+            "facts": []}
+
+
+def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
+    """Add one event's fact to the timeline; a retraction removes the fact it retracts."""
+    name = event_name(event)
+    timeline["position"] = max(timeline["position"], position)
+    if name == "Retracted":
+        version = event.retracted_version
+        timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]
+        return timeline
+    values = jsonable(event_changes(event))
+    if name == "Recorded":
+        timeline["centre"], timeline["reference"] = event.centre, event.reference
+    timeline["facts"].append({
+        "position": position,
+        "version": event.originator_version,
+        "event": name,
+        "occurred_on": jsonable(event.occurred_on),
+        "recorded": jsonable(event.timestamp),
+        "enrolment": getattr(event, "enrolment", None),
+        "values": values,
+    })
+    return timeline
+
+
+class LearnerView:
+    """Questions the reports ask of one learner's timeline."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.centre: str = timeline["centre"]
+        self.reference: str = timeline["reference"]
+        self.facts: list[Fact] = timeline["facts"]
+
+    def of(self, event: str, enrolment: str | None = None) -> list[Fact]:
+        """Live facts of one event type (for an enrolment), in recorded order."""
+        return [f for f in self.facts if f["event"] == event and (
+            enrolment is None or f["enrolment"] == enrolment)]
+
+    def last(self, event: str, enrolment: str | None = None) -> Fact | None:
+        found = self.of(event, enrolment)
+        return found[-1] if found else None
+
+    def enrolments(self) -> list[Fact]:
+        """The live Enrolled facts."""
+        return self.of("Enrolled")
+
+
+def day(fact: Fact, key: str | None = None) -> date:
+    """A fact's business date, or the date held in one of its values."""
+    text = fact["occurred_on"] if key is None else fact["values"][key]
+    return date.fromisoformat(text)
+
+
+def optional_day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def summarise(timeline: Timeline) -> dict[str, Any]:
+    """The learner's state in brief, for `ledger replay`: ULN and each enrolment's progress."""
+    view = LearnerView(timeline)
+    uln, uln_status = None, "none"
+    for fact in view.facts:
+        values = fact["values"]
+        if fact["event"] == "UlnRecorded" or (fact["event"] == "Recorded" and values.get("uln")):
+            uln, uln_status = values["uln"], "unverified"
+        elif fact["event"] == "LrsResultRecorded":
+            uln_status = values["outcome"]
+            uln = values.get("master_uln") or uln
+    enrolments = {}
+    for enrolled in view.enrolments():
+        ref = enrolled["enrolment"]
+        steps = [f["event"] for f in view.facts if f["enrolment"] == ref and f is not enrolled]
+        registration = "none"
+        for step in steps:
+            if step.startswith("Registration"):
+                registration = step.removeprefix("Registration").lower()
+        enrolments[ref] = {
+            "awarding_body": enrolled["values"]["awarding_body"],
+            "programme_start": enrolled["values"]["programme_start"],
+            "registration": registration,
+            "withdrawn": "Withdrawn" in steps,
+            "latest": steps[-1] if steps else "Enrolled",
+        }
+    return {"uln": uln, "uln_status": uln_status, "enrolments": enrolments,
+            "live_facts": len(view.facts)}

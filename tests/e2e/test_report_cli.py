@@ -1,0 +1,281 @@
+"""The report commands as a quality officer runs them: exact output, as-at, evidence, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+
+
+class Ledger:
+    """Runs `ledger --db URL ...` with click's test runner."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, code: int = 0) -> Result:
+        result = self.runner.invoke(cli, ["--db", self.url, "--actor", "officer", *args])
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--format", "json").stdout)
+
+
+@pytest.fixture
+def ledger(db_url: str) -> Ledger:
+    return Ledger(db_url)
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Ledger:
+    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+
+def add(ledger: Ledger, ref: str, centre: str = "C1", **extra: str) -> None:
+    options = {"given-name": "Ada", "family-name": "Lovelace", "dob": "2000-01-01",
+               "gender": "2", **extra}
+    args = [f"--{key}={value}" for key, value in options.items()]
+    ledger("learner", "add", ref, "--centre", centre, *args)
+
+
+def enrol(ledger: Ledger, ref: str, body: str = "AIM", start: str = "2026-04-01",
+          end: str = "2026-07-15", enrolment: str = "E1") -> None:
+    ledger("enrol", ref, enrolment, "--awarding-body", body, "--qualification", "603/1/1",
+           "--title", "Certificate in Customer Service", "--start", start,
+           "--planned-end", end)
+
+
+def statuses(document: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    return {row["learner"]: (row["status"], row["days_late"]) for row in document["rows"]}
+
+
+def test_as_at_before_a_backdated_registration_shows_it_overdue_and_after_by_business_date(
+    ledger: Ledger,
+) -> None:
+    for ref in ("L1", "L2"):
+        add(ledger, ref)
+        enrol(ledger, ref)
+    time.sleep(0.01)
+    before = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    ledger("register", "L1", "E1", "--submitted", "2026-05-11")   # the deadline day
+    ledger("register", "L2", "E1", "--submitted", "2026-05-12")   # the day after
+    then = ledger.json("report", "late-registrations", "--as-at", before, "--on", "2026-06-01")
+    now = ledger.json("report", "late-registrations", "--on", "2026-06-01")
+    assert statuses(then) == {"L1": ("overdue", 21), "L2": ("overdue", 21)}
+    assert statuses(now) == {"L1": ("on-time", 0), "L2": ("late", 1)}
+    assert [row["submitted"] for row in now["rows"]] == ["2026-05-11", "2026-05-12"]
+    assert then["as_at"] == datetime.fromisoformat(before).isoformat()
+
+
+def test_every_finding_names_its_rule_and_its_evidence_is_in_the_audit(ledger: Ledger) -> None:
+    add(ledger, "L1", uln="1000000043")
+    enrol(ledger, "L1")
+    ledger("register", "L1", "E1", "--submitted", "2026-05-20")
+    ledger("assess", "L1", "E1", "--started", "2026-05-21")
+    ledger("claim", "L1", "E1", "--claimed", "2026-07-01")
+    ledger("uln-result", "L1", "--code", "WSVRC001", "--on", "2026-04-10")
+    ledger("amend", "L1", "--set", "family_name=Byron", "--reason", "married", "--on",
+           "2026-04-20")
+    add(ledger, "L2", **{"given-name": "ADA"})
+    enrol(ledger, "L2", body="IMI")
+    ledger("withdraw", "L2", "E1", "--left", "2026-05-01", "--reason", "left")
+    add(ledger, "L3", uln="1000102504")
+    enrol(ledger, "L3", body="IMI")
+    ledger("uln-result", "L3", "--code", "WSVRC005", "--on", "2026-04-10")
+    found = ledger.json("report", "maladministration", "--on", "2026-11-01")["rows"]
+    kinds = {(f["rule"], f["learner"]) for f in found}
+    assert kinds == {
+        ("late-registration", "L1"), ("assessment-before-registration", "L1"),
+        ("claim-eligibility", "L1"), ("lrs-reverification", "L1"),
+        ("data-quality", "L2"), ("uln-rejected-uncorrected", "L3"),
+        ("late-registration", "L3"),
+    }
+    for finding in found:
+        assert finding["rule_version"] and finding["clause"] and finding["message"]
+        audit = ledger.json("audit", finding["learner"])["events"]
+        recorded = {row["position"] for row in audit if row["status"] == "recorded"}
+        assert finding["evidence"] and set(finding["evidence"]) <= recorded, finding
+
+
+def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    result = sqlite_ledger("report", "late-registrations", "--on", "2026-05-05",
+                           "--format", "csv")
+    assert result.stdout == (
+        "learner,enrolment,awarding_body,programme_start,deadline,submitted,status,days_late,"
+        "rule\n"
+        "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,AIM policy-1.0 clause 3.2: "
+        "25 working days\n"
+        "L1,E2,IMI,2026-04-01,2026-06-30,2026-07-01,late,1,IMI issue-10 clause "
+        "Introduction: 90 days\n"
+    )
+
+
+def test_reports_filter_by_awarding_body_and_centre(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1", centre="C1")
+    enrol(sqlite_ledger, "L1")
+    add(sqlite_ledger, "L2", centre="C2")
+    enrol(sqlite_ledger, "L2", body="IMI")
+    by_body = sqlite_ledger.json("report", "late-registrations", "--awarding-body", "imi")
+    by_centre = sqlite_ledger.json("report", "late-registrations", "--centre", "C1")
+    assert [r["learner"] for r in by_body["rows"]] == ["L2"]
+    assert [r["learner"] for r in by_centre["rows"]] == ["L1"]
+
+
+def test_a_report_sees_events_recorded_since_the_last_one(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    first = sqlite_ledger.json("report", "late-registrations", "--on", "2026-06-01")
+    sqlite_ledger("register", "L1", "E1", "--submitted", "2026-05-01")
+    second = sqlite_ledger.json("report", "late-registrations", "--on", "2026-06-01")
+    assert statuses(first) == {"L1": ("overdue", 21)}
+    assert statuses(second) == {"L1": ("on-time", 0)}
+
+
+def test_a_retracted_registration_never_counts(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    sqlite_ledger("report", "late-registrations")  # materialise before the retraction
+    sqlite_ledger("register", "L1", "E1", "--submitted", "2026-05-01")
+    position = sqlite_ledger.json("audit", "L1")["events"][-1]["position"]
+    sqlite_ledger("retract", str(position), "--reason", "wrong learner")
+    document = sqlite_ledger.json("report", "late-registrations", "--on", "2026-06-01")
+    assert statuses(document) == {"L1": ("overdue", 21)}
+
+
+def test_rebuild_recomputes_the_tables_and_reports_agree(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    before = sqlite_ledger("report", "maladministration", "--format", "csv").stdout
+    assert sqlite_ledger("rebuild").stdout == "Rebuilt the report tables from 2 learner events\n"
+    assert sqlite_ledger("report", "maladministration", "--format", "csv").stdout == before
+
+
+def test_replay_shows_each_event_and_the_state_after_it(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1", uln="1000000043")
+    add(sqlite_ledger, "L2")
+    enrol(sqlite_ledger, "L1")
+    sqlite_ledger("register", "L1", "E1", "--submitted", "2026-04-10")
+    sqlite_ledger("uln-result", "L1", "--code", "WSVRC001", "--on", "2026-04-12")
+    steps = sqlite_ledger.json("replay", "--learner", "L1")["steps"]
+    assert [s["event"] for s in steps] == [
+        "Recorded", "Enrolled", "RegistrationSubmitted", "LrsResultRecorded"]
+    assert steps[0]["state"]["uln_status"] == "unverified"
+    assert steps[2]["state"]["enrolments"]["E1"]["registration"] == "submitted"
+    assert steps[3]["state"]["uln_status"] == "confirmed"
+    until = sqlite_ledger.json("replay", "--until", str(steps[1]["position"]))["steps"]
+    assert [(s["learner"], s["event"]) for s in until] == [
+        ("L1", "Recorded"), ("L2", "Recorded"), ("L1", "Enrolled")]
+
+
+def test_replay_until_a_moment_stops_there(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    time.sleep(0.01)
+    moment = datetime.now(UTC).isoformat()
+    enrol(sqlite_ledger, "L1")
+    steps = sqlite_ledger.json("replay", "--until", moment)["steps"]
+    assert [s["event"] for s in steps] == ["Recorded"]
+
+
+def test_audit_listing_of_a_centre_between_dates(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1", centre="C1")
+    add(sqlite_ledger, "L2", centre="C2")
+    today = datetime.now(UTC).date().isoformat()
+    rows = sqlite_ledger.json("report", "audit", "--centre", "C1", "--from", today)["rows"]
+    assert [(r["learner"], r["event"]) for r in rows] == [("L1", "Recorded")]
+    none = sqlite_ledger.json("report", "audit", "--centre", "C1", "--to", "2020-01-01")
+    assert none["rows"] == []
+
+
+def test_a_centre_adds_its_own_awarding_body_as_data(sqlite_ledger: Ledger,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "othm.toml").write_text(
+        'awarding_body = "OTHM"\n[[versions]]\nversion = "2025"\n'
+        'effective_from = 2025-01-01\nsource = "OTHM guidance"\n'
+        '[versions.rules.late-registration]\nclause = "2.1"\ndays = 28\nunit = "calendar"\n')
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="OTHM")
+    without = sqlite_ledger("report", "late-registrations", "--format", "json")
+    assert json.loads(without.stdout)["rows"] == []
+    assert "has no rule set in force; not judged" in without.stderr
+    document = sqlite_ledger.json("report", "late-registrations", "--policies", str(tmp_path),
+                                  "--on", "2026-05-01")
+    assert [(r["deadline"], r["status"]) for r in document["rows"]] == [
+        ("2026-04-29", "overdue")]
+
+
+def test_a_broken_rule_file_is_an_error_naming_file_and_key(sqlite_ledger: Ledger,
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('awarding_body = "BAD"\n[[versions]]\nversion = "1"\n'
+                    'effective_from = 2025-01-01\nsource = "x"\n'
+                    '[versions.rules.late-registration]\nclause = "1"\ndays = "ninety"\n'
+                    'unit = "calendar"\n')
+    result = sqlite_ledger("report", "maladministration", "--policies", str(tmp_path), code=1)
+    assert result.stderr == (f"Error: rule set {path}: versions[0].rules.late-registration."
+                             "days: must be a positive whole number, not 'ninety'\n")
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("report", "late-registrations", "--on", "31/02/2026"), "Error: on: '31/02/2026' is not "
+                                                             "a real date"),
+    (("report", "late-registrations", "--as-at", "yesterday"), "Error: as_at: 'yesterday' is "
+                                                               "not an ISO date or date-time"),
+    (("report", "maladministration", "--nation", "Cornwall"), "Error: nation 'Cornwall' is not "
+                                                              "one of England"),
+    (("replay", "--learner", "NOBODY"), "Error: no learner 'NOBODY' is recorded"),
+])
+def test_user_mistakes_are_one_line_errors(sqlite_ledger: Ledger, args: tuple[str, ...],
+                                           message: str) -> None:
+    result = sqlite_ledger(*args, code=1)
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.output
+
+
+def test_check_exits_1_when_there_are_findings(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    sqlite_ledger("report", "maladministration", "--check")
+    enrol(sqlite_ledger, "L1", body="IMI", start="2026-01-05", end="2026-12-01")
+    sqlite_ledger("report", "maladministration", "--check", "--on", "2026-06-01", code=1)
+
+
+@pytest.mark.parametrize("command", [
+    ("report",), ("report", "late-registrations"), ("report", "maladministration"),
+    ("report", "audit"), ("report", "rules"), ("rebuild",), ("replay",),
+])
+def test_every_report_command_has_help(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output and len(result.output.splitlines()) > 3
+
+
+def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    late = sqlite_ledger("report", "late-registrations", "--on", "2026-06-01").stdout
+    found = sqlite_ledger("report", "maladministration", "--on", "2026-06-01").stdout
+    assert late.splitlines()[-1] == "2 enrolments: 1 late, 1 overdue"
+    assert found.splitlines()[-1] == "2 findings: 2 major"
+
+
+def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
+    rows = sqlite_ledger.json("report", "rules")["rows"]
+    assert [(r["awarding_body"], r["version"], r["effective_from"]) for r in rows] == [
+        ("AIM", "policy-1.0", "2026-03-24"), ("GATEWAY", "2024", "2024-01-01"),
+        ("IMI", "issue-10", "2025-08-01")]
