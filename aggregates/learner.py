@@ -40,6 +40,22 @@ LRS_OUTCOMES = {
 }
 LRS_FLAGS = frozenset(f"VRF{n}" for n in range(1, 9))
 
+# Free text typed by people (notes, reasons for amendments and retractions) may name or
+# describe the learner, so it is treated as personal; codes, dates and references are not.
+PERSONAL_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "Recorded": ("details", "uln"),
+    "UlnRecorded": ("uln",),
+    "LrsResultRecorded": ("uln", "master_uln"),
+    "DetailsAmended": ("old", "new", "reason"),
+    "Retracted": ("reason",),
+}
+ALWAYS_PERSONAL = ("note",)
+
+
+def personal_attributes(event_name: str) -> tuple[str, ...]:
+    """The attributes of a Learner event that hold personal data."""
+    return PERSONAL_ATTRIBUTES.get(event_name, ()) + ALWAYS_PERSONAL
+
 
 @dataclass(frozen=True)
 class Context:

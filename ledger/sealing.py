@@ -10,7 +10,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
-from aggregates.learner import Learner
+from aggregates.learner import Learner, personal_attributes
 from ledger.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
 from ledger.keys import ENCRYPTED, ERASED, KeyStore
 
@@ -18,16 +18,6 @@ LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
 ENVELOPE = "_sealed"
 WARNING_MESSAGES = "warnings.message"
 
-# Free text typed by people (notes, reasons for amendments and retractions) may name or
-# describe the learner, so it is treated as personal; codes, dates and references are not.
-PERSONAL_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "Recorded": ("details", "uln"),
-    "UlnRecorded": ("uln",),
-    "LrsResultRecorded": ("uln", "master_uln"),
-    "DetailsAmended": ("old", "new", "reason"),
-    "Retracted": ("reason",),
-}
-ALWAYS_PERSONAL = ("note",)
 # Data-quality warnings quote the values they warn about: their messages are personal.
 WARNINGS_QUOTE_VALUES = frozenset({"Recorded", "Enrolled"})
 
@@ -41,11 +31,6 @@ class Sealed(str):
 def learner_event_name(topic: str) -> str | None:
     """`Withdrawn` for a Learner event's topic; None for other aggregates' events."""
     return topic.removeprefix(LEARNER_TOPIC) if topic.startswith(LEARNER_TOPIC) else None
-
-
-def personal_attributes(event_name: str) -> tuple[str, ...]:
-    """The attributes of a Learner event that hold personal data."""
-    return PERSONAL_ATTRIBUTES.get(event_name, ()) + ALWAYS_PERSONAL
 
 
 def _context(originator_id: Any, version: int, topic: str) -> bytes:

@@ -192,7 +192,7 @@ def check_uln_rejected(view: LearnerView, rule: RuleLike, on: date) -> Iterator[
     values = last_uln["values"]
     yield finding(rule, view.centre, view.reference, None,
                   {"rejected": rejected, "deadline": due}, [last_uln["position"]],
-                  f"ULN {values['uln']} rejected by the LRS ({values['code']}) on "
+                  f"ULN rejected by the LRS ({values['code']}) on "
                   f"{rejected.isoformat()} and not corrected")
 
 
@@ -232,7 +232,7 @@ def check_data_quality(view: LearnerView, rule: RuleLike, on: date) -> Iterator[
             if not corrected:
                 yield finding(rule, view.centre, view.reference, fact["enrolment"],
                               {"recorded": day(fact)}, [fact["position"]],
-                              f"{warning['code']}: {warning['message']} (not corrected)")
+                              f"{warning['code']}: {warning['field']} not corrected")
 
 
 LEARNER_CHECKS: dict[str, LearnerCheck] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from aggregates.learner import personal_attributes
 from projections.audit import event_changes, event_name
 
 LEARNER_MODULE = "aggregates.learner"
@@ -29,6 +30,22 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The event's values without personal data: reports need no names, dates of birth or
+    notes, so none reach the materialised tables. A ULN becomes a flag that one was given;
+    a data-quality warning keeps its code and field, not the message quoting the value."""
+    personal = personal_attributes(name)
+    kept = {key: value for key, value in values.items() if key not in personal}
+    for key in ("uln", "master_uln"):
+        if key in personal and key in values:
+            kept[key] = values[key] is not None
+    if "warnings" in values:
+        kept["warnings"] = [
+            {"code": w["code"], "field": w["field"]} for w in values["warnings"] or []
+        ]
+    return kept
+
+
 def new_timeline(learner_id: str) -> Timeline:
     """An empty timeline for a learner (filled by their Recorded event)."""
     return {"learner_id": learner_id, "centre": None, "reference": None, "position": 0,
@@ -43,7 +60,7 @@ def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
         version = event.retracted_version
         timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]
         return timeline
-    values = jsonable(event_changes(event))
+    values = jsonable(impersonal(name, event_changes(event)))
     if name == "Recorded":
         timeline["centre"], timeline["reference"] = event.centre, event.reference
     timeline["facts"].append({

@@ -7,9 +7,9 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregates.learner import Context, Learner
+from aggregates.learner import Context, Learner, personal_attributes
 from ledger.app import LedgerApp
-from ledger.sealing import ENVELOPE, personal_attributes
+from ledger.sealing import ENVELOPE
 
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
                 min_size=1, max_size=30).map(lambda s: "§" + s)  # § never occurs otherwise

@@ -163,7 +163,7 @@ def test_a_uln_rejected_by_the_lrs_and_not_corrected_is_a_finding_after_a_week()
     assert findings(ledger, on=date(2026, 5, 8), rule="uln-rejected-uncorrected") == []
     (found,) = findings(ledger, on=date(2026, 5, 9), rule="uln-rejected-uncorrected")
     assert found.evidence == [rejected] and found.enrolment is None
-    assert found.message == ("ULN 1000000043 rejected by the LRS (WSVRC006) on 2026-05-01 "
+    assert found.message == ("ULN rejected by the LRS (WSVRC006) on 2026-05-01 "
                              "and not corrected")
     learner.record_uln("1000102504", date(2026, 5, 10))
     assert findings(ledger, rule="uln-rejected-uncorrected") == []
