@@ -9,6 +9,7 @@ import click
 
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
+from cli.importing import demo, import_command
 from cli.record import COMMANDS, learner_group
 
 
@@ -53,6 +54,8 @@ cli.add_command(learner_group)
 for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
+cli.add_command(import_command)
+cli.add_command(demo)
 
 
 def main() -> None:
