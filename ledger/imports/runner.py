@@ -21,7 +21,7 @@ from ledger.imports.source import CsvSource, Record
 from ledger.imports.writing import BatchWriter, load_learners
 
 DEFAULT_BATCH_SIZE = 500
-CHECK_CACHE_SIZE = 20_000
+CHECK_CACHE_SIZE = 5_000
 
 
 class Progress(Protocol):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from sqlalchemy import select
 
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
@@ -19,6 +20,7 @@ from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 
 MAX_ATTEMPTS = 10
+LOAD_CHUNK = 500
 
 
 class BatchPlanner(Protocol):
@@ -29,24 +31,53 @@ class BatchPlanner(Protocol):
 
 def load_learners(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Learner | None]:
     """The learners with these ids as the ledger holds them now (None when not recorded)."""
-    found: dict[UUID, Learner | None] = {}
-    for key in ids:
-        try:
-            learner = app.repository.get(key)
-        except AggregateNotFoundError:
-            learner = None
-        found[key] = learner
+    return load_aggregates(app, ids)  # type: ignore[return-value]
+
+
+def load_aggregates(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
+    """Several aggregates in one query per chunk of ids (None for ids with no events)."""
+    wanted = list(ids)
+    found: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
+    record = getattr(app.recorder, "events_record_cls", None)
+    if record is None:  # another recorder: fall back to the repository, one by one
+        for key in wanted:
+            try:
+                found[key] = app.repository.get(key)
+            except AggregateNotFoundError:
+                found[key] = None
+        return found
+    for start in range(0, len(wanted), LOAD_CHUNK):
+        chunk = wanted[start:start + LOAD_CHUNK]
+        query = (
+            select(record.originator_id, record.originator_version, record.topic, record.state)
+            .where(record.originator_id.in_(chunk))
+            .order_by(record.originator_id, record.originator_version)
+        )
+        with app.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        for row in rows:
+            event = app.mapper.to_domain_event(_stored(row))
+            key = UUID(str(row.originator_id))
+            found[key] = event.mutate(found[key])  # type: ignore[attr-defined]
     return found
 
 
-def load_reference(app: LedgerApp, reference: str) -> LearnerReference:
-    """The reference index aggregate (new when the reference was never used)."""
-    try:
-        index = app.repository.get(LearnerReference.create_id(reference))
-    except AggregateNotFoundError:
-        return LearnerReference(reference=reference)
-    assert isinstance(index, LearnerReference)
-    return index
+def _stored(row: Any) -> StoredEvent:
+    state = bytes(row.state) if isinstance(row.state, memoryview) else row.state
+    return StoredEvent(originator_id=row.originator_id, originator_version=row.originator_version,
+                       topic=row.topic, state=state)
+
+
+def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerReference]:
+    """The reference index aggregates (new ones for references never used)."""
+    ids = {LearnerReference.create_id(reference): reference for reference in references}
+    loaded = load_aggregates(app, ids)
+    indexes: dict[str, LearnerReference] = {}
+    for key, reference in ids.items():
+        index = loaded[key]
+        indexes[reference] = (index if isinstance(index, LearnerReference)
+                              else LearnerReference(reference=reference))
+    return indexes
 
 
 def save_batch(app: LedgerApp, aggregates: Sequence[Aggregate]) -> int:
@@ -81,13 +112,11 @@ class BatchWriter:
                 learner for learner in learners.values()
                 if learner is not None and learner.pending_events
             ]
-            indexes: dict[str, LearnerReference] = {}
-            for key, learner in learners.items():
-                if key not in existed and learner is not None:
-                    reference = learner.reference
-                    if reference not in indexes:
-                        indexes[reference] = load_reference(self.app, reference)
-                    indexes[reference].add_centre(learner.centre)
+            created = [learner for key, learner in learners.items()
+                       if key not in existed and learner is not None]
+            indexes = load_references(self.app, {learner.reference for learner in created})
+            for learner in created:
+                indexes[learner.reference].add_centre(learner.centre)
             changed.extend(index for index in indexes.values() if index.pending_events)
             try:
                 save_batch(self.app, changed)
