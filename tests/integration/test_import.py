@@ -171,7 +171,7 @@ def test_an_event_row_for_an_unknown_learner_is_refused(make_app, tmp_path):
 
 
 def ledger_facts(app) -> dict[str, list[tuple]]:
-    """Every learner's facts (kind, date, values, enrolment, source), by reference."""
+    """Every learner's events (type and attributes but the recorded time), by reference."""
     from aggregates.learner import Learner
     from ledger.imports.writing import load_aggregates
 
@@ -180,7 +180,11 @@ def ledger_facts(app) -> dict[str, list[tuple]]:
         ids = connection.execute(select(record.originator_id).distinct()).scalars().all()
     found = load_aggregates(app, [UUID(str(key)) for key in ids])
     return {
-        learner.reference: [(f.kind, f.occurred_on, f.values, f.enrolment) for f in learner.facts]
+        learner.reference: [
+            (type(event).__qualname__,
+             {k: v for k, v in vars(event).items() if k != "timestamp"})
+            for _, event in app.learner_events(learner.id)
+        ]
         for learner in found.values() if isinstance(learner, Learner)
     }
 
