@@ -389,6 +389,8 @@ class Learner(Aggregate):
             )
         if fact.kind == "retracted":
             raise ImpossibleCommand("a retraction cannot be retracted; record the fact again")
+        if fact.kind == "erased":
+            raise ImpossibleCommand("an erasure cannot be retracted: the key is destroyed")
         if version in self.retracted:
             raise ImpossibleCommand(f"event version {version} is already retracted")
         if fact.kind == "enrolled":
@@ -397,6 +399,15 @@ class Learner(Aggregate):
             retracted_version=version, retracted_kind=fact.kind, reason=reason,
             occurred_on=on, **_meta(ctx),
         )
+
+    def erase(self, reason: str, on: date, ctx: Context) -> None:
+        """Record that the learner's personal data is erased (its key is destroyed after)."""
+        erased = self.latest("erased")
+        if erased is not None:
+            raise ImpossibleCommand(
+                f"learner {self.reference} was already erased on {erased.occurred_on.isoformat()}"
+            )
+        self._erased(reason=reason, occurred_on=on, **_meta(ctx))
 
     # ----- events: they only apply state ----------------------------------------------------
 
@@ -522,6 +533,12 @@ class Learner(Aggregate):
     ) -> None:
         self._remember("retracted", occurred_on, retracted_version=retracted_version)
         self.retracted.add(retracted_version)
+
+    @event("Erased")
+    def _erased(
+        self, reason: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("erased", occurred_on, reason=reason)
 
 
 class LearnerReference(Aggregate):

@@ -7,6 +7,7 @@ import click
 from aggregates.values import parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
+from ledger.redaction import redact
 from projections.audit import AUDIT_COLUMNS, audit_rows
 
 
@@ -15,14 +16,20 @@ from projections.audit import AUDIT_COLUMNS, audit_rows
 @click.option("--centre", help="Centre number (when the reference exists at several centres).")
 @click.option("--as-at", "as_at", default=None,
               help="Show only what was recorded by this moment (ISO; UTC unless zoned).")
+@click.option("--redact", "masked", is_flag=True,
+              help="Mask dates of birth, postcodes and emails for sharing.")
 @format_option("table", "json")
 @user_errors
-def audit(reference: str, centre: str | None, as_at: str | None, fmt: str) -> None:
+def audit(
+    reference: str, centre: str | None, as_at: str | None, masked: bool, fmt: str
+) -> None:
     """Every event of learner REFERENCE in recorded order, with retractions."""
     moment = parse_timestamp(as_at) if as_at else None
     app = settings().app()
     learner = app.find_learner(reference, centre)
     rows = audit_rows(app.learner_events(learner.id), moment)
+    if masked:
+        rows = redact(rows)
     document = {"learner": reference, "centre": learner.centre,
                 "as_at": moment, "events": rows}
     if fmt == "json":

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,5 +71,5 @@ def emit_rows(
         for column in columns:
             table.add_column(column.replace("_", " "), overflow="fold")
         for row in rows:
-            table.add_row(*(as_text(row.get(column)) for column in columns))
+            table.add_row(*(escape(as_text(row.get(column))) for column in columns))
         Console(width=max(160, Console().width)).print(table)

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Transcoding
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -40,7 +40,10 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
+from ledger.crypto import MasterKeySource
+from ledger.keys import KeyStore
 from ledger.persistence import application_env, database_url, install_append_only_triggers
+from ledger.sealing import SealingMapper, check_recordable
 
 MAX_ATTEMPTS = 30
 DateLike = str | date
@@ -103,8 +106,12 @@ class LedgerApp(Application[UUID]):
 
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
+        self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         super().__init__(env=application_env(self.url))
         install_append_only_triggers(self.engine)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return SealingMapper(self.construct_transcoder(), self.keys)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -390,6 +397,7 @@ class LedgerApp(Application[UUID]):
         """Load, command, save; on a concurrent write, reload and re-check the rules."""
         for _ in range(MAX_ATTEMPTS):
             learner = self.find_learner(reference, centre)
+            check_recordable(learner, self.keys)
             command(learner)
             try:
                 return self._positions(self.save(learner))

@@ -44,6 +44,17 @@ def fresh_postgres_url(schema: str = TEST_SCHEMA) -> str:
     return _with_search_path(base, schema)
 
 
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZC11c2U="
+
+
+@pytest.fixture(autouse=True)
+def master_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with a known master key unless it removes it (LEDGER_MASTER_KEY)."""
+    monkeypatch.setenv("LEDGER_MASTER_KEY", TEST_MASTER_KEY)
+    monkeypatch.delenv("LEDGER_MASTER_KEY_FILE", raising=False)
+    return TEST_MASTER_KEY
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty ledger database, once per backend."""

@@ -117,7 +117,7 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
             "(fix them, or use --skip-invalid to import the valid rows)", problems,
         )
     summary.skipped = list(problems)
-    if options.dry_run:
+    if options.dry_run or tally.events == 0:  # nothing new: the check already counted it all
         _fill(summary, tally)
         return summary
     bad_lines = {problem.line for problem in problems}

@@ -99,8 +99,9 @@ def test_retract_then_audit_shows_the_retraction(ledger):
     (["audit", "L1", "--as-at", "yesterday"], "as_at: 'yesterday'"),
 ])
 def test_bad_input_gives_one_error_line_exit_1_and_records_nothing(ledger, args, message):
-    ledger(*LEARNER)
-    ledger(*ENROL)
+    for setup in (LEARNER, ENROL):
+        done = ledger(*setup)
+        assert done.exit_code == 0, done.stderr
     before = ledger("audit", "L1", "--format", "json").stdout
     result = ledger(*args)
     assert result.exit_code == 1

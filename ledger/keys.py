@@ -1,0 +1,281 @@
+"""Per-learner keys: created on a learner's first personal data, wrapped by the master key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.crypto import (
+    KEYGEN_HINT,
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE_ENV,
+    ErasureNotPermitted,
+    KeyUnavailable,
+    LearnerErased,
+    MasterKeySource,
+    OpenFailed,
+    WrongMasterKey,
+    new_key,
+    seal,
+    unseal,
+)
+
+KEYS_TABLE = "ledger_learner_keys"
+CHECK_TABLE = "ledger_master_key_check"
+CHECK_PLAINTEXT = b"compliance-ledger master key"
+CHECK_CONTEXT = b"master-key-check"
+
+metadata = MetaData()
+learner_keys = Table(
+    KEYS_TABLE, metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased", Boolean, nullable=False, default=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+)
+master_key_check = Table(
+    CHECK_TABLE, metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("token", LargeBinary, nullable=False),
+)
+
+ENCRYPTED = "[encrypted]"
+ERASED = "[erased]"
+
+
+def insert_ignoring_duplicates(engine: Engine | Connection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+class KeyStore:
+    """The table of learner keys; keys are unwrapped once per process and cached."""
+
+    def __init__(self, engine: Callable[[], Engine], source: MasterKeySource) -> None:
+        self._engine = engine
+        self.source = source
+        self._ready = False
+        self._keys: dict[UUID, bytes | str] = {}
+        self._reading: tuple[bytes | None] | None = None
+        self._writing: bytes | None = None
+        self._preloaded: dict[UUID, Any] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        engine = self._engine()
+        if not self._ready:
+            metadata.create_all(engine, checkfirst=True)
+            self._ready = True
+        return engine
+
+    # ----- the master key -------------------------------------------------------------------
+
+    def _check_token(self) -> bytes | None:
+        with self.engine.connect() as connection:
+            token = connection.execute(
+                select(master_key_check.c.token).where(master_key_check.c.id == 1)
+            ).scalar()
+        return bytes(token) if token is not None else None
+
+    def _opens_token(self, master: bytes, token: bytes) -> bool:
+        try:
+            return unseal(master, token, CHECK_CONTEXT) == CHECK_PLAINTEXT
+        except OpenFailed:
+            return False
+
+    def master_for_writing(self) -> bytes:
+        """The master key, checked against this ledger; created next to a new SQLite file."""
+        if self._writing is not None:
+            return self._writing
+        token = self._check_token()
+        master = self.source.load(create=token is None)
+        if master is None:
+            raise KeyUnavailable(
+                f"no master key to protect personal data: set {MASTER_KEY_ENV} or "
+                f"{MASTER_KEY_FILE_ENV} ({KEYGEN_HINT})"
+            )
+        if token is None:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert_ignoring_duplicates(connection, master_key_check),
+                    {"id": 1, "token": seal(master, CHECK_PLAINTEXT, CHECK_CONTEXT)},
+                )
+            token = self._check_token()
+            assert token is not None
+        if not self._opens_token(master, token):
+            raise WrongMasterKey(
+                f"the master key from {self.source.describe()} is not this ledger's master key"
+            )
+        self._reading = (master,)
+        self._writing = master
+        return master
+
+    def why_locked(self) -> str:
+        """Why personal data cannot be opened: no master key, or not this ledger's."""
+        if self.source.load(create=False) is None:
+            places = [MASTER_KEY_ENV, MASTER_KEY_FILE_ENV]
+            if self.source.default_file is not None:
+                places.append(str(self.source.default_file))
+            return f"no master key is configured ({', '.join(places)})"
+        return f"the master key from {self.source.describe()} is not this ledger's master key"
+
+    def master_for_reading(self) -> bytes | None:
+        """The master key if one is configured and it is this ledger's; else None."""
+        if self._reading is None:
+            master = self.source.load(create=False)
+            token = self._check_token() if master is not None else None
+            if master is None or token is None or not self._opens_token(master, token):
+                master = None
+            self._reading = (master,)
+        return self._reading[0]
+
+    # ----- learner keys ---------------------------------------------------------------------
+
+    def _row(self, learner: UUID) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(learner_keys).where(learner_keys.c.learner_id == str(learner))
+            ).first()
+
+    def state(self, learner: UUID) -> str:
+        """`none` (no key yet), `active` or `erased`."""
+        row = self._row(learner)
+        if row is None:
+            return "none"
+        return "erased" if row.erased else "active"
+
+    def key_for_writing(self, learner: UUID) -> bytes:
+        """The learner's key, created (idempotently) on their first personal data."""
+        cached = self._keys.get(learner)
+        if isinstance(cached, bytes):
+            return cached
+        master = self.master_for_writing()
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert_ignoring_duplicates(connection, learner_keys),
+                {"learner_id": str(learner),
+                 "wrapped_key": seal(master, new_key(), _context(learner)),
+                 "created_at": datetime.now(UTC), "erased": False},
+            )
+        row = self._row(learner)
+        if row.erased:
+            raise LearnerErased(f"learner {learner} was erased: no personal data can be recorded")
+        try:
+            key = unseal(master, bytes(row.wrapped_key), _context(learner))
+        except OpenFailed:
+            raise WrongMasterKey(f"the key of learner {learner} cannot be opened") from None
+        self._keys[learner] = key
+        return key
+
+    def key_for_reading(self, learner: UUID) -> bytes | str:
+        """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""
+        if learner in self._keys:
+            return self._keys[learner]
+        row = self._preloaded_row(learner)
+        found: bytes | str = ENCRYPTED
+        if row is not None and row.erased:
+            found = ERASED
+        elif row is not None:
+            master = self.master_for_reading()
+            if master is not None:
+                try:
+                    found = unseal(master, bytes(row.wrapped_key), _context(learner))
+                except OpenFailed:
+                    found = ENCRYPTED
+        self._keys[learner] = found
+        return found
+
+    def _preloaded_row(self, learner: UUID) -> Any:
+        """A key row, from one query for all learners on the first read (reports read many)."""
+        if self._preloaded is None:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(learner_keys)).all()
+            self._preloaded = {UUID(row.learner_id): row for row in rows}
+        row = self._preloaded.get(learner)
+        return row if row is not None else self._row(learner)
+
+    def destroy(self, learner: UUID) -> bool:
+        """Crypto-shred: destroy the learner's key and scrub its bytes; True if one existed."""
+        self._keys[learner] = ERASED
+        row = self._row(learner)
+        if row is not None and row.erased:
+            return False
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.execute(text("PRAGMA secure_delete = ON"))
+            if row is None:
+                connection.execute(
+                    insert_ignoring_duplicates(connection, learner_keys),
+                    {"learner_id": str(learner), "wrapped_key": None, "created_at": now,
+                     "erased": True, "erased_at": now},
+                )
+            connection.execute(
+                update(learner_keys).where(learner_keys.c.learner_id == str(learner))
+                .values(wrapped_key=None, erased=True, erased_at=now)
+            )
+        scrub(self.engine, [KEYS_TABLE])
+        return row is not None
+
+    def erased_learners(self) -> set[UUID]:
+        """Every learner whose key was destroyed."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(learner_keys.c.learner_id).where(learner_keys.c.erased.is_(True))
+            ).all()
+        return {UUID(row.learner_id) for row in rows}
+
+
+def check_can_erase(engine: Engine) -> None:
+    """On PostgreSQL only the key table's owner (or a superuser) can destroy and scrub keys."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        allowed = connection.execute(text(
+            "SELECT r.rolsuper OR pg_has_role(current_user, t.tableowner, 'MEMBER') "
+            "FROM pg_roles r, pg_tables t WHERE r.rolname = current_user "
+            "AND t.schemaname = current_schema() AND t.tablename = :table"
+        ), {"table": KEYS_TABLE}).scalar()
+    if not allowed:
+        raise ErasureNotPermitted(
+            "erasure destroys keys and scrubs the key table: run it as the ledger's owner"
+        )
+
+
+def scrub(engine: Engine, tables: list[str]) -> None:
+    """Leave no copy of deleted bytes: VACUUM and truncate the WAL (SQLite), VACUUM FULL (PG)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA secure_delete = ON")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.exec_driver_sql("VACUUM")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            for table in tables:
+                connection.exec_driver_sql(f"VACUUM FULL {table}")
+
+
+def _context(learner: UUID) -> bytes:
+    return f"learner-key:{learner}".encode()

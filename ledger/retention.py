@@ -1,0 +1,125 @@
+"""Retention: which learners' records are past the period their rule sets keep them for."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from sqlalchemy import select
+
+from aggregates.errors import ConfigurationError
+from aggregates.learner import Learner
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
+
+DEFAULT_RETENTION_YEARS = 3
+POLICIES = Path(__file__).parent / "policies"
+RECORDED_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}.Recorded"
+
+
+def retention_years(awarding_body: str | None, policies: Path = POLICIES) -> int:
+    """Years a rule set keeps records after the learner's last enrolment ends (default 3).
+
+    Reads `[retention] years_after_end` from the rule set named for the AO
+    (`policies/<ao>.toml`, or one whose `awarding_body` is the AO).
+    """
+    if awarding_body:
+        for path in sorted(policies.glob("*.toml")):
+            try:
+                data = tomllib.loads(path.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as error:
+                raise ConfigurationError(f"rule set {path.name}: {error}") from None
+            names = {path.stem.lower(), str(data.get("awarding_body", "")).lower()}
+            if awarding_body.lower() in names and "retention" in data:
+                years = data["retention"].get("years_after_end", DEFAULT_RETENTION_YEARS)
+                if not isinstance(years, int) or years < 0:
+                    raise ConfigurationError(f"rule set {path.name}: years_after_end {years!r}")
+                return years
+    return DEFAULT_RETENTION_YEARS
+
+
+def add_years(day: date, years: int) -> date:
+    """The same day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long one learner's records are kept, and why."""
+
+    learner_id: UUID
+    reference: str
+    centre: str
+    ended_on: date | None
+    basis: str
+    keep_until: date | None
+
+    def due(self, on: date) -> bool:
+        return self.keep_until is not None and on > self.keep_until
+
+    def as_row(self) -> dict[str, object]:
+        return {"learner": self.reference, "centre": self.centre, "ended_on": self.ended_on,
+                "basis": self.basis, "keep_until": self.keep_until}
+
+
+def enrolment_end(learner: Learner, ref: str) -> tuple[date, str] | None:
+    """When an enrolment ended: withdrawal (leaving date) or certificate issued; else None."""
+    withdrawn = learner.latest("withdrawn", ref)
+    if withdrawn is not None:
+        return withdrawn.values["left_on"], f"{ref} withdrawn"
+    done = [f for kind in ("certificate-issued", "certificate-collected")
+            if (f := learner.latest(kind, ref)) is not None]
+    if done:
+        return max(f.occurred_on for f in done), f"{ref} certificated"
+    return None
+
+
+def retention_of(learner: Learner, policies: Path = POLICIES) -> Retention:
+    """The learner's retention: ends with the last enrolment; open enrolments keep it all."""
+    refs = learner.enrolment_refs
+    if not refs:
+        recorded = learner.facts[0].occurred_on
+        until = add_years(recorded, retention_years(None, policies))
+        return Retention(learner.id, learner.reference, learner.centre, recorded,
+                         "recorded, never enrolled", until)
+    ends = []
+    for ref in refs:
+        end = enrolment_end(learner, ref)
+        if end is None:
+            return Retention(learner.id, learner.reference, learner.centre, None,
+                             f"{ref} still open", None)
+        years = retention_years(learner.enrolment(ref).values["awarding_body"], policies)
+        ends.append((add_years(end[0], years), end[0], end[1]))
+    until, ended, basis = max(ends)
+    return Retention(learner.id, learner.reference, learner.centre, ended, basis, until)
+
+
+def learner_ids(app: LedgerApp) -> Iterator[UUID]:
+    """Every recorded learner's id, in the order they were recorded."""
+    record = app.recorder.events_record_cls  # type: ignore[attr-defined]
+    query = select(record.originator_id).where(record.topic == RECORDED_TOPIC).order_by(record.id)
+    with app.engine.connect() as connection:
+        for row in connection.execute(query):
+            yield UUID(str(row.originator_id))
+
+
+def learners_due(app: LedgerApp, on: date, policies: Path = POLICIES) -> list[Retention]:
+    """Learners not yet erased whose records are past their retention period on `on`."""
+    due = []
+    for learner_id in learner_ids(app):
+        learner = app.repository.get(learner_id)
+        assert isinstance(learner, Learner)
+        if learner.latest("erased") is None:
+            retention = retention_of(learner, policies)
+            if retention.due(on):
+                due.append(retention)
+    return due

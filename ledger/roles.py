@@ -1,0 +1,100 @@
+"""PostgreSQL roles: officers append and read, auditors read, EQA read views of plain facts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from aggregates.errors import ConfigurationError, InvalidValue
+from ledger.keys import CHECK_TABLE, KEYS_TABLE
+from ledger.persistence import EVENTS_TABLE
+
+ROLES = ("officer", "eqa", "auditor")
+GROUP_ROLE = {role: f"ledger_{role}" for role in ROLES}
+EQA_EVENTS_VIEW = "ledger_eqa_events"
+EQA_LEARNERS_VIEW = "ledger_eqa_learners"
+KEY_TABLES = (KEYS_TABLE, CHECK_TABLE)
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+LEARNER_TOPICS = "aggregates.learner:Learner."
+
+# The sealed envelope and notes are dropped: what is left are the non-personal facts.
+EQA_VIEWS = (
+    f"""CREATE OR REPLACE VIEW {EQA_EVENTS_VIEW} AS
+        SELECT id AS position, originator_id AS learner_id, originator_version AS version,
+               substr(topic, length('aggregates.learner:Learner.') + 1) AS event,
+               (convert_from(state, 'UTF8')::jsonb - '_sealed' - 'note') AS facts
+        FROM {EVENTS_TABLE} WHERE starts_with(topic, '{LEARNER_TOPICS}')""",
+    f"""CREATE OR REPLACE VIEW {EQA_LEARNERS_VIEW} AS
+        SELECT originator_id AS learner_id,
+               convert_from(state, 'UTF8')::jsonb ->> 'centre' AS centre,
+               convert_from(state, 'UTF8')::jsonb ->> 'reference' AS reference
+        FROM {EVENTS_TABLE} WHERE topic = 'aggregates.learner:Learner.Recorded'""",
+)
+
+
+def _quoted(name: str) -> str:
+    if not ROLE_NAME.fullmatch(name):
+        raise InvalidValue("name", f"{name!r} is not a role name (lower-case letters, digits, _)")
+    return f'"{name}"'
+
+
+def _ensure_role(connection: Connection, name: str, login: bool) -> None:
+    exists = connection.execute(
+        text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": name}
+    ).first()
+    if not exists:
+        connection.exec_driver_sql(f"CREATE ROLE {_quoted(name)} {'LOGIN' if login else 'NOLOGIN'}")
+
+
+def install_privileges(connection: Connection) -> None:
+    """Create the group roles and the EQA views, and grant each group its privileges."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(8150007)"))
+    for role in ROLES:
+        _ensure_role(connection, GROUP_ROLE[role], login=False)
+    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    for statement in EQA_VIEWS:
+        connection.exec_driver_sql(statement)
+    tables = [row[0] for row in connection.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    )]
+    officer, eqa, auditor = (GROUP_ROLE[r] for r in ROLES)
+    everyone = f"{officer}, {eqa}, {auditor}"
+    connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {everyone}')
+    connection.exec_driver_sql(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {everyone}')
+    for table in tables:
+        connection.exec_driver_sql(f'GRANT SELECT, INSERT ON "{table}" TO {officer}')
+        if table not in KEY_TABLES:
+            connection.exec_driver_sql(f'GRANT SELECT ON "{table}" TO {auditor}')
+    # The library locks the events table IN EXCLUSIVE MODE to order inserts, which PostgreSQL
+    # allows only with UPDATE: the append-only trigger still refuses every UPDATE and DELETE.
+    connection.exec_driver_sql(f"GRANT UPDATE ON {EVENTS_TABLE} TO {officer}")
+    connection.exec_driver_sql(
+        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {officer}'
+    )
+    connection.exec_driver_sql(
+        f"GRANT SELECT ON {EQA_EVENTS_VIEW}, {EQA_LEARNERS_VIEW} TO {eqa}, {auditor}"
+    )
+
+
+def grant(engine: Engine, role: str, name: str, password: str | None = None) -> str:
+    """Create or update login role NAME as an officer, EQA or auditor; returns what was done."""
+    if engine.dialect.name != "postgresql":
+        raise ConfigurationError(
+            "roles need PostgreSQL; an SQLite ledger is protected by its file permissions"
+        )
+    if role not in ROLES:
+        raise InvalidValue("role", f"{role!r} is not one of {', '.join(ROLES)}")
+    quoted = _quoted(name)
+    with engine.begin() as connection:
+        install_privileges(connection)
+        _ensure_role(connection, name, login=True)
+        if password:
+            connection.exec_driver_sql(f"ALTER ROLE {quoted} PASSWORD %(password)s",
+                                       {"password": password})
+        for other in ROLES:
+            if other != role:
+                connection.exec_driver_sql(f"REVOKE {GROUP_ROLE[other]} FROM {quoted}")
+        connection.exec_driver_sql(f"GRANT {GROUP_ROLE[role]} TO {quoted}")
+    return f"{name} is now a ledger {role} ({GROUP_ROLE[role]})"

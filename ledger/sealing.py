@@ -1,0 +1,142 @@
+"""Personal attributes of learner events, sealed with the learner's key before they are stored."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import get_topic
+
+from aggregates.learner import Learner
+from ledger.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
+from ledger.keys import ENCRYPTED, ERASED, KeyStore
+
+LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
+ENVELOPE = "_sealed"
+WARNING_MESSAGES = "warnings.message"
+
+# Free text typed by people (notes, reasons for amendments and retractions) may name or
+# describe the learner, so it is treated as personal; codes, dates and references are not.
+PERSONAL_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "Recorded": ("details", "uln"),
+    "UlnRecorded": ("uln",),
+    "LrsResultRecorded": ("uln", "master_uln"),
+    "DetailsAmended": ("old", "new", "reason"),
+    "Retracted": ("reason",),
+}
+ALWAYS_PERSONAL = ("note",)
+# Data-quality warnings quote the values they warn about: their messages are personal.
+WARNINGS_QUOTE_VALUES = frozenset({"Recorded", "Enrolled"})
+
+
+class Sealed(str):
+    """What a personal value reads as without its key: `[encrypted]` or `[erased]`."""
+
+    __slots__ = ()
+
+
+def learner_event_name(topic: str) -> str | None:
+    """`Withdrawn` for a Learner event's topic; None for other aggregates' events."""
+    return topic.removeprefix(LEARNER_TOPIC) if topic.startswith(LEARNER_TOPIC) else None
+
+
+def personal_attributes(event_name: str) -> tuple[str, ...]:
+    """The attributes of a Learner event that hold personal data."""
+    return PERSONAL_ATTRIBUTES.get(event_name, ()) + ALWAYS_PERSONAL
+
+
+def _context(originator_id: Any, version: int, topic: str) -> bytes:
+    return f"{originator_id}/{version}/{topic}".encode()
+
+
+class SealingMapper(Mapper[UUID]):
+    """Stores a learner event's personal attributes as one AES-GCM envelope under their key."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
+        super().__init__(transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        topic = get_topic(type(domain_event))
+        name = learner_event_name(topic)
+        if name is None:
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        secret: dict[str, Any] = {}
+        shape: dict[str, list[str] | None] = {}
+        for attribute in personal_attributes(name):
+            if state.get(attribute) is not None:
+                secret[attribute] = state.pop(attribute)
+                value = secret[attribute]
+                shape[attribute] = list(value) if isinstance(value, dict) else None
+        if name in WARNINGS_QUOTE_VALUES and state.get("warnings"):
+            secret[WARNING_MESSAGES] = [w.get("message") for w in state["warnings"]]
+            shape[WARNING_MESSAGES] = None
+            state["warnings"] = [{**w, "message": None} for w in state["warnings"]]
+        if not secret:
+            return super().to_stored_event(domain_event)
+        key = self.keys.key_for_writing(domain_event.originator_id)
+        context = _context(domain_event.originator_id, domain_event.originator_version, topic)
+        sealed = seal(key, self.transcoder.encode(secret), context)
+        state[ENVELOPE] = {"v": 1, "data": base64.b64encode(sealed).decode(), "shape": shape}
+        clone = object.__new__(type(domain_event))
+        object.__setattr__(clone, "__dict__", state)
+        return super().to_stored_event(clone)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        state = domain_event.__dict__
+        envelope = state.pop(ENVELOPE, None)
+        if envelope is None:
+            return domain_event
+        secret = self._open(envelope, stored_event)
+        messages = secret.pop(WARNING_MESSAGES, None)
+        if isinstance(messages, Sealed):
+            messages = [messages] * len(state["warnings"])
+        if messages is not None:
+            state["warnings"] = [
+                {**w, "message": m} for w, m in zip(state["warnings"], messages, strict=False)
+            ]
+        state.update(secret)
+        return domain_event
+
+    def _open(self, envelope: dict[str, Any], stored: StoredEvent) -> dict[str, Any]:
+        originator = UUID(str(stored.originator_id))
+        key = self.keys.key_for_reading(originator)
+        marker = Sealed(key) if isinstance(key, str) else Sealed(ENCRYPTED)
+        if isinstance(key, bytes):
+            context = _context(originator, stored.originator_version, stored.topic)
+            try:
+                opened = unseal(key, base64.b64decode(envelope["data"]), context)
+                return dict(self.transcoder.decode(opened))
+            except (OpenFailed, ValueError, KeyError):
+                pass  # altered or unreadable ciphertext reads as [encrypted], never as text
+        secret: dict[str, Any] = {}
+        for attribute, keys in envelope["shape"].items():
+            secret[attribute] = marker if keys is None else {k: marker for k in keys}
+        return secret
+
+
+def is_sealed(value: Any) -> bool:
+    """True for a personal value that could not be decrypted."""
+    return isinstance(value, Sealed)
+
+
+def check_recordable(learner: Learner, keys: KeyStore) -> None:
+    """Refuse to record on an erased learner or one whose personal data cannot be opened."""
+    erased = learner.latest("erased")
+    if erased is not None:
+        raise LearnerErased(
+            f"learner {learner.reference} at {learner.centre} was erased on "
+            f"{erased.occurred_on.isoformat()}: nothing more can be recorded"
+        )
+    if is_sealed(learner.detail("family_name")):
+        if learner.detail("family_name") == ERASED:
+            raise LearnerErased(f"learner {learner.reference}'s key was destroyed")
+        raise KeyUnavailable(
+            f"learner {learner.reference}'s personal data cannot be decrypted: "
+            f"{keys.why_locked()}; changes need the ledger's master key"
+        )

@@ -1,0 +1,114 @@
+"""Sealing, redaction and retention rules, in memory."""
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregates.errors import ConfigurationError, ImpossibleCommand
+from aggregates.learner import Context, Learner
+from ledger.crypto import OpenFailed, decode_key, encode_key, new_key, seal, unseal
+from ledger.redaction import REDACTED, redact
+from ledger.retention import add_years, retention_of, retention_years
+
+CTX = Context(actor="officer", source="test")
+
+
+@given(st.binary(max_size=200), st.binary(max_size=40))
+def test_sealed_bytes_open_only_with_the_same_key_and_context(plaintext, context):
+    key = new_key()
+    sealed = seal(key, plaintext, context)
+    assert unseal(key, sealed, context) == plaintext
+    with pytest.raises(OpenFailed):
+        unseal(new_key(), sealed, context)
+    with pytest.raises(OpenFailed):
+        unseal(key, sealed, context + b"x")
+
+
+def test_a_key_survives_its_text_form_and_a_bad_one_is_named():
+    key = new_key()
+    assert decode_key(encode_key(key), "here") == key
+    with pytest.raises(ConfigurationError, match="LEDGER_MASTER_KEY is not a base64 32-byte"):
+        decode_key(encode_key(key[:16]), "LEDGER_MASTER_KEY")
+
+
+personal = st.text(min_size=3, max_size=20).filter(lambda s: s.strip() and "[" not in s)
+
+
+@given(personal, personal, personal, personal)
+def test_redaction_masks_dates_of_birth_postcodes_and_emails_at_any_depth(
+    dob, postcode, email, name
+):
+    row = {"changes": {"details": {"given_name": name, "date_of_birth": dob,
+                                   "postcode": postcode, "email": email}},
+           "amendment": {"field": "postcode", "old": postcode, "new": email},
+           "warnings": [{"field": "date_of_birth", "message": dob}]}
+    masked = redact(row)
+    assert masked["changes"]["details"] == {"given_name": name, "date_of_birth": REDACTED,
+                                            "postcode": REDACTED, "email": REDACTED}
+    assert masked["amendment"] == {"field": "postcode", "old": REDACTED, "new": REDACTED}
+    assert masked["warnings"] == [{"field": "date_of_birth", "message": REDACTED}]
+    assert row["changes"]["details"]["email"] == email
+
+
+def test_redaction_masks_emails_and_postcodes_written_in_notes():
+    assert redact([{"note": "rang ann@example.org, moved to LS1 4AB", "uln": "1000000043"}]) == [
+        {"note": f"rang {REDACTED}, moved to {REDACTED}", "uln": "1000000043"}
+    ]
+
+
+def test_retention_years_come_from_the_rule_set_or_default_to_three(tmp_path):
+    (tmp_path / "imi.toml").write_text("[retention]\nyears_after_end = 6\n")
+    (tmp_path / "other.toml").write_text('awarding_body = "ILM"\n')
+    assert retention_years("IMI", tmp_path) == 6
+    assert retention_years("ILM", tmp_path) == 3
+    assert retention_years(None, tmp_path) == 3
+    (tmp_path / "bad.toml").write_text('awarding_body = "BAD"\n[retention]\nyears_after_end = -1')
+    with pytest.raises(ConfigurationError, match=r"bad\.toml"):
+        retention_years("BAD", tmp_path)
+
+
+def test_a_leap_day_plus_years_is_the_twenty_eighth():
+    assert add_years(date(2024, 2, 29), 3) == date(2027, 2, 28)
+    assert add_years(date(2024, 3, 1), 3) == date(2027, 3, 1)
+
+
+def learner_with(*enrolments):
+    learner = Learner.record("C1", "L1", {"given_name": "A", "family_name": "B",
+                                          "date_of_birth": date(2000, 1, 1), "gender": 1},
+                             None, [], date(2023, 1, 1), CTX)
+    for ref, body in enrolments:
+        learner.enrol(ref, body, "603/1234/5", "Diploma", [], date(2023, 9, 1),
+                      date(2024, 7, 1), False, [], CTX)
+    return learner
+
+
+def test_retention_runs_from_the_last_enrolment_to_end(tmp_path):
+    (tmp_path / "ilm.toml").write_text("[retention]\nyears_after_end = 6\n")
+    learner = learner_with(("E1", "IMI"), ("E2", "ILM"))
+    learner.withdraw("E1", date(2023, 10, 2), "requested", None, CTX)
+    assert retention_of(learner, tmp_path).keep_until is None
+    learner.submit_claim("E2", date(2024, 6, 1), CTX)
+    learner.receive_certificate("E2", date(2024, 6, 10), CTX)
+    learner.issue_certificate("E2", date(2024, 6, 12), CTX)
+    retention = retention_of(learner, tmp_path)
+    assert (retention.ended_on, retention.basis, retention.keep_until) == (
+        date(2024, 6, 12), "E2 certificated", date(2030, 6, 12)
+    )
+    assert not retention.due(date(2030, 6, 12)) and retention.due(date(2030, 6, 13))
+
+
+def test_a_learner_never_enrolled_is_kept_three_years_from_recording(tmp_path):
+    retention = retention_of(learner_with(), tmp_path)
+    assert (retention.basis, retention.keep_until) == ("recorded, never enrolled",
+                                                       date(2026, 1, 1))
+
+
+def test_an_erasure_cannot_be_retracted_or_repeated():
+    learner = learner_with()
+    learner.erase("learner request", date(2026, 1, 5), CTX)
+    with pytest.raises(ImpossibleCommand, match="already erased on 2026-01-05"):
+        learner.erase("again", date(2026, 1, 6), CTX)
+    with pytest.raises(ImpossibleCommand, match="an erasure cannot be retracted"):
+        learner.retract(2, "oops", date(2026, 1, 6), CTX)
