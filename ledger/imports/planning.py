@@ -215,7 +215,9 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
             with column("document"):
                 learner.verify_id(values["document"], on, ctx)
     elif kind == "amended":
-        if learner.detail(values["field"]) != values["value"]:
+        same = [f for f in learner.live_facts() if f.kind == "amended" and f.occurred_on == on
+                and f.values["field"] == values["field"] and f.values["new"] == values["value"]]
+        if not same and learner.detail(values["field"]) != values["value"]:
             with column("value"):
                 learner.amend(values["field"], values["value"], values["reason"], on, ctx)
     elif kind == "registration-submitted":

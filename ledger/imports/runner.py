@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from aggregates.learner import Context, Learner, learner_id
 from ledger.app import LedgerApp
 from ledger.imports.layouts import Header
+from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
-from ledger.imports.rows import ParsedRow, parse_row
+from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record
 from ledger.imports.writing import BatchWriter, load_learners
+from ledger.sealing import check_recordable
 
 DEFAULT_BATCH_SIZE = 500
 CHECK_CACHE_SIZE = 5_000
@@ -134,6 +136,11 @@ def _fill(summary: ImportSummary, tally: Tally) -> None:
     summary.warnings = tally.warnings
 
 
+def _guard(app: LedgerApp) -> Callable[[Learner], None]:
+    """Refuse rows for learners the ledger cannot record on (erased, or sealed without key)."""
+    return lambda learner: check_recordable(learner, app.keys)
+
+
 def _context(options: ImportOptions, name: str, row: ParsedRow) -> Context:
     return Context(actor=options.actor, source=f"import {name}:{row.line}", note=row.note)
 
@@ -145,19 +152,30 @@ def _key(row: ParsedRow) -> UUID:
 class Planner:
     """Applies rows to learners one at a time; a refused row leaves its learner untouched."""
 
-    def __init__(self, options: ImportOptions, name: str, today: date) -> None:
-        self.options, self.name, self.today = options, name, today
+    def __init__(self, options: ImportOptions, name: str, today: date,
+                 guard: Callable[[Learner], None]) -> None:
+        self.options, self.name, self.today, self.guard = options, name, today, guard
         self.tally = Tally()
         self.touched: set[UUID] = set()
+        self.first_rows: OrderedDict[UUID, tuple[int, dict[str, Any]]] = OrderedDict()
 
     def apply(self, learners: dict[UUID, Learner | None], row: ParsedRow) -> None:
         """Plan one row; RowError if the ledger's rules refuse it."""
         key = _key(row)
+        if isinstance(row, LearnerRow):
+            self._check_same_learner(key, row)
         before = learners.get(key)
+        if before is not None:
+            with column("learner"):
+                self.guard(before)
         trial = deepcopy(before) if before is not None else None
         version = before.version if before is not None else 0
-        after = _apply(trial, row, _context(self.options, self.name, row), self.today, self.name)
+        after = apply_row(trial, row, _context(self.options, self.name, row), self.today, self.name)
         learners[key] = after
+        if isinstance(row, LearnerRow) and key not in self.first_rows:
+            self.first_rows[key] = (row.line, {**row.details, "uln": row.uln})
+            while len(self.first_rows) > CHECK_CACHE_SIZE:
+                self.first_rows.popitem(last=False)
         written = after.version - version
         self.tally.events += written
         if written == 0:
@@ -170,16 +188,21 @@ class Planner:
             self.touched.add(key)
             self.tally.updated += 1
 
+    def _check_same_learner(self, key: UUID, row: LearnerRow) -> None:
+        """Rows of one learner in one file must agree on the learner's details."""
+        first = self.first_rows.get(key)
+        if first is None:
+            return
+        line, details = first
+        self.first_rows.move_to_end(key)
+        for name, value in {**row.details, "uln": row.uln}.items():
+            if value is not None and details.get(name) is not None and value != details[name]:
+                raise RowError(name, f"{value!r} differs from {details[name]!r} on line {line} "
+                                     f"for the same learner {row.reference}")
+
     def next_batch(self) -> None:
         """Forget which learners were counted (keeps memory flat)."""
         self.touched.clear()
-
-
-def _apply(learner: Learner | None, row: ParsedRow, ctx: Context, today: date,
-           name: str) -> Learner:
-    from ledger.imports.planning import apply_row
-
-    return apply_row(learner, row, ctx, today, name)
 
 
 def _parse(batch: list[Record], header: Header, today: date,
@@ -198,7 +221,7 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
            name: str, today: date, progress: Progress) -> tuple[list[RowProblem], Tally]:
     """Pass 1: parse every row and plan it against the ledger, writing nothing."""
     problems: list[RowProblem] = []
-    planner = Planner(options, name, today)
+    planner = Planner(options, name, today, _guard(app))
     known: OrderedDict[UUID, Learner | None] = OrderedDict()
     progress.start("Checking", source.size)
     rows = 0
@@ -232,7 +255,7 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     done = 0
     for batch in chunks(source.records(), options.batch_size):
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
-        planner, refused = writer.write(rows, lambda: Planner(options, name, today))
+        planner, refused = writer.write(rows, lambda: Planner(options, name, today, _guard(app)))
         if refused and not options.skip_invalid:
             raise ImportRefused(
                 f"the ledger changed while {name} was imported; {tally.events} event(s) were "

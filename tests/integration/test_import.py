@@ -204,3 +204,25 @@ def test_small_batches_give_the_same_ledger_as_one_batch(make_app, tmp_path):
     assert ledger_facts(many) == ledger_facts(one)
     assert len(ledger_facts(one)) == 25
     assert import_csv(many, mis, ImportOptions(actor="importer", batch_size=3)).events == 0
+
+
+def test_rows_for_an_erased_learner_are_refused(make_app, tmp_path):
+    from aggregates.learner import Context
+    from ledger.erasure import erase_learner
+
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + ZOE), OPTIONS)
+    erase_learner(app, Context(actor="dpo", source="test"), "L1", "subject access request")
+    with pytest.raises(ImportRefused) as refused:
+        import_csv(app, write(tmp_path, HEADER + ZOE), OPTIONS)
+    assert [(p.line, p.column) for p in refused.value.problems] == [(2, "learner")]
+    assert "erased" in refused.value.problems[0].reason
+
+
+def test_rows_of_one_learner_must_agree_on_the_learners_details(make_app, tmp_path):
+    app = make_app()
+    second = ZOE.replace("E1,IMI", "E2,IMI").replace("Zoë", "ZOË")
+    with pytest.raises(ImportRefused) as refused:
+        import_csv(app, write(tmp_path, HEADER + ZOE + second), OPTIONS)
+    assert refused.value.problems == [RowProblem(
+        3, "given_name", "'ZOË' differs from 'Zoë' on line 2 for the same learner L1")]
