@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,6 +24,8 @@ from cli.context import settings, user_errors
 from cli.output import emit_json, format_option
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
+
+DEMO_DB = "sqlite:///ledger-demo.db"
 
 
 class RowsPerSecond(ProgressColumn):
@@ -156,29 +159,47 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="Random seed: the same seed (on the same day) gives the same centre.")
 @click.option("--db", "db", default=None,
-              help="Database URL for the demo (default: the ledger's --db).")
+              help=f"Database URL for the demo (default: `ledger --db` if given on the command "
+                   f"line, else {DEMO_DB}; never LEDGER_DB, so a real ledger is not filled "
+                   "with a fictional centre by accident).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=None, help="Keep the generated MIS export at this path.")
+              default=None, help="Keep the generated MIS export (and its LRS results) here.")
 @user_errors
 def demo(learners: int, seed: int, db: str | None, csv_path: Path | None) -> None:
-    """Build a realistic synthetic centre through `ledger import`, then print the reports."""
+    """Build a realistic synthetic centre through `ledger import`, then print the reports.
+
+    The centre (IMI and AIM learners over the last two academic years, with late
+    registrations, withdrawals, claims and data-quality problems) is written as an MIS export
+    and imported exactly as `ledger import` would; running it again records nothing new.
+    """
     from ledger.demo import write_demo_files
 
-    if db is not None:
-        current = settings()
-        if current._app is not None:
-            current._app.close()
-        current._app, current.db = None, db
+    current = settings()
+    current.db = demo_database(db, current.db)
     with tempfile.TemporaryDirectory() as folder:
         target = csv_path or Path(folder) / "demo-centre.csv"
         events = target.with_name(target.stem + "-lrs-results.csv")
         write_demo_files(target, events, learners, seed)
-        options = ImportOptions(actor=settings().actor)
+        options = ImportOptions(actor=current.actor)
         for path in (target, events):
             summary = run_import(path, options)
             click.echo(f"Imported {summary.file}: {summary.rows} rows, {summary.learners_new} "
                        f"new learners, {summary.events} events written")
     show_reports(learners)
+    url = current.app().url
+    click.echo(f"\nThe demo ledger is {url}; look at a learner with "
+               f"`ledger --db {url} audit L00002`.")
+
+
+def demo_database(given: str | None, group_db: str | None) -> str | None:
+    """The demo's database: its own --db, `ledger --db` typed on the command line, or demo.db."""
+    if given is not None:
+        return given
+    root = click.get_current_context().find_root()
+    source = root.get_parameter_source("db")
+    if source is None or source is ParameterSource.COMMANDLINE:
+        return group_db
+    return DEMO_DB
 
 
 def show_reports(learners: int) -> None:
@@ -188,7 +209,7 @@ def show_reports(learners: int) -> None:
     group = root.command
     report = group.get_command(root, "report") if isinstance(group, click.Group) else None
     if not isinstance(report, click.Group):
-        click.echo(f"The demo centre has {learners} learners; run `ledger audit REF` to see one.")
+        click.echo(f"The demo centre has {learners} learners.")
         return
     for name in ("late-registrations", "maladministration"):
         if report.get_command(root, name) is None:

@@ -14,12 +14,14 @@ from aggregates.values import uln_check_digit
 from ledger.imports.layouts import EVENTS, MIS_EXPORT
 
 CENTRE = "58231"
-GIVEN_NAMES = (
-    "Oliver", "Amelia", "Jack", "Isla", "Harry", "Ava", "George", "Mia", "Noah", "Sophie",
-    "Mohammed", "Aisha", "Liam", "Zoë", "Siân", "Rhys", "Niamh", "Seán", "Chloé", "Dafydd",
-    "Kacper", "Zofia", "Ellie", "Ethan", "Grace", "Callum", "Freya", "Tomás", "Anaïs", "Jamal",
-    "Priya", "Kwame", "Lowri", "Eilidh", "Mary-Jane", "Jean-Luc", "Bethan", "Connor", "Hannah",
-)
+GIVEN_NAMES = {
+    1: ("Oliver", "Jack", "Harry", "George", "Noah", "Mohammed", "Liam", "Rhys", "Seán",
+        "Dafydd", "Kacper", "Ethan", "Callum", "Tomás", "Jamal", "Kwame", "Jean-Luc", "Connor"),
+    2: ("Amelia", "Isla", "Ava", "Mia", "Sophie", "Aisha", "Zoë", "Siân", "Niamh", "Chloé",
+        "Zofia", "Ellie", "Grace", "Freya", "Anaïs", "Priya", "Lowri", "Eilidh", "Mary-Jane",
+        "Bethan", "Hannah"),
+}
+GIVEN_NAMES[9] = GIVEN_NAMES[1] + GIVEN_NAMES[2]
 FAMILY_NAMES = (
     "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
     "Roberts", "O'Brien", "O'Neill", "McDonald", "Khan", "Patel", "Nowak", "Kowalski", "Müller",
@@ -137,7 +139,7 @@ class CentreGenerator:
     def learner(self, number: int) -> None:
         rng = self.rng
         gender = rng.choices((1, 2, 9), (48, 48, 4))[0]
-        given, family = rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES)
+        given, family = rng.choice(GIVEN_NAMES[gender]), rng.choice(FAMILY_NAMES)
         problem = rng.random()
         if problem < 0.03:
             given, family = given.upper(), family.upper()

@@ -121,6 +121,17 @@ def test_demo_builds_a_centre_through_the_import_and_falls_back_to_a_summary(led
     again = ledger("demo", "--learners", "12", "--seed", "3")
     assert re.match(r"Imported demo-centre\.csv: 1\d rows, 0 new learners, 0 events written",
                     again.stdout)
+    assert again.stdout.splitlines()[2] == "The demo centre has 12 learners."
+
+
+def test_demo_does_not_use_ledger_db_from_the_environment(tmp_path, monkeypatch):
+    from cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEDGER_DB", f"sqlite:///{tmp_path / 'real.db'}")
+    result = CliRunner().invoke(cli, ["demo", "--learners", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ledger-demo.db").exists() and not (tmp_path / "real.db").exists()
 
 
 def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
@@ -148,6 +159,8 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2:] == [
         "", "[late-registrations report as table]", "", "[maladministration report as table]",
+        "", f"The demo ledger is {db_url}; look at a learner with "
+            f"`ledger --db {db_url} audit L00002`.",
     ]
 
 

@@ -7,9 +7,10 @@ from datetime import date
 from pathlib import Path
 
 from aggregates.values import is_valid_uln, parse_date
-from ledger.demo import academic_year_start, write_demo_files
+from ledger.demo import COURSES, academic_year_start, write_demo_files
 
 TODAY = date(2026, 11, 23)
+WINDOWS = {course.number: course.deadline_days() for course in COURSES}
 PAST_COLUMNS = (
     "registration_submitted", "registration_confirmed", "assessment_started", "withdrawal_left",
     "withdrawal_notified", "iqa_signed_off", "claim_submitted", "certificate_received",
@@ -46,7 +47,7 @@ def test_the_centre_has_a_believable_share_of_problems(tmp_path):
     share = {
         "late": sum(1 for r in rows if r["registration_submitted"] and (
             parse_date(r["registration_submitted"], "s") - parse_date(r["programme_start"], "p")
-        ).days > (90 if r["awarding_body"] == "IMI" else 84)) / len(rows),
+        ).days > WINDOWS[r["qualification"]]) / len(rows),
         "withdrawn": sum(1 for r in rows if r["withdrawal_left"]) / len(rows),
         "claimed": sum(1 for r in rows if r["claim_submitted"]) / len(rows),
         "capitals": sum(1 for r in rows if r["family_name"].isupper()) / len(rows),
