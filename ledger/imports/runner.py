@@ -258,8 +258,10 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
         planner, refused = writer.write(rows, lambda: Planner(options, name, today, _guard(app)))
         if refused and not options.skip_invalid:
             raise ImportRefused(
-                f"the ledger changed while {name} was imported; {tally.events} event(s) were "
-                "written in earlier batches; run the import again to finish", refused,
+                f"{len(refused)} row(s) of {name} were refused when written (the ledger changed "
+                f"during the import, or the rows conflict with rows far earlier in the file); "
+                f"earlier batches were written ({tally.events} events): fix the rows and run "
+                "the import again to finish", refused,
             )
         summary.skipped.extend(refused)
         tally.add(planner.tally)

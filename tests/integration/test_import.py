@@ -226,3 +226,39 @@ def test_rows_of_one_learner_must_agree_on_the_learners_details(make_app, tmp_pa
         import_csv(app, write(tmp_path, HEADER + ZOE + second), OPTIONS)
     assert refused.value.problems == [RowProblem(
         3, "given_name", "'ZOË' differs from 'Zoë' on line 2 for the same learner L1")]
+
+
+def test_learners_evicted_from_the_check_cache_are_still_imported_correctly(
+    make_app, tmp_path, monkeypatch
+):
+    import ledger.imports.runner as runner
+
+    monkeypatch.setattr(runner, "CHECK_CACHE_SIZE", 2)
+    app = make_app()
+    others = "".join(SIAN.replace("L2", f"L{n}") for n in range(3, 9))
+    later = ZOE.replace("E1,IMI", "E2,IMI")
+    options = ImportOptions(actor="importer", batch_size=2)
+    summary = import_csv(app, write(tmp_path, HEADER + ZOE + others + later), options)
+    assert summary.rows == 8 and summary.rows_skipped == 0
+    assert app.find_learner("L1").enrolment_refs == ["E1", "E2"]
+    assert import_csv(app, write(tmp_path, HEADER + ZOE + others + later), options).events == 0
+
+
+def test_progress_is_reported_for_the_check_and_the_write(make_app, tmp_path):
+    calls: list[tuple] = []
+
+    class Recorder:
+        def start(self, phase: str, total: int) -> None:
+            calls.append(("start", phase, total))
+
+        def update(self, completed: int, rows: int) -> None:
+            calls.append(("update", completed, rows))
+
+    path = write(tmp_path, HEADER + ZOE + SIAN)
+    import_csv(make_app(), path, ImportOptions(actor="importer", batch_size=1), Recorder())
+    size = path.stat().st_size
+    assert calls == [
+        ("start", "Checking", size), ("update", size - len(SIAN.encode()), 1),
+        ("update", size, 2),
+        ("start", "Importing", 2), ("update", 1, 1), ("update", 2, 2),
+    ]
