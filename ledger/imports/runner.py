@@ -238,6 +238,7 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
                 problems.append(RowProblem(row.line, error.column, error.reason))
         while len(known) > CHECK_CACHE_SIZE:
             known.popitem(last=False)
+        app.keys.forget(missing)
         planner.next_batch()
         progress.update(source.bytes_read, rows)
     problems.sort()

@@ -118,11 +118,16 @@ class BatchWriter:
             for learner in created:
                 indexes[learner.reference].add_centre(learner.centre)
             changed.extend(index for index in indexes.values() if index.pending_events)
+            self.app.keys.prepare_for_writing(
+                [a.id for a in changed if isinstance(a, Learner)]
+            )
             try:
                 save_batch(self.app, changed)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.05))
                 continue
+            finally:
+                self.app.keys.forget(keys)
             return planner, refused
         raise ConcurrencyConflict("other writers kept changing the same learners; run the "
                                   "import again to finish")

@@ -262,3 +262,14 @@ def test_progress_is_reported_for_the_check_and_the_write(make_app, tmp_path):
         ("update", size, 2),
         ("start", "Importing", 2), ("update", 1, 1), ("update", 2, 2),
     ]
+
+
+def test_imported_personal_data_is_sealed_in_the_database(make_app, tmp_path):
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + ZOE), OPTIONS)
+    with app.engine.connect() as connection:
+        states = connection.execute(text("SELECT state FROM ledger_events")).scalars().all()
+    stored = b"".join(bytes(state) for state in states)
+    assert b"Brien" not in stored and b"1000000043" not in stored
+    assert b"603/1234/5" in stored
+    assert app.find_learner("L1").details["family_name"] == "O'Brien"
