@@ -110,6 +110,8 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
     summary = ImportSummary(file=name, layout=header.layout.name, dry_run=options.dry_run,
                             ignored_columns=header.ignored)
     today = date.today()
+    if not options.dry_run:
+        app.keys.master_for_writing()  # no master key: refuse now, not after the check
     problems, tally = _check(app, source, header, options, name, today, progress)
     summary.rows = tally.rows
     if problems and not options.skip_invalid:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -27,6 +27,9 @@ class BatchPlanner(Protocol):
     """Plans rows onto learners (see runner.Planner)."""
 
     def apply(self, learners: dict[UUID, Learner | None], row: ParsedRow) -> None: ...
+
+
+P = TypeVar("P", bound=BatchPlanner)
 
 
 def load_learners(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Learner | None]:
@@ -94,13 +97,13 @@ class BatchWriter:
     def __init__(self, app: LedgerApp) -> None:
         self.app = app
 
-    def write(self, rows: list[ParsedRow], make_planner: Callable[[], BatchPlanner]
-              ) -> tuple[BatchPlanner, list[RowProblem]]:
+    def write(self, rows: list[ParsedRow], make_planner: Callable[[], P]
+              ) -> tuple[P, list[RowProblem]]:
         """Write the rows' new facts; returns the planner used and rows the ledger refused."""
-        keys = {learner_id(row.centre, row.reference) for row in rows}
+        ids = {learner_id(row.centre, row.reference) for row in rows}
         for _ in range(MAX_ATTEMPTS):
             planner = make_planner()
-            learners = load_learners(self.app, keys)
+            learners = load_learners(self.app, ids)
             existed = {key for key, learner in learners.items() if learner is not None}
             refused: list[RowProblem] = []
             for row in rows:
@@ -127,7 +130,7 @@ class BatchWriter:
                 time.sleep(random.uniform(0, 0.05))
                 continue
             finally:
-                self.app.keys.forget(keys)
+                self.app.keys.forget(ids)
             return planner, refused
         raise ConcurrencyConflict("other writers kept changing the same learners; run the "
                                   "import again to finish")
