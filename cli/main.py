@@ -10,6 +10,7 @@ import click
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
 from cli.importing import demo, import_command
+from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
 
@@ -57,7 +58,7 @@ for command in COMMANDS:
 cli.add_command(audit)
 cli.add_command(import_command)
 cli.add_command(demo)
-for command in PRIVACY_COMMANDS:
+for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
     cli.add_command(command)
 
 

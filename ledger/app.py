@@ -42,7 +42,12 @@ from aggregates.values import (
 )
 from ledger.crypto import MasterKeySource
 from ledger.keys import KeyStore
-from ledger.persistence import application_env, database_url, install_append_only_triggers
+from ledger.persistence import (
+    application_env,
+    database_url,
+    install_append_only_triggers,
+    schema_lock,
+)
 from ledger.sealing import SealingMapper, check_recordable
 
 MAX_ATTEMPTS = 30
@@ -107,8 +112,10 @@ class LedgerApp(Application[UUID]):
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
-        super().__init__(env=application_env(self.url))
-        install_append_only_triggers(self.engine)
+        with schema_lock(self.url):
+            super().__init__(env=application_env(self.url))
+            install_append_only_triggers(self.engine)
+            self.keys.create_tables()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(self.construct_transcoder(), self.keys)

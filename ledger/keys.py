@@ -82,13 +82,16 @@ class KeyStore:
         self._writing: bytes | None = None
         self._preloaded: dict[UUID, Any] | None = None
 
+    def create_tables(self) -> None:
+        """Create the key tables if they are missing."""
+        metadata.create_all(self._engine(), checkfirst=True)
+        self._ready = True
+
     @property
     def engine(self) -> Engine:
-        engine = self._engine()
         if not self._ready:
-            metadata.create_all(engine, checkfirst=True)
-            self._ready = True
-        return engine
+            self.create_tables()
+        return self._engine()
 
     # ----- the master key -------------------------------------------------------------------
 

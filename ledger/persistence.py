@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
 
 DEFAULT_DB_URL = "sqlite:///ledger.db"
 EVENTS_TABLE = "ledger_events"
+EVENT_HASHES_TABLE = "ledger_event_hashes"
 APPEND_ONLY_MESSAGE = "ledger events are append-only: UPDATE and DELETE are refused"
 
 
@@ -36,21 +40,52 @@ def database_url(given: str | None = None) -> str:
 def application_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for the ledger application on that database."""
     return {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "ledger.chained_recorder",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "yes",
     }
 
 
-def install_append_only_triggers(engine: Engine, table: str = EVENTS_TABLE) -> None:
-    """Make the events table refuse UPDATE, DELETE (and TRUNCATE) in the database itself."""
+SCHEMA_LOCK_KEY = 8150000
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Serialise table creation between processes starting at once (PostgreSQL races on it)."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def install_append_only_triggers(
+    engine: Engine, tables: Sequence[str] = (EVENTS_TABLE, EVENT_HASHES_TABLE)
+) -> None:
+    """Make the events and chain tables refuse UPDATE, DELETE (and TRUNCATE) in the database."""
+    for table in tables:
+        _install_append_only_trigger(engine, table)
+
+
+def _install_append_only_trigger(engine: Engine, table: str) -> None:
     statements = (
         _postgres_trigger_sql(table) if engine.dialect.name == "postgresql"
         else _sqlite_trigger_sql(table)
     )
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(8150001)"))
             installed = connection.execute(
                 text("SELECT count(*) FROM pg_trigger "
                      "WHERE tgname = :name AND tgrelid = to_regclass(:table)"),

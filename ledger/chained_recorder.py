@@ -1,0 +1,213 @@
+"""A persistence module whose application recorder hash-chains every event it stores.
+
+Name it as PERSISTENCE_MODULE (`ledger.chained_recorder`): the library resolves `Factory` here.
+The chain row of each event is written in the same transaction as the event, after the library
+has locked the events table (PostgreSQL `LOCK TABLE ... IN EXCLUSIVE MODE`) or taken SQLite's
+write lock (`BEGIN IMMEDIATE`), so concurrent writers, in any number of processes, queue up
+behind one another and the chain has no forks and no gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing_sqlalchemy import factory as library_factory
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, inspect, select
+from sqlalchemy.orm import Session
+
+from ledger.chain import GENESIS, content_hash, link_hash
+
+_METADATA = MetaData()
+_TABLES: dict[tuple[str | None, str], Table] = {}
+
+
+def hashes_table_name(events_table_name: str) -> str:
+    """`ledger_events` -> `ledger_event_hashes` (and `stored_events` -> `stored_event_hashes`)."""
+    return events_table_name.removesuffix("s") + "_hashes"
+
+
+def hashes_table(name: str, schema: str | None = None) -> Table:
+    """The chain table: one row per event, keyed by the event's position."""
+    key = (schema, name)
+    if key not in _TABLES:
+        integer = BigInteger().with_variant(Integer(), "sqlite")
+        _TABLES[key] = Table(
+            name, _METADATA,
+            Column("position", integer, primary_key=True, autoincrement=False),
+            Column("seq", integer, nullable=False),
+            Column("content_hash", String(64), nullable=False),
+            Column("hash", String(64), nullable=False),
+            schema=schema,
+        )
+    return _TABLES[key]
+
+
+class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
+    """The library's SQLAlchemy application recorder, plus a hash chain in the same transaction."""
+
+    CHUNK = 200  # chain rows per INSERT statement
+
+    def __init__(
+        self, datastore: SQLAlchemyDatastore, *, events_table_name: str,
+        schema_name: str | None = None,
+    ) -> None:
+        super().__init__(
+            datastore, events_table_name=events_table_name, schema_name=schema_name
+        )
+        self.hashes_table = hashes_table(hashes_table_name(events_table_name), schema_name)
+        self.tables.append(self.hashes_table)
+        name = self.hashes_table.name
+        if schema_name:
+            name = f"{schema_name}.{name}"
+        assert datastore.engine is not None
+        self._is_sqlite = datastore.engine.dialect.name == "sqlite"
+        self._marker = "?" if datastore.engine.dialect.paramstyle == "qmark" else "%s"
+        self._dbapi_error: type[Exception] = datastore.engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        self._head_sql = f"SELECT seq, hash FROM {name} ORDER BY position DESC LIMIT 1"
+        self._head_hash_sql = f"SELECT hash FROM {name} ORDER BY position DESC LIMIT 1"
+        self._last_head: tuple[int, str] | None = None  # (seq, hash) this recorder last wrote
+        self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
+
+    def create_table(self) -> None:
+        """Create the tables; a chain table created now chains the events already there.
+
+        Only a chain table created now: one that exists but was emptied is tampering, for
+        `verify` to report, not something to paper over.
+        """
+        assert self.datastore.engine is not None
+        is_new = not inspect(self.datastore.engine).has_table(
+            self.hashes_table.name, schema=self.schema_name
+        )
+        super().create_table()
+        if is_new and self._has_unchained_events():
+            self._chain_existing_events()
+
+    def _has_unchained_events(self) -> bool:
+        record = self.events_record_cls
+        with self.transaction(commit=False) as session:
+            no_chain = session.execute(
+                select(self.hashes_table.c.position).limit(1)).first() is None
+            return no_chain and session.query(record.id).limit(1).first() is not None
+
+    def _chain_existing_events(self) -> None:
+        """Chain a ledger recorded before the chain existed, once, from its current state."""
+        record = self.events_record_cls
+        with self.transaction(commit=True) as session:
+            if self._is_sqlite:
+                self._take_sqlite_write_lock(session)
+            else:
+                self._lock_table(session)
+            if session.execute(select(self.hashes_table.c.position).limit(1)).first():
+                return
+            after = 0
+            while True:
+                rows = (session.query(record).filter(record.id > after).order_by(record.id)
+                        .limit(1000).all())
+                if not rows:
+                    return
+                self._chain(session, [row.id for row in rows], [
+                    StoredEvent(originator_id=row.originator_id,
+                                originator_version=row.originator_version, topic=row.topic,
+                                state=bytes(row.state))
+                    for row in rows
+                ])
+                after = rows[-1].id
+                session.expunge_all()
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        if self._is_sqlite:
+            self._take_sqlite_write_lock(session)
+        positions = super()._insert_stored_events(session, stored_events, **kwargs)
+        if stored_events:
+            self._chain(session, positions, stored_events)
+        return positions
+
+    def _chain(
+        self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """Append one chain row per event after the head, on the transaction's connection.
+
+        Plain DB-API statements (as the library does for NOTIFY), not trips through the ORM.
+        The head this recorder last wrote is tried first, with an INSERT that only inserts if
+        it is still the head: one statement when no other process wrote in between; otherwise
+        (or on a first write) the head is read and the rows inserted after it.
+        """
+        contents = [
+            content_hash(event.originator_id, event.originator_version, event.topic, event.state)
+            for event in stored_events
+        ]
+        cursor = session.connection().connection.cursor()
+        try:
+            guess = self._last_head
+            if guess is not None and len(contents) <= self.CHUNK:
+                rows = _chain_rows(guess, positions, contents)
+                cursor.execute(self._guarded_insert_sql(len(rows)), [*_flat(rows), guess[1]])
+                if cursor.rowcount == len(rows):
+                    self._last_head = (rows[-1][1], rows[-1][3])
+                    return
+            cursor.execute(self._head_sql)
+            head = cursor.fetchone()
+            rows = _chain_rows(
+                (int(head[0]), str(head[1])) if head is not None else (0, GENESIS),
+                positions, contents,
+            )
+            for start in range(0, len(rows), self.CHUNK):
+                chunk = rows[start:start + self.CHUNK]
+                cursor.execute(self._insert_sql + self._values(len(chunk)), _flat(chunk))
+            self._last_head = (rows[-1][1], rows[-1][3])
+        except self._dbapi_error as error:
+            raise OperationalError(f"could not extend the hash chain: {error}") from error
+        finally:
+            cursor.close()
+
+    def _values(self, count: int) -> str:
+        marker = self._marker
+        return ",".join([f"({marker},{marker},{marker},{marker})"] * count)
+
+    def _guarded_insert_sql(self, count: int) -> str:
+        return (f"{self._insert_sql.removesuffix(' VALUES ')} SELECT * FROM "
+                f"(VALUES {self._values(count)}) AS new_rows WHERE ({self._head_hash_sql}) = "
+                f"{self._marker}")
+
+    def _take_sqlite_write_lock(self, session: Session) -> None:
+        """On SQLite, start the writing transaction with BEGIN IMMEDIATE.
+
+        A deferred transaction that read the chain head before another process committed could
+        not upgrade to a write lock (SQLITE_BUSY, no retry); taking the write lock first makes
+        every writer wait its turn (up to the driver's busy timeout) and then read a fresh head.
+        """
+        dbapi_connection = session.connection().connection.dbapi_connection
+        if dbapi_connection is not None and not dbapi_connection.in_transaction:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+            except self._dbapi_error as error:
+                raise OperationalError(f"could not take the write lock: {error}") from error
+
+
+def _chain_rows(
+    head: tuple[int, str], positions: Sequence[int], contents: Sequence[str]
+) -> list[tuple[int, int, str, str]]:
+    """(position, seq, content_hash, hash) for each new event, chained after `head`."""
+    seq, previous = head
+    rows = []
+    for position, content in zip(positions, contents, strict=True):
+        seq += 1
+        previous = link_hash(previous, seq, position, content)
+        rows.append((position, seq, content, previous))
+    return rows
+
+
+def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
+class Factory(library_factory.SQLAlchemyFactory):  # the module's only factory class
+    """eventsourcing-sqlalchemy's factory, with the chained application recorder."""
+
+    application_recorder_class = ChainedApplicationRecorder

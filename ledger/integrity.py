@@ -1,0 +1,255 @@
+"""Verifying the hash chain: re-read every event in pages and name the first that does not fit."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from aggregates.errors import ConfigurationError, LedgerError
+from ledger.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
+from ledger.chained_recorder import ChainedApplicationRecorder
+
+PAGE_SIZE = 1000
+
+
+class LedgerTampered(LedgerError):
+    """The stored events no longer match their hash chain (or the digest given)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(f"tampered at position {problem.position} ({problem.kind}): "
+                         f"{problem.message}")
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first event that does not fit the chain: where, what kind, and why."""
+
+    position: int
+    kind: str  # changed | missing | inserted | reordered | truncated
+    message: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify` found: events checked, the recomputed head, and the first problem if any."""
+
+    events: int
+    head: Digest
+    problem: Problem | None = None
+    extends: Digest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "events": self.events, "head": self.head.as_dict(),
+            "extends": str(self.extends) if self.extends else None,
+            "problem": None if self.problem is None else {
+                "position": self.problem.position, "kind": self.problem.kind,
+                "message": self.problem.message,
+            },
+        }
+
+
+def chained_recorder(app: Any) -> ChainedApplicationRecorder:
+    """The application's recorder, which must be the chained one."""
+    recorder = app.recorder
+    if not isinstance(recorder, ChainedApplicationRecorder):
+        raise ConfigurationError("this ledger is not stored with the hash-chained recorder")
+    return recorder
+
+
+def current_digest(app: Any) -> dict[str, Any]:
+    """The head digest as stored (position, hash, number of events) for reports to print."""
+    return head_digest(chained_recorder(app)).as_dict()
+
+
+def head_digest(recorder: ChainedApplicationRecorder) -> Digest:
+    """The stored head of the chain, or the empty digest."""
+    table = recorder.hashes_table
+    query = select(table.c.position, table.c.seq, table.c.hash).order_by(table.c.seq.desc())
+    with _engine(recorder).connect() as connection:
+        row = connection.execute(query.limit(1)).first()
+    return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
+
+
+def verify_ledger(app: Any, digest: Digest | None = None, page: int = PAGE_SIZE) -> Verification:
+    """Check the application's whole chain (and that it extends `digest`, if given)."""
+    return verify_chain(chained_recorder(app), digest, page)
+
+
+def verify_chain(
+    recorder: ChainedApplicationRecorder, digest: Digest | None = None, page: int = PAGE_SIZE
+) -> Verification:
+    """Re-read every event and chain entry in position order, a page at a time."""
+    stop = _last_position(recorder)
+    events, links = _stored_events(recorder, stop, page), _links(recorder, stop, page)
+    event, link = next(events, None), next(links, None)
+    previous, expected, head, extends = GENESIS, 1, EMPTY, None
+    if digest is not None and digest.position == 0:
+        if digest.hash != GENESIS:
+            return Verification(0, EMPTY, Problem(0, "changed", (
+                f"digest {digest} cannot be: at position 0 the hash is {GENESIS}")))
+        extends = digest
+
+    def failed(problem: Problem) -> Verification:
+        return Verification(expected - 1, head, problem)
+
+    while event is not None or link is not None:
+        if link is None or (event is not None and event.id < link.position):
+            assert event is not None
+            return failed(Problem(event.id, "inserted", (
+                f"{describe(event)} has no chain entry: it was added outside the ledger")))
+        if event is None or link.position < event.id:
+            return failed(Problem(link.position, "missing", (
+                f"the event at position {link.position} (chained as #{link.seq}) "
+                "has been deleted")))
+        position = event.id
+        content = content_hash(event.originator_id, event.originator_version, event.topic,
+                               _state(event.state))
+        if content != link.content_hash:
+            return failed(_content_mismatch(recorder, event, content))
+        if link.seq > expected:
+            return failed(_seq_gap(recorder, event, link, expected))
+        if link.seq < expected:
+            return failed(Problem(position, "reordered", (
+                f"{describe(event)} was chained as #{link.seq} but comes after #{expected - 1}")))
+        chained = link_hash(previous, link.seq, position, content)
+        if chained != link.hash:
+            return failed(Problem(position, "changed", (
+                f"the chain entry of {describe(event)} was altered: its hash does not follow "
+                "from the event before it")))
+        if digest is not None and extends is None:
+            if position == digest.position:
+                if chained != digest.hash:
+                    return failed(Problem(position, "changed", (
+                        f"the history up to position {position} differs from digest {digest}: "
+                        "events at or before it were changed, and the chain rewritten")))
+                extends = digest
+            elif position > digest.position:
+                return failed(Problem(digest.position, "missing", (
+                    f"the event at position {digest.position}, head of digest {digest}, "
+                    "is no longer in the ledger")))
+        previous, expected = chained, expected + 1
+        head = Digest(position, chained, link.seq)
+        event, link = next(events, None), next(links, None)
+
+    if digest is not None and extends is None:
+        return Verification(head.events, head, Problem(digest.position, "truncated", (
+            f"the ledger ends at position {head.position} ({head.events} events), before "
+            f"position {digest.position} of digest {digest}: events were removed from the end")))
+    return Verification(head.events, head, None, extends)
+
+
+def chain_entries(
+    recorder: ChainedApplicationRecorder, stop: int, page: int = PAGE_SIZE
+) -> Iterator[tuple[Any, Link]]:
+    """Each stored event up to `stop` with its chain entry, in order (on a verified chain)."""
+    events, links = _stored_events(recorder, stop, page), _links(recorder, stop, page)
+    for event, link in itertools.zip_longest(events, links):
+        if event is None or link is None or event.id != link.position:
+            raise LedgerTampered(Problem(
+                event.id if event is not None else link.position, "changed",
+                "the ledger changed while it was being read: run `ledger verify`"))
+        yield event, link
+
+
+def describe(event: Any) -> str:
+    """`event 7 (Learner.Enrolled, version 2 of 1f3e...)`: enough for a person to find it."""
+    kind = str(event.topic).rsplit(":", 1)[-1]
+    return (f"event {event.id} ({kind}, version {event.originator_version} "
+            f"of {event.originator_id})")
+
+
+def _content_mismatch(
+    recorder: ChainedApplicationRecorder, event: Any, content: str
+) -> Problem:
+    table = recorder.hashes_table
+    query = select(table.c.position, table.c.seq).where(table.c.content_hash == content)
+    with _engine(recorder).connect() as connection:
+        elsewhere = connection.execute(query.limit(1)).first()
+    if elsewhere is not None and elsewhere.position != event.id:
+        return Problem(event.id, "reordered", (
+            f"{describe(event)} is the event chained at position {elsewhere.position} "
+            f"(#{elsewhere.seq}): stored events were moved"))
+    return Problem(event.id, "changed", (
+        f"{describe(event)} does not match its chain entry: its stored content "
+        "(aggregate, version, topic or state bytes) was altered"))
+
+
+def _seq_gap(
+    recorder: ChainedApplicationRecorder, event: Any, link: Link, expected: int
+) -> Problem:
+    table = recorder.hashes_table
+    query = select(table.c.position).where(table.c.seq == expected)
+    with _engine(recorder).connect() as connection:
+        moved = connection.execute(query.limit(1)).first()
+    if moved is not None:
+        return Problem(event.id, "reordered", (
+            f"{describe(event)} was chained as #{link.seq}, but #{expected} is now at position "
+            f"{moved.position}: events and their chain entries were moved"))
+    return Problem(event.id, "missing", (
+        f"chain entries #{expected}..#{link.seq - 1} before {describe(event)} are gone: "
+        "events were deleted together with their chain entries"))
+
+
+def _engine(recorder: ChainedApplicationRecorder) -> Any:
+    engine = recorder.datastore.engine
+    assert engine is not None
+    return engine
+
+
+def _last_position(recorder: ChainedApplicationRecorder) -> int:
+    """The last position of events or chain entries, read in one snapshot."""
+    record, table = recorder.events_record_cls, recorder.hashes_table
+    query = select(
+        select(func.max(record.id)).scalar_subquery(),
+        select(func.max(table.c.position)).scalar_subquery(),
+    )
+    with _engine(recorder).connect() as connection:
+        last_event, last_link = connection.execute(query).one()
+    return max(last_event or 0, last_link or 0)
+
+
+def _stored_events(
+    recorder: ChainedApplicationRecorder, stop: int, page: int
+) -> Iterator[Any]:
+    record = recorder.events_record_cls
+    columns = (record.id, record.originator_id, record.originator_version, record.topic,
+               record.state)
+    after = 0
+    while True:
+        query = (select(*columns).where(record.id > after, record.id <= stop)
+                 .order_by(record.id).limit(page))
+        with _engine(recorder).connect() as connection:
+            rows = connection.execute(query).all()
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1].id
+
+
+def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterator[Link]:
+    table = recorder.hashes_table
+    after = 0
+    while True:
+        query = (select(table).where(table.c.position > after, table.c.position <= stop)
+                 .order_by(table.c.position).limit(page))
+        with _engine(recorder).connect() as connection:
+            rows = connection.execute(query).all()
+        for row in rows:
+            yield Link(row.position, row.seq, row.content_hash, row.hash)
+        if len(rows) < page:
+            return
+        after = rows[-1].position
+
+
+def _state(state: Any) -> bytes:
+    return bytes(state) if isinstance(state, memoryview) else state

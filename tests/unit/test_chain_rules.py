@@ -1,0 +1,55 @@
+"""The hash rules: any change to any field of an event, or to its place, changes its hash."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.chain import GENESIS, BadDigest, Digest, content_hash, link_hash
+
+events = st.tuples(st.uuids(), st.integers(0, 2**40), st.text(max_size=40),
+                   st.binary(max_size=64))
+
+
+@given(events, events)
+def test_different_events_have_different_content_hashes(first, second):
+    if first != second:
+        assert content_hash(*first) != content_hash(*second)
+
+
+@given(st.text(max_size=10), st.text(max_size=10))
+def test_field_boundaries_cannot_be_shifted_to_forge_a_hash(topic, extra):
+    uuid = UUID(int=1)
+    shifted = content_hash(uuid, 1, topic + extra, b"")
+    if extra:
+        assert shifted != content_hash(uuid, 1, topic, extra.encode())
+
+
+@given(st.integers(1, 2**40), st.integers(1, 2**40), st.binary(min_size=32, max_size=32))
+def test_a_link_depends_on_its_seq_position_and_previous_hash(seq, position, content):
+    base = link_hash(GENESIS, seq, position, content.hex())
+    assert base != link_hash("1" * 64, seq, position, content.hex())
+    assert base != link_hash(GENESIS, seq + 1, position, content.hex())
+    assert base != link_hash(GENESIS, seq, position + 1, content.hex())
+
+
+def test_a_known_event_hashes_to_a_known_value():
+    content = content_hash(UUID(int=0), 1, "t", b"{}")
+    assert content == content_hash("00000000-0000-0000-0000-000000000000", 1, "t", b"{}")
+    assert len(link_hash(GENESIS, 1, 1, content)) == 64
+
+
+@given(st.integers(0, 2**62), st.binary(min_size=32, max_size=32))
+def test_a_digest_prints_and_parses_back(position, raw):
+    digest = Digest(position, raw.hex())
+    assert Digest.parse(str(digest)) == digest
+    assert Digest.parse(f"  {str(digest).upper()} ") == digest
+
+
+@pytest.mark.parametrize("text", ["", "12", "12:abc", "x:" + "a" * 64, "-1:" + "a" * 64])
+def test_a_malformed_digest_is_refused(text):
+    with pytest.raises(BadDigest, match="is not POSITION:HASH"):
+        Digest.parse(text)
