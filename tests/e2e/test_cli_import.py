@@ -122,6 +122,8 @@ def test_demo_builds_a_centre_through_the_import_and_falls_back_to_a_summary(led
     assert re.match(r"Imported demo-centre\.csv: 1\d rows, 0 new learners, 0 events written",
                     again.stdout)
     assert again.stdout.splitlines()[2] == "The demo centre has 12 learners."
+    verified = ledger("verify")
+    assert verified.exit_code == 0 and verified.stdout.startswith("Verified ")
 
 
 def test_demo_does_not_use_ledger_db_from_the_environment(tmp_path, monkeypatch):
