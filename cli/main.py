@@ -9,6 +9,7 @@ import click
 
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
+from cli.importing import demo, import_command
 from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
@@ -56,6 +57,8 @@ cli.add_command(learner_group)
 for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
+cli.add_command(import_command)
+cli.add_command(demo)
 for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
     cli.add_command(command)
 for command in (report_group, rebuild_command, replay_command):

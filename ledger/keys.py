@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -191,6 +191,39 @@ class KeyStore:
             raise WrongMasterKey(f"the key of learner {learner} cannot be opened") from None
         self._keys[learner] = key
         return key
+
+    def prepare_for_writing(self, learners: Collection[UUID]) -> None:
+        """Create (idempotently) and cache many learners' keys in one transaction: bulk import."""
+        wanted = [learner for learner in learners
+                  if not isinstance(self._keys.get(learner), bytes)]
+        if not wanted:
+            return
+        master = self.master_for_writing()
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert_ignoring_duplicates(connection, learner_keys),
+                [{"learner_id": str(learner),
+                  "wrapped_key": seal(master, new_key(), _context(learner)),
+                  "created_at": now, "erased": False} for learner in wanted],
+            )
+            rows = connection.execute(select(learner_keys).where(
+                learner_keys.c.learner_id.in_([str(learner) for learner in wanted])
+            )).all()
+        for row in rows:
+            if not row.erased:  # an erased learner is refused by key_for_writing as usual
+                learner = UUID(row.learner_id)
+                try:
+                    self._keys[learner] = unseal(master, bytes(row.wrapped_key),
+                                                 _context(learner))
+                except OpenFailed:
+                    raise WrongMasterKey(
+                        f"the key of learner {learner} cannot be opened") from None
+
+    def forget(self, learners: Iterable[UUID]) -> None:
+        """Drop these learners' cached keys, so a long bulk import keeps its memory flat."""
+        for learner in learners:
+            self._keys.pop(learner, None)
 
     def key_for_reading(self, learner: UUID) -> bytes | str:
         """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""

@@ -1,0 +1,267 @@
+"""Idempotent planning: apply a parsed row to a learner, recording only facts the ledger lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from aggregates.errors import LedgerError
+from aggregates.learner import DETAIL_FIELDS, Context, Fact, Learner
+from aggregates.values import check_age_at_start
+from ledger.imports.problems import RowError
+from ledger.imports.rows import EnrolmentFacts, EventRow, LearnerRow, ParsedRow
+
+
+@contextmanager
+def column(name: str) -> Iterator[None]:
+    """Report a domain refusal inside the block as a problem with this column."""
+    try:
+        yield
+    except RowError:
+        raise
+    except LedgerError as error:
+        message = getattr(error, "message", None) or str(error)
+        raise RowError(name, message) from None
+
+
+def conflict(name: str, what: str, recorded: Any, given: Any) -> RowError:
+    return RowError(name, f"the ledger records {what} as {_show(recorded)} but the file says "
+                          f"{_show(given)}; retract the recorded event to correct it")
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else repr(value)
+
+
+def apply_row(learner: Learner | None, row: ParsedRow, ctx: Context, today: date,
+              file_name: str) -> Learner:
+    """The learner with this row's new facts pending (a new learner if `learner` is None)."""
+    if isinstance(row, LearnerRow):
+        learner = _learner(learner, row, ctx, today, file_name)
+        _enrolment(learner, row.enrolment, ctx)
+        return learner
+    if learner is None:
+        raise RowError("learner", f"no learner {row.reference!r} at centre {row.centre} in the "
+                                  "ledger or earlier in the file")
+    _event(learner, row, ctx)
+    return learner
+
+
+def _learner(learner: Learner | None, row: LearnerRow, ctx: Context, today: date,
+             file_name: str) -> Learner:
+    if learner is None:
+        with column("learner"):
+            return Learner.record(row.centre, row.reference, row.details, row.uln, row.warnings,
+                                  today, ctx)
+    for name in DETAIL_FIELDS:
+        new = row.details.get(name)
+        if new is not None and learner.detail(name) != new:
+            with column(name):
+                learner.amend(name, new, f"differs in {file_name}", today, ctx)
+    _uln(learner, row.uln, today, ctx)
+    return learner
+
+
+def _uln(learner: Learner, uln: str | None, on: date, ctx: Context) -> None:
+    """Record a ULN unless it is the one last recorded (even if the LRS since rejected it)."""
+    if uln is None:
+        return
+    last = learner.latest("uln")
+    if last is not None and last.values["uln"] == uln:
+        return
+    with column("uln"):
+        learner.record_uln(uln, on, ctx)
+
+
+def once(learner: Learner, kind: str, ref: str, on: date | None, name: str, what: str,
+         record: Callable[[], None]) -> None:
+    """Record a one-off fact unless it is already recorded on the same date; refuse another date."""
+    if on is None:
+        return
+    fact = learner.latest(kind, ref)
+    if fact is None:
+        with column(name):
+            record()
+    elif fact.occurred_on != on:
+        raise conflict(name, f"{what} of {ref}", fact.occurred_on, on)
+
+
+ENROLMENT_ATTRIBUTES = (
+    ("awarding_body", "awarding_body", "the awarding body"),
+    ("qualification", "qualification", "the qualification"),
+    ("programme_start", "programme_start", "the programme start"),
+    ("planned_end", "planned_end", "the planned end"),
+    ("apprenticeship", "apprenticeship", "apprenticeship"),
+)
+
+
+def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
+    ref = facts.ref
+    existing = learner.latest("enrolled", ref)
+    if existing is None:
+        born = learner.detail("date_of_birth")
+        warnings = [w.as_dict() for w in check_age_at_start(born, facts.start)]
+        with column("enrolment"):
+            learner.enrol(ref, facts.awarding_body, facts.qualification, facts.title,
+                          list(facts.units), facts.start, facts.planned_end,
+                          facts.apprenticeship, warnings, ctx)
+    else:
+        given = {"awarding_body": facts.awarding_body, "qualification": facts.qualification,
+                 "programme_start": facts.start, "planned_end": facts.planned_end,
+                 "apprenticeship": facts.apprenticeship}
+        for key, name, what in ENROLMENT_ATTRIBUTES:
+            if existing.values[key] != given[key]:
+                raise conflict(name, f"{what} of {ref}", existing.values[key], given[key])
+    _registration(learner, facts, ctx)
+    once(learner, "assessment-started", ref, facts.assessment_started, "assessment_started",
+         "assessment start", lambda: learner.start_assessment(ref, facts.assessment_started,
+                                                              ctx))  # type: ignore[arg-type]
+    once(learner, "iqa-signed-off", ref, facts.iqa_signed_off, "iqa_signed_off",
+         "the IQA sign-off", lambda: learner.sign_off_iqa(ref, facts.iqa_signed_off,
+                                                          ctx))  # type: ignore[arg-type]
+    once(learner, "claim-submitted", ref, facts.claimed, "claim_submitted", "the claim",
+         lambda: learner.submit_claim(ref, facts.claimed, ctx))  # type: ignore[arg-type]
+    for kind, day, name, method in (
+        ("certificate-received", facts.received, "certificate_received",
+         learner.receive_certificate),
+        ("certificate-issued", facts.issued, "certificate_issued", learner.issue_certificate),
+        ("certificate-collected", facts.collected, "certificate_collected",
+         learner.collect_certificate),
+    ):
+        once(learner, kind, ref, day, name, kind.replace("-", " "),
+             lambda method=method, day=day: method(ref, day, ctx))  # type: ignore[misc]
+    _withdrawal(learner, facts, ctx)
+
+
+def _last_submission(learner: Learner, ref: str) -> Fact | None:
+    return learner.latest("registration-submitted", ref)
+
+
+def _registration(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
+    ref = facts.ref
+    if facts.submitted is None:
+        return
+    state, fact = learner.registration(ref)
+    submission = _last_submission(learner, ref)
+    if state == "none" or (state == "rejected" and submission is not None
+                           and submission.occurred_on != facts.submitted):
+        with column("registration_submitted"):
+            learner.submit_registration(ref, facts.submitted, ctx)
+        state = "submitted"
+    elif submission is not None and submission.occurred_on != facts.submitted:
+        raise conflict("registration_submitted", f"the registration of {ref}",
+                       submission.occurred_on, facts.submitted)
+    if facts.confirmed is None:
+        return
+    if state == "confirmed":
+        assert fact is not None
+        if fact.occurred_on != facts.confirmed:
+            raise conflict("registration_confirmed", f"the confirmation of {ref}",
+                           fact.occurred_on, facts.confirmed)
+        if fact.values["ao_reference"] != facts.ao_reference:
+            raise conflict("ao_reference", f"the AO reference of {ref}",
+                           fact.values["ao_reference"], facts.ao_reference)
+        return
+    with column("registration_confirmed"):
+        learner.confirm_registration(ref, facts.confirmed, facts.ao_reference or "", ctx)
+
+
+def _withdrawal(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
+    ref = facts.ref
+    if facts.left is None:
+        return
+    fact = learner.latest("withdrawn", ref)
+    if fact is None:
+        with column("withdrawal_left"):
+            learner.withdraw(ref, facts.left, facts.withdrawal_reason or "", facts.notified, ctx)
+        return
+    if fact.values["left_on"] != facts.left:
+        raise conflict("withdrawal_left", f"the leaving date from {ref}", fact.values["left_on"],
+                       facts.left)
+    if fact.values["reason"] != facts.withdrawal_reason:
+        raise conflict("withdrawal_reason", f"the withdrawal reason for {ref}",
+                       fact.values["reason"], facts.withdrawal_reason)
+    if facts.notified is None:
+        return
+    notified = fact.values["notified_on"]
+    if notified is None:
+        later = learner.latest("withdrawal-notified", ref)
+        notified = later.occurred_on if later is not None else None
+    if notified is None:
+        with column("withdrawal_notified"):
+            learner.notify_withdrawal(ref, facts.notified, ctx)
+    elif notified != facts.notified:
+        raise conflict("withdrawal_notified", f"the AO notification of the withdrawal from {ref}",
+                       notified, facts.notified)
+
+
+def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
+    kind, ref, on, values = row.kind, row.enrolment or "", row.occurred_on, row.values
+    if kind == "uln":
+        _uln(learner, values["uln"], on, ctx)
+    elif kind == "lrs-result":
+        same = [f for f in learner.live_facts() if f.kind == "lrs-result"
+                and f.occurred_on == on and f.values["code"] == values["code"]]
+        if not same:
+            with column("code"):
+                learner.record_lrs_result(values["code"], values["flags"], values["master_uln"],
+                                          on, ctx)
+    elif kind == "id-verified":
+        same = [f for f in learner.live_facts() if f.kind == "id-verified"
+                and f.occurred_on == on and f.values["document"] == values["document"]]
+        if not same:
+            with column("document"):
+                learner.verify_id(values["document"], on, ctx)
+    elif kind == "amended":
+        same = [f for f in learner.live_facts() if f.kind == "amended" and f.occurred_on == on
+                and f.values["field"] == values["field"] and f.values["new"] == values["value"]]
+        if not same and learner.detail(values["field"]) != values["value"]:
+            with column("value"):
+                learner.amend(values["field"], values["value"], values["reason"], on, ctx)
+    elif kind == "registration-submitted":
+        submission = _last_submission(learner, ref)
+        if submission is None or submission.occurred_on != on:
+            with column("occurred_on"):
+                learner.submit_registration(ref, on, ctx)
+    elif kind == "registration-confirmed":
+        _decision(learner, ref, on, "confirmed",
+                  lambda: learner.confirm_registration(ref, on, values["ao_reference"], ctx))
+    elif kind == "registration-rejected":
+        _decision(learner, ref, on, "rejected",
+                  lambda: learner.reject_registration(ref, on, values["reason"], ctx))
+    elif kind == "withdrawal-notified" and _notified_on(learner, ref) == on:
+        return
+    elif kind == "withdrawn":
+        once(learner, "withdrawn", ref, on, "occurred_on", "the withdrawal",
+             lambda: learner.withdraw(ref, on, values["reason"], None, ctx))
+    else:
+        method = {
+            "assessment-started": learner.start_assessment,
+            "withdrawal-notified": learner.notify_withdrawal,
+            "iqa-signed-off": learner.sign_off_iqa,
+            "claim-submitted": learner.submit_claim,
+            "certificate-received": learner.receive_certificate,
+            "certificate-issued": learner.issue_certificate,
+            "certificate-collected": learner.collect_certificate,
+        }[kind]
+        once(learner, kind, ref, on, "occurred_on", kind.replace("-", " "),
+             lambda: method(ref, on, ctx))
+
+
+def _notified_on(learner: Learner, ref: str) -> date | None:
+    withdrawn = learner.latest("withdrawn", ref)
+    return None if withdrawn is None else withdrawn.values["notified_on"]
+
+
+def _decision(learner: Learner, ref: str, on: date, outcome: str,
+              record: Callable[[], None]) -> None:
+    """Confirm or reject the pending registration, unless this decision is already recorded."""
+    with column("enrolment"):
+        learner.enrolment(ref)
+    state, fact = learner.registration(ref)
+    if state == outcome and fact is not None and fact.occurred_on == on:
+        return
+    with column("occurred_on"):
+        record()

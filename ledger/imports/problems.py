@@ -1,0 +1,38 @@
+"""What can be wrong with an import file: row problems (line, column, reason) and refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aggregates.errors import LedgerError
+
+
+@dataclass(frozen=True, order=True)
+class RowProblem:
+    """One reason a row (or the file, line 0 = whole file) cannot be imported."""
+
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        column = f", column {self.column}" if self.column else ""
+        return f"{where}{column}: {self.reason}"
+
+
+class RowError(LedgerError):
+    """A row cannot be imported; raised inside row handling, collected as a RowProblem."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+        self.reason = reason
+
+
+class ImportRefused(LedgerError):
+    """The file was refused: nothing (or, with --skip-invalid, only the valid rows) written."""
+
+    def __init__(self, message: str, problems: list[RowProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems

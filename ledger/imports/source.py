@@ -1,0 +1,110 @@
+"""Streaming a CSV file: UTF-8 with or without BOM, line numbers, blank lines skipped."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ledger.imports.layouts import Header, read_header
+from ledger.imports.problems import ImportRefused, RowProblem
+
+csv.field_size_limit(1_000_000)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One data row: the line it starts on and its cells by column name (missing cells empty)."""
+
+    line: int
+    cells: dict[str, str]
+    extra: tuple[str, ...] = ()
+
+    def get(self, column: str) -> str:
+        return self.cells.get(column, "").strip()
+
+
+@dataclass
+class CsvSource:
+    """A CSV file read as a stream of records; `bytes_read` follows progress through it."""
+
+    path: Path
+    layout_name: str = "auto"
+    bytes_read: int = 0
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.size = self.path.stat().st_size
+        except OSError as error:
+            raise ImportRefused(f"cannot read {self.path}: {error.strerror}", []) from None
+        if not self.path.is_file():
+            raise ImportRefused(f"{self.path} is not a file", [])
+
+    def header(self) -> Header:
+        """The header row, matched to a layout (reads the start of the file only)."""
+        for _ in self._records(header_only=True):
+            pass
+        return self._header
+
+    def records(self) -> Iterator[Record]:
+        """Every non-blank data row, in file order."""
+        return self._records(header_only=False)
+
+    def _records(self, header_only: bool) -> Iterator[Record]:
+        self.bytes_read = 0
+        with self.path.open("rb") as handle:
+            reader = csv.reader(self._lines(handle), strict=False)
+            header: Header | None = None
+            last_line = 0
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as error:
+                    raise ImportRefused(
+                        "the file is not readable CSV; nothing was written",
+                        [RowProblem(last_line + 1, "", f"not CSV: {error}")],
+                    ) from None
+                line, last_line = last_line + 1, reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue
+                if header is None:
+                    header = read_header(cells, line, self.layout_name)
+                    self._header = header
+                    if header_only:
+                        return
+                    continue
+                yield self._record(header, cells, line)
+            if header is None:
+                raise ImportRefused("the file has no header row; nothing was written",
+                                    [RowProblem(0, "", "the file is empty")])
+
+    @staticmethod
+    def _record(header: Header, cells: list[str], line: int) -> Record:
+        named = {name: cells[index] if index < len(cells) else ""
+                 for name, index in header.positions.items()}
+        extra = tuple(cell for cell in cells[header.width:] if cell.strip())
+        return Record(line, named, extra)
+
+    def _lines(self, handle: object) -> Iterator[str]:
+        for number, raw in enumerate(handle, 1):  # type: ignore[call-overload]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ImportRefused(
+                    "the file is not UTF-8 text; nothing was written",
+                    [RowProblem(number, "", f"not UTF-8 (byte {error.start + 1} of the line); "
+                                            "save the file as CSV UTF-8")],
+                ) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            if "\x00" in text:
+                raise ImportRefused(
+                    "the file is not CSV text; nothing was written",
+                    [RowProblem(number, "", "contains NUL bytes (is it a spreadsheet file?)")],
+                )
+            self.bytes_read += len(raw)
+            yield text

@@ -1,0 +1,137 @@
+"""Loading the learners a batch touches, and saving a batch's changes in one transaction."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from sqlalchemy import select
+
+from aggregates.errors import ConcurrencyConflict
+from aggregates.learner import Learner, LearnerReference, learner_id
+from ledger.app import LedgerApp
+from ledger.imports.problems import RowError, RowProblem
+from ledger.imports.rows import ParsedRow
+
+MAX_ATTEMPTS = 10
+LOAD_CHUNK = 500
+
+
+class BatchPlanner(Protocol):
+    """Plans rows onto learners (see runner.Planner)."""
+
+    def apply(self, learners: dict[UUID, Learner | None], row: ParsedRow) -> None: ...
+
+
+P = TypeVar("P", bound=BatchPlanner)
+
+
+def load_learners(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Learner | None]:
+    """The learners with these ids as the ledger holds them now (None when not recorded)."""
+    return load_aggregates(app, ids)  # type: ignore[return-value]
+
+
+def load_aggregates(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
+    """Several aggregates in one query per chunk of ids (None for ids with no events)."""
+    wanted = list(ids)
+    found: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
+    record = getattr(app.recorder, "events_record_cls", None)
+    if record is None:  # another recorder: fall back to the repository, one by one
+        for key in wanted:
+            try:
+                found[key] = app.repository.get(key)
+            except AggregateNotFoundError:
+                found[key] = None
+        return found
+    for start in range(0, len(wanted), LOAD_CHUNK):
+        chunk = wanted[start:start + LOAD_CHUNK]
+        query = (
+            select(record.originator_id, record.originator_version, record.topic, record.state)
+            .where(record.originator_id.in_(chunk))
+            .order_by(record.originator_id, record.originator_version)
+        )
+        with app.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        for row in rows:
+            event = app.mapper.to_domain_event(_stored(row))
+            key = UUID(str(row.originator_id))
+            found[key] = event.mutate(found[key])  # type: ignore[attr-defined]
+    return found
+
+
+def _stored(row: Any) -> StoredEvent:
+    state = bytes(row.state) if isinstance(row.state, memoryview) else row.state
+    return StoredEvent(originator_id=row.originator_id, originator_version=row.originator_version,
+                       topic=row.topic, state=state)
+
+
+def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerReference]:
+    """The reference index aggregates (new ones for references never used)."""
+    ids = {LearnerReference.create_id(reference): reference for reference in references}
+    loaded = load_aggregates(app, ids)
+    indexes: dict[str, LearnerReference] = {}
+    for key, reference in ids.items():
+        index = loaded[key]
+        indexes[reference] = (index if isinstance(index, LearnerReference)
+                              else LearnerReference(reference=reference))
+    return indexes
+
+
+def save_batch(app: LedgerApp, aggregates: Sequence[Aggregate]) -> int:
+    """Save several aggregates' pending events atomically; the number of events saved."""
+    if not aggregates:
+        return 0
+    recordings = app.save(*aggregates)
+    return len(recordings)
+
+
+class BatchWriter:
+    """Writes batches: load, plan, save in one transaction; re-plan if another writer interfered."""
+
+    def __init__(self, app: LedgerApp) -> None:
+        self.app = app
+
+    def write(self, rows: list[ParsedRow], make_planner: Callable[[], P]
+              ) -> tuple[P, list[RowProblem]]:
+        """Write the rows' new facts; returns the planner used and rows the ledger refused."""
+        ids = {learner_id(row.centre, row.reference) for row in rows}
+        for _ in range(MAX_ATTEMPTS):
+            planner = make_planner()
+            learners = load_learners(self.app, ids)
+            existed = {key for key, learner in learners.items() if learner is not None}
+            refused: list[RowProblem] = []
+            for row in rows:
+                try:
+                    planner.apply(learners, row)
+                except RowError as error:
+                    refused.append(RowProblem(row.line, error.column, error.reason))
+            changed: list[Aggregate] = [
+                learner for learner in learners.values()
+                if learner is not None and learner.pending_events
+            ]
+            created = [learner for key, learner in learners.items()
+                       if key not in existed and learner is not None]
+            indexes = load_references(self.app, {learner.reference for learner in created})
+            for learner in created:
+                indexes[learner.reference].add_centre(learner.centre)
+            changed.extend(index for index in indexes.values() if index.pending_events)
+            self.app.keys.prepare_for_writing(
+                [a.id for a in changed if isinstance(a, Learner)]
+            )
+            try:
+                save_batch(self.app, changed)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.05))
+                continue
+            finally:
+                self.app.keys.forget(ids)
+            return planner, refused
+        raise ConcurrencyConflict("other writers kept changing the same learners; run the "
+                                  "import again to finish")
+
