@@ -12,6 +12,7 @@ from typing import Any
 
 from aggregates.values import uln_check_digit
 from ledger.imports.layouts import EVENTS, MIS_EXPORT
+from ledger.rulesets import load_rulebook
 
 CENTRE = "58231"
 GIVEN_NAMES = {
@@ -108,6 +109,13 @@ def _uk(day: date | None, rng: random.Random) -> str:
     return day.isoformat() if rng.random() < 0.3 else day.strftime("%d/%m/%Y")
 
 
+def first_rule_dates() -> dict[str, date]:
+    """Each shipped AO's first effective date: the demo starts no course before its rules."""
+    book = load_rulebook()
+    return {body: min(v.effective_from for v in versions)
+            for body, versions in book.versions.items()}
+
+
 class CentreGenerator:
     """Generates the learners of one centre, deterministically from a seed and a day."""
 
@@ -115,6 +123,7 @@ class CentreGenerator:
         self.count, self.today = learners, today
         self.rng = random.Random(seed)
         self.first_start = academic_year_start(today) - timedelta(days=365)
+        self.earliest = first_rule_dates()
         self.mis_rows: list[dict[str, str]] = []
         self.event_rows: list[dict[str, str]] = []
 
@@ -125,16 +134,18 @@ class CentreGenerator:
         for number in range(1, self.count + 1):
             self.learner(number)
 
-    def start_date(self) -> date:
+    def start_date(self, awarding_body: str) -> date:
+        """A start in the last two academic years, once the AO's first rule set is in force."""
         rng = self.rng
-        span = max((self.today - timedelta(days=7) - self.first_start).days, 1)
+        first = max(self.first_start, self.earliest.get(awarding_body, self.first_start))
+        span = max((self.today - timedelta(days=7) - first).days, 1)
         if rng.random() < 0.6:
             cohorts = [date(self.first_start.year + y, m, 2) for y in (0, 1) for m in (9, 1, 4)]
             cohorts = [d.replace(year=d.year + 1) if d.month < 8 else d for d in cohorts]
-            cohorts = [d for d in cohorts if d < self.today - timedelta(days=7)]
+            cohorts = [d for d in cohorts if first <= d < self.today - timedelta(days=7)]
             if cohorts:
                 return _weekday(rng.choice(cohorts) + timedelta(days=rng.randint(0, 12)))
-        return _weekday(self.first_start + timedelta(days=rng.randint(0, span)))
+        return _weekday(first + timedelta(days=rng.randint(0, span)))
 
     def learner(self, number: int) -> None:
         rng = self.rng
@@ -145,7 +156,11 @@ class CentreGenerator:
             given, family = given.upper(), family.upper()
         elif problem < 0.05:
             given = given[0] + "."
-        start = self.start_date()
+        courses = [rng.choice(COURSES)]
+        if rng.random() < 0.08:
+            other = rng.choice([c for c in COURSES if c.awarding_body != courses[0].awarding_body])
+            courses.append(other)
+        start = max(self.start_date(course.awarding_body) for course in courses)
         born = start - timedelta(days=rng.randint(16 * 365, 45 * 365))
         if rng.random() < 0.01:
             born = date(1901, 1, 1)
@@ -158,10 +173,6 @@ class CentreGenerator:
             "email": (f"{ascii_name(given)}.{ascii_name(family)}{number}@example.com"
                       if rng.random() < 0.85 else ""),
         }
-        courses = [rng.choice(COURSES)]
-        if rng.random() < 0.08:
-            other = rng.choice([c for c in COURSES if c.awarding_body != courses[0].awarding_body])
-            courses.append(other)
         uln = make_uln(rng) if rng.random() < 0.85 else ""
         person["uln"] = uln
         for index, course in enumerate(courses, 1):
