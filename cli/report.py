@@ -13,6 +13,9 @@ import click
 from aggregates.values import parse_awarding_body, parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_json, emit_rows, format_option
+from ledger.chain import EMPTY, Digest
+from ledger.integrity import digest_at
+from ledger.redaction import redact
 from ledger.reports import (
     current_timelines,
     open_view,
@@ -48,6 +51,8 @@ def report_options(function: F) -> F:
                      help="Nation for bank holidays of centres not in centres.toml: England, "
                           "Wales, Scotland or Northern Ireland (default: LEDGER_NATION or "
                           "England)."),
+        click.option("--redact", is_flag=True,
+                     help="Mask dates of birth, postcodes and emails, for sharing."),
         format_option("table", "json", "csv"),
     ]
     for option in reversed(options):
@@ -59,7 +64,10 @@ class Selection:
     """Parsed report options and the timelines they select."""
 
     def __init__(self, as_at: str | None, on: str | None, awarding_body: str | None,
-                 centre: str | None, policies: str | None, nation: str | None) -> None:
+                 centre: str | None, policies: str | None, nation: str | None,
+                 redact: bool = False) -> None:
+        self.redact = redact
+        self.digest: Digest = EMPTY
         self.moment: datetime | None = parse_timestamp(as_at) if as_at else None
         self.on: date = parse_date(on, "on") if on else date.today()
         self.body = parse_awarding_body(awarding_body) if awarding_body else None
@@ -67,14 +75,31 @@ class Selection:
         self.book: RuleBook = load_rulebook(policies, nation)
 
     def timelines(self) -> list[Timeline]:
+        """The timelines the report reads; notes the digest of the ledger behind them."""
         app = settings().app()
         if self.moment is not None:
-            return timelines_as_at(app, self.moment, self.centre)
-        return current_timelines(app, self.centre)
+            found = timelines_as_at(app, self.moment, self.centre)
+            position = max((t["position"] for t in found), default=0)
+        else:
+            found = current_timelines(app, self.centre)
+            position = open_view(app).max_tracking_id(app.name) or 0
+        self.digest = digest_at(app, position)
+        return found
+
+    def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows, redacted when --redact was given."""
+        return [redact(row) for row in rows] if self.redact else rows
 
     def header(self, name: str) -> dict[str, Any]:
         return {"report": name, "on": self.on, "as_at": self.moment,
-                "awarding_body": self.body, "centre": self.centre}
+                "awarding_body": self.body, "centre": self.centre,
+                "ledger_digest": str(self.digest), "redacted": self.redact}
+
+    def print_digest(self, fmt: str) -> None:
+        """Tables and CSV name the ledger digest on a line of their own (CSV: on stderr)."""
+        if fmt != "json":
+            click.echo(f"Ledger digest: {self.digest} (check later with `ledger verify "
+                       f"--digest {self.digest}`)", err=fmt == "csv")
 
     def title(self, name: str) -> str:
         known = f", as recorded by {self.moment.isoformat()}" if self.moment else ""
@@ -95,7 +120,7 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
     selection = Selection(**options)
     rows, unjudged = late_registrations(selection.timelines(), selection.book, selection.on,
                                         selection.body, selection.centre)
-    plain_rows = [row.as_row() for row in rows]
+    plain_rows = selection.rows([row.as_row() for row in rows])
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows}
     emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"), document)
@@ -103,6 +128,7 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
         counts = Counter(row.status for row in rows)
         detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
         click.echo(f"{len(rows)} enrolments" + (f": {detail}" if detail else ""))
+    selection.print_digest(fmt)
     _note_unjudged(unjudged_rows)
     if check and any(row.status in ("late", "overdue") for row in rows):
         sys.exit(1)
@@ -117,7 +143,7 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     selection = Selection(**options)
     found = maladministration(selection.timelines(), selection.book, selection.on,
                               selection.body, selection.centre)
-    rows = [f.as_row() for f in found]
+    rows = selection.rows([f.as_row() for f in found])
     title = selection.title("Maladministration findings")
     if fmt == "table":
         for row in rows:
@@ -128,6 +154,7 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
         click.echo(f"{len(found)} findings" + (f": {detail}" if detail else ""))
     else:
         emit_rows(rows, FINDING_COLUMNS, fmt, title, selection.header("maladministration"))
+    selection.print_digest(fmt)
     if check and found:
         sys.exit(1)
 
@@ -227,7 +254,7 @@ def replay_command(learner: str | None, centre: str | None, until: str | None,
 
 
 def _state_text(state: dict[str, Any]) -> str:
-    parts = [f"ULN {state['uln'] or '-'} ({state['uln_status']})"]
+    parts = [f"ULN {state['uln_status']}"]
     for ref, enrolment in state["enrolments"].items():
         withdrawn = ", withdrawn" if enrolment["withdrawn"] else ""
         parts.append(f"{ref} {enrolment['awarding_body']}: registration "

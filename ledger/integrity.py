@@ -80,6 +80,16 @@ def head_digest(recorder: ChainedApplicationRecorder) -> Digest:
     return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
 
 
+def digest_at(app: Any, position: int) -> Digest:
+    """The digest of the ledger up to a position: the chain entry at or before it."""
+    table = chained_recorder(app).hashes_table
+    query = (select(table.c.position, table.c.seq, table.c.hash)
+             .where(table.c.position <= position).order_by(table.c.seq.desc()).limit(1))
+    with app.engine.connect() as connection:
+        row = connection.execute(query).first()
+    return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
+
+
 def verify_ledger(app: Any, digest: Digest | None = None, page: int = PAGE_SIZE) -> Verification:
     """Check the application's whole chain (and that it extends `digest`, if given)."""
     return verify_chain(chained_recorder(app), digest, page)

@@ -270,8 +270,8 @@ def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Led
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
     late = sqlite_ledger("report", "late-registrations", "--on", "2026-06-01").stdout
     found = sqlite_ledger("report", "maladministration", "--on", "2026-06-01").stdout
-    assert late.splitlines()[-1] == "2 enrolments: 1 late, 1 overdue"
-    assert found.splitlines()[-1] == "2 findings: 2 major"
+    assert late.splitlines()[-2] == "2 enrolments: 1 late, 1 overdue"
+    assert found.splitlines()[-2] == "2 findings: 2 major"
 
 
 def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
@@ -279,3 +279,32 @@ def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
     assert [(r["awarding_body"], r["version"], r["effective_from"]) for r in rows] == [
         ("AIM", "policy-1.0", "2026-03-24"), ("GATEWAY", "2024", "2024-01-01"),
         ("IMI", "issue-10", "2025-08-01")]
+
+
+def test_a_report_names_the_digest_of_the_ledger_it_was_computed_from(ledger: Ledger) -> None:
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    time.sleep(0.01)
+    moment = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    ledger("register", "L1", "E1", "--submitted", "2026-05-11")
+    report = ledger.json("report", "late-registrations")
+    earlier = ledger.json("report", "late-registrations", "--as-at", moment)
+    assert report["ledger_digest"] == ledger.json("digest")["digest"]
+    assert int(earlier["ledger_digest"].split(":")[0]) < int(report["ledger_digest"].split(":")[0])
+    add(ledger, "L2")
+    for kept in (report, earlier):
+        assert "nothing up to position" in ledger("verify", "--digest",
+                                                  kept["ledger_digest"]).stdout
+    table = ledger("report", "maladministration").stdout
+    assert table.splitlines()[-1].startswith("Ledger digest: ")
+
+
+def test_reports_can_be_redacted_for_sharing(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1", dob="1901-01-01", postcode="SW1A 1AA")
+    enrol(sqlite_ledger, "L1")
+    shared = sqlite_ledger.json("report", "maladministration", "--redact")
+    assert shared["redacted"] is True
+    text = json.dumps(shared)
+    assert "1901-01-01" not in text and "SW1A" not in text
+    assert any(row["rule"] == "data-quality" for row in shared["rows"])
