@@ -11,7 +11,15 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Transcoding
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Transcoding,
+    UUIDAsHex,
+)
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -65,6 +73,12 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
+    """The library's transcodings (UUID, Decimal, datetime) and business dates."""
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
 
 
 def as_date(value: DateLike, name: str) -> date:
@@ -121,8 +135,7 @@ class LedgerApp(Application[UUID]):
         return SealingMapper(self.construct_transcoder(), self.keys)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        register_ledger_transcodings(transcoder)
 
     @property
     def engine(self) -> Engine:
