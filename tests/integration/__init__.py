@@ -1,0 +1,1 @@
+"""Integration tests on a real SQLite file and a real PostgreSQL server."""

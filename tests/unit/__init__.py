@@ -1,0 +1,1 @@
+"""Unit tests: aggregates, values and rules in memory."""
