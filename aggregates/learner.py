@@ -346,6 +346,14 @@ class Learner(Aggregate):
         self.check_once("withdrawn", ref, f"withdrawal from {ref}")
         start = enrolment.values["programme_start"]
         self.check_not_before(left_on, start, "leaving date", "programme start")
+        for kind, what in (("assessment-started", "assessment start"),
+                           ("iqa-signed-off", "IQA sign-off")):
+            later = self.latest(kind, ref)
+            if later is not None and later.occurred_on > left_on:
+                raise DateOrderError(
+                    f"leaving date {left_on.isoformat()} is before the recorded {what} "
+                    f"{later.occurred_on.isoformat()}; retract that first if it was wrong"
+                )
         if notified_on is not None:
             self.check_not_before(notified_on, left_on, "AO notification", "leaving date")
         self._withdrawn(
@@ -408,7 +416,7 @@ class Learner(Aggregate):
         if fact.kind == "erased":
             raise ImpossibleCommand("an erasure cannot be retracted: the key is destroyed")
         if version in self.retracted:
-            raise ImpossibleCommand(f"event version {version} is already retracted")
+            raise ImpossibleCommand("that event is already retracted")
         if fact.kind == "enrolled":
             self.check_no_live_facts_on(fact.enrolment)  # type: ignore[arg-type]
         self._retracted(

@@ -159,7 +159,8 @@ def _matching(pattern: re.Pattern[str], text: str, field: str, what: str) -> str
 
 def parse_reference(text: str, field: str = "reference") -> str:
     """A learner or enrolment reference: letters, digits and . _ / - (up to 40)."""
-    return _matching(REFERENCE_PATTERN, text, field, "a reference (letters, digits, . _ / -)")
+    return _matching(REFERENCE_PATTERN, text, field,
+                     "a reference (up to 40 letters, digits, . _ / -)")
 
 
 def parse_centre(text: str) -> str:
@@ -191,10 +192,12 @@ def parse_text(text: str, field: str, max_length: int = 200) -> str:
 def parse_timestamp(text: str, field: str = "as_at") -> datetime:
     """A recorded-time moment: ISO date or date-time; without a zone it is UTC."""
     value = text.strip()
+    if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", value):
+        value = parse_date(value, field).isoformat()
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidValue(field, f"{value!r} is not an ISO date or date-time") from None
+        raise InvalidValue(field, f"{value!r} is not a date or ISO date-time") from None
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

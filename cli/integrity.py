@@ -56,15 +56,20 @@ def digest(fmt: str) -> None:
 @click.option("--centre", required=True, help="Centre number whose learners' events to export.")
 @click.option("--from", "start", help="First recorded date to include (ISO, UTC).")
 @click.option("--to", "end", help="Last recorded date to include (ISO, UTC).")
+@click.option("--policies", envvar="LEDGER_POLICIES", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Extra rule-set directory the reports use (default: LEDGER_POLICIES).")
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @user_errors
-def export(centre: str, start: str | None, end: str | None, out: Path) -> None:
+def export(centre: str, start: str | None, end: str | None, policies: Path | None,
+           out: Path) -> None:
     """Write a bundle for an EQA: a centre's events with the hash chain and the rule sets."""
     first = parse_date(start, "from") if start else None
     last = parse_date(end, "to") if end else None
     if first is not None and last is not None and last < first:
         raise InvalidValue("to", f"{last.isoformat()} is before --from {first.isoformat()}")
-    summary = export_bundle(settings().app(), parse_centre(centre), out, first, last)
+    summary = export_bundle(settings().app(), parse_centre(centre), out, first, last,
+                            extra_policies=policies)
     click.echo(f"Exported {summary.events} events of centre {summary.centre} to {out} "
                f"({summary.entries} chain entries, {len(summary.rule_sets)} rule set(s)).")
     click.echo(f"Digest: {summary.digest}")

@@ -42,7 +42,7 @@ class LedgerGroup(click.Group):
 @click.pass_context
 def cli(context: click.Context, db: str | None, actor: str | None) -> None:
     """The compliance ledger: an event-sourced record of learner registrations."""
-    context.obj = Settings(db=db, actor=actor or default_actor())
+    context.obj = Settings(db=db, actor=(actor or "").strip() or default_actor())
 
 
 @cli.command("init")

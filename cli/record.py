@@ -19,12 +19,16 @@ json_option = format_option("text", "json")
 
 
 def report_recorded(fmt: str, reference: str | None, positions: list[int]) -> None:
-    """Print what was recorded: the event positions (the ids `ledger retract` takes)."""
+    """Print what was recorded: the event positions (the ids `ledger retract` takes) and any
+    data-quality warnings (recorded, reported later as findings; on stderr in text)."""
+    warnings = getattr(positions, "warnings", [])
     if fmt == "json":
-        emit_json({"learner": reference, "events": positions})
-    else:
-        whose = f" for {reference}" if reference else ""
-        click.echo(f"Recorded {len(positions)} event(s){whose}: {', '.join(map(str, positions))}")
+        emit_json({"learner": reference, "events": list(positions), "warnings": warnings})
+        return
+    for warning in warnings:
+        click.echo(f"Warning: {warning['field']}: {warning['message']}", err=True)
+    whose = f" for {reference}" if reference else ""
+    click.echo(f"Recorded {len(positions)} event(s){whose}: {', '.join(map(str, positions))}")
 
 
 def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
@@ -53,7 +57,7 @@ def learner_group() -> None:
 @click.option("--centre", required=True, help="Centre number.")
 @click.option("--given-name", required=True, help="Legal given name(s) as on certificates.")
 @click.option("--family-name", required=True, help="Legal family name.")
-@click.option("--dob", required=True, help="Date of birth (YYYY-MM-DD).")
+@click.option("--dob", required=True, help="Date of birth (YYYY-MM-DD or DD/MM/YYYY).")
 @click.option("--gender", required=True,
               help="LRS gender: 0 not known, 1 male, 2 female, 9 not specified.")
 @click.option("--postcode", default="", help="UK postcode.")
@@ -162,7 +166,10 @@ def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise InvalidValue("set", f"{pair!r} is not field=value")
-        changes[name.strip().replace("-", "_")] = value
+        field = name.strip().replace("-", "_")
+        if field in changes:
+            raise InvalidValue("set", f"{field} is given more than once")
+        changes[field] = value
     return changes
 
 
@@ -260,7 +267,7 @@ def certificate(reference: str, enrolment: str, received: str | None, issued: st
 
 
 @click.command("retract")
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--reason", required=True, help="Why the event was recorded in error.")
 @recording
 def retract(event_id: int, reason: str, note: str | None) -> list[int]:

@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 
 import click
 
+from aggregates.errors import InvalidValue
 from aggregates.values import parse_awarding_body, parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_json, emit_rows, format_option
+from ledger.app import MAX_POSITION
 from ledger.chain import EMPTY, Digest
 from ledger.integrity import digest_at
 from ledger.redaction import redact
@@ -231,6 +233,8 @@ def replay_command(learner: str | None, centre: str | None, until: str | None,
     limit: datetime | int | None = None
     if until is not None:
         limit = int(until) if until.strip().isdigit() else parse_timestamp(until, "until")
+        if isinstance(limit, int) and limit > MAX_POSITION:
+            raise InvalidValue("until", f"{until} is beyond the last possible position")
     app = settings().app()
     learner_id = app.find_learner(learner, centre).id if learner else None
     rows = []

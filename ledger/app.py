@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -59,7 +59,19 @@ from ledger.persistence import (
 from ledger.sealing import SealingMapper, check_recordable
 
 MAX_ATTEMPTS = 30
+MAX_POSITION = 2**63 - 1
+EARLIEST_START = date(1990, 1, 1)
+START_HORIZON_DAYS = 2 * 366
+LONGEST_PROGRAMME_DAYS = 10 * 366
 DateLike = str | date
+
+
+class Recorded(list[int]):
+    """The positions of the events a command recorded, and any data-quality warnings."""
+
+    def __init__(self, positions: Iterable[int] = ()) -> None:
+        super().__init__(positions)
+        self.warnings: list[dict[str, str]] = []
 
 
 class DateAsISO(Transcoding):
@@ -73,6 +85,22 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+def check_programme_dates(start: date, planned_end: date) -> None:
+    """Refuse a programme start or planned end no real programme could have (typos)."""
+    latest = date.today() + timedelta(days=START_HORIZON_DAYS)
+    if not EARLIEST_START <= start <= latest:
+        raise InvalidValue("start", f"{start.isoformat()} is not a plausible programme start "
+                                    f"({EARLIEST_START.isoformat()} to {latest.isoformat()})")
+    if (planned_end - start).days > LONGEST_PROGRAMME_DAYS:
+        raise InvalidValue("planned_end", f"{planned_end.isoformat()} is more than ten years "
+                                          "after the programme start")
+
+
+def normalise_code(text: str) -> str:
+    """A code as typed by people: 'No Contact' and 'no_contact' mean no-contact."""
+    return "-".join(text.strip().lower().replace("_", " ").split())
 
 
 def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
@@ -186,6 +214,8 @@ class LedgerApp(Application[UUID]):
 
     def event_at(self, position: int) -> tuple[UUID, int]:
         """The learner id and version of the event at a global position."""
+        if not 1 <= position <= MAX_POSITION:
+            raise UnknownEvent(f"no event at position {position}")
         notifications = self.recorder.select_notifications(start=position, limit=1)
         if not notifications or notifications[0].id != position:
             raise UnknownEvent(f"no event at position {position}")
@@ -240,7 +270,10 @@ class LedgerApp(Application[UUID]):
         qualification_title = parse_text(title, "title")
         start_on = as_date(start, "start")
         end_on = as_date(planned_end, "planned_end")
-        unit_list = [parse_text(unit, "units", 40) for unit in units if unit.strip()]
+        check_programme_dates(start_on, end_on)
+        unit_list = list(dict.fromkeys(
+            parse_text(unit, "units", 40) for unit in units if unit.strip()
+        ))
 
         def command(learner: Learner) -> None:
             born = learner.detail("date_of_birth")
@@ -353,7 +386,7 @@ class LedgerApp(Application[UUID]):
 
         def command(learner: Learner) -> None:
             if left_on is not None:
-                learner.withdraw(enrolment, left_on, reason.strip(), notified_on, ctx)
+                learner.withdraw(enrolment, left_on, normalise_code(reason), notified_on, ctx)
             elif notified_on is not None:
                 learner.notify_withdrawal(enrolment, notified_on, ctx)
 
@@ -404,10 +437,13 @@ class LedgerApp(Application[UUID]):
         originator, version = self.event_at(position)
         learner = self.repository.get(originator)
         assert isinstance(learner, Learner)
-        return self._change(
-            learner.reference, learner.centre,
-            lambda it: it.retract(version, why, date.today(), ctx),
-        )
+        try:
+            return self._change(
+                learner.reference, learner.centre,
+                lambda it: it.retract(version, why, date.today(), ctx),
+            )
+        except ImpossibleCommand as error:
+            raise ImpossibleCommand(f"event {position}: {error}") from None
 
     # ----- plumbing -------------------------------------------------------------------------
 
@@ -437,11 +473,18 @@ class LedgerApp(Application[UUID]):
         return index
 
     @staticmethod
-    def _positions(recordings: list[Any]) -> list[int]:
-        positions = [r.notification.id for r in recordings]
-        if not positions:
+    def _positions(recordings: list[Any]) -> Recorded:
+        """The positions of the learner events saved, with their data-quality warnings."""
+        learner_recordings = [
+            r for r in recordings
+            if type(r.domain_event).__qualname__.startswith(f"{Learner.__qualname__}.")
+        ]
+        if not learner_recordings:
             raise ImpossibleCommand("nothing new to record")
-        return positions
+        recorded = Recorded(r.notification.id for r in learner_recordings)
+        for r in learner_recordings:
+            recorded.warnings.extend(getattr(r.domain_event, "warnings", None) or [])
+        return recorded
 
 
 def _stored(row: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from eventsourcing.persistence import StoredEvent
 
-from aggregates.errors import LedgerError
+from aggregates.errors import LedgerError, UnknownLearner
 from ledger.chain import GENESIS, HASH_VERSION, Digest, content_hash, link_hash
 from ledger.integrity import LedgerTampered, chain_entries, chained_recorder, verify_ledger
 
@@ -55,14 +55,17 @@ class BundleSummary:
 
 def export_bundle(
     app: Any, centre: str, out: Path, start: date | None = None, end: date | None = None,
-    policies: Path = POLICIES_DIR,
+    policies: Path = POLICIES_DIR, extra_policies: Path | None = None,
 ) -> BundleSummary:
-    """Write one centre's events (recorded between start and end, inclusive) as a bundle."""
+    """Write one centre's events (recorded between start and end, inclusive) as a bundle,
+    with the rule-set files the reports use (the shipped ones, overridden by extra ones)."""
+    if not centre_has_learners(app, centre):
+        raise UnknownLearner(f"no learner is recorded at centre {centre}")
     verification = verify_ledger(app)
     if verification.problem is not None:
         raise LedgerTampered(verification.problem)
     digest = verification.head
-    rule_sets = sorted(policies.glob("*.toml")) if policies.is_dir() else []
+    rule_sets = rule_set_files(policies, extra_policies)
     header = {
         "type": "bundle", "format": BUNDLE_FORMAT, "centre": centre,
         "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
@@ -93,6 +96,34 @@ def export_bundle(
         writer.end({"type": "end", "events": events, "entries": entries})
     return BundleSummary(centre, events, entries, digest, tuple(p.name for p in rule_sets),
                          header["from"], header["to"])
+
+
+def rule_set_files(shipped: Path, extra: Path | None) -> list[Path]:
+    """The rule-set files in force: shipped ones, replaced or added to by the extra folder."""
+    files: dict[str, Path] = {}
+    for folder in (shipped, extra):
+        if folder is not None and folder.is_dir():
+            files.update({path.name: path for path in sorted(folder.glob("*.toml"))})
+    return [files[name] for name in sorted(files)]
+
+
+def centre_has_learners(app: Any, centre: str) -> bool:
+    """True when some learner is recorded at the centre (learner ids are per centre)."""
+    for batch in _recorded_events(app):
+        if any(str(event.centre) == centre for event in batch):
+            return True
+    return False
+
+
+def _recorded_events(app: Any, page: int = 1000) -> Iterator[list[Any]]:
+    start = 1
+    while True:
+        found = app.recorder.select_notifications(start=start, limit=page,
+                                                  topics=[RECORDED_TOPIC])
+        if not found:
+            return
+        yield [app.mapper.to_domain_event(n) for n in found]
+        start = found[-1].id + 1
 
 
 def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:

@@ -59,6 +59,16 @@ def _codes(path: Path, key: str, value: Any) -> list[str]:
     return list(value)
 
 
+LRS_FIELD_NAMES = ("given_name", "family_name", "date_of_birth", "gender", "postcode")
+
+
+def _lrs_fields(path: Path, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(v in LRS_FIELD_NAMES for v in value):
+        choices = ", ".join(LRS_FIELD_NAMES)
+        raise RuleSetError(path, key, f"must be a list of LRS fields ({choices})")
+    return list(value)
+
+
 # Each rule kind: its required and optional parameters and how to check them.
 RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]] = {
     "late-registration": (
@@ -73,7 +83,7 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "claim-deadline": ({"days": _positive, "unit": _unit}, {}),
     "certificate-issue": ({"days": _positive, "unit": _unit}, {}),
     "uln-rejected-uncorrected": ({}, {"days": (_not_negative, 0)}),
-    "lrs-reverification": ({}, {}),
+    "lrs-reverification": ({}, {"fields": (_lrs_fields, None)}),
     "data-quality": ({"codes": _codes}, {}),
 }
 COMMON_KEYS = {"clause", "severity", "description"}

@@ -199,13 +199,15 @@ def check_uln_rejected(view: LearnerView, rule: RuleLike, on: date) -> Iterator[
 def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
     confirmed: Fact | None = None
     pending: list[Fact] = []
+    fields = rule.params.get("fields")
     for fact in view.facts:
         if fact["event"] == "LrsResultRecorded":
             pending = []
             confirmed = fact if fact["values"]["outcome"] == "confirmed" else None
         elif fact["event"] == "UlnRecorded":
             confirmed, pending = None, []
-        elif fact["event"] == "DetailsAmended" and fact["values"].get("lrs_field") and confirmed:
+        elif (fact["event"] == "DetailsAmended" and fact["values"].get("lrs_field") and confirmed
+              and (fields is None or fact["values"]["field"] in fields)):
             pending.append(fact)
     for amended in pending:
         assert confirmed is not None

@@ -25,7 +25,7 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
-from ledger.app import parse_detail
+from ledger.app import check_programme_dates, parse_detail
 from ledger.imports.layouts import EVENTS, Layout
 from ledger.imports.problems import RowProblem
 from ledger.imports.source import Record
@@ -240,6 +240,12 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
         ("certificate_collected", "certificate_issued"),
     ):
         cells.after(later, earlier, dates)
+    start_on, end_on = dates["programme_start"], dates["planned_end"]
+    if start_on is not None and end_on is not None:
+        try:
+            check_programme_dates(start_on, end_on)
+        except InvalidValue as error:
+            cells.problem(error.field.replace("start", "programme_start"), error.message)
     cells.not_after("assessment_started", "withdrawal_left", dates)
     cells.not_after("iqa_signed_off", "withdrawal_left", dates)
     for column, other in (

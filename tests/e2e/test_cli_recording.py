@@ -30,11 +30,11 @@ def test_every_command_has_help(path):
 
 
 def test_recording_prints_the_positions_of_the_new_events(ledger):
-    assert ledger(*LEARNER).stdout == "Recorded 3 event(s) for L1: 1, 2, 3\n"
+    assert ledger(*LEARNER).stdout == "Recorded 1 event(s) for L1: 1\n"
     assert ledger(*ENROL).stdout == "Recorded 1 event(s) for L1: 4\n"
     result = ledger("register", "L1", "E1", "--submitted", "2026-09-20", "--confirmed",
                     "2026-09-24", "--ao-ref", "IMI-7", "--format", "json")
-    assert json.loads(result.stdout) == {"learner": "L1", "events": [5, 6]}
+    assert json.loads(result.stdout) == {"learner": "L1", "events": [5, 6], "warnings": []}
 
 
 def test_a_full_history_is_recorded_and_audited_as_json(ledger):
@@ -125,3 +125,54 @@ def test_an_unusable_database_url_is_one_error_line():
     result = CliRunner().invoke(cli, ["--db", "mysql://x/y", "audit", "L1"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: database URL 'mysql://x/y'")
+
+
+def test_data_quality_warnings_are_shown_when_recording(ledger):
+    result = ledger("learner", "add", "L9", "--centre", "C1", "--given-name", "Anna",
+                    "--family-name", "SMITH", "--dob", "1901-01-01", "--gender", "2")
+    assert result.stdout == "Recorded 1 event(s) for L9: 1\n"
+    assert result.stderr.splitlines() == [
+        "Warning: family_name: 'SMITH' is all capitals",
+        "Warning: date_of_birth: 1901-01-01 is a placeholder, not a real date of birth"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([*ENROL[:-4], "--start", "9999-12-01", "--planned-end", "9999-12-31"],
+     "start: 9999-12-01 is not a plausible programme start"),
+    (["amend", "L1", "--set", "family_name=Ames", "--set", "family_name=Barr", "--reason",
+      "x"], "family_name is given more than once"),
+    (["retract", "99999999999999999999999", "--reason", "x"], "EVENT_ID"),
+    (["replay", "--until", "99999999999999999999999"], "beyond the last possible position"),
+])
+def test_typos_that_used_to_slip_through_are_refused(ledger, args, message):
+    ledger(*LEARNER)
+    result = ledger(*args)
+    assert (result.exit_code, result.stderr.count("\n")) == (1, 1)
+    assert message in result.stderr
+
+
+def test_a_withdrawal_cannot_predate_a_recorded_iqa_sign_off(ledger):
+    ledger(*LEARNER)
+    ledger(*ENROL)
+    ledger("complete", "L1", "E1", "--iqa-signed-off", "2026-10-01")
+    result = ledger("withdraw", "L1", "E1", "--left", "2026-09-20", "--reason", "left")
+    assert result.exit_code == 1
+    assert "before the recorded IQA sign-off 2026-10-01" in result.stderr
+    assert ledger("withdraw", "L1", "E1", "--left", "2026-10-02", "--reason",
+                  "No Contact").exit_code == 0
+
+
+def test_a_retraction_refused_names_the_position_given(ledger):
+    ledger(*LEARNER)
+    ledger(*ENROL)
+    ledger("claim", "L1", "E1", "--claimed", "2026-10-01")
+    ledger("retract", "5", "--reason", "x")
+    result = ledger("retract", "5", "--reason", "x")
+    assert result.stderr == "Error: event 5: that event is already retracted\n"
+
+
+def test_a_blank_actor_falls_back_to_the_user(db_url):
+    result = CliRunner().invoke(cli, ["--db", db_url, "--actor", "   ", *LEARNER])
+    assert result.exit_code == 0
+    audit = CliRunner().invoke(cli, ["--db", db_url, "audit", "L1", "--format", "json"])
+    assert json.loads(audit.stdout)["events"][0]["actor"].strip() != ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +129,25 @@ def test_an_export_range_that_ends_before_it_starts_is_refused(ledger, db_url, t
                  "2026-01-31", str(tmp_path / "x.jsonl"))
     assert result.exit_code == 1
     assert result.output == "Error: to: 2026-01-31 is before --from 2026-02-01\n"
+
+
+def test_exporting_a_centre_with_no_learners_is_an_error_and_writes_nothing(ledger, db_url,
+                                                                           tmp_path):
+    out = tmp_path / "nope.jsonl"
+    result = run(db_url, "export", "--centre", "NOPE", str(out))
+    assert result.exit_code == 1
+    assert result.output == "Error: no learner is recorded at centre NOPE\n"
+    assert not out.exists()
+
+
+def test_a_bundle_carries_the_rule_sets_the_reports_use(ledger, db_url, tmp_path):
+    extra = tmp_path / "policies"
+    extra.mkdir()
+    shipped = (Path(__file__).parents[2] / "ledger" / "policies" / "imi.toml").read_text()
+    (extra / "imi.toml").write_text(shipped.replace("days = 90", "days = 120"))
+    out = tmp_path / "c1.jsonl"
+    exported = run(db_url, "export", "--centre", "C1", "--policies", str(extra), str(out))
+    assert exported.exit_code == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    rule_sets = {line["name"]: line["text"] for line in lines if line.get("type") == "rule-set"}
+    assert "days = 120" in rule_sets["imi.toml"] and "aim.toml" in rule_sets

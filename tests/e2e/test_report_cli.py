@@ -234,7 +234,7 @@ def test_a_broken_rule_file_is_an_error_naming_file_and_key(sqlite_ledger: Ledge
     (("report", "late-registrations", "--on", "31/02/2026"), "Error: on: '31/02/2026' is not "
                                                              "a real date"),
     (("report", "late-registrations", "--as-at", "yesterday"), "Error: as_at: 'yesterday' is "
-                                                               "not an ISO date or date-time"),
+                                                               "not a date or ISO date-time"),
     (("report", "maladministration", "--nation", "Cornwall"), "Error: nation 'Cornwall' is not "
                                                               "one of England"),
     (("replay", "--learner", "NOBODY"), "Error: no learner 'NOBODY' is recorded"),

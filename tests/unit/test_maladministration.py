@@ -184,6 +184,17 @@ def test_an_lrs_field_amended_after_confirmation_needs_a_new_verification() -> N
     assert findings(ledger, rule="lrs-reverification") == []
 
 
+def test_imi_names_the_lrs_fields_it_checks_so_a_postcode_change_is_not_a_finding() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner(uln="1000000043")
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.record_lrs_result("WSVRC001", [], None, date(2026, 4, 6))
+    learner.amend("postcode", "LS6 3AB", "moved", date(2026, 4, 7))
+    assert findings(ledger, rule="lrs-reverification") == []
+    learner.amend("date_of_birth", date(2000, 1, 2), "typo", date(2026, 4, 8))
+    assert len(findings(ledger, rule="lrs-reverification")) == 1
+
+
 def test_data_quality_warnings_are_findings_until_corrected() -> None:
     ledger = MemoryLedger()
     warnings = [{"code": "name-capitals", "field": "family_name",
