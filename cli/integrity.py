@@ -17,7 +17,8 @@ from ledger.integrity import LedgerTampered, current_digest, verify_ledger
 
 @click.command("verify")
 @click.option("--digest", "digest_text", metavar="POSITION:HASH",
-              help="Also prove the ledger extends the one this digest was taken from.")
+              help="Also prove the ledger (or the bundle's chain) extends the one this digest "
+                   "was taken from, e.g. the digest printed on a kept report.")
 @click.option("--bundle", "bundle", type=click.Path(dir_okay=False, path_type=Path),
               help="Verify an exported bundle offline instead (no database is opened).")
 @user_errors
@@ -29,6 +30,9 @@ def verify(digest_text: str | None, bundle: Path | None) -> None:
         click.echo(f"Bundle verified: {summary.events} events of centre {summary.centre} "
                    f"in {summary.entries} chain entries, {len(summary.rule_sets)} rule set(s).")
         click.echo(f"Digest: {summary.digest}")
+        if digest is not None:
+            click.echo(f"Extends digest {digest}: nothing up to position {digest.position} "
+                       "was changed.")
         return
     result = verify_ledger(settings().app(), digest)
     if result.problem is not None:

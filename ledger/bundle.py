@@ -133,8 +133,12 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
     if header.get("format") != BUNDLE_FORMAT:
         raise BadBundle(f"line {number}: not a {BUNDLE_FORMAT} bundle")
     claimed = _digest(header, number)
-    if digest is not None and (digest.position, digest.hash) != (claimed.position, claimed.hash):
+    if digest is not None and digest.position > claimed.position:
+        raise BadBundle(f"the digest given ({digest}) is later than the bundle's {claimed}")
+    if digest is not None and digest.position == claimed.position and digest.hash != claimed.hash:
         raise BadBundle(f"the bundle's digest {claimed} is not the digest given ({digest})")
+    earlier = digest if digest is not None and digest.position < claimed.position else None
+    earlier_seen = False
     rule_sets: list[str] = []
     running: str | None = None
     last_seq = last_position = None
@@ -146,6 +150,9 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
         if kind == "end":
             for extra, _ in lines:
                 raise BadBundle(f"line {extra}: text after the end line")
+            if earlier is not None and not earlier_seen:
+                raise BadBundle(f"position {earlier.position} of the digest given is not in "
+                                "the bundle's chain entries: it cannot be checked against it")
             return _finish(line, number, checksum, claimed, running, last_position,
                            events, entries, header, rule_sets)
         checksum.update(line["_raw"])
@@ -190,6 +197,11 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
         if kind == "event" and running != line.get("hash"):
             raise BadBundle(f"{where}: the event's chained hash does not follow from the "
                             "hash before it")
+        if earlier is not None and position == earlier.position:
+            if running != earlier.hash:
+                raise BadBundle(f"{where}: the chain's hash here is {running}, not the digest "
+                                f"given ({earlier}): the history before it was changed")
+            earlier_seen = True
         last_seq, last_position = seq, position
         entries += 1
     raise BadBundle("the bundle has no end line: it was cut short")

@@ -86,7 +86,8 @@ def test_export_then_verify_the_bundle_offline(ledger, db_url, tmp_path):
     assert offline.exit_code == 0, offline.output
     assert offline.output.startswith("Bundle verified: 4 events of centre C1 in 10 chain "
                                      "entries, ")
-    assert offline.output.endswith(f"Digest: {digest}\n")
+    assert offline.output.endswith(f"Digest: {digest}\nExtends digest {digest}: nothing up to "
+                                   f"position 10 was changed.\n")
 
 
 def test_a_bundle_edited_by_one_byte_fails_on_the_cli(ledger, db_url, tmp_path):
@@ -151,3 +152,19 @@ def test_a_bundle_carries_the_rule_sets_the_reports_use(ledger, db_url, tmp_path
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     rule_sets = {line["name"]: line["text"] for line in lines if line.get("type") == "rule-set"}
     assert "days = 120" in rule_sets["imi.toml"] and "aim.toml" in rule_sets
+
+
+def test_a_bundle_is_checked_against_an_earlier_digest_within_it(ledger, db_url, tmp_path):
+    from ledger.integrity import digest_at
+
+    earlier = str(digest_at(ledger, 8))
+    out = tmp_path / "c1.jsonl"
+    run(db_url, "export", "--centre", "C1", str(out))
+    result = CliRunner().invoke(cli, ["verify", "--bundle", str(out), "--digest", earlier])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        f"Extends digest {earlier}: nothing up to position 8 was changed.")
+    forged = earlier[:-1] + ("0" if earlier[-1] != "0" else "1")
+    refused = CliRunner().invoke(cli, ["verify", "--bundle", str(out), "--digest", forged])
+    assert refused.exit_code == 1
+    assert "the history before it was changed" in refused.output
