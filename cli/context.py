@@ -13,9 +13,10 @@ import click
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregates.errors import LedgerError
+from aggregates.errors import ConfigurationError, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.persistence import database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +32,12 @@ class Settings:
     def app(self) -> LedgerApp:
         """The ledger application, opened on first use."""
         if self._app is None:
-            self._app = LedgerApp(self.db)
+            url = database_url(self.db)
+            if url.rstrip("/") == "sqlite:" or ":memory:" in url:
+                raise ConfigurationError(
+                    f"{url!r} is an in-memory database: everything recorded would be lost; "
+                    "give a file, e.g. sqlite:///ledger.db")
+            self._app = LedgerApp(url)
         return self._app
 
     def context(self, note: str | None = None, source: str = "cli") -> Context:

@@ -176,3 +176,10 @@ def test_a_blank_actor_falls_back_to_the_user(db_url):
     assert result.exit_code == 0
     audit = CliRunner().invoke(cli, ["--db", db_url, "audit", "L1", "--format", "json"])
     assert json.loads(audit.stdout)["events"][0]["actor"].strip() != ""
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused_on_the_command_line(url):
+    result = CliRunner().invoke(cli, ["--db", url, *LEARNER])
+    assert result.exit_code == 1
+    assert "is an in-memory database" in result.stderr
