@@ -19,8 +19,13 @@ def is_learner_event(event: Any) -> bool:
     return cls.__module__ == LEARNER_MODULE and cls.__qualname__.startswith("Learner.")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Dates as ISO text, tuples as lists: a value that survives a JSON round trip."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
