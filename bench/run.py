@@ -176,6 +176,7 @@ def step_audit(url: str, learners: int, samples: int) -> dict[str, Any]:
     times = []
     for _ in range(samples):
         reference = f"L{rng.randint(1, learners):05d}"
+        app.keys.forget_all()  # as `ledger audit` in a new process: no key cached
         started = time.perf_counter()
         learner = app.find_learner(reference, None)
         audit_rows(app.learner_events(learner.id))
