@@ -58,6 +58,7 @@ master_key_check = Table(
 )
 
 ENCRYPTED = "[encrypted]"
+KEY_ROWS_PER_STATEMENT = 1000
 PRELOAD_AFTER = 20  # learners read one by one before all key rows are read at once
 ERASED = "[erased]"
 
@@ -202,13 +203,13 @@ class KeyStore:
             return
         master = self.master_for_writing()
         now = datetime.now(UTC)
+        new_rows = [{"learner_id": str(learner),
+                     "wrapped_key": seal(master, new_key(), _context(learner)),
+                     "created_at": now, "erased": False} for learner in wanted]
         with self.engine.begin() as connection:
-            connection.execute(
-                insert_ignoring_duplicates(connection, learner_keys),
-                [{"learner_id": str(learner),
-                  "wrapped_key": seal(master, new_key(), _context(learner)),
-                  "created_at": now, "erased": False} for learner in wanted],
-            )
+            for start in range(0, len(new_rows), KEY_ROWS_PER_STATEMENT):  # multi-row INSERTs
+                connection.execute(insert_ignoring_duplicates(connection, learner_keys).values(
+                    new_rows[start:start + KEY_ROWS_PER_STATEMENT]))
             rows = connection.execute(select(learner_keys).where(
                 learner_keys.c.learner_id.in_([str(learner) for learner in wanted])
             )).all()
