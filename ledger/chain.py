@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+import struct
 from dataclasses import dataclass
+from hashlib import sha256
 from uuid import UUID
 
 from aggregates.errors import LedgerError
 
 HASH_VERSION = b"ledger-chain/1"
 GENESIS = "0" * 64
+_LENGTH = struct.Struct(">Q").pack
+_TWO_NUMBERS = struct.Struct(">QQ").pack
 _DIGEST = re.compile(r"^(?P<position>\d+):(?P<hash>[0-9a-f]{64})$")
 
 
 class BadDigest(LedgerError, ValueError):
     """A digest given on the command line is not POSITION:HASH."""
-
-
-def _field(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
 
 
 def originator_text(originator_id: UUID | str) -> str:
@@ -32,23 +31,22 @@ def content_hash(originator_id: UUID | str, version: int, topic: str, state: byt
 
     Each field is length-prefixed, so no two different events frame to the same bytes. The
     recorded time is inside the state bytes (the library's `timestamp`), so it is covered too.
+    (One hash over the joined bytes: the same digest as updating field by field, but faster.)
     """
-    digest = hashlib.sha256(HASH_VERSION)
-    digest.update(_field(originator_text(originator_id).encode()))
-    digest.update(_field(str(int(version)).encode()))
-    digest.update(_field(topic.encode()))
-    digest.update(_field(bytes(state)))
-    return digest.hexdigest()
+    originator = str(originator_id).encode()
+    number = str(int(version)).encode()
+    name = topic.encode()
+    data = bytes(state)
+    return sha256(b"".join((
+        HASH_VERSION, _LENGTH(len(originator)), originator, _LENGTH(len(number)), number,
+        _LENGTH(len(name)), name, _LENGTH(len(data)), data,
+    ))).hexdigest()
 
 
 def link_hash(previous: str, seq: int, position: int, content: str) -> str:
     """SHA-256 chaining one event to the one before it: previous hash, seq, position, content."""
-    digest = hashlib.sha256(HASH_VERSION)
-    digest.update(bytes.fromhex(previous))
-    digest.update(int(seq).to_bytes(8, "big"))
-    digest.update(int(position).to_bytes(8, "big"))
-    digest.update(bytes.fromhex(content))
-    return digest.hexdigest()
+    return sha256(HASH_VERSION + bytes.fromhex(previous) + _TWO_NUMBERS(int(seq), int(position))
+                  + bytes.fromhex(content)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,18 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing_sqlalchemy import factory as library_factory
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from ledger.chain import GENESIS, content_hash, link_hash
@@ -123,9 +134,43 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int]:
         if self._is_sqlite:
             self._take_sqlite_write_lock(session)
-        positions = super()._insert_stored_events(session, stored_events, **kwargs)
-        if stored_events:
-            self._chain(session, positions, stored_events)
+        if not stored_events or not self._has_autoincrementing_ids:
+            return super()._insert_stored_events(session, stored_events, **kwargs)
+        positions = self._bulk_insert(session, stored_events)
+        self._notify_channel(session)
+        self._chain(session, positions, stored_events)
+        return positions
+
+    def _bulk_insert(
+        self, session: Session, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """One Core bulk INSERT for the whole batch, not an ORM object and flush per event.
+
+        The library adds one ORM record per event and flushes; a bulk insert gives the same
+        rows at a fraction of the cost. The table is locked first, as the library does.
+        PostgreSQL returns the ids in the events' order (INSERT ... RETURNING, sorted by
+        parameter order). SQLite cannot promise RETURNING's order for many rows, but this
+        transaction holds the write lock (BEGIN IMMEDIATE) and each new row's id is one more
+        than the largest id, so the batch's ids are the ids above the largest one before it,
+        in insertion order.
+        """
+        self._lock_table(session)
+        table = self.events_record_cls.__table__
+        rows = [
+            {"originator_id": event.originator_id,
+             "originator_version": event.originator_version,
+             "topic": event.topic, "state": event.state}
+            for event in stored_events
+        ]
+        if not self._is_sqlite:
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return [row[0] for row in session.execute(statement, rows)]
+        before = session.execute(select(func.max(table.c.id))).scalar() or 0
+        session.execute(insert(table), rows)
+        positions = list(session.execute(
+            select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
+        if len(positions) != len(rows):
+            raise OperationalError("another writer inserted events during this transaction")
         return positions
 
     def _chain(

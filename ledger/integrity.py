@@ -13,7 +13,7 @@ from aggregates.errors import ConfigurationError, LedgerError
 from ledger.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
 from ledger.chained_recorder import ChainedApplicationRecorder
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 5000
 
 
 class LedgerTampered(LedgerError):
@@ -102,14 +102,17 @@ def verify_chain(
     stop = _last_position(recorder)
     events, links = _stored_events(recorder, stop, page), _links(recorder, stop, page)
     event, link = next(events, None), next(links, None)
-    previous, expected, head, extends = GENESIS, 1, EMPTY, None
+    previous, expected, extends = GENESIS, 1, None
     if digest is not None and digest.position == 0:
         if digest.hash != GENESIS:
             return Verification(0, EMPTY, Problem(0, "changed", (
                 f"digest {digest} cannot be: at position 0 the hash is {GENESIS}")))
         extends = digest
 
+    position, seq = 0, 0  # the last event that fitted (head), kept as plain values
+
     def failed(problem: Problem) -> Verification:
+        head = Digest(position, previous, seq) if seq else EMPTY
         return Verification(expected - 1, head, problem)
 
     while event is not None or link is not None:
@@ -121,36 +124,33 @@ def verify_chain(
             return failed(Problem(link.position, "missing", (
                 f"the event at position {link.position} (chained as #{link.seq}) "
                 "has been deleted")))
-        position = event.id
         content = content_hash(event.originator_id, event.originator_version, event.topic,
                                _state(event.state))
         if content != link.content_hash:
             return failed(_content_mismatch(recorder, event, content))
-        if link.seq > expected:
-            return failed(_seq_gap(recorder, event, link, expected))
-        if link.seq < expected:
-            return failed(Problem(position, "reordered", (
-                f"{describe(event)} was chained as #{link.seq} but comes after #{expected - 1}")))
-        chained = link_hash(previous, link.seq, position, content)
+        if link.seq != expected:
+            return failed(_out_of_sequence(recorder, event, link, expected))
+        chained = link_hash(previous, expected, event.id, content)
         if chained != link.hash:
-            return failed(Problem(position, "changed", (
+            return failed(Problem(event.id, "changed", (
                 f"the chain entry of {describe(event)} was altered: its hash does not follow "
                 "from the event before it")))
         if digest is not None and extends is None:
-            if position == digest.position:
+            if event.id == digest.position:
                 if chained != digest.hash:
-                    return failed(Problem(position, "changed", (
-                        f"the history up to position {position} differs from digest {digest}: "
+                    return failed(Problem(event.id, "changed", (
+                        f"the history up to position {event.id} differs from digest {digest}: "
                         "events at or before it were changed, and the chain rewritten")))
                 extends = digest
-            elif position > digest.position:
+            elif event.id > digest.position:
                 return failed(Problem(digest.position, "missing", (
                     f"the event at position {digest.position}, head of digest {digest}, "
                     "is no longer in the ledger")))
-        previous, expected = chained, expected + 1
-        head = Digest(position, chained, link.seq)
+        previous, position, seq = chained, event.id, expected
+        expected += 1
         event, link = next(events, None), next(links, None)
 
+    head = Digest(position, previous, seq) if seq else EMPTY
     if digest is not None and extends is None:
         return Verification(head.events, head, Problem(digest.position, "truncated", (
             f"the ledger ends at position {head.position} ({head.events} events), before "
@@ -176,6 +176,15 @@ def describe(event: Any) -> str:
     kind = str(event.topic).rsplit(":", 1)[-1]
     return (f"event {event.id} ({kind}, version {event.originator_version} "
             f"of {event.originator_id})")
+
+
+def _out_of_sequence(
+    recorder: ChainedApplicationRecorder, event: Any, link: Any, expected: int
+) -> Problem:
+    if link.seq > expected:
+        return _seq_gap(recorder, event, link, expected)
+    return Problem(event.id, "reordered", (
+        f"{describe(event)} was chained as #{link.seq} but comes after #{expected - 1}"))
 
 
 def _content_mismatch(
@@ -246,7 +255,7 @@ def _stored_events(
         after = rows[-1].id
 
 
-def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterator[Link]:
+def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterator[Any]:
     table = recorder.hashes_table
     after = 0
     while True:
@@ -254,8 +263,7 @@ def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterat
                  .order_by(table.c.position).limit(page))
         with _engine(recorder).connect() as connection:
             rows = connection.execute(query).all()
-        for row in rows:
-            yield Link(row.position, row.seq, row.content_hash, row.hash)
+        yield from rows  # rows have the attributes of a Link: position, seq, content_hash, hash
         if len(rows) < page:
             return
         after = rows[-1].position

@@ -58,6 +58,8 @@ master_key_check = Table(
 )
 
 ENCRYPTED = "[encrypted]"
+KEY_ROWS_PER_STATEMENT = 1000
+PRELOAD_AFTER = 20  # learners read one by one before all key rows are read at once
 ERASED = "[erased]"
 
 
@@ -81,6 +83,7 @@ class KeyStore:
         self._reading: tuple[bytes | None] | None = None
         self._writing: bytes | None = None
         self._preloaded: dict[UUID, Any] | None = None
+        self._reads = 0
 
     def create_tables(self) -> None:
         """Create the key tables if they are missing."""
@@ -200,13 +203,13 @@ class KeyStore:
             return
         master = self.master_for_writing()
         now = datetime.now(UTC)
+        new_rows = [{"learner_id": str(learner),
+                     "wrapped_key": seal(master, new_key(), _context(learner)),
+                     "created_at": now, "erased": False} for learner in wanted]
         with self.engine.begin() as connection:
-            connection.execute(
-                insert_ignoring_duplicates(connection, learner_keys),
-                [{"learner_id": str(learner),
-                  "wrapped_key": seal(master, new_key(), _context(learner)),
-                  "created_at": now, "erased": False} for learner in wanted],
-            )
+            for start in range(0, len(new_rows), KEY_ROWS_PER_STATEMENT):  # multi-row INSERTs
+                connection.execute(insert_ignoring_duplicates(connection, learner_keys).values(
+                    new_rows[start:start + KEY_ROWS_PER_STATEMENT]))
             rows = connection.execute(select(learner_keys).where(
                 learner_keys.c.learner_id.in_([str(learner) for learner in wanted])
             )).all()
@@ -224,6 +227,11 @@ class KeyStore:
         """Drop these learners' cached keys, so a long bulk import keeps its memory flat."""
         for learner in learners:
             self._keys.pop(learner, None)
+
+    def forget_all(self) -> None:
+        """Forget every cached key and key row, as a newly started process would have none."""
+        self._keys.clear()
+        self._preloaded, self._reads = None, 0
 
     def key_for_reading(self, learner: UUID) -> bytes | str:
         """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""
@@ -244,8 +252,12 @@ class KeyStore:
         return found
 
     def _preloaded_row(self, learner: UUID) -> Any:
-        """A key row, from one query for all learners on the first read (reports read many)."""
+        """A key row: one query each for the first few learners read (`ledger audit` reads
+        one), then one query for all of them (reports and replays read many)."""
         if self._preloaded is None:
+            self._reads += 1
+            if self._reads <= PRELOAD_AFTER:
+                return self._row(learner)
             with self.engine.connect() as connection:
                 rows = connection.execute(select(learner_keys)).all()
             self._preloaded = {UUID(row.learner_id): row for row in rows}

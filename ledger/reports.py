@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
@@ -19,6 +20,7 @@ from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
 from ledger.persistence import application_env
+from ledger.sealing import SealingMapper
 from projections.timeline import Timeline, apply_event, is_learner_event, new_timeline
 
 TIMELINES_TABLE = "ledger_report_timelines"
@@ -166,18 +168,44 @@ def open_view(app: LedgerApp) -> ReportsView:
 
 
 def notifications(app: LedgerApp, after: int = 0, stop: int | None = None,
-                  page: int = PAGE_SIZE) -> Iterator[list[tuple[int, Any]]]:
-    """Learner events after a position, decoded, a page at a time (memory stays flat)."""
+                  page: int = PAGE_SIZE, personal: bool = True,
+                  ) -> Iterator[list[tuple[int, Any]]]:
+    """Learner events after a position, decoded, a page at a time (memory stays flat).
+
+    With personal=False personal values are not decrypted (they read `[encrypted]`): the
+    report tables keep none, so folding them needs no learner keys.
+    """
+    decode = app.mapper.to_domain_event
+    if not personal and isinstance(app.mapper, SealingMapper):
+        decode = partial(app.mapper.to_domain_event, open_personal=False)
     start = after
     while True:
-        found = app.recorder.select_notifications(
-            start=start + 1, limit=page, stop=stop, topics=LEARNER_TOPICS)
+        found = _learner_notifications(app, start, page, stop)
         if not found:
             return
-        yield [(n.id, app.mapper.to_domain_event(n)) for n in found]
+        yield [(n.id, decode(n)) for n in found]
         start = found[-1].id
         if len(found) < page:
             return
+
+
+def _learner_notifications(app: LedgerApp, after: int, limit: int,
+                           stop: int | None) -> list[Notification]:
+    """The recorder's select_notifications(topics=learner topics) as one Core query.
+
+    Same rows, same order; without building an ORM object per row on the way.
+    """
+    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    query = (select(table.c.id, table.c.originator_id, table.c.originator_version,
+                    table.c.topic, table.c.state)
+             .where(table.c.id > after, table.c.topic.in_(LEARNER_TOPICS))
+             .order_by(table.c.id).limit(limit))
+    if stop is not None:
+        query = query.where(table.c.id <= stop)
+    with app.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [Notification(id=row[0], originator_id=row[1], originator_version=row[2],
+                         topic=row[3], state=bytes(row[4])) for row in rows]
 
 
 def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
@@ -188,7 +216,7 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
     while limit is None or processed < limit:
         size = page if limit is None else min(page, limit - processed)
         done = view.max_tracking_id(app.name) or 0
-        batch = next(notifications(app, after=done, page=size), [])
+        batch = next(notifications(app, after=done, page=size, personal=False), [])
         if not batch:
             break
         try:
@@ -200,10 +228,17 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
     return processed
 
 
+REBUILD_PAGE_SIZE = 5_000
+
+
 def rebuild(app: LedgerApp, view: ReportsView) -> int:
-    """Recompute the materialised timelines from the first event; returns events processed."""
+    """Recompute the materialised timelines from the first event; returns events processed.
+
+    Larger pages than a catch-up: fewer transactions, and fewer rewrites of a timeline whose
+    events fall in several pages.
+    """
     view.clear(app.name)
-    return catch_up(app, view)
+    return catch_up(app, view, page=REBUILD_PAGE_SIZE)
 
 
 def current_timelines(app: LedgerApp, centre: str | None = None) -> list[Timeline]:
@@ -217,7 +252,7 @@ def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
                     stop: int | None = None) -> list[Timeline]:
     """Timelines from the events recorded up to `as_at`, folded in memory page by page."""
     timelines: dict[str, Timeline] = {}
-    for batch in notifications(app, stop=stop):
+    for batch in notifications(app, stop=stop, personal=False):
         for position, event in batch:
             if event.timestamp > as_at:
                 continue

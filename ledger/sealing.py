@@ -71,13 +71,18 @@ class SealingMapper(Mapper[UUID]):
         object.__setattr__(clone, "__dict__", state)
         return super().to_stored_event(clone)
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+    def to_domain_event(
+        self, stored_event: StoredEvent, *, open_personal: bool = True
+    ) -> DomainEventProtocol[UUID]:
+        """The domain event; with open_personal=False its personal values read `[encrypted]`
+        without a key being looked up (for projections, which keep no personal data)."""
         domain_event = super().to_domain_event(stored_event)
         state = domain_event.__dict__
         envelope = state.pop(ENVELOPE, None)
         if envelope is None:
             return domain_event
-        secret = self._open(envelope, stored_event)
+        secret = (self._open(envelope, stored_event) if open_personal
+                  else _markers(envelope, Sealed(ENCRYPTED)))
         messages = secret.pop(WARNING_MESSAGES, None)
         if isinstance(messages, Sealed):
             messages = [messages] * len(state["warnings"])
@@ -91,7 +96,6 @@ class SealingMapper(Mapper[UUID]):
     def _open(self, envelope: dict[str, Any], stored: StoredEvent) -> dict[str, Any]:
         originator = UUID(str(stored.originator_id))
         key = self.keys.key_for_reading(originator)
-        marker = Sealed(key) if isinstance(key, str) else Sealed(ENCRYPTED)
         if isinstance(key, bytes):
             context = _context(originator, stored.originator_version, stored.topic)
             try:
@@ -99,10 +103,13 @@ class SealingMapper(Mapper[UUID]):
                 return dict(self.transcoder.decode(opened))
             except (OpenFailed, ValueError, KeyError):
                 pass  # altered or unreadable ciphertext reads as [encrypted], never as text
-        secret: dict[str, Any] = {}
-        for attribute, keys in envelope["shape"].items():
-            secret[attribute] = marker if keys is None else {k: marker for k in keys}
-        return secret
+        return _markers(envelope, Sealed(key) if isinstance(key, str) else Sealed(ENCRYPTED))
+
+
+def _markers(envelope: dict[str, Any], marker: Sealed) -> dict[str, Any]:
+    """The sealed attributes, each value (or each value of a sealed dict) as the marker."""
+    return {attribute: marker if keys is None else dict.fromkeys(keys, marker)
+            for attribute, keys in envelope["shape"].items()}
 
 
 def is_sealed(value: Any) -> bool:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from aggregates.learner import personal_attributes
-from projections.audit import event_changes, event_name
+from projections.audit import COMMON_ATTRIBUTES, event_name
 
 LEARNER_MODULE = "aggregates.learner"
 Timeline = dict[str, Any]
@@ -19,8 +19,13 @@ def is_learner_event(event: Any) -> bool:
     return cls.__module__ == LEARNER_MODULE and cls.__qualname__.startswith("Learner.")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Dates as ISO text, tuples as lists: a value that survives a JSON round trip."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -46,6 +51,30 @@ def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+_PERSONAL: dict[str, frozenset[str]] = {}
+
+
+def _impersonal_values(name: str, event: Any) -> dict[str, Any]:
+    """`jsonable(impersonal(name, event_changes(event)))` in one pass: the fold's hot path."""
+    personal = _PERSONAL.get(name)
+    if personal is None:
+        personal = _PERSONAL[name] = frozenset(personal_attributes(name))
+    state = vars(event)
+    values: dict[str, Any] = {}
+    for key, value in state.items():
+        if key in COMMON_ATTRIBUTES or key in personal or key.startswith("_"):
+            continue
+        values[key] = value if type(value) in _PLAIN else jsonable(value)
+    for key in ("uln", "master_uln"):
+        if key in personal and key in state:
+            values[key] = state[key] is not None
+    if "warnings" in values:
+        values["warnings"] = [
+            {"code": w["code"], "field": w["field"]} for w in values["warnings"] or []
+        ]
+    return values
+
+
 def new_timeline(learner_id: str) -> Timeline:
     """An empty timeline for a learner (filled by their Recorded event)."""
     return {"learner_id": learner_id, "centre": None, "reference": None, "position": 0,
@@ -60,7 +89,7 @@ def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
         version = event.retracted_version
         timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]
         return timeline
-    values = jsonable(impersonal(name, event_changes(event)))
+    values = _impersonal_values(name, event)
     if name == "Recorded":
         timeline["centre"], timeline["reference"] = event.centre, event.reference
     timeline["facts"].append({

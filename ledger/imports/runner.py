@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from copy import deepcopy
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -143,6 +143,20 @@ def _guard(app: LedgerApp) -> Callable[[Learner], None]:
     return lambda learner: check_recordable(learner, app.keys)
 
 
+def trial_copy(learner: Learner) -> Learner:
+    """A copy to plan a row on, so a refused row leaves the learner untouched.
+
+    The aggregate's methods only add to its lists and sets (facts, retractions, pending
+    events) and replace its attributes; the facts themselves are frozen. So copying the
+    containers one level deep is enough, and far cheaper than a deep copy.
+    """
+    trial = copy(learner)
+    for name, value in vars(learner).items():
+        if isinstance(value, list | set | dict):
+            vars(trial)[name] = copy(value)
+    return trial
+
+
 def _context(options: ImportOptions, name: str, row: ParsedRow) -> Context:
     return Context(actor=options.actor, source=f"import {name}:{row.line}", note=row.note)
 
@@ -170,7 +184,7 @@ class Planner:
         if before is not None:
             with column("learner"):
                 self.guard(before)
-        trial = deepcopy(before) if before is not None else None
+        trial = trial_copy(before) if before is not None else None
         version = before.version if before is not None else 0
         after = apply_row(trial, row, _context(self.options, self.name, row), self.today, self.name)
         learners[key] = after

@@ -1,0 +1,329 @@
+"""The ledger at awarding-body scale: import, rebuild, incremental report, audit and verify.
+
+    python bench/run.py [--learners 100000] [--backend sqlite|postgres|both] [--json]
+                        [--postgres URL] [--schema bench_run] [--workdir DIR]
+
+Generates a synthetic MIS export of N learners (the demo centre's generator, about 8 events a
+learner with the reference index), then for each backend, each step in its own process:
+
+- import: `ledger import`'s code path (ledger.imports.import_csv), events/s; in the same run
+  a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table,
+  committed in batches of the import's size, and the ratio of the two rates;
+- rebuild: `ledger rebuild` of the report projection, events/s and the process's peak RSS;
+- incremental: catching the reports up after about 1,000 new events (an import of new
+  learners), seconds;
+- audit: one learner's trail as `ledger audit REF` builds it, median and 95th percentile ms
+  over random learners;
+- verify: `ledger verify`, events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from ledger.demo import CentreGenerator  # noqa: E402
+from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
+
+DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
+BATCH = 500
+SEED = 2026
+EXTRA_LEARNERS = 125  # about 1,000 new events for the incremental report
+TARGETS = {
+    "import_sqlite": 30_000, "import_postgres": 15_000, "import_raw_fraction": 1 / 8,
+    "rebuild": 100_000, "incremental_s": 0.5, "audit_median_ms": 10.0, "rebuild_peak_mb": 300,
+    "verify": 200_000,
+}
+
+
+# ----- the synthetic centre -------------------------------------------------------------------
+
+def write_export(path: Path, learners: int, prefix: str = "L", seed: int = SEED) -> int:
+    """Write an MIS export of `learners` learners; returns its number of rows."""
+    generator = CentreGenerator(learners, seed, date.today())
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(MIS_EXPORT.columns), restval="")
+        writer.writeheader()
+        for number in range(1, learners + 1):
+            generator.learner(number)
+            for row in generator.mis_rows:
+                row["learner"] = prefix + row["learner"][1:]
+                writer.writerow(row)
+                rows += 1
+            generator.mis_rows.clear()
+            generator.event_rows.clear()
+    return rows
+
+
+# ----- steps, each run in a child process -----------------------------------------------------
+
+def _app(url: str) -> Any:
+    from ledger.app import LedgerApp
+    return LedgerApp(url)
+
+
+def _event_count(app: Any) -> int:
+    with app.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one())
+
+
+def step_import(url: str, path: str) -> dict[str, Any]:
+    from ledger.imports.runner import ImportOptions, import_csv
+    app = _app(url)
+    before = _event_count(app)
+    started = time.perf_counter()
+    summary = import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH))
+    seconds = time.perf_counter() - started
+    peak = peak_mb()
+    events = _event_count(app) - before
+    raw_seconds = raw_insert(app, before)
+    return {"rows": summary.rows, "events": events, "learner_events": summary.events,
+            "seconds": seconds, "rate": events / seconds,
+            "raw_seconds": raw_seconds, "raw_rate": events / raw_seconds, "peak_mb": peak}
+
+
+def raw_insert(app: Any, after: int) -> float:
+    """Seconds to insert the stored event rows after position `after` again into a plain table.
+
+    The rows are read a page at a time (untimed) and each page inserted and committed (timed),
+    in pages of the import's batch size.
+    """
+    engine = app.engine
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS bench_raw"))
+        connection.execute(text(
+            "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, originator_id BLOB, "
+            "originator_version INTEGER, topic TEXT, state BLOB)" if sqlite else
+            "CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, originator_id UUID, "
+            "originator_version INTEGER, topic TEXT, state BYTEA)"))
+    raw = engine.raw_connection()
+    seconds = 0.0
+    try:
+        cursor = raw.cursor()
+        while True:
+            cursor.execute(
+                "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "
+                f"WHERE id > {int(after)} ORDER BY id LIMIT {BATCH}")
+            page = cursor.fetchall()
+            if not page:
+                break
+            after = page[-1][0]
+            values = [(row[1], row[2], row[3], bytes(row[4])) for row in page]
+            raw.commit()
+            started = time.perf_counter()
+            if sqlite:
+                cursor.executemany("INSERT INTO bench_raw (originator_id, originator_version, "
+                                   "topic, state) VALUES (?, ?, ?, ?)", values)
+            else:
+                buffer = io.StringIO()
+                for originator, version, topic, state in values:
+                    buffer.write(f"{originator}\t{version}\t{topic}\t\\\\x{state.hex()}\n")
+                buffer.seek(0)
+                cursor.copy_expert("COPY bench_raw (originator_id, originator_version, topic, "
+                                   "state) FROM STDIN", buffer)
+            raw.commit()
+            seconds += time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_raw")
+        raw.commit()
+    finally:
+        raw.close()
+    return seconds
+
+
+def step_rebuild(url: str) -> dict[str, Any]:
+    from ledger.reports import open_view, rebuild
+    app = _app(url)
+    view = open_view(app)
+    started = time.perf_counter()
+    events = rebuild(app, view)
+    seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds, "rate": events / seconds,
+            "peak_mb": peak_mb()}
+
+
+def step_incremental(url: str, path: str) -> dict[str, Any]:
+    from ledger.imports.runner import ImportOptions, import_csv
+    from ledger.reports import catch_up, open_view
+    app = _app(url)
+    view = open_view(app)
+    catch_up(app, view)
+    import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH))
+    started = time.perf_counter()
+    events = catch_up(app, view)
+    seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds}
+
+
+def step_audit(url: str, learners: int, samples: int) -> dict[str, Any]:
+    from projections.audit import audit_rows
+    app = _app(url)
+    rng = random.Random(SEED)
+    times = []
+    for _ in range(samples):
+        reference = f"L{rng.randint(1, learners):05d}"
+        app.keys.forget_all()  # as `ledger audit` in a new process: no key cached
+        started = time.perf_counter()
+        learner = app.find_learner(reference, None)
+        audit_rows(app.learner_events(learner.id))
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"samples": samples, "median_ms": statistics.median(times),
+            "p95_ms": times[min(len(times) - 1, int(len(times) * 0.95))]}
+
+
+def step_verify(url: str) -> dict[str, Any]:
+    from ledger.integrity import verify_ledger
+    app = _app(url)
+    started = time.perf_counter()
+    result = verify_ledger(app)
+    seconds = time.perf_counter() - started
+    assert result.ok, result.problem
+    return {"events": result.events, "seconds": seconds, "rate": result.events / seconds}
+
+
+def peak_mb() -> float:
+    """This process's peak resident set size in MB (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(arguments: list[str]) -> None:
+    step, url, *rest = arguments
+    result: dict[str, Any]
+    if step == "import":
+        result = step_import(url, rest[0])
+    elif step == "rebuild":
+        result = step_rebuild(url)
+    elif step == "incremental":
+        result = step_incremental(url, rest[0])
+    elif step == "audit":
+        result = step_audit(url, int(rest[0]), int(rest[1]))
+    else:
+        result = step_verify(url)
+    print(json.dumps(result))
+
+
+def run_child(*arguments: str) -> dict[str, Any]:
+    env = {**os.environ, "LEDGER_MASTER_KEY": os.environ.get("LEDGER_MASTER_KEY", BENCH_KEY)}
+    env.pop("LEDGER_MASTER_KEY_FILE", None)
+    done = subprocess.run([sys.executable, __file__, "--child", *arguments], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"bench step {arguments[0]} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# ----- the run --------------------------------------------------------------------------------
+
+def fresh_postgres(server: str, schema: str) -> str:
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options=-csearch_path%3D{schema}"
+
+
+def bench_backend(url: str, export: Path, extra: Path, learners: int,
+                  samples: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    results["import"] = run_child("import", url, str(export))
+    results["rebuild"] = run_child("rebuild", url)
+    results["incremental"] = run_child("incremental", url, str(extra))
+    results["audit"] = run_child("audit", url, str(learners), str(samples))
+    results["verify"] = run_child("verify", url)
+    return results
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"ledger bench: {report['learners']:,} learners, {report['rows']:,} MIS rows, "
+             f"{report['cpus']} CPUs"]
+    for backend, r in report["backends"].items():
+        imp, reb, inc, aud, ver = (r["import"], r["rebuild"], r["incremental"], r["audit"],
+                                   r["verify"])
+        target = TARGETS[f"import_{backend}"]
+        lines += [
+            f"\n{backend}",
+            f"  import          {imp['rate']:>10,.0f} events/s  ({imp['events']:,} events in "
+            f"{imp['seconds']:.1f} s; target >= {target:,})",
+            f"  raw insert      {imp['raw_rate']:>10,.0f} rows/s    import/raw = "
+            f"{imp['rate'] / imp['raw_rate']:.3f} (target >= {TARGETS['import_raw_fraction']:.3f})",
+            f"  import memory   {imp['peak_mb']:>10,.0f} MB peak",
+            f"  rebuild         {reb['rate']:>10,.0f} events/s  ({reb['events']:,} events in "
+            f"{reb['seconds']:.1f} s; target >= {TARGETS['rebuild']:,})",
+            f"  rebuild memory  {reb['peak_mb']:>10,.0f} MB peak  (target < "
+            f"{TARGETS['rebuild_peak_mb']})",
+            f"  incremental     {inc['seconds']:>10.3f} s         ({inc['events']:,} new events; "
+            f"target < {TARGETS['incremental_s']})",
+            f"  audit           {aud['median_ms']:>10.1f} ms median, {aud['p95_ms']:.1f} ms p95 "
+            f"({aud['samples']} learners; target median < {TARGETS['audit_median_ms']})",
+            f"  verify          {ver['rate']:>10,.0f} events/s  ({ver['events']:,} events in "
+            f"{ver['seconds']:.1f} s; target >= {TARGETS['verify']:,})",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--learners", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--postgres", default=os.environ.get("LEDGER_BENCH_POSTGRES",
+                                                             DEFAULT_POSTGRES))
+    parser.add_argument("--schema", default="bench_run",
+                        help="PostgreSQL schema to (re)create for the run")
+    parser.add_argument("--samples", type=int, default=200, help="learners for the audit")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the CSV files and the SQLite ledger (default: temp)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.workdir or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        export, extra = folder / "bench-export.csv", folder / "bench-extra.csv"
+        rows = write_export(export, args.learners)
+        write_export(extra, EXTRA_LEARNERS, prefix="X", seed=SEED + 1)
+        report: dict[str, Any] = {"learners": args.learners, "rows": rows,
+                                  "cpus": os.cpu_count(), "targets": TARGETS, "backends": {}}
+        backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+        for backend in backends:
+            if backend == "sqlite":
+                db = folder / "bench-ledger.db"
+                for leftover in folder.glob("bench-ledger.db*"):
+                    leftover.unlink()
+                url = f"sqlite:///{db}"
+            else:
+                url = fresh_postgres(args.postgres, args.schema)
+            report["backends"][backend] = bench_backend(
+                url, export, extra, args.learners, min(args.samples, args.learners))
+    print(json.dumps(report, indent=2) if args.json else table(report))
+    return report
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+    else:
+        main()

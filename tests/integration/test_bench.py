@@ -1,0 +1,37 @@
+"""The benchmark script runs end to end at a tiny size, so it cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+
+
+def load_bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_bench()
+    report = bench.main(["--learners", "50", "--backend", "sqlite", "--samples", "20",
+                         "--workdir", str(tmp_path)])
+    sqlite = report["backends"]["sqlite"]
+    assert report["learners"] == 50 and report["cpus"] >= 1
+    assert sqlite["import"]["events"] > 50 * 5
+    assert sqlite["import"]["raw_rate"] > 0
+    assert sqlite["rebuild"]["events"] == sqlite["import"]["learner_events"]
+    assert sqlite["incremental"]["events"] > 500
+    assert sqlite["audit"]["samples"] == 20
+    assert sqlite["verify"]["events"] == (sqlite["import"]["events"]
+                                          + sqlite["incremental"]["events"]
+                                          + bench.EXTRA_LEARNERS * 2)
+    assert "sqlite" in capsys.readouterr().out
