@@ -12,7 +12,7 @@ from typing import Any
 
 from aggregates.values import uln_check_digit
 from ledger.imports.layouts import EVENTS, MIS_EXPORT
-from ledger.rulesets import load_rulebook
+from ledger.rulesets import RuleBook, load_rulebook
 
 CENTRE = "58231"
 GIVEN_NAMES = {
@@ -44,12 +44,6 @@ class Course:
     weeks: tuple[int, int]
     apprenticeship: bool = False
     units: tuple[str, ...] = ()
-
-    def deadline_days(self) -> int:
-        """Roughly the registration window in calendar days (the reports judge it exactly)."""
-        if self.awarding_body == "IMI":
-            return 90
-        return 35 if self.weeks[1] <= 15 else 84
 
 
 COURSES = (
@@ -109,11 +103,25 @@ def _uk(day: date | None, rng: random.Random) -> str:
     return day.isoformat() if rng.random() < 0.3 else day.strftime("%d/%m/%Y")
 
 
-def first_rule_dates() -> dict[str, date]:
-    """Each shipped AO's first effective date: the demo starts no course before its rules."""
-    book = load_rulebook()
+def first_rule_dates(book: RuleBook) -> dict[str, date]:
+    """Each AO's first effective date: the demo starts no course before its rules."""
     return {body: min(v.effective_from for v in versions)
             for body, versions in book.versions.items()}
+
+
+def registration_window(book: RuleBook, body: str, start: date, planned_end: date) -> int:
+    """Roughly the AO's registration window in calendar days, read from its rule set in force
+    (working days count as 7/5 calendar days; the reports judge the deadline exactly)."""
+    rules = book.rules_in_force(body, start) or {}
+    rule = rules.get("late-registration")
+    if rule is None:
+        return 90
+    params = rule.params
+    days, unit = params["days"], params["unit"]
+    short_max = params.get("short_max_weeks")
+    if params.get("long_days") and short_max and (planned_end - start).days > short_max * 7:
+        days, unit = params["long_days"], params.get("long_unit") or unit
+    return days * 7 // 5 if unit == "working" else days
 
 
 class CentreGenerator:
@@ -123,7 +131,8 @@ class CentreGenerator:
         self.count, self.today = learners, today
         self.rng = random.Random(seed)
         self.first_start = academic_year_start(today) - timedelta(days=365)
-        self.earliest = first_rule_dates()
+        self.book = load_rulebook()
+        self.earliest = first_rule_dates(self.book)
         self.mis_rows: list[dict[str, str]] = []
         self.event_rows: list[dict[str, str]] = []
 
@@ -206,7 +215,7 @@ class CentreGenerator:
             "programme_start": _uk(start, rng), "planned_end": _uk(planned_end, rng),
             "apprenticeship": "Y" if course.apprenticeship else "N",
         }
-        window = course.deadline_days()
+        window = registration_window(self.book, course.awarding_body, start, planned_end)
         timing = rng.random()
         if timing < 0.14:
             submitted = start + timedelta(days=window + rng.randint(2, 60))
