@@ -59,8 +59,6 @@ def export_bundle(
 ) -> BundleSummary:
     """Write one centre's events (recorded between start and end, inclusive) as a bundle,
     with the rule-set files the reports use (the shipped ones, overridden by extra ones)."""
-    if not centre_has_learners(app, centre):
-        raise UnknownLearner(f"no learner is recorded at centre {centre}")
     verification = verify_ledger(app)
     if verification.problem is not None:
         raise LedgerTampered(verification.problem)
@@ -94,6 +92,9 @@ def export_bundle(
                 started, entries = True, entries + 1
             chained = link.hash
         writer.end({"type": "end", "events": events, "entries": entries})
+    if not learners:
+        out.unlink()
+        raise UnknownLearner(f"no learner is recorded at centre {centre}")
     return BundleSummary(centre, events, entries, digest, tuple(p.name for p in rule_sets),
                          header["from"], header["to"])
 
@@ -105,25 +106,6 @@ def rule_set_files(shipped: Path, extra: Path | None) -> list[Path]:
         if folder is not None and folder.is_dir():
             files.update({path.name: path for path in sorted(folder.glob("*.toml"))})
     return [files[name] for name in sorted(files)]
-
-
-def centre_has_learners(app: Any, centre: str) -> bool:
-    """True when some learner is recorded at the centre (learner ids are per centre)."""
-    for batch in _recorded_events(app):
-        if any(str(event.centre) == centre for event in batch):
-            return True
-    return False
-
-
-def _recorded_events(app: Any, page: int = 1000) -> Iterator[list[Any]]:
-    start = 1
-    while True:
-        found = app.recorder.select_notifications(start=start, limit=page,
-                                                  topics=[RECORDED_TOPIC])
-        if not found:
-            return
-        yield [app.mapper.to_domain_event(n) for n in found]
-        start = found[-1].id + 1
 
 
 def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
@@ -239,10 +221,11 @@ def _included(
         return False
     if row.topic != RECORDED_TOPIC and row.originator_id not in learners:
         return False
+    # Only the centre and the recorded time are read: no personal value is decrypted.
     event = app.mapper.to_domain_event(StoredEvent(
         originator_id=row.originator_id, originator_version=row.originator_version,
         topic=row.topic, state=_bytes(row.state),
-    ))
+    ), open_personal=False)
     if row.topic == RECORDED_TOPIC:
         if str(event.centre) != centre:
             return False
