@@ -244,7 +244,7 @@ class Learner(Aggregate):
         self.check_not_before(planned_end, programme_start, "planned end", "programme start")
         self._enrolled(
             enrolment=ref, awarding_body=awarding_body, qualification=qualification,
-            qualification_title=qualification_title, units=list(units),
+            qualification_title=qualification_title, units=list(dict.fromkeys(units)),
             programme_start=programme_start, planned_end=planned_end,
             apprenticeship=apprenticeship, warnings=warnings, occurred_on=programme_start,
             **_meta(ctx),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from aggregates.errors import InvalidValue
 
@@ -15,6 +15,9 @@ POSTCODE_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]
 POSTCODE_UNKNOWN = "ZZ99 9ZZ"
 PLACEHOLDER_BIRTH_DATES = frozenset({date(1900, 1, 1), date(1901, 1, 1)})
 PLAUSIBLE_AGES = range(13, 111)
+EARLIEST_START = date(1990, 1, 1)
+START_HORIZON_DAYS = 2 * 366
+LONGEST_PROGRAMME_DAYS = 10 * 366
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '’.\-][^\W\d_]*)*$")
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,39}$")
 CENTRE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,19}$")
@@ -201,3 +204,19 @@ def parse_timestamp(text: str, field: str = "as_at") -> datetime:
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_programme_dates(start: date, planned_end: date, today: date) -> None:
+    """Refuse a programme start or planned end no real programme could have (typos)."""
+    latest = today + timedelta(days=START_HORIZON_DAYS)
+    if not EARLIEST_START <= start <= latest:
+        raise InvalidValue("start", f"{start.isoformat()} is not a plausible programme start "
+                                    f"({EARLIEST_START.isoformat()} to {latest.isoformat()})")
+    if (planned_end - start).days > LONGEST_PROGRAMME_DAYS:
+        raise InvalidValue("planned_end", f"{planned_end.isoformat()} is more than ten years "
+                                          "after the programme start")
+
+
+def normalise_code(text: str) -> str:
+    """A code as typed by people: 'No Contact', 'no_contact' and 'no-contact' are one code."""
+    return "-".join(text.strip().lower().replace("_", " ").split())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,8 @@ from aggregates.values import (
     check_age_at_start,
     check_birth_date,
     check_name,
+    check_programme_dates,
+    normalise_code,
     parse_awarding_body,
     parse_centre,
     parse_date,
@@ -60,9 +62,6 @@ from ledger.sealing import SealingMapper, check_recordable
 
 MAX_ATTEMPTS = 30
 MAX_POSITION = 2**63 - 1
-EARLIEST_START = date(1990, 1, 1)
-START_HORIZON_DAYS = 2 * 366
-LONGEST_PROGRAMME_DAYS = 10 * 366
 DateLike = str | date
 
 
@@ -85,22 +84,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-def check_programme_dates(start: date, planned_end: date) -> None:
-    """Refuse a programme start or planned end no real programme could have (typos)."""
-    latest = date.today() + timedelta(days=START_HORIZON_DAYS)
-    if not EARLIEST_START <= start <= latest:
-        raise InvalidValue("start", f"{start.isoformat()} is not a plausible programme start "
-                                    f"({EARLIEST_START.isoformat()} to {latest.isoformat()})")
-    if (planned_end - start).days > LONGEST_PROGRAMME_DAYS:
-        raise InvalidValue("planned_end", f"{planned_end.isoformat()} is more than ten years "
-                                          "after the programme start")
-
-
-def normalise_code(text: str) -> str:
-    """A code as typed by people: 'No Contact' and 'no_contact' mean no-contact."""
-    return "-".join(text.strip().lower().replace("_", " ").split())
 
 
 def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
@@ -270,10 +253,8 @@ class LedgerApp(Application[UUID]):
         qualification_title = parse_text(title, "title")
         start_on = as_date(start, "start")
         end_on = as_date(planned_end, "planned_end")
-        check_programme_dates(start_on, end_on)
-        unit_list = list(dict.fromkeys(
-            parse_text(unit, "units", 40) for unit in units if unit.strip()
-        ))
+        check_programme_dates(start_on, end_on, date.today())
+        unit_list = [parse_text(unit, "units", 40) for unit in units if unit.strip()]
 
         def command(learner: Learner) -> None:
             born = learner.detail("date_of_birth")

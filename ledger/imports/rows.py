@@ -17,6 +17,8 @@ from aggregates.learner import (
     WITHDRAWAL_REASONS,
 )
 from aggregates.values import (
+    check_programme_dates,
+    normalise_code,
     parse_awarding_body,
     parse_centre,
     parse_date,
@@ -25,7 +27,7 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
-from ledger.app import check_programme_dates, parse_detail
+from ledger.app import parse_detail
 from ledger.imports.layouts import EVENTS, Layout
 from ledger.imports.problems import RowProblem
 from ledger.imports.source import Record
@@ -192,7 +194,7 @@ def _flag(text: str) -> bool:
 
 
 def _reason_code(text: str) -> str:
-    code = re.sub(r"[\s_]+", "-", text.strip().lower())
+    code = normalise_code(text)
     if code not in WITHDRAWAL_REASONS:
         raise InvalidValue("reason", f"{text!r} is not one of {', '.join(WITHDRAWAL_REASONS)}")
     return code
@@ -243,7 +245,7 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
     start_on, end_on = dates["programme_start"], dates["planned_end"]
     if start_on is not None and end_on is not None:
         try:
-            check_programme_dates(start_on, end_on)
+            check_programme_dates(start_on, end_on, cells.today)
         except InvalidValue as error:
             cells.problem(error.field.replace("start", "programme_start"), error.message)
     cells.not_after("assessment_started", "withdrawal_left", dates)

@@ -174,3 +174,10 @@ def test_an_enrolment_with_live_facts_cannot_be_retracted():
     learner.submit_registration("E1", date(2026, 9, 10), CTX)
     with pytest.raises(ImpossibleCommand, match="retract them first"):
         learner.retract(2, "enrolled in error", date(2026, 9, 11), CTX)
+
+
+def test_units_selected_twice_are_kept_once_whichever_way_they_arrive():
+    learner = new_learner()
+    learner.enrol("E2", "AIM", "Q1", "Award", ["A", "B", "A"], date(2026, 9, 1),
+                  date(2027, 1, 1), False, [], CTX)
+    assert learner.enrolment("E2").values["units"] == ["A", "B"]

@@ -11,7 +11,9 @@ from aggregates.values import (
     check_age_at_start,
     check_birth_date,
     check_name,
+    check_programme_dates,
     is_valid_uln,
+    normalise_code,
     parse_date,
     parse_gender,
     parse_postcode,
@@ -133,3 +135,17 @@ def test_an_as_at_date_means_the_end_of_that_day_in_utc():
     moment = parse_timestamp("2026-11-01")
     assert (moment.hour, moment.minute, moment.tzinfo is not None) == (23, 59, True)
     assert parse_timestamp("2026-11-01T10:00:00+01:00").utcoffset().seconds == 3600
+
+
+@pytest.mark.parametrize("text", ["No Contact", "no_contact", " no-contact ", "NO  CONTACT"])
+def test_codes_typed_by_people_normalise_to_one_code(text):
+    assert normalise_code(text) == "no-contact"
+
+
+@pytest.mark.parametrize(("start", "end", "field"), [
+    (date(9999, 12, 1), date(9999, 12, 31), "start"), (date(1980, 1, 1), date(1981, 1, 1), "start"),
+    (date(2026, 9, 1), date(2040, 1, 1), "planned_end"),
+])
+def test_implausible_programme_dates_are_refused(start, end, field):
+    with pytest.raises(InvalidValue, match=f"^{field}: "):
+        check_programme_dates(start, end, today=date(2026, 11, 23))
