@@ -83,8 +83,7 @@ class Selection:
             found = timelines_as_at(app, self.moment, self.centre)
             position = max((t["position"] for t in found), default=0)
         else:
-            found = current_timelines(app, self.centre)
-            position = open_view(app).max_tracking_id(app.name) or 0
+            found, position = current_timelines(app, self.centre)
         self.digest = digest_at(app, position)
         return found
 

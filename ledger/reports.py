@@ -241,11 +241,13 @@ def rebuild(app: LedgerApp, view: ReportsView) -> int:
     return catch_up(app, view, page=REBUILD_PAGE_SIZE)
 
 
-def current_timelines(app: LedgerApp, centre: str | None = None) -> list[Timeline]:
-    """The timelines after catching up with every recorded event."""
+def current_timelines(app: LedgerApp, centre: str | None = None,
+                      ) -> tuple[list[Timeline], int]:
+    """The timelines after catching up with every recorded event, and the position caught
+    up to (the ledger digest at that position names what the report was computed from)."""
     view = open_view(app)
     catch_up(app, view)
-    return list(view.rows(centre))
+    return list(view.rows(centre)), view.max_tracking_id(app.name) or 0
 
 
 def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
