@@ -14,6 +14,7 @@ from ledger.crypto import MASTER_KEY_FILE_ENV, encode_key, new_key, write_key_fi
 from ledger.erasure import erase_learner
 from ledger.retention import learners_due
 from ledger.roles import ROLES, grant
+from ledger.rulesets import load_rulebook
 
 RETENTION_COLUMNS = ("learner", "centre", "ended_on", "basis", "keep_until")
 
@@ -58,9 +59,12 @@ def erase(reference: str, reason: str, centre: str | None) -> None:
 @click.option("--erase", "erase_due", is_flag=True,
               help="Erase every learner listed, after asking for confirmation.")
 @click.option("--yes", is_flag=True, help="With --erase: do not ask for confirmation.")
+@click.option("--policies", envvar="LEDGER_POLICIES", default=None,
+              help="Extra rule-set directory (default: LEDGER_POLICIES).")
 @format_option("table", "json", "csv")
 @user_errors
-def retention(on: str | None, erase_due: bool, yes: bool, fmt: str) -> None:
+def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
+              fmt: str) -> None:
     """Learners whose records are past the retention period of their rule sets.
 
     A record is kept until the last enrolment ended (withdrawal or certificate issued) plus
@@ -68,7 +72,7 @@ def retention(on: str | None, erase_due: bool, yes: bool, fmt: str) -> None:
     """
     day = parse_date(on, "on") if on else date.today()
     app = settings().app()
-    due = learners_due(app, day)
+    due = learners_due(app, day, load_rulebook(policies))
     emit_rows([r.as_row() for r in due], RETENTION_COLUMNS, fmt,
               title=f"Learners past retention on {day.isoformat()}",
               document={"on": day.isoformat()})

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from sqlalchemy import select
 
-from aggregates.errors import ConfigurationError
 from aggregates.learner import Learner
+from ledger.rulesets import RuleBook
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
-DEFAULT_RETENTION_YEARS = 3
-POLICIES = Path(__file__).parent / "policies"
 RECORDED_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}.Recorded"
-
-
-def retention_years(awarding_body: str | None, policies: Path = POLICIES) -> int:
-    """Years a rule set keeps records after the learner's last enrolment ends (default 3).
-
-    Reads `[retention] years_after_end` from the rule set named for the AO
-    (`policies/<ao>.toml`, or one whose `awarding_body` is the AO).
-    """
-    if awarding_body:
-        for path in sorted(policies.glob("*.toml")):
-            try:
-                data = tomllib.loads(path.read_text())
-            except (OSError, tomllib.TOMLDecodeError) as error:
-                raise ConfigurationError(f"rule set {path.name}: {error}") from None
-            names = {path.stem.lower(), str(data.get("awarding_body", "")).lower()}
-            if awarding_body.lower() in names and "retention" in data:
-                years = data["retention"].get("years_after_end", DEFAULT_RETENTION_YEARS)
-                if not isinstance(years, int) or years < 0:
-                    raise ConfigurationError(f"rule set {path.name}: years_after_end {years!r}")
-                return years
-    return DEFAULT_RETENTION_YEARS
 
 
 def add_years(day: date, years: int) -> date:
@@ -83,12 +58,12 @@ def enrolment_end(learner: Learner, ref: str) -> tuple[date, str] | None:
     return None
 
 
-def retention_of(learner: Learner, policies: Path = POLICIES) -> Retention:
+def retention_of(learner: Learner, book: RuleBook) -> Retention:
     """The learner's retention: ends with the last enrolment; open enrolments keep it all."""
     refs = learner.enrolment_refs
     if not refs:
         recorded = learner.facts[0].occurred_on
-        until = add_years(recorded, retention_years(None, policies))
+        until = add_years(recorded, book.retention_years(None))
         return Retention(learner.id, learner.reference, learner.centre, recorded,
                          "recorded, never enrolled", until)
     ends = []
@@ -97,7 +72,7 @@ def retention_of(learner: Learner, policies: Path = POLICIES) -> Retention:
         if end is None:
             return Retention(learner.id, learner.reference, learner.centre, None,
                              f"{ref} still open", None)
-        years = retention_years(learner.enrolment(ref).values["awarding_body"], policies)
+        years = book.retention_years(learner.enrolment(ref).values["awarding_body"])
         ends.append((add_years(end[0], years), end[0], end[1]))
     until, ended, basis = max(ends)
     return Retention(learner.id, learner.reference, learner.centre, ended, basis, until)
@@ -112,14 +87,14 @@ def learner_ids(app: LedgerApp) -> Iterator[UUID]:
             yield UUID(str(row.originator_id))
 
 
-def learners_due(app: LedgerApp, on: date, policies: Path = POLICIES) -> list[Retention]:
+def learners_due(app: LedgerApp, on: date, book: RuleBook) -> list[Retention]:
     """Learners not yet erased whose records are past their retention period on `on`."""
     due = []
     for learner_id in learner_ids(app):
         learner = app.repository.get(learner_id)
         assert isinstance(learner, Learner)
         if learner.latest("erased") is None:
-            retention = retention_of(learner, policies)
+            retention = retention_of(learner, book)
             if retention.due(on):
                 due.append(retention)
     return due

@@ -16,6 +16,7 @@ from ledger.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
 
 SHIPPED_POLICIES = Path(__file__).parent / "policies"
 CENTRES_FILE = "centres.toml"
+DEFAULT_RETENTION_YEARS = 3
 SEVERITIES = ("minor", "major", "critical")
 UNITS = ("calendar", "working")
 DATA_QUALITY_CODES = ("name-capitals", "name-initials", "dob-placeholder", "age-implausible")
@@ -135,6 +136,7 @@ class RuleBook:
     versions: dict[str, list[RuleSetVersion]]
     centres: dict[str, CentreSettings] = field(default_factory=dict)
     default_nation: str = DEFAULT_NATION
+    retention: dict[str, int] = field(default_factory=dict)
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict, repr=False)
 
     @property
@@ -149,6 +151,10 @@ class RuleBook:
     def rules_in_force(self, awarding_body: str, on: date) -> dict[str, Rule] | None:
         version = self.in_force(awarding_body, on)
         return None if version is None else version.rules
+
+    def retention_years(self, awarding_body: str | None) -> int:
+        """Years the AO's rule set keeps records after an enrolment ends (default 3)."""
+        return self.retention.get(awarding_body or "", DEFAULT_RETENTION_YEARS)
 
     def calendar_for(self, centre: str) -> WorkingCalendar:
         """The working-day calendar of a centre (its nation and closure days)."""
@@ -174,13 +180,18 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
     """Load every rule set; an AO defined in the extra directory replaces the shipped one."""
     versions: dict[str, list[RuleSetVersion]] = {}
     centres: dict[str, CentreSettings] = {}
+    retention: dict[str, int] = {}
     for folder in policy_directories(extra):
         found: dict[str, list[RuleSetVersion]] = {}
         for path in sorted(folder.glob("*.toml")):
             if path.name == CENTRES_FILE:
                 centres.update(load_centres(path))
                 continue
-            for version in load_rule_file(path):
+            file_versions = load_rule_file(path)
+            years = load_retention(path)
+            if years is not None:
+                retention[file_versions[0].awarding_body] = years
+            for version in file_versions:
                 if version.awarding_body in found and found[version.awarding_body][0].path != path:
                     raise RuleSetError(path, "awarding_body", f"{version.awarding_body} is "
                                        f"also defined in {found[version.awarding_body][0].path}")
@@ -188,7 +199,7 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
         versions.update(found)
     default = nation or os.environ.get("LEDGER_NATION") or DEFAULT_NATION
     nation_code(default)
-    return RuleBook(versions, centres, default)
+    return RuleBook(versions, centres, default, retention)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -216,7 +227,7 @@ def load_rule_file(path: Path) -> list[RuleSetVersion]:
     body = _require(path, data, "awarding_body", "", str)
     if not body.isalnum() or body.upper() != body:
         raise RuleSetError(path, "awarding_body", f"{body!r} must be an upper-case code")
-    unknown = set(data) - {"awarding_body", "name", "versions"}
+    unknown = set(data) - {"awarding_body", "name", "versions", "retention"}
     if unknown:
         raise RuleSetError(path, sorted(unknown)[0], "is not a known key")
     raw_versions = _require(path, data, "versions", "", list)
@@ -230,6 +241,19 @@ def load_rule_file(path: Path) -> list[RuleSetVersion]:
             raise RuleSetError(path, "versions", f"two versions take effect on "
                                f"{later.effective_from.isoformat()}")
     return versions
+
+
+def load_retention(path: Path) -> int | None:
+    """The rule set's `[retention] years_after_end`, or None when it sets none."""
+    table = _read(path).get("retention")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or set(table) - {"years_after_end"}:
+        raise RuleSetError(path, "retention", "must be a table with years_after_end only")
+    years = _require(path, table, "years_after_end", "retention.", int)
+    if years < 0:
+        raise RuleSetError(path, "retention.years_after_end", f"must not be negative: {years}")
+    return years
 
 
 def _load_version(path: Path, body: str, raw: Any, prefix: str) -> RuleSetVersion:

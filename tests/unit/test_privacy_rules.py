@@ -10,7 +10,8 @@ from aggregates.errors import ConfigurationError, ImpossibleCommand
 from aggregates.learner import Context, Learner
 from ledger.crypto import OpenFailed, decode_key, encode_key, new_key, seal, unseal
 from ledger.redaction import REDACTED, redact
-from ledger.retention import add_years, retention_of, retention_years
+from ledger.retention import add_years, retention_of
+from ledger.rulesets import RuleBook
 
 CTX = Context(actor="officer", source="test")
 
@@ -58,17 +59,6 @@ def test_redaction_masks_emails_and_postcodes_written_in_notes():
     ]
 
 
-def test_retention_years_come_from_the_rule_set_or_default_to_three(tmp_path):
-    (tmp_path / "imi.toml").write_text("[retention]\nyears_after_end = 6\n")
-    (tmp_path / "other.toml").write_text('awarding_body = "ILM"\n')
-    assert retention_years("IMI", tmp_path) == 6
-    assert retention_years("ILM", tmp_path) == 3
-    assert retention_years(None, tmp_path) == 3
-    (tmp_path / "bad.toml").write_text('awarding_body = "BAD"\n[retention]\nyears_after_end = -1')
-    with pytest.raises(ConfigurationError, match=r"bad\.toml"):
-        retention_years("BAD", tmp_path)
-
-
 def test_a_leap_day_plus_years_is_the_twenty_eighth():
     assert add_years(date(2024, 2, 29), 3) == date(2027, 2, 28)
     assert add_years(date(2024, 3, 1), 3) == date(2027, 3, 1)
@@ -84,23 +74,23 @@ def learner_with(*enrolments):
     return learner
 
 
-def test_retention_runs_from_the_last_enrolment_to_end(tmp_path):
-    (tmp_path / "ilm.toml").write_text("[retention]\nyears_after_end = 6\n")
+def test_retention_runs_from_the_last_enrolment_to_end():
+    book = RuleBook(versions={}, retention={"ILM": 6})
     learner = learner_with(("E1", "IMI"), ("E2", "ILM"))
     learner.withdraw("E1", date(2023, 10, 2), "requested", None, CTX)
-    assert retention_of(learner, tmp_path).keep_until is None
+    assert retention_of(learner, book).keep_until is None
     learner.submit_claim("E2", date(2024, 6, 1), CTX)
     learner.receive_certificate("E2", date(2024, 6, 10), CTX)
     learner.issue_certificate("E2", date(2024, 6, 12), CTX)
-    retention = retention_of(learner, tmp_path)
+    retention = retention_of(learner, book)
     assert (retention.ended_on, retention.basis, retention.keep_until) == (
         date(2024, 6, 12), "E2 certificated", date(2030, 6, 12)
     )
     assert not retention.due(date(2030, 6, 12)) and retention.due(date(2030, 6, 13))
 
 
-def test_a_learner_never_enrolled_is_kept_three_years_from_recording(tmp_path):
-    retention = retention_of(learner_with(), tmp_path)
+def test_a_learner_never_enrolled_is_kept_three_years_from_recording():
+    retention = retention_of(learner_with(), RuleBook(versions={}))
     assert (retention.basis, retention.keep_until) == ("recorded, never enrolled",
                                                        date(2026, 1, 1))
 

@@ -97,6 +97,11 @@ def test_the_policies_directory_can_come_from_the_environment(
     (GOOD.replace('awarding_body = "OTHM"', ""), "awarding_body", "is missing"),
     (GOOD.replace("effective_from = 2026-06-01", "effective_from = 2025-01-01"),
      "versions", "two versions take effect on 2025-01-01"),
+    (GOOD + "[retention]\nyears_after_end = -1\n", "retention.years_after_end",
+     "must not be negative"),
+    (GOOD + '[retention]\nyears_after_end = "six"\n', "retention.years_after_end",
+     "must be a int"),
+    (GOOD + "[retention]\nyears = 6\n", "retention", "must be a table with years_after_end"),
 ])
 def test_a_broken_rule_file_names_the_file_and_the_key(
     tmp_path: Path, broken: str, key: str, message: str,
@@ -106,6 +111,14 @@ def test_a_broken_rule_file_names_the_file_and_the_key(
         load_rulebook(tmp_path)
     assert str(raised.value).startswith(f"rule set {path}: {key}: {message}")
     assert raised.value.key == key
+
+
+def test_retention_years_come_from_the_rule_set_or_default_to_three(tmp_path: Path) -> None:
+    write(tmp_path, "othm.toml", GOOD + "[retention]\nyears_after_end = 6\n")
+    book = load_rulebook(tmp_path)
+    assert book.retention_years("OTHM") == 6
+    assert book.retention_years("IMI") == 3
+    assert book.retention_years(None) == 3
 
 
 def test_a_file_that_is_not_toml_is_named_with_the_line(tmp_path: Path) -> None:
