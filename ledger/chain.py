@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import sha256
 from uuid import UUID
 
@@ -26,7 +27,8 @@ def originator_text(originator_id: UUID | str) -> str:
     return str(originator_id)
 
 
-def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
+def content_hash(originator_id: UUID | str, version: int, topic: str,
+                 state: bytes | memoryview) -> str:
     """SHA-256 over one stored event's content: aggregate id, version, topic and state bytes.
 
     Each field is length-prefixed, so no two different events frame to the same bytes. The
@@ -34,13 +36,22 @@ def content_hash(originator_id: UUID | str, version: int, topic: str, state: byt
     (One hash over the joined bytes: the same digest as updating field by field, but faster.)
     """
     originator = str(originator_id).encode()
-    number = str(int(version)).encode()
-    name = topic.encode()
-    data = bytes(state)
     return sha256(b"".join((
-        HASH_VERSION, _LENGTH(len(originator)), originator, _LENGTH(len(number)), number,
-        _LENGTH(len(name)), name, _LENGTH(len(data)), data,
+        HASH_VERSION, _LENGTH(len(originator)), originator, _framed_number(int(version)),
+        _framed_text(topic), _LENGTH(len(state)), state,
     ))).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _framed_number(number: int) -> bytes:
+    text = str(number).encode()
+    return _LENGTH(len(text)) + text
+
+
+@lru_cache(maxsize=1024)
+def _framed_text(text: str) -> bytes:
+    data = text.encode()
+    return _LENGTH(len(data)) + data
 
 
 def link_hash(previous: str, seq: int, position: int, content: str) -> str:

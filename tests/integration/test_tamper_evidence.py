@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import Digest
-from ledger.integrity import current_digest, verify_ledger
+from ledger.integrity import current_digest, digest_at, verify_ledger
 from tests.integration import tampering as t
 
 Tamper = Callable[[Any, Any], object]
@@ -31,8 +31,14 @@ def tamper(app: Any, edit: Tamper) -> None:
         edit(app, connection)
 
 
-def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger):
-    result = verify_ledger(ledger)
+# One process reading pages of 5,000; three processes (forked) each reading pages of 2.
+SCANS = pytest.mark.parametrize("scan", [{"workers": 1}, {"workers": 3, "page": 2}],
+                                ids=["one-process", "three-processes"])
+
+
+@SCANS
+def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger, scan):
+    result = verify_ledger(ledger, **scan)
     assert result.ok
     assert result.events == 10
     assert str(result.head) == current_digest(ledger)["digest"]
@@ -50,11 +56,12 @@ def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger):
     (lambda app, c: t.edit_link_hash(app, c, 6), 6, "changed", 5),
 ], ids=["state-byte-edited", "row-deleted", "row-and-link-deleted", "rows-swapped",
         "rows-and-links-swapped", "forged-row-inserted", "tail-truncated", "chain-entry-edited"])
+@SCANS
 def test_each_kind_of_tampering_is_caught_and_the_first_bad_event_named(
-    ledger, edit, position, kind, verified_before
+    ledger, edit, position, kind, verified_before, scan
 ):
     tamper(ledger, edit)
-    result = verify_ledger(ledger)
+    result = verify_ledger(ledger, **scan)
     assert result.problem is not None
     assert (result.problem.position, result.problem.kind) == (position, kind)
     assert result.events == verified_before
@@ -71,32 +78,43 @@ def test_a_changed_event_is_named_by_position_kind_and_learner(ledger):
     )
 
 
-def test_a_rewritten_chain_passes_alone_but_not_against_an_earlier_digest(ledger):
+@SCANS
+def test_a_rewritten_chain_passes_alone_but_not_against_an_earlier_digest(ledger, scan):
     kept = Digest.parse(current_digest(ledger)["digest"])
     tamper(ledger, lambda app, c: t.edit_state_byte(app, c, 2))
     tamper(ledger, t.rechain)
-    assert verify_ledger(ledger).ok
-    problem = verify_ledger(ledger, kept).problem
+    assert verify_ledger(ledger, **scan).ok
+    problem = verify_ledger(ledger, kept, **scan).problem
     assert problem is not None
     assert (problem.position, problem.kind) == (10, "changed")
 
 
-def test_a_truncated_tail_with_its_chain_is_caught_by_an_earlier_digest(ledger):
+@SCANS
+def test_a_truncated_tail_with_its_chain_is_caught_by_an_earlier_digest(ledger, scan):
     kept = Digest.parse(current_digest(ledger)["digest"])
     tamper(ledger, lambda app, c: t.truncate_both_after(app, c, 7))
-    assert verify_ledger(ledger).ok
-    problem = verify_ledger(ledger, kept).problem
+    assert verify_ledger(ledger, **scan).ok
+    problem = verify_ledger(ledger, kept, **scan).problem
     assert problem is not None
     assert (problem.position, problem.kind) == (10, "truncated")
 
 
-def test_a_ledger_that_grew_after_a_digest_still_extends_it(ledger):
+@SCANS
+def test_a_ledger_that_grew_after_a_digest_still_extends_it(ledger, scan):
     kept = Digest.parse(current_digest(ledger)["digest"])
     ledger.enrol(t.CTX, "L2", "E2", awarding_body="CG", qualification="600/1234/5",
                  title="Plumbing", start="2025-09-01", planned_end="2026-07-01")
-    result = verify_ledger(ledger, kept)
+    result = verify_ledger(ledger, kept, **scan)
     assert result.ok and result.extends == kept
     assert result.events == 11
+
+
+@SCANS
+def test_a_digest_from_the_middle_of_the_chain_is_found_and_checked(ledger, scan):
+    middle = digest_at(ledger, 6)
+    assert verify_ledger(ledger, middle, **scan).extends == middle
+    problem = verify_ledger(ledger, Digest(6, "1" * 64), **scan).problem
+    assert problem is not None and (problem.position, problem.kind) == (6, "changed")
 
 
 def test_verify_pages_through_the_chain_and_catches_tampering_on_a_page_boundary(ledger):
