@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -51,22 +52,53 @@ def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-_PERSONAL: dict[str, frozenset[str]] = {}
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One learner event as the fold reads it: its place, its class name and its attributes.
+
+    Attribute values may be plain JSON values (decoded straight from the stored state) or
+    Python values (a domain event's); personal values need only be present, never readable.
+    """
+
+    position: int
+    learner_id: str
+    version: int
+    name: str
+    state: dict[str, Any]
 
 
-def _impersonal_values(name: str, event: Any) -> dict[str, Any]:
+def entry_of_event(position: int, event: Any) -> Entry:
+    """A learner domain event as the fold reads it."""
+    return Entry(position, str(event.originator_id), event.originator_version,
+                 event_name(event), vars(event))
+
+
+def _plain_value(value: Any) -> Any:
+    return value if type(value) in _PLAIN else jsonable(value)
+
+
+_PERSONAL: dict[str, tuple[frozenset[str], frozenset[str], tuple[str, ...]]] = {}
+
+
+def _attributes(name: str) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
+    """An event's personal attributes, those the fold leaves out, and ULNs kept as flags."""
+    if name not in _PERSONAL:
+        personal = frozenset(personal_attributes(name))
+        _PERSONAL[name] = (personal, personal | COMMON_ATTRIBUTES,
+                           tuple(key for key in ("uln", "master_uln") if key in personal))
+    return _PERSONAL[name]
+
+
+def _impersonal_values(name: str, state: dict[str, Any]) -> dict[str, Any]:
     """`jsonable(impersonal(name, event_changes(event)))` in one pass: the fold's hot path."""
-    personal = _PERSONAL.get(name)
-    if personal is None:
-        personal = _PERSONAL[name] = frozenset(personal_attributes(name))
-    state = vars(event)
+    _, left_out, flags = _attributes(name)
     values: dict[str, Any] = {}
     for key, value in state.items():
-        if key in COMMON_ATTRIBUTES or key in personal or key.startswith("_"):
+        if key in left_out or key[0] == "_":
             continue
-        values[key] = value if type(value) in _PLAIN else jsonable(value)
-    for key in ("uln", "master_uln"):
-        if key in personal and key in state:
+        values[key] = _plain_value(value)
+    for key in flags:
+        if key in state:
             values[key] = state[key] is not None
     if "warnings" in values:
         values["warnings"] = [
@@ -81,27 +113,32 @@ def new_timeline(learner_id: str) -> Timeline:
             "facts": []}
 
 
-def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
+def apply_entry(timeline: Timeline, entry: Entry) -> Timeline:
     """Add one event's fact to the timeline; a retraction removes the fact it retracts."""
-    name = event_name(event)
+    name, state, position = entry.name, entry.state, entry.position
     timeline["position"] = max(timeline["position"], position)
     if name == "Retracted":
-        version = event.retracted_version
+        version = state["retracted_version"]
         timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]
         return timeline
-    values = _impersonal_values(name, event)
+    values = _impersonal_values(name, state)
     if name == "Recorded":
-        timeline["centre"], timeline["reference"] = event.centre, event.reference
+        timeline["centre"], timeline["reference"] = state["centre"], state["reference"]
     timeline["facts"].append({
         "position": position,
-        "version": event.originator_version,
+        "version": entry.version,
         "event": name,
-        "occurred_on": jsonable(event.occurred_on),
-        "recorded": jsonable(event.timestamp),
-        "enrolment": getattr(event, "enrolment", None),
+        "occurred_on": _plain_value(state["occurred_on"]),
+        "recorded": _plain_value(state["timestamp"]),
+        "enrolment": state.get("enrolment"),
         "values": values,
     })
     return timeline
+
+
+def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
+    """`apply_entry` for a learner domain event."""
+    return apply_entry(timeline, entry_of_event(position, event))
 
 
 class LearnerView:

@@ -1,0 +1,40 @@
+"""Reading stored rows as the database driver returns them: no ORM objects, no type conversions.
+
+For the hot loops (verify, report rebuilds): SQLAlchemy's per-row processing (UUID objects
+above all) costs more than the work done with the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, cast
+from sqlalchemy.engine import Engine
+
+
+def raw_rows(engine: Engine, query: Select[Any]) -> list[Any]:
+    """The query's rows as plain driver tuples."""
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
+def originator_column(engine: Engine, column: Any) -> ColumnElement[Any]:
+    """An aggregate-id column to select for `uuid_text` (text on PostgreSQL, whose driver
+    would otherwise build a UUID object per row)."""
+    if engine.dialect.name == "postgresql":
+        return cast(column, String).label(column.key)
+    return column
+
+
+def uuid_text(value: Any) -> str:
+    """The canonical text of a UUID as a driver returns it (16 bytes on SQLite)."""
+    if isinstance(value, bytes):
+        hexed = value.hex()
+        return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
+    return str(value)

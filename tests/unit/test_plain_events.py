@@ -1,0 +1,36 @@
+"""Stored learner events read straight from their JSON: plain values, nothing guessed."""
+
+import pytest
+
+from ledger.keys import ENCRYPTED
+from ledger.plain_events import UnreadableState, entries_of_rows, plain_state
+
+TOPIC = "aggregates.learner:Learner.Withdrawn"
+
+
+def test_dates_become_their_iso_text_and_sealed_values_are_only_marked_given():
+    state = (b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05+00:00"},'
+             b'"left_on":{"_type_":"date_iso","_data_":"2026-01-01"},"units":["U1"],'
+             b'"_sealed":{"v":1,"data":"xx","shape":{"note":null,"warnings.message":null}}}')
+    assert plain_state(7, state) == {
+        "timestamp": "2026-01-02T03:04:05+00:00", "left_on": "2026-01-01", "units": ["U1"],
+        "note": ENCRYPTED,
+    }
+
+
+def test_a_value_of_a_type_the_reports_cannot_read_is_refused_naming_the_event():
+    state = b'{"amount":{"_type_":"decimal_str","_data_":"1.5"}}'
+    with pytest.raises(UnreadableState, match="event 7 holds a 'decimal_str' value"):
+        plain_state(7, state)
+
+
+def test_rows_keep_their_position_learner_and_event_name():
+    learner = bytes(range(16))
+    (entry,) = entries_of_rows([(9, learner, 3, TOPIC, b'{"reason":"moved"}')])
+    assert (entry.position, entry.learner_id, entry.version, entry.name, entry.state) == (
+        9, "00010203-0405-0607-0809-0a0b0c0d0e0f", 3, "Withdrawn", {"reason": "moved"})
+
+
+def test_a_row_that_is_not_a_learner_event_is_refused():
+    with pytest.raises(UnreadableState, match="event 4"):
+        entries_of_rows([(4, "id", 1, "aggregates.learner:LearnerReference.Created", b"{}")])
