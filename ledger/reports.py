@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,6 +29,7 @@ from sqlalchemy.orm import Session
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
+from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import application_env
 from ledger.plain_events import entries_of_rows
 from ledger.raw_rows import originator_column, raw_rows
@@ -258,19 +257,6 @@ def last_position(app: LedgerApp) -> int:
     table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
     with app.engine.connect() as connection:
         return int(connection.execute(select(func.max(table.c.id))).scalar() or 0)
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """The fold makes many small dicts and lists, all freed by reference counting; the cyclic
-    garbage collector's repeated passes over them doubled the time of a rebuild."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @cyclic_gc_paused()

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from aggregates.learner import Context, Learner, learner_id
 from ledger.app import LedgerApp
+from ledger.gc_pause import cyclic_gc_paused
 from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
@@ -245,13 +246,14 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
         rows += len(batch)
         parsed = _parse(batch, header, today, problems)
         missing = {_key(row) for row in parsed} - known.keys()
-        known.update(load_learners(app, missing))
-        for row in parsed:
-            known.move_to_end(_key(row))
-            try:
-                planner.apply(known, row)
-            except RowError as error:
-                problems.append(RowProblem(row.line, error.column, error.reason))
+        with cyclic_gc_paused():
+            known.update(load_learners(app, missing))
+            for row in parsed:
+                known.move_to_end(_key(row))
+                try:
+                    planner.apply(known, row)
+                except RowError as error:
+                    problems.append(RowProblem(row.line, error.column, error.reason))
         while len(known) > CHECK_CACHE_SIZE:
             known.popitem(last=False)
         app.keys.forget(missing)
@@ -272,7 +274,9 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     done = 0
     for batch in chunks(source.records(), options.batch_size):
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
-        planner, refused = writer.write(rows, lambda: Planner(options, name, today, _guard(app)))
+        with cyclic_gc_paused():
+            planner, refused = writer.write(
+                rows, lambda: Planner(options, name, today, _guard(app)))
         if refused and not options.skip_invalid:
             raise ImportRefused(
                 f"{len(refused)} row(s) of {name} were refused when written (the ledger changed "
