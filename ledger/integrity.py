@@ -113,7 +113,7 @@ def verify_chain(
     """
     stop = _last_position(recorder)
     if workers is None:
-        workers = _workers_for(recorder, stop)
+        workers = verify_workers(recorder, stop)
     scanned = _scan(recorder, stop, page, None if digest is None else digest.position,
                     workers)
     if scanned is not None:
@@ -150,7 +150,7 @@ def _scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
     return found[-1][0], at_digest
 
 
-def _workers_for(recorder: ChainedApplicationRecorder, events: int) -> int:
+def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
     """One process per core for a large ledger in a file or on a server, else one."""
     database = str(_engine(recorder).url.database or "")
     if events < PARALLEL_FROM or not database or "memory" in database:

@@ -35,3 +35,16 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
                                           + sqlite["incremental"]["events"]
                                           + bench.EXTRA_LEARNERS * 2)
     assert "sqlite" in capsys.readouterr().out
+
+
+def test_the_bench_can_run_only_some_steps_after_the_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_bench()
+    report = bench.main(["--learners", "20", "--backend", "sqlite", "--steps", "rebuild",
+                         "--workdir", str(tmp_path)])
+    assert set(report["backends"]["sqlite"]) == {"import", "rebuild"}
+    out = capsys.readouterr().out
+    assert "rebuild" in out and "verify" not in out
+    with pytest.raises(SystemExit):
+        bench.main(["--learners", "20", "--steps", "rebuild,sleep"])
