@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 from hashlib import sha256
 from uuid import UUID
 
@@ -37,21 +36,21 @@ def content_hash(originator_id: UUID | str, version: int, topic: str,
     """
     originator = str(originator_id).encode()
     return sha256(b"".join((
-        HASH_VERSION, _LENGTH(len(originator)), originator, _framed_number(int(version)),
-        _framed_text(topic), _LENGTH(len(state)), state,
+        HASH_VERSION, _LENGTH(len(originator)), originator,
+        _FRAMED.get(version) or _framed(version), _FRAMED.get(topic) or _framed(topic),
+        _LENGTH(len(state)), state,
     ))).hexdigest()
 
 
-@lru_cache(maxsize=4096)
-def _framed_number(number: int) -> bytes:
-    text = str(number).encode()
-    return _LENGTH(len(text)) + text
+_FRAMED: dict[int | str, bytes] = {}  # versions and topics, framed once: they repeat a lot
 
 
-@lru_cache(maxsize=1024)
-def _framed_text(text: str) -> bytes:
-    data = text.encode()
-    return _LENGTH(len(data)) + data
+def _framed(value: int | str) -> bytes:
+    data = str(int(value) if not isinstance(value, str) else value).encode()
+    framed = _LENGTH(len(data)) + data
+    if len(_FRAMED) < 10_000:
+        _FRAMED[value] = framed
+    return framed
 
 
 def link_hash(previous: str, seq: int, position: int, content: str) -> str:
