@@ -7,7 +7,9 @@ import click
 from aggregates.values import parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
+from ledger.keys import ENCRYPTED
 from ledger.redaction import redact
+from ledger.sealing import holds_encrypted, why_encrypted
 from projections.audit import AUDIT_COLUMNS, audit_rows
 
 
@@ -28,6 +30,9 @@ def audit(
     app = settings().app()
     learner = app.find_learner(reference, centre)
     rows = audit_rows(app.learner_events(learner.id), moment)
+    if holds_encrypted(rows):
+        click.echo(f"Note: personal data reads {ENCRYPTED}: {why_encrypted(app.keys)}",
+                   err=True)
     if masked:
         rows = redact(rows)
     document = {"learner": reference, "centre": learner.centre,

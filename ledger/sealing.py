@@ -117,6 +117,24 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, Sealed)
 
 
+def holds_encrypted(value: Any) -> bool:
+    """True when a value (or any value inside it) is personal data that could not be opened
+    (not erased: `[erased]` is what an erasure is meant to show)."""
+    if isinstance(value, dict):
+        return any(holds_encrypted(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(holds_encrypted(item) for item in value)
+    return is_sealed(value) and value == ENCRYPTED
+
+
+def why_encrypted(keys: KeyStore) -> str:
+    """Why personal values read `[encrypted]`: the master key, or the learner's own data."""
+    if keys.master_for_reading() is None:
+        return keys.why_locked()
+    return ("the learner's key or ciphertext does not open with this ledger's master key "
+            "(altered in the database?)")
+
+
 def check_recordable(learner: Learner, keys: KeyStore) -> None:
     """Refuse to record on an erased learner or one whose personal data cannot be opened."""
     erased = learner.latest("erased")

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from ledger.crypto import encode_key, new_key
 
 LEARNER = ["learner", "add", "L1", "--centre", "C1", "--given-name", "Siân",
            "--family-name", "O'Brien", "--dob", "2004-05-06", "--gender", "2",
@@ -76,12 +77,24 @@ def test_without_the_master_key_the_audit_shows_encrypted_and_recording_is_refus
 ):
     ledger(*LEARNER)
     monkeypatch.delenv("LEDGER_MASTER_KEY")
-    assert "given_name=[encrypted]" in ledger("audit", "L1").stdout.replace("\n", "")
+    shown = ledger("audit", "L1")
+    assert "given_name=[encrypted]" in shown.stdout.replace("\n", "")
+    assert shown.stderr.startswith("Note: personal data reads [encrypted]: no master key is "
+                                   "configured (LEDGER_MASTER_KEY, LEDGER_MASTER_KEY_FILE")
     result = ledger(*ENROL)
     assert result.exit_code == 1
     assert result.stderr.startswith(
         "Error: learner L1's personal data cannot be decrypted: no master key is configured"
     )
+
+
+def test_with_another_ledgers_master_key_the_audit_says_the_key_is_wrong(ledger, monkeypatch):
+    ledger(*LEARNER)
+    assert ledger("audit", "L1").stderr == ""
+    monkeypatch.setenv("LEDGER_MASTER_KEY", encode_key(new_key()))
+    shown = ledger("audit", "L1")
+    assert shown.exit_code == 0 and "[encrypted]" in shown.stdout
+    assert "is not this ledger's master key" in shown.stderr
 
 
 def test_retention_lists_learners_past_their_period_and_erases_after_confirmation(

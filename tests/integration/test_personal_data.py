@@ -15,6 +15,7 @@ from aggregates.learner import Context
 from ledger.crypto import KeyUnavailable, LearnerErased, WrongMasterKey, encode_key, new_key
 from ledger.erasure import erase_learner
 from ledger.reports import current_timelines
+from ledger.sealing import holds_encrypted, why_encrypted
 from projections.audit import audit_rows
 from tests.conftest import TEST_SCHEMA
 
@@ -204,5 +205,8 @@ def test_altered_ciphertext_reads_as_encrypted_never_as_text(make_app):
         connection.execute(text("DROP TRIGGER ledger_events_no_update"))
         connection.execute(text("UPDATE ledger_events SET state = :state WHERE id = :id"),
                            {"state": json.dumps(document).encode(), "id": position})
-    details = make_app().find_learner("L1").details
+    reader = make_app()
+    details = reader.find_learner("L1").details
     assert set(details.values()) == {"[encrypted]"}
+    assert holds_encrypted(details)
+    assert why_encrypted(reader.keys).startswith("the learner's key or ciphertext does not open")
