@@ -170,10 +170,14 @@ class Planner:
     """Applies rows to learners one at a time; a refused row leaves its learner untouched."""
 
     def __init__(self, options: ImportOptions, name: str, today: date,
-                 guard: Callable[[Learner], None]) -> None:
+                 guard: Callable[[Learner], None],
+                 counted: OrderedDict[UUID, None] | None = None) -> None:
         self.options, self.name, self.today, self.guard = options, name, today, guard
         self.tally = Tally()
         self.touched: set[UUID] = set()
+        # learners counted (new or updated) in earlier batches, the most recent
+        # CHECK_CACHE_SIZE of them: a learner whose rows span batches is counted once
+        self.counted: OrderedDict[UUID, None] = OrderedDict() if counted is None else counted
         self.first_rows: OrderedDict[UUID, tuple[int, dict[str, Any]]] = OrderedDict()
 
     def apply(self, learners: dict[UUID, Learner | None], row: ParsedRow) -> None:
@@ -201,7 +205,7 @@ class Planner:
             self.tally.new += 1
             self.tally.warnings += len(getattr(row, "warnings", ()))
             self.touched.add(key)
-        elif written and key not in self.touched:
+        elif written and key not in self.touched and key not in self.counted:
             self.touched.add(key)
             self.tally.updated += 1
 
@@ -218,7 +222,12 @@ class Planner:
                                      f"for the same learner {row.reference}")
 
     def next_batch(self) -> None:
-        """Forget which learners were counted (keeps memory flat)."""
+        """The batch is done: remember whom it counted, within bounds (memory stays flat)."""
+        for key in self.touched:
+            self.counted[key] = None
+            self.counted.move_to_end(key)
+        while len(self.counted) > CHECK_CACHE_SIZE:
+            self.counted.popitem(last=False)
         self.touched.clear()
 
 
@@ -270,13 +279,15 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     """Pass 2: plan each batch against the ledger as it now is and save it in one transaction."""
     tally = Tally()
     writer = BatchWriter(app)
+    counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
     for batch in chunks(source.records(), options.batch_size):
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
         with cyclic_gc_paused():
             planner, refused = writer.write(
-                rows, lambda: Planner(options, name, today, _guard(app)))
+                rows, lambda: Planner(options, name, today, _guard(app), counted))
+        planner.next_batch()  # only the attempt that was saved counts its learners
         if refused and not options.skip_invalid:
             raise ImportRefused(
                 f"{len(refused)} row(s) of {name} were refused when written (the ledger changed "

@@ -206,6 +206,20 @@ def test_small_batches_give_the_same_ledger_as_one_batch(make_app, tmp_path):
     assert import_csv(many, mis, ImportOptions(actor="importer", batch_size=3)).events == 0
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+def test_learners_are_counted_once_whatever_the_batch_size(make_app, tmp_path, batch_size):
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + SIAN), OPTIONS)
+    second = SIAN.replace(",E1,", ",E2,")
+    body = HEADER + ZOE + ZOE.replace(",E1,", ",E2,") + SIAN + second + ZOE.replace(",E1,", ",E3,")
+    options = ImportOptions(actor="importer", batch_size=batch_size)
+    dry = import_csv(app, write(tmp_path, body, "more.csv"), ImportOptions(
+        actor="importer", batch_size=batch_size, dry_run=True))
+    summary = import_csv(app, write(tmp_path, body, "more.csv"), options)
+    for counts in (dry, summary):
+        assert (counts.learners_new, counts.learners_updated) == (1, 1)
+
+
 def test_rows_for_an_erased_learner_are_refused(make_app, tmp_path):
     from aggregates.learner import Context
     from ledger.erasure import erase_learner
