@@ -10,7 +10,7 @@ from typing import Any
 from aggregates.errors import LedgerError
 from aggregates.learner import DETAIL_FIELDS, Context, Fact, Learner
 from aggregates.values import check_age_at_start
-from ledger.imports.problems import RowError
+from ledger.imports.problems import RowError, RowErrors
 from ledger.imports.rows import EnrolmentFacts, EventRow, LearnerRow, ParsedRow
 
 
@@ -111,28 +111,44 @@ def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
         given = {"awarding_body": facts.awarding_body, "qualification": facts.qualification,
                  "programme_start": facts.start, "planned_end": facts.planned_end,
                  "apprenticeship": facts.apprenticeship}
-        for key, name, what in ENROLMENT_ATTRIBUTES:
-            if existing.values[key] != given[key]:
-                raise conflict(name, f"{what} of {ref}", existing.values[key], given[key])
-    _registration(learner, facts, ctx)
-    once(learner, "assessment-started", ref, facts.assessment_started, "assessment_started",
-         "assessment start", lambda: learner.start_assessment(ref, facts.assessment_started,
-                                                              ctx))  # type: ignore[arg-type]
-    once(learner, "iqa-signed-off", ref, facts.iqa_signed_off, "iqa_signed_off",
-         "the IQA sign-off", lambda: learner.sign_off_iqa(ref, facts.iqa_signed_off,
-                                                          ctx))  # type: ignore[arg-type]
-    once(learner, "claim-submitted", ref, facts.claimed, "claim_submitted", "the claim",
-         lambda: learner.submit_claim(ref, facts.claimed, ctx))  # type: ignore[arg-type]
-    for kind, day, name, method in (
+        conflicts = [conflict(name, f"{what} of {ref}", existing.values[key], given[key])
+                     for key, name, what in ENROLMENT_ATTRIBUTES
+                     if existing.values[key] != given[key]]
+        if conflicts:
+            raise conflicts[0] if len(conflicts) == 1 else RowErrors(conflicts)
+    steps: list[Callable[[], None]] = [lambda: _registration(learner, facts, ctx)]
+    for kind, day, name, what, method in (
+        ("assessment-started", facts.assessment_started, "assessment_started",
+         "assessment start", learner.start_assessment),
+        ("iqa-signed-off", facts.iqa_signed_off, "iqa_signed_off", "the IQA sign-off",
+         learner.sign_off_iqa),
+        ("claim-submitted", facts.claimed, "claim_submitted", "the claim",
+         learner.submit_claim),
         ("certificate-received", facts.received, "certificate_received",
-         learner.receive_certificate),
-        ("certificate-issued", facts.issued, "certificate_issued", learner.issue_certificate),
+         "certificate received", learner.receive_certificate),
+        ("certificate-issued", facts.issued, "certificate_issued", "certificate issued",
+         learner.issue_certificate),
         ("certificate-collected", facts.collected, "certificate_collected",
-         learner.collect_certificate),
+         "certificate collected", learner.collect_certificate),
     ):
-        once(learner, kind, ref, day, name, kind.replace("-", " "),
-             lambda method=method, day=day: method(ref, day, ctx))  # type: ignore[misc]
-    _withdrawal(learner, facts, ctx)
+        steps.append(lambda kind=kind, day=day, name=name, what=what, method=method: once(
+            learner, kind, ref, day, name, what, lambda: method(ref, day, ctx)))
+    steps.append(lambda: _withdrawal(learner, facts, ctx))
+    every_step(steps)
+
+
+def every_step(steps: list[Callable[[], None]]) -> None:
+    """Run every step of a row; refuse it with every problem found, not only the first."""
+    errors: list[RowError] = []
+    for step in steps:
+        try:
+            step()
+        except RowError as error:
+            errors.append(error)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RowErrors(errors)
 
 
 def _last_submission(learner: Learner, ref: str) -> Fact | None:

@@ -29,6 +29,21 @@ class RowError(LedgerError):
         self.column = column
         self.reason = reason
 
+    def problems(self, line: int) -> list[RowProblem]:
+        """This refusal as the problems of the row on `line`."""
+        return [RowProblem(line, self.column, self.reason)]
+
+
+class RowErrors(RowError):
+    """Several independent refusals of one row, all reported at once."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(errors[0].column, errors[0].reason)
+        self.errors = errors
+
+    def problems(self, line: int) -> list[RowProblem]:
+        return [problem for error in self.errors for problem in error.problems(line)]
+
 
 class ImportRefused(LedgerError):
     """The file was refused: nothing (or, with --skip-invalid, only the valid rows) written."""

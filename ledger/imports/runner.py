@@ -262,7 +262,7 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
                 try:
                     planner.apply(known, row)
                 except RowError as error:
-                    problems.append(RowProblem(row.line, error.column, error.reason))
+                    problems.extend(error.problems(row.line))
         while len(known) > CHECK_CACHE_SIZE:
             known.popitem(last=False)
         app.keys.forget(missing)

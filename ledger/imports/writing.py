@@ -110,7 +110,7 @@ class BatchWriter:
                 try:
                     planner.apply(learners, row)
                 except RowError as error:
-                    refused.append(RowProblem(row.line, error.column, error.reason))
+                    refused.extend(error.problems(row.line))
             changed: list[Aggregate] = [
                 learner for learner in learners.values()
                 if learner is not None and learner.pending_events

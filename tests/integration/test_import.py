@@ -160,6 +160,22 @@ def test_event_rows_record_lrs_results_rejections_and_amendments_idempotently(
         ",,,\n", ",2025-10-01,,\n")), OPTIONS).events == 0
 
 
+def test_every_conflict_in_a_row_is_reported_at_once(make_app, tmp_path):
+    app = make_app()
+    header = HEADER.replace("ao_reference\n", "ao_reference,assessment_started\n")
+    import_csv(app, write(tmp_path, header + ZOE.replace("\n", ",2025-10-03\n")), OPTIONS)
+    changed = (ZOE.replace("2025-10-01", "2025-10-02").replace("\n", ",2025-10-04\n")
+               .replace(",IMI,", ",AIM,").replace("2026-07-01", "2026-07-02"))
+    with pytest.raises(ImportRefused) as refused:
+        import_csv(app, write(tmp_path, header + changed, "later.csv"), OPTIONS)
+    assert [p.column for p in refused.value.problems] == ["awarding_body", "planned_end"]
+    same_enrolment = ZOE.replace("2025-10-01", "2025-10-02").replace("\n", ",2025-10-04\n")
+    with pytest.raises(ImportRefused) as refused:
+        import_csv(app, write(tmp_path, header + same_enrolment, "later.csv"), OPTIONS)
+    assert [(p.line, p.column) for p in refused.value.problems] == [
+        (2, "assessment_started"), (2, "registration_submitted")]
+
+
 def test_an_event_row_for_an_unknown_learner_is_refused(make_app, tmp_path):
     app = make_app()
     events = write(tmp_path, "event,centre,learner,enrolment,occurred_on\n"
