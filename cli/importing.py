@@ -8,66 +8,14 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
 
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option
+from cli.progress_bar import TerminalProgress
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
 
 DEMO_DB = "sqlite:///ledger-demo.db"
-
-
-class RowsPerSecond(ProgressColumn):
-    """Rows handled per second so far."""
-
-    def render(self, task: Task) -> Text:
-        rows = task.fields.get("rows", 0)
-        elapsed = task.elapsed or 0.0
-        rate = rows / elapsed if elapsed > 0 else 0.0
-        return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="progress.data.speed")
-
-
-class TerminalProgress:
-    """A rich progress bar on stderr, shown only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        console = Console(stderr=True)
-        self.enabled = console.is_terminal
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            RowsPerSecond(), TimeElapsedColumn(), console=console, transient=True,
-        )
-        self.task: Any = None
-
-    def __enter__(self) -> TerminalProgress:
-        if self.enabled:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.enabled:
-            self.bar.stop()
-
-    def start(self, phase: str, total: int) -> None:
-        if self.enabled:
-            if self.task is not None:
-                self.bar.remove_task(self.task)
-            self.task = self.bar.add_task(phase, total=max(total, 1), rows=0)
-
-    def update(self, completed: int, rows: int) -> None:
-        if self.enabled and self.task is not None:
-            self.bar.update(self.task, completed=completed, rows=rows)
 
 
 def run_import(path: Path, options: ImportOptions) -> ImportSummary:

@@ -14,6 +14,7 @@ from aggregates.errors import InvalidValue
 from aggregates.values import parse_awarding_body, parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_json, emit_rows, format_option
+from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.chain import EMPTY, Digest
 from ledger.integrity import digest_at
@@ -214,7 +215,8 @@ def rules_listing(policies: str | None, fmt: str) -> None:
 def rebuild_command() -> None:
     """Recompute the materialised report tables from the first event."""
     app = settings().app()
-    count = rebuild(app, open_view(app))
+    with TerminalProgress(unit="events") as progress:
+        count = rebuild(app, open_view(app), progress)
     click.echo(f"Rebuilt the report tables from {count} learner events")
 
 

@@ -32,6 +32,7 @@ from ledger.app import LedgerApp
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import application_env
 from ledger.plain_events import entries_of_rows
+from ledger.progress import NoProgress, Progress
 from ledger.raw_rows import originator_column, raw_rows
 from projections.timeline import (
     Entry,
@@ -261,11 +262,17 @@ def last_position(app: LedgerApp) -> int:
 
 @cyclic_gc_paused()
 def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
-             page: int = PAGE_SIZE, attempts: int = 5) -> int:
-    """Process only the events not yet processed (at most `limit`); returns how many."""
+             page: int = PAGE_SIZE, attempts: int = 5, progress: Progress | None = None) -> int:
+    """Process only the events not yet processed (at most `limit`); returns how many.
+
+    `progress` follows the positions read, from the first one not processed to the last.
+    """
     processed = 0
     failures = 0
     stop = last_position(app)
+    first = view.max_tracking_id(app.name) or 0
+    progress = progress or NoProgress()
+    progress.start("Reports", stop - first)
     while limit is None or processed < limit:
         size = page if limit is None else min(page, limit - processed)
         done = view.max_tracking_id(app.name) or 0
@@ -274,6 +281,7 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
             break
         try:
             processed += view.apply(batch, Tracking(app.name, batch[-1].position))
+            progress.update(batch[-1].position - first, processed)
         except IntegrityError:
             failures += 1
             if failures >= attempts:
@@ -284,14 +292,14 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
 REBUILD_PAGE_SIZE = 20_000
 
 
-def rebuild(app: LedgerApp, view: ReportsView) -> int:
+def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None) -> int:
     """Recompute the materialised timelines from the first event; returns events processed.
 
     Larger pages than a catch-up: fewer transactions, and fewer rewrites of a timeline whose
     events fall in several pages.
     """
     view.clear(app.name)
-    return catch_up(app, view, page=REBUILD_PAGE_SIZE)
+    return catch_up(app, view, page=REBUILD_PAGE_SIZE, progress=progress)
 
 
 def current_timelines(app: LedgerApp, centre: str | None = None,

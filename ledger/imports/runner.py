@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from aggregates.learner import Context, Learner, learner_id
@@ -21,28 +21,11 @@ from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record
 from ledger.imports.writing import BatchWriter, load_learners
+from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
 
 DEFAULT_BATCH_SIZE = 500
 CHECK_CACHE_SIZE = 5_000
-
-
-class Progress(Protocol):
-    """Something that shows how far an import has come (a rich bar, or nothing)."""
-
-    def start(self, phase: str, total: int) -> None: ...
-
-    def update(self, completed: int, rows: int) -> None: ...
-
-
-class NoProgress:
-    """Shows nothing: for scripts, tests and output that is not a terminal."""
-
-    def start(self, phase: str, total: int) -> None:
-        pass
-
-    def update(self, completed: int, rows: int) -> None:
-        pass
 
 
 @dataclass(frozen=True)

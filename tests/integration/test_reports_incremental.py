@@ -17,6 +17,7 @@ from ledger.app import LedgerApp
 from ledger.reports import (
     catch_up,
     entry_pages,
+    last_position,
     notifications,
     open_view,
     rebuild,
@@ -168,3 +169,30 @@ def test_the_event_log_is_read_a_page_at_a_time(make_app: Callable[[], LedgerApp
     pages = list(notifications(app, page=2))
     assert [len(page) for page in pages] == [2, 1]
     assert [e.reference for page in pages for _, e in page] == ["L0", "L1", "L2"]
+
+
+class SeenProgress:
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int]] = []
+        self.updates: list[tuple[int, int]] = []
+
+    def start(self, phase: str, total: int) -> None:
+        self.phases.append((phase, total))
+
+    def update(self, completed: int, rows: int) -> None:
+        self.updates.append((completed, rows))
+
+
+def test_a_rebuild_reports_its_progress_up_to_the_last_event(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    app = make_app()
+    for n in range(3):
+        app.add_learner(CTX, "C1", f"L{n}", given_name="Ada", family_name="Lovelace",
+                        date_of_birth="2000-01-01", gender="2")
+    seen = SeenProgress()
+    assert rebuild(app, open_view(app), seen) == 3
+    last = last_position(app)
+    learner_positions = [e.position for page in entry_pages(app) for e in page]
+    assert seen.phases == [("Reports", last)]
+    assert seen.updates[-1] == (learner_positions[-1], 3)
