@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from aggregates.errors import ConfigurationError, LedgerError
 from ledger.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
+from ledger.chain_scan import engine_of, events_in, links_in, scan, verify_workers
 from ledger.chained_recorder import ChainedApplicationRecorder
-from ledger.raw_rows import originator_column, raw_rows, uuid_text
 
 PAGE_SIZE = 5000
-PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
-MAX_WORKERS = 8
 
 
 class LedgerTampered(LedgerError):
@@ -81,7 +76,7 @@ def head_digest(recorder: ChainedApplicationRecorder) -> Digest:
     """The stored head of the chain, or the empty digest."""
     table = recorder.hashes_table
     query = select(table.c.position, table.c.seq, table.c.hash).order_by(table.c.seq.desc())
-    with _engine(recorder).connect() as connection:
+    with engine_of(recorder).connect() as connection:
         row = connection.execute(query.limit(1)).first()
     return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
 
@@ -114,7 +109,7 @@ def verify_chain(
     stop = _last_position(recorder)
     if workers is None:
         workers = verify_workers(recorder, stop)
-    scanned = _scan(recorder, stop, page, None if digest is None else digest.position,
+    scanned = scan(recorder, stop, page, None if digest is None else digest.position,
                     workers)
     if scanned is not None:
         head, at_digest = scanned
@@ -123,92 +118,6 @@ def verify_chain(
         if at_digest == digest.hash or (digest.position == 0 and digest.hash == GENESIS):
             return Verification(head.events, head, None, digest)
     return _explain(recorder, stop, digest, page)
-
-
-def _scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
-          digest_position: int | None, workers: int) -> tuple[Digest, str | None] | None:
-    """The head recomputed from every event, and the chained hash at `digest_position`;
-    None as soon as anything does not fit (the caller then explains what).
-
-    With several workers the positions are cut into ranges, each checked in its own
-    process from the chain entry stored just before it; the ranges must then join up
-    (each ends on the entry the next started from), which makes it the same check.
-    """
-    if workers <= 1:
-        return _scan_range(recorder, 0, stop, EMPTY, page, digest_position)
-    cuts = [stop * part // workers for part in range(workers + 1)]
-    starts = [_entry_at_or_before(recorder, cut) for cut in cuts[:-1]]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_adopt, initargs=(recorder,)) as pool:
-        parts = list(pool.map(_scan_adopted, cuts[:-1], cuts[1:], starts,
-                              itertools.repeat(page), itertools.repeat(digest_position)))
-    found = [part for part in parts if part is not None]
-    if len(found) < len(parts) or any(
-            part[0] != start for part, start in zip(found, starts[1:], strict=False)):
-        return None
-    at_digest = next((part[1] for part in found if part[1] is not None), None)
-    return found[-1][0], at_digest
-
-
-def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
-    """One process per core for a large ledger in a file or on a server, else one."""
-    database = str(_engine(recorder).url.database or "")
-    if events < PARALLEL_FROM or not database or "memory" in database:
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-
-
-def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,
-                page: int, digest_position: int | None) -> tuple[Digest, str | None] | None:
-    """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`."""
-    previous, position, seq, at_digest = start.hash, start.position, start.events, None
-    while after < stop:
-        upto = min(after + page, stop)
-        events = raw_rows(_engine(recorder), _events_in(recorder, after, upto))
-        links = raw_rows(_engine(recorder), _links_in(recorder, after, upto))
-        if len(events) != len(links):
-            return None
-        ids: dict[object, str] = {}  # an aggregate's events come in runs: convert ids once
-        for event, link in zip(events, links, strict=True):
-            position, originator, version, topic, state = event
-            seq += 1
-            if position != link[0] or link[1] != seq:
-                return None
-            text = ids.get(originator) or ids.setdefault(originator, uuid_text(originator))
-            content = content_hash(text, version, topic, state)
-            if content != link[2]:
-                return None
-            previous = link_hash(previous, seq, position, content)
-            if previous != link[3]:
-                return None
-            if position == digest_position:
-                at_digest = previous
-        after = upto
-    return (Digest(position, previous, seq) if seq else EMPTY), at_digest
-
-
-_ADOPTED: list[ChainedApplicationRecorder] = []
-
-
-def _adopt(recorder: ChainedApplicationRecorder) -> None:
-    """In a forked worker: use the parent's recorder with connections of its own."""
-    _engine(recorder).dispose(close=False)
-    _ADOPTED.append(recorder)
-
-
-def _scan_adopted(after: int, stop: int, start: Digest, page: int,
-                  digest_position: int | None) -> tuple[Digest, str | None] | None:
-    return _scan_range(_ADOPTED[0], after, stop, start, page, digest_position)
-
-
-def _entry_at_or_before(recorder: ChainedApplicationRecorder, position: int) -> Digest:
-    """The chain entry stored at or before a position, as the digest it makes."""
-    table = recorder.hashes_table
-    query = (select(table.c.position, table.c.seq, table.c.hash)
-             .where(table.c.position <= position).order_by(table.c.position.desc()).limit(1))
-    with _engine(recorder).connect() as connection:
-        row = connection.execute(query).first()
-    return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
 
 
 def _explain(recorder: ChainedApplicationRecorder, stop: int, digest: Digest | None,
@@ -306,7 +215,7 @@ def _content_mismatch(
 ) -> Problem:
     table = recorder.hashes_table
     query = select(table.c.position, table.c.seq).where(table.c.content_hash == content)
-    with _engine(recorder).connect() as connection:
+    with engine_of(recorder).connect() as connection:
         elsewhere = connection.execute(query.limit(1)).first()
     if elsewhere is not None and elsewhere.position != event.id:
         return Problem(event.id, "reordered", (
@@ -322,7 +231,7 @@ def _seq_gap(
 ) -> Problem:
     table = recorder.hashes_table
     query = select(table.c.position).where(table.c.seq == expected)
-    with _engine(recorder).connect() as connection:
+    with engine_of(recorder).connect() as connection:
         moved = connection.execute(query.limit(1)).first()
     if moved is not None:
         return Problem(event.id, "reordered", (
@@ -333,12 +242,6 @@ def _seq_gap(
         "events were deleted together with their chain entries"))
 
 
-def _engine(recorder: ChainedApplicationRecorder) -> Any:
-    engine = recorder.datastore.engine
-    assert engine is not None
-    return engine
-
-
 def _last_position(recorder: ChainedApplicationRecorder) -> int:
     """The last position of events or chain entries, read in one snapshot."""
     record, table = recorder.events_record_cls, recorder.hashes_table
@@ -346,46 +249,26 @@ def _last_position(recorder: ChainedApplicationRecorder) -> int:
         select(func.max(record.id)).scalar_subquery(),
         select(func.max(table.c.position)).scalar_subquery(),
     )
-    with _engine(recorder).connect() as connection:
+    with engine_of(recorder).connect() as connection:
         last_event, last_link = connection.execute(query).one()
     return max(last_event or 0, last_link or 0)
-
-
-def _events_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:
-    """The stored events at positions after `after` up to `upto`.
-
-    Pages are windows of positions, not LIMITs: the database reads only the window, whatever
-    its statistics say (a LIMIT after a range made PostgreSQL sort the rest of the table).
-    """
-    record = recorder.events_record_cls
-    originator = originator_column(_engine(recorder), record.originator_id)
-    return (select(record.id, originator, record.originator_version, record.topic,
-                   record.state)
-            .where(record.id > after, record.id <= upto).order_by(record.id))
-
-
-def _links_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:
-    """The chain entries at positions after `after` up to `upto`."""
-    table = recorder.hashes_table
-    return (select(table).where(table.c.position > after, table.c.position <= upto)
-            .order_by(table.c.position))
 
 
 def _stored_events(
     recorder: ChainedApplicationRecorder, stop: int, page: int
 ) -> Iterator[Any]:
     for after in range(0, stop, page):
-        with _engine(recorder).connect() as connection:
+        with engine_of(recorder).connect() as connection:
             yield from connection.execute(
-                _events_in(recorder, after, min(after + page, stop))).all()
+                events_in(recorder, after, min(after + page, stop))).all()
 
 
 def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterator[Any]:
     """Chain entries in order; rows have the attributes of a Link."""
     for after in range(0, stop, page):
-        with _engine(recorder).connect() as connection:
+        with engine_of(recorder).connect() as connection:
             yield from connection.execute(
-                _links_in(recorder, after, min(after + page, stop))).all()
+                links_in(recorder, after, min(after + page, stop))).all()
 
 
 def _state(state: Any) -> bytes:

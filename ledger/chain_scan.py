@@ -1,0 +1,134 @@
+"""The chain checked fast: a tight pass over raw rows, in parallel over cores for large ledgers.
+
+It only answers "does every event fit?" and recomputes the head; when something does not fit,
+`ledger.integrity` reads the chain again slowly to say what and where.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from ledger.chain import EMPTY, Digest, content_hash, link_hash
+from ledger.chained_recorder import ChainedApplicationRecorder
+from ledger.raw_rows import originator_column, raw_rows, uuid_text
+
+PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
+MAX_WORKERS = 8
+
+
+def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
+         digest_position: int | None, workers: int) -> tuple[Digest, str | None] | None:
+    """The head recomputed from every event, and the chained hash at `digest_position`;
+    None as soon as anything does not fit (the caller then explains what).
+
+    With several workers the positions are cut into ranges, each checked in its own
+    process from the chain entry stored just before it; the ranges must then join up
+    (each ends on the entry the next started from), which makes it the same check.
+    """
+    if workers <= 1:
+        return _scan_range(recorder, 0, stop, EMPTY, page, digest_position)
+    cuts = [stop * part // workers for part in range(workers + 1)]
+    starts = [_entry_at_or_before(recorder, cut) for cut in cuts[:-1]]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_adopt, initargs=(recorder,)) as pool:
+        parts = list(pool.map(_scan_adopted, cuts[:-1], cuts[1:], starts,
+                              itertools.repeat(page), itertools.repeat(digest_position)))
+    found = [part for part in parts if part is not None]
+    if len(found) < len(parts) or any(
+            part[0] != start for part, start in zip(found, starts[1:], strict=False)):
+        return None
+    at_digest = next((part[1] for part in found if part[1] is not None), None)
+    return found[-1][0], at_digest
+
+
+def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
+    """One process per core for a large ledger in a file or on a server, else one."""
+    database = str(engine_of(recorder).url.database or "")
+    if events < PARALLEL_FROM or not database or "memory" in database:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,
+                page: int, digest_position: int | None) -> tuple[Digest, str | None] | None:
+    """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`."""
+    previous, position, seq, at_digest = start.hash, start.position, start.events, None
+    while after < stop:
+        upto = min(after + page, stop)
+        events = raw_rows(engine_of(recorder), events_in(recorder, after, upto))
+        links = raw_rows(engine_of(recorder), links_in(recorder, after, upto))
+        if len(events) != len(links):
+            return None
+        ids: dict[object, str] = {}  # an aggregate's events come in runs: convert ids once
+        for event, link in zip(events, links, strict=True):
+            position, originator, version, topic, state = event
+            seq += 1
+            if position != link[0] or link[1] != seq:
+                return None
+            text = ids.get(originator) or ids.setdefault(originator, uuid_text(originator))
+            content = content_hash(text, version, topic, state)
+            if content != link[2]:
+                return None
+            previous = link_hash(previous, seq, position, content)
+            if previous != link[3]:
+                return None
+            if position == digest_position:
+                at_digest = previous
+        after = upto
+    return (Digest(position, previous, seq) if seq else EMPTY), at_digest
+
+
+_ADOPTED: list[ChainedApplicationRecorder] = []
+
+
+def _adopt(recorder: ChainedApplicationRecorder) -> None:
+    """In a forked worker: use the parent's recorder with connections of its own."""
+    engine_of(recorder).dispose(close=False)
+    _ADOPTED.append(recorder)
+
+
+def _scan_adopted(after: int, stop: int, start: Digest, page: int,
+                  digest_position: int | None) -> tuple[Digest, str | None] | None:
+    return _scan_range(_ADOPTED[0], after, stop, start, page, digest_position)
+
+
+def _entry_at_or_before(recorder: ChainedApplicationRecorder, position: int) -> Digest:
+    """The chain entry stored at or before a position, as the digest it makes."""
+    table = recorder.hashes_table
+    query = (select(table.c.position, table.c.seq, table.c.hash)
+             .where(table.c.position <= position).order_by(table.c.position.desc()).limit(1))
+    with engine_of(recorder).connect() as connection:
+        row = connection.execute(query).first()
+    return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
+
+
+def engine_of(recorder: ChainedApplicationRecorder) -> Any:
+    engine = recorder.datastore.engine
+    assert engine is not None
+    return engine
+
+
+def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:
+    """The stored events at positions after `after` up to `upto`.
+
+    Pages are windows of positions, not LIMITs: the database reads only the window, whatever
+    its statistics say (a LIMIT after a range made PostgreSQL sort the rest of the table).
+    """
+    record = recorder.events_record_cls
+    originator = originator_column(engine_of(recorder), record.originator_id)
+    return (select(record.id, originator, record.originator_version, record.topic,
+                   record.state)
+            .where(record.id > after, record.id <= upto).order_by(record.id))
+
+
+def links_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:
+    """The chain entries at positions after `after` up to `upto`."""
+    table = recorder.hashes_table
+    return (select(table).where(table.c.position > after, table.c.position <= upto)
+            .order_by(table.c.position))
