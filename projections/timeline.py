@@ -56,8 +56,8 @@ def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
 class Entry:
     """One learner event as the fold reads it: its place, its class name and its attributes.
 
-    Attribute values may be plain JSON values (decoded straight from the stored state) or
-    Python values (a domain event's); personal values need only be present, never readable.
+    Attribute values are plain JSON values (dates as ISO text), as decoded straight from the
+    stored state; personal values need only be present, never readable.
     """
 
     position: int
@@ -69,12 +69,10 @@ class Entry:
 
 def entry_of_event(position: int, event: Any) -> Entry:
     """A learner domain event as the fold reads it."""
+    state = {key: value if type(value) in _PLAIN else jsonable(value)
+             for key, value in vars(event).items()}
     return Entry(position, str(event.originator_id), event.originator_version,
-                 event_name(event), vars(event))
-
-
-def _plain_value(value: Any) -> Any:
-    return value if type(value) in _PLAIN else jsonable(value)
+                 event_name(event), state)
 
 
 _PERSONAL: dict[str, tuple[frozenset[str], frozenset[str], tuple[str, ...]]] = {}
@@ -90,13 +88,10 @@ def _attributes(name: str) -> tuple[frozenset[str], frozenset[str], tuple[str, .
 
 
 def _impersonal_values(name: str, state: dict[str, Any]) -> dict[str, Any]:
-    """`jsonable(impersonal(name, event_changes(event)))` in one pass: the fold's hot path."""
+    """`impersonal(name, event_changes(event))` of plain values: the fold's hot path."""
     _, left_out, flags = _attributes(name)
-    values: dict[str, Any] = {}
-    for key, value in state.items():
-        if key in left_out or key[0] == "_":
-            continue
-        values[key] = _plain_value(value)
+    values = {key: value for key, value in state.items()
+              if key not in left_out and key[0] != "_"}
     for key in flags:
         if key in state:
             values[key] = state[key] is not None
@@ -128,8 +123,8 @@ def apply_entry(timeline: Timeline, entry: Entry) -> Timeline:
         "position": position,
         "version": entry.version,
         "event": name,
-        "occurred_on": _plain_value(state["occurred_on"]),
-        "recorded": _plain_value(state["timestamp"]),
+        "occurred_on": state["occurred_on"],
+        "recorded": state["timestamp"],
         "enrolment": state.get("enrolment"),
         "values": values,
     })
