@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from aggregates.learner import personal_attributes
 from projections.audit import COMMON_ATTRIBUTES, event_name
@@ -52,8 +51,7 @@ def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One learner event as the fold reads it: its place, its class name and its attributes.
 
     Attribute values are plain JSON values (dates as ISO text), as decoded straight from the
