@@ -260,7 +260,6 @@ def last_position(app: LedgerApp) -> int:
         return int(connection.execute(select(func.max(table.c.id))).scalar() or 0)
 
 
-@cyclic_gc_paused()
 def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
              page: int = PAGE_SIZE, attempts: int = 5, progress: Progress | None = None) -> int:
     """Process only the events not yet processed (at most `limit`); returns how many.
@@ -276,11 +275,12 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
     while limit is None or processed < limit:
         size = page if limit is None else min(page, limit - processed)
         done = view.max_tracking_id(app.name) or 0
-        batch = next(entry_pages(app, after=done, stop=stop, page=page), [])[:size]
-        if not batch:
-            break
         try:
-            processed += view.apply(batch, Tracking(app.name, batch[-1].position))
+            with cyclic_gc_paused():  # per page: garbage cycles are collected between pages
+                batch = next(entry_pages(app, after=done, stop=stop, page=page), [])[:size]
+                if not batch:
+                    break
+                processed += view.apply(batch, Tracking(app.name, batch[-1].position))
             progress.update(batch[-1].position - first, processed)
         except IntegrityError:
             failures += 1
@@ -311,17 +311,21 @@ def current_timelines(app: LedgerApp, centre: str | None = None,
     return list(view.rows(centre)), view.max_tracking_id(app.name) or 0
 
 
-@cyclic_gc_paused()
 def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
                     stop: int | None = None) -> list[Timeline]:
     """Timelines from the events recorded up to `as_at`, folded in memory page by page."""
     timelines: dict[str, Timeline] = {}
-    for batch in entry_pages(app, stop=stop, page=REBUILD_PAGE_SIZE):
-        for entry in batch:
-            if datetime.fromisoformat(entry.state["timestamp"]) > as_at:
-                continue
-            learner = entry.learner_id
-            apply_entry(timelines.setdefault(learner, new_timeline(learner)), entry)
+    pages = entry_pages(app, stop=stop, page=REBUILD_PAGE_SIZE)
+    while True:
+        with cyclic_gc_paused():  # per page: garbage cycles are collected between pages
+            batch = next(pages, None)
+            if batch is None:
+                break
+            for entry in batch:
+                if datetime.fromisoformat(entry.state["timestamp"]) > as_at:
+                    continue
+                learner = entry.learner_id
+                apply_entry(timelines.setdefault(learner, new_timeline(learner)), entry)
     found = [t for t in timelines.values() if centre is None or t["centre"] == centre]
     return sorted(found, key=lambda t: t["learner_id"])
 
