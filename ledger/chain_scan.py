@@ -52,6 +52,8 @@ def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
     database = str(engine_of(recorder).url.database or "")
     if events < PARALLEL_FROM or not database or "memory" in database:
         return 1
+    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: one process
+        return 1
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
