@@ -21,11 +21,6 @@ class BadDigest(LedgerError, ValueError):
     """A digest given on the command line is not POSITION:HASH."""
 
 
-def originator_text(originator_id: UUID | str) -> str:
-    """The canonical text of an aggregate id (lower-case hyphenated for a UUID)."""
-    return str(originator_id)
-
-
 def content_hash(originator_id: UUID | str, version: int, topic: str,
                  state: bytes | memoryview) -> str:
     """SHA-256 over one stored event's content: aggregate id, version, topic and state bytes.

@@ -35,22 +35,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def impersonal(name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The event's values without personal data: reports need no names, dates of birth or
-    notes, so none reach the materialised tables. A ULN becomes a flag that one was given;
-    a data-quality warning keeps its code and field, not the message quoting the value."""
-    personal = personal_attributes(name)
-    kept = {key: value for key, value in values.items() if key not in personal}
-    for key in ("uln", "master_uln"):
-        if key in personal and key in values:
-            kept[key] = values[key] is not None
-    if "warnings" in values:
-        kept["warnings"] = [
-            {"code": w["code"], "field": w["field"]} for w in values["warnings"] or []
-        ]
-    return kept
-
-
 class Entry(NamedTuple):
     """One learner event as the fold reads it: its place, its class name and its attributes.
 
@@ -86,7 +70,9 @@ def _attributes(name: str) -> tuple[frozenset[str], frozenset[str], tuple[str, .
 
 
 def _impersonal_values(name: str, state: dict[str, Any]) -> dict[str, Any]:
-    """`impersonal(name, event_changes(event))` of plain values: the fold's hot path."""
+    """The event's values without personal data: reports need no names, dates of birth or
+    notes, so none reach the materialised tables. A ULN becomes a flag that one was given;
+    a data-quality warning keeps its code and field, not the message quoting the value."""
     _, left_out, flags = _attributes(name)
     values = {key: value for key, value in state.items()
               if key not in left_out and key[0] != "_"}
@@ -161,10 +147,6 @@ def day(fact: Fact, key: str | None = None) -> date:
     """A fact's business date, or the date held in one of its values."""
     text = fact["occurred_on"] if key is None else fact["values"][key]
     return date.fromisoformat(text)
-
-
-def optional_day(text: str | None) -> date | None:
-    return None if text is None else date.fromisoformat(text)
 
 
 def summarise(timeline: Timeline) -> dict[str, Any]:
