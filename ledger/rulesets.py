@@ -187,11 +187,10 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
             if path.name == CENTRES_FILE:
                 centres.update(load_centres(path))
                 continue
-            file_versions = load_rule_file(path)
-            years = load_retention(path)
-            if years is not None:
-                retention[file_versions[0].awarding_body] = years
-            for version in file_versions:
+            rule_file = load_rule_file(path)
+            if rule_file.retention_years is not None:
+                retention[rule_file.awarding_body] = rule_file.retention_years
+            for version in rule_file.versions:
                 if version.awarding_body in found and found[version.awarding_body][0].path != path:
                     raise RuleSetError(path, "awarding_body", f"{version.awarding_body} is "
                                        f"also defined in {found[version.awarding_body][0].path}")
@@ -221,8 +220,17 @@ def _require(path: Path, table: dict[str, Any], key: str, prefix: str, kind: typ
     return value
 
 
-def load_rule_file(path: Path) -> list[RuleSetVersion]:
-    """The versions of one AO rule-set file, sorted by effective date, fully validated."""
+@dataclass(frozen=True)
+class RuleFile:
+    """One AO rule-set file: its versions by effective date and its retention period."""
+
+    awarding_body: str
+    versions: list[RuleSetVersion]
+    retention_years: int | None
+
+
+def load_rule_file(path: Path) -> RuleFile:
+    """One AO rule-set file, read once and fully validated."""
     data = _read(path)
     body = _require(path, data, "awarding_body", "", str)
     if not body.isalnum() or body.upper() != body:
@@ -240,12 +248,12 @@ def load_rule_file(path: Path) -> list[RuleSetVersion]:
         if earlier.effective_from == later.effective_from:
             raise RuleSetError(path, "versions", f"two versions take effect on "
                                f"{later.effective_from.isoformat()}")
-    return versions
+    return RuleFile(body, versions, _retention(path, data))
 
 
-def load_retention(path: Path) -> int | None:
+def _retention(path: Path, data: dict[str, Any]) -> int | None:
     """The rule set's `[retention] years_after_end`, or None when it sets none."""
-    table = _read(path).get("retention")
+    table = data.get("retention")
     if table is None:
         return None
     if not isinstance(table, dict) or set(table) - {"years_after_end"}:
