@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import sha256
 from uuid import UUID
 
@@ -32,20 +33,15 @@ def content_hash(originator_id: UUID | str, version: int, topic: str,
     originator = str(originator_id).encode()
     return sha256(b"".join((
         HASH_VERSION, _LENGTH(len(originator)), originator,
-        _FRAMED.get(version) or _framed(version), _FRAMED.get(topic) or _framed(topic),
+        _framed(version), _framed(topic),
         _LENGTH(len(state)), state,
     ))).hexdigest()
 
 
-_FRAMED: dict[int | str, bytes] = {}  # versions and topics, framed once: they repeat a lot
-
-
+@lru_cache(maxsize=16_384)  # versions and topics repeat a lot: frame each once
 def _framed(value: int | str) -> bytes:
-    data = str(int(value) if not isinstance(value, str) else value).encode()
-    framed = _LENGTH(len(data)) + data
-    if len(_FRAMED) < 10_000:
-        _FRAMED[value] = framed
-    return framed
+    data = (value if isinstance(value, str) else str(int(value))).encode()
+    return _LENGTH(len(data)) + data
 
 
 def link_hash(previous: str, seq: int, position: int, content: str) -> str:

@@ -67,14 +67,12 @@ def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, sta
         links = raw_rows(engine_of(recorder), links_in(recorder, after, upto))
         if len(events) != len(links):
             return None
-        ids: dict[object, str] = {}  # an aggregate's events come in runs: convert ids once
         for event, link in zip(events, links, strict=True):
             position, originator, version, topic, state = event
             seq += 1
             if position != link[0] or link[1] != seq:
                 return None
-            text = ids.get(originator) or ids.setdefault(originator, uuid_text(originator))
-            content = content_hash(text, version, topic, state)
+            content = content_hash(uuid_text(originator), version, topic, state)
             if content != link[2]:
                 return None
             previous = link_hash(previous, seq, position, content)

@@ -27,15 +27,14 @@ class UnreadableState(LedgerError):
 def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview]],
                     ) -> list[Entry]:
     """Stored learner events, as the driver returns their rows, as the fold reads them."""
-    ids: dict[Any, str] = {}  # a learner's events come in runs: convert each id once
     names: dict[str, str | None] = {}
     entries = []
     for position, originator, version, topic, state in rows:
         name = names.get(topic) or names.setdefault(topic, learner_event_name(topic))
         if name is None:
             raise UnreadableState(f"event {position} ({topic}) is not a learner event")
-        learner = ids.get(originator) or ids.setdefault(originator, uuid_text(originator))
-        entries.append(Entry(position, learner, version, name, plain_state(position, state)))
+        entries.append(Entry(position, uuid_text(originator), version, name,
+                             plain_state(position, state)))
     return entries
 
 

@@ -6,6 +6,7 @@ above all) costs more than the work done with the row.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, cast
@@ -32,6 +33,7 @@ def originator_column(engine: Engine, column: Any) -> ColumnElement[Any]:
     return column
 
 
+@lru_cache(maxsize=4096)  # an aggregate's events come in runs: convert each id once
 def uuid_text(value: Any) -> str:
     """The canonical text of a UUID as a driver returns it (16 bytes on SQLite)."""
     if isinstance(value, bytes):
