@@ -10,7 +10,7 @@ from typing import Any
 from aggregates.errors import LedgerError
 from aggregates.learner import DETAIL_FIELDS, Context, Fact, Learner
 from aggregates.values import check_age_at_start
-from ledger.imports.problems import RowError, RowErrors
+from ledger.imports.problems import RowError, refusal
 from ledger.imports.rows import EnrolmentFacts, EventRow, LearnerRow, ParsedRow
 
 
@@ -115,7 +115,7 @@ def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
                      for key, name, what in ENROLMENT_ATTRIBUTES
                      if existing.values[key] != given[key]]
         if conflicts:
-            raise conflicts[0] if len(conflicts) == 1 else RowErrors(conflicts)
+            raise refusal(conflicts)
     steps: list[Callable[[], None]] = [lambda: _registration(learner, facts, ctx)]
     for kind, day, name, what, method in (
         ("assessment-started", facts.assessment_started, "assessment_started",
@@ -145,10 +145,8 @@ def every_step(steps: list[Callable[[], None]]) -> None:
             step()
         except RowError as error:
             errors.append(error)
-    if len(errors) == 1:
-        raise errors[0]
     if errors:
-        raise RowErrors(errors)
+        raise refusal(errors)
 
 
 def _last_submission(learner: Learner, ref: str) -> Fact | None:

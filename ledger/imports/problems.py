@@ -45,6 +45,11 @@ class RowErrors(RowError):
         return [problem for error in self.errors for problem in error.problems(line)]
 
 
+def refusal(errors: list[RowError]) -> RowError:
+    """One refusal for one or more errors of a row (at least one)."""
+    return errors[0] if len(errors) == 1 else RowErrors(errors)
+
+
 class ImportRefused(LedgerError):
     """The file was refused: nothing (or, with --skip-invalid, only the valid rows) written."""
 
