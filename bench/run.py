@@ -156,7 +156,8 @@ def raw_insert(app: Any, after: int) -> float:
 
 
 def step_rebuild(url: str) -> dict[str, Any]:
-    from ledger.reports import open_view, rebuild
+    from ledger.rebuild import rebuild
+    from ledger.reports import open_view
     app = _app(url)
     view = open_view(app)
     started = time.perf_counter()

@@ -18,14 +18,9 @@ from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.chain import EMPTY, Digest
 from ledger.integrity import digest_at
+from ledger.rebuild import rebuild
 from ledger.redaction import redact
-from ledger.reports import (
-    current_timelines,
-    open_view,
-    rebuild,
-    replay,
-    timelines_as_at,
-)
+from ledger.reports import current_timelines, open_view, replay, timelines_as_at
 from ledger.rulesets import SEVERITIES, RuleBook, describe, load_rulebook
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations

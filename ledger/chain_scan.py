@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -17,9 +16,7 @@ from sqlalchemy import Select, select
 from ledger.chain import EMPTY, Digest, content_hash, link_hash
 from ledger.chained_recorder import ChainedApplicationRecorder
 from ledger.raw_rows import originator_column, raw_rows, uuid_text
-
-PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
-MAX_WORKERS = 8
+from ledger.workers import worker_count
 
 
 def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
@@ -49,12 +46,7 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
 
 def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
     """One process per core for a large ledger in a file or on a server, else one."""
-    database = str(engine_of(recorder).url.database or "")
-    if events < PARALLEL_FROM or not database or "memory" in database:
-        return 1
-    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: one process
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return worker_count(engine_of(recorder), events)
 
 
 def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast
+from sqlalchemy import ColumnElement, Select, String, and_, cast, literal_column, true
 from sqlalchemy.engine import Engine
 
 
@@ -40,3 +40,23 @@ def uuid_text(value: Any) -> str:
         hexed = value.hex()
         return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
     return str(value)
+
+
+
+def originator_share(engine: Engine, column: Any, part: int, parts: int) -> ColumnElement[bool]:
+    """A condition true for aggregate ids in one of `parts` equal shares of the id space.
+
+    Shares are ranges of the first byte, compared as the database orders ids (bytes on
+    SQLite, `uuid` on PostgreSQL, both in byte order); uuid5 ids spread evenly over them.
+    """
+    low, high = part * 256 // parts, (part + 1) * 256 // parts
+    postgres = engine.dialect.name == "postgresql"
+
+    def bound(first: int) -> ColumnElement[Any]:
+        return literal_column(f"'{first:02x}000000-0000-0000-0000-000000000000'::uuid"
+                              if postgres else f"X'{first:02x}'")
+
+    conditions = [column >= bound(low)] if low else []
+    if high < 256:
+        conditions.append(column < bound(high))
+    return and_(true(), *conditions)

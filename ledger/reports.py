@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregates.errors import ConcurrencyConflict
@@ -33,7 +36,7 @@ from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import application_env
 from ledger.plain_events import entries_of_rows
 from ledger.progress import NoProgress, Progress
-from ledger.raw_rows import originator_column, raw_rows
+from ledger.raw_rows import originator_column, originator_share, raw_rows
 from projections.timeline import (
     Entry,
     Timeline,
@@ -89,23 +92,36 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             fresh = [entry for entry in entries if entry.position > done]
             if tracking.notification_id <= done:
                 return 0
-            ids = sorted({entry.learner_id for entry in fresh})
-            timelines = self._load(session, ids)
-            for entry in fresh:
-                learner = entry.learner_id
-                apply_entry(timelines.setdefault(learner, new_timeline(learner)), entry)
-            if ids:
-                session.execute(delete(self.timelines).where(
-                    self.timelines.c.learner_id.in_(ids)))
-                session.execute(self.timelines.insert(), [_row(timelines[i]) for i in ids])
+            timelines = fold(self._load(session, learners_of(fresh)), fresh)
+            self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)])
             self._insert_tracking(session, tracking)
             return len(fresh)
+
+    def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int) -> bool:
+        """Write timeline rows folded elsewhere, with the tracking position, in one go.
+
+        Only if the reports were caught up to exactly `after` (the rows were folded from
+        that state); False, writing nothing, when another process has moved them since.
+        """
+        with self.transaction(commit=True) as session:
+            self._lock(session)
+            if (self._max_tracking(session, tracking.application_name) or 0) != after:
+                return False
+            self._write(session, rows)
+            self._insert_tracking(session, tracking)
+            return True
+
+    def load(self, ids: list[str]) -> dict[str, Timeline]:
+        """The stored timelines of these learners (those that have one)."""
+        with self.transaction(commit=False) as session:
+            return self._load(session, ids)
 
     def clear(self, application_name: str) -> None:
         """Forget every timeline and the tracking position (the start of a rebuild)."""
         with self.transaction(commit=True) as session:
             self._lock(session)
-            session.execute(delete(self.timelines))
+            with _plain_deletes(session):
+                session.execute(delete(self.timelines))
             session.execute(delete(self.tracking_table).where(
                 self.tracking_table.c.application_name == application_name))
 
@@ -124,6 +140,17 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         query = select(self.timelines.c.learner_id, self.timelines.c.timeline).where(
             self.timelines.c.learner_id.in_(ids))
         return {learner: orjson.loads(value) for learner, value in session.execute(query)}
+
+    def _write(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Insert these learners' rows, replacing those they already have."""
+        if not rows:
+            return
+        dialect = session.get_bind().dialect.name
+        upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(self.timelines)
+        replaced = {name: upsert.excluded[name] for name in (
+            "centre", "reference", "position", "timeline")}
+        session.execute(upsert.on_conflict_do_update(index_elements=["learner_id"],
+                                                     set_=replaced), rows)
 
     def _max_tracking(self, session: Session, application_name: str) -> int | None:
         record = self.tracking_record_cls
@@ -144,7 +171,42 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
 
 
-def _row(timeline: Timeline) -> dict[str, Any]:
+@contextmanager
+def _plain_deletes(session: Session) -> Iterator[None]:
+    """Deletes that do not zero the freed bytes (SQLite's `secure_delete`, on by default in
+    many builds, rewrites every freed page: a rebuild's clear would write the whole table
+    again). Timelines hold no personal data; the setting is put back straight afterwards."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    before = int(session.execute(text("PRAGMA secure_delete")).scalar_one())
+    session.execute(text("PRAGMA secure_delete = FAST"))
+    try:
+        yield
+    finally:
+        session.execute(text(f"PRAGMA secure_delete = {before}"))
+
+
+def learners_of(entries: list[Entry]) -> list[str]:
+    """The learners these events belong to, each once, in id order."""
+    return sorted({entry.learner_id for entry in entries})
+
+
+def fold(timelines: dict[str, Timeline], entries: list[Entry]) -> dict[str, Timeline]:
+    """Fold events (in recorded order) into their learners' timelines: those given, or new
+    ones; returns the timelines of every learner the events belong to."""
+    touched: dict[str, Timeline] = {}
+    for entry in entries:
+        learner = entry.learner_id
+        timeline = touched.get(learner)
+        if timeline is None:
+            timeline = touched[learner] = timelines.get(learner) or new_timeline(learner)
+        apply_entry(timeline, entry)
+    return touched
+
+
+def timeline_row(timeline: Timeline) -> dict[str, Any]:
+    """A timeline as a row of the timelines table."""
     return {"learner_id": timeline["learner_id"], "centre": timeline["centre"],
             "reference": timeline["reference"], "position": timeline["position"],
             "timeline": orjson.dumps(timeline, option=orjson.OPT_SORT_KEYS).decode()}
@@ -225,8 +287,10 @@ def _learner_notifications(app: LedgerApp, after: int, limit: int,
                          topic=row[3], state=bytes(row[4])) for row in rows]
 
 
-def learner_entries(app: LedgerApp, after: int, upto: int) -> list[Entry]:
-    """The learner events at positions after `after` up to `upto`, decoded for the fold.
+def learner_entries(app: LedgerApp, after: int, upto: int,
+                    share: tuple[int, int] | None = None) -> list[Entry]:
+    """The learner events at positions after `after` up to `upto`, decoded for the fold
+    (only those of the learners in `share`, (part, parts), when given).
 
     Straight from the stored JSON (`ledger.plain_events`): no domain event objects, no
     personal data opened. Pages are windows of positions, not LIMITs, so the database reads
@@ -237,6 +301,8 @@ def learner_entries(app: LedgerApp, after: int, upto: int) -> list[Entry]:
                     table.c.originator_version, table.c.topic, table.c.state)
              .where(table.c.id > after, table.c.id <= upto, table.c.topic.in_(LEARNER_TOPICS))
              .order_by(table.c.id))
+    if share is not None:
+        query = query.where(originator_share(app.engine, table.c.originator_id, *share))
     return entries_of_rows(raw_rows(app.engine, query))
 
 
@@ -290,16 +356,6 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
 
 
 REBUILD_PAGE_SIZE = 20_000
-
-
-def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None) -> int:
-    """Recompute the materialised timelines from the first event; returns events processed.
-
-    Larger pages than a catch-up: fewer transactions, and fewer rewrites of a timeline whose
-    events fall in several pages.
-    """
-    view.clear(app.name)
-    return catch_up(app, view, page=REBUILD_PAGE_SIZE, progress=progress)
 
 
 def current_timelines(app: LedgerApp, centre: str | None = None,

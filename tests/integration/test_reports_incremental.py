@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from aggregates.errors import LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.rebuild import rebuild
 from ledger.reports import (
     catch_up,
     entry_pages,
     last_position,
     notifications,
     open_view,
-    rebuild,
     timelines_as_at,
 )
 from ledger.rulesets import load_rulebook
@@ -102,10 +102,11 @@ def reports(timelines: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
 
 @settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(enrolments=st.lists(enrols, min_size=3, max_size=3), steps=steps)
+@given(enrolments=st.lists(enrols, min_size=3, max_size=3), steps=steps,
+       pages=st.integers(1, 12))
 def test_catching_up_in_random_chunks_equals_a_full_rebuild(
     make_app: Callable[[], LedgerApp], enrolments: list[tuple[Any, ...]],
-    steps: list[tuple[str, Any]],
+    steps: list[tuple[str, Any]], pages: int,
 ) -> None:
     app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
     make_app.app = app  # type: ignore[attr-defined]
@@ -125,12 +126,15 @@ def test_catching_up_in_random_chunks_equals_a_full_rebuild(
     catch_up(app, view)
     incremental = list(view.rows())
     in_memory = timelines_as_at(app, FAR_FUTURE)
-    rebuild(app, view)
+    rebuild(app, view, workers=1)
     rebuilt = list(view.rows())
     assert incremental == rebuilt == in_memory == folded_from_domain_events(app)
     assert reports(incremental) == reports(rebuilt)
     last_learner_event = max(p for batch in notifications(app) for p, _ in batch)
     assert view.max_tracking_id(app.name) == last_learner_event
+    rebuild(app, view, workers=3, page=pages)  # learners' events span the windows
+    assert list(view.rows()) == incremental
+    assert view.max_tracking_id(app.name) == last_position(app)
 
 
 def test_catch_up_reads_only_events_not_yet_processed(make_app: Callable[[], LedgerApp]) -> None:

@@ -1,0 +1,165 @@
+"""A full rebuild of the reports, on several cores for a large ledger.
+
+Worker processes each fold a share of the learners (a range of their ids), window of
+positions by window; the parent writes each window's timelines with the tracking position
+in one transaction while the workers fold the next window. A worker keeps the timelines of
+the window before (not yet written when it folds the next) and reads older ones from the
+database, so memory stays flat whatever the ledger's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from aggregates.errors import LedgerError
+from ledger.app import LedgerApp
+from ledger.gc_pause import cyclic_gc_paused
+from ledger.progress import NoProgress, Progress
+from ledger.reports import (
+    REBUILD_PAGE_SIZE,
+    ReportsView,
+    catch_up,
+    fold,
+    last_position,
+    learner_entries,
+    learners_of,
+    timeline_row,
+)
+from ledger.workers import worker_count
+from projections.timeline import Timeline
+
+Window = tuple[int, int]
+Folded = tuple[list[dict[str, Any]], int]  # a window's timeline rows, and the events in them
+
+
+class RebuildWorkerFailed(LedgerError):
+    """A worker process of a rebuild stopped without folding its share."""
+
+
+def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
+            workers: int | None = None, page: int = REBUILD_PAGE_SIZE) -> int:
+    """Recompute the materialised timelines from the first event; returns events processed.
+
+    `workers`: processes folding in parallel (default: one per core on a large ledger).
+    Larger pages than a catch-up: fewer transactions, and fewer rewrites of a timeline whose
+    events fall in several pages. Whatever is recorded meanwhile is caught up at the end.
+    """
+    view.clear(app.name)
+    stop = last_position(app)
+    workers = worker_count(app.engine, stop) if workers is None else workers
+    if workers <= 1:
+        return catch_up(app, view, page=page, progress=progress)
+    folded = fold_in_parallel(app, view, stop, workers, page, progress)
+    return folded + catch_up(app, view, page=page)
+
+
+def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,
+                     progress: Progress | None = None) -> int:
+    """Fold the positions up to `stop` into reports caught up to nothing; returns the events
+    written. It stops early, with what it wrote consistent, if another process updates the
+    reports meanwhile: the caller's catch-up then does the rest."""
+    context = multiprocessing.get_context("fork")
+    pipes: list[Connection] = []
+    processes = []
+    try:
+        for part in range(workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_work, args=(app, view, (part, workers), theirs),
+                                      daemon=True)
+            process.start()
+            theirs.close()
+            pipes.append(ours)
+            processes.append(process)
+        return _drive(app, view, stop, page, pipes, progress or NoProgress())
+    finally:
+        for pipe in pipes:
+            _stop(pipe)
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+
+
+def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],
+           progress: Progress) -> int:
+    """Hand out windows, and write each one's rows while the workers fold the next."""
+    windows = [(after, min(after + page, stop)) for after in range(0, stop, page)]
+    progress.start("Reports", stop)
+    written = 0
+    if windows:
+        _send(pipes, windows[0])
+    for index, (after, upto) in enumerate(windows):
+        folded = [_receive(pipe) for pipe in pipes]
+        if index + 1 < len(windows):
+            _send(pipes, windows[index + 1])
+        rows = [row for part_rows, _ in folded for row in part_rows]
+        if not view.replace(rows, Tracking(app.name, upto), after):
+            return written
+        written += sum(events for _, events in folded)
+        progress.update(upto, written)
+    return written
+
+
+def _send(pipes: list[Connection], window: Window) -> None:
+    for pipe in pipes:
+        pipe.send(window)
+
+
+def _receive(pipe: Connection) -> Folded:
+    """A worker's answer; its error raised here, where the rebuild is running."""
+    try:
+        answer = pipe.recv()
+    except EOFError:
+        raise RebuildWorkerFailed("a rebuild worker process stopped unexpectedly") from None
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer  # type: ignore[no-any-return]
+
+
+def _stop(pipe: Connection) -> None:
+    with contextlib.suppress(OSError):  # the worker may have gone already
+        pipe.send(None)
+    pipe.close()
+
+
+def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Connection) -> None:
+    """In a forked worker: fold this share of the learners for each window handed over."""
+    app.engine.dispose(close=False)  # connections of its own, not the parent's
+    previous: dict[str, Timeline] = {}
+    while (window := pipe.recv()) is not None:
+        try:
+            with cyclic_gc_paused():
+                previous, folded = _fold_window(app, view, share, window, previous)
+        except BaseException as error:  # the parent raises it
+            pipe.send(_portable(error))
+            return
+        pipe.send(folded)
+
+
+def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], window: Window,
+                 previous: dict[str, Timeline]) -> tuple[dict[str, Timeline], Folded]:
+    """This share's events in the window folded into its learners' timelines: those of the
+    window before as the worker left them, older ones as stored."""
+    entries = learner_entries(app, *window, share=share)
+    ids = learners_of(entries)
+    known = {learner: previous[learner] for learner in ids if learner in previous}
+    known.update(view.load([learner for learner in ids if learner not in previous]))
+    timelines = fold(known, entries)
+    rows = [timeline_row(timelines[learner]) for learner in ids]
+    return timelines, (rows, len(entries))
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error itself if it can cross to the parent, else its traceback as text."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # whatever stops pickling it: send the text
+        return RebuildWorkerFailed("".join(traceback.format_exception(error)))

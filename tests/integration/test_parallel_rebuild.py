@@ -1,0 +1,90 @@
+"""A rebuild folded by worker processes: the same timelines, and failures raised, not lost."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+import ledger.rebuild
+from aggregates.learner import Context
+from ledger.app import LedgerApp
+from ledger.plain_events import UnreadableState
+from ledger.rebuild import RebuildWorkerFailed, fold_in_parallel, rebuild
+from ledger.reports import catch_up, last_position, open_view
+from ledger.workers import worker_count
+
+CTX = Context(actor="parallel", source="test")
+
+
+def ledger_of(app: LedgerApp, learners: int) -> None:
+    for n in range(learners):
+        app.add_learner(CTX, "C1", f"L{n}", given_name="Ada", family_name="Lovelace",
+                        date_of_birth="2000-01-01", gender="2")
+        app.enrol(CTX, f"L{n}", "E1", awarding_body="AIM", qualification="603/1/1",
+                  title="Cert", start="2026-04-01", planned_end="2026-06-01")
+    for n in range(0, learners, 2):  # later events: each such learner spans many windows
+        app.register(CTX, f"L{n}", "E1", submitted="2026-04-20")
+
+
+def test_workers_folding_shares_of_the_learners_give_the_serial_rebuild(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    app = make_app()
+    ledger_of(app, 12)
+    view = open_view(app)
+    assert rebuild(app, view, workers=1) == 30
+    serial = list(view.rows())
+    for workers, page in ((2, 5), (3, 1), (4, 1000)):
+        assert rebuild(app, view, workers=workers, page=page) == 30
+        assert list(view.rows()) == serial
+        assert view.max_tracking_id(app.name) == last_position(app)
+
+
+def test_a_parallel_fold_writes_nothing_once_another_process_has_moved_the_reports(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    app = make_app()
+    ledger_of(app, 4)
+    view = open_view(app)
+    catch_up(app, view, limit=3)
+    before, done = list(view.rows()), view.max_tracking_id(app.name)
+    assert fold_in_parallel(app, view, last_position(app), workers=2, page=4) == 0
+    assert list(view.rows()) == before
+    assert not view.replace([], Tracking(app.name, 99), after=0)
+    assert view.max_tracking_id(app.name) == done
+
+
+def test_an_unreadable_event_met_by_a_worker_fails_the_rebuild_with_its_error(
+    make_app: Callable[[], LedgerApp], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app()
+    ledger_of(app, 4)
+
+    def unreadable(*_: Any) -> None:
+        raise UnreadableState("event 3 holds a 'decimal_str' value the reports cannot read")
+
+    monkeypatch.setattr(ledger.rebuild, "fold", unreadable)  # the forked workers inherit it
+    with pytest.raises(UnreadableState, match="event 3 holds"):
+        rebuild(app, open_view(app), workers=2)
+
+
+def test_a_worker_that_dies_fails_the_rebuild(
+    make_app: Callable[[], LedgerApp], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app()
+    ledger_of(app, 4)
+    monkeypatch.setattr(ledger.rebuild, "fold", lambda *_: os._exit(3))
+    with pytest.raises(RebuildWorkerFailed, match="stopped unexpectedly"):
+        rebuild(app, open_view(app), workers=2)
+
+
+def test_small_ledgers_are_rebuilt_in_one_process_large_ones_on_every_core(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    engine = make_app().engine
+    assert worker_count(engine, 10) == 1
+    assert worker_count(engine, 10**6) == max(1, min(os.cpu_count() or 1, 8))
