@@ -157,14 +157,15 @@ def raw_insert(app: Any, after: int) -> float:
 
 def step_rebuild(url: str) -> dict[str, Any]:
     from ledger.rebuild import rebuild
-    from ledger.reports import open_view
+    from ledger.reports import last_position, open_view
+    from ledger.workers import worker_count
     app = _app(url)
     view = open_view(app)
     started = time.perf_counter()
     events = rebuild(app, view)
     seconds = time.perf_counter() - started
     return {"events": events, "seconds": seconds, "rate": events / seconds,
-            "peak_mb": peak_mb()}
+            "peak_mb": peak_mb(), "workers": worker_count(app.engine, last_position(app))}
 
 
 def step_incremental(url: str, path: str) -> dict[str, Any]:
@@ -209,8 +210,10 @@ def step_verify(url: str) -> dict[str, Any]:
 
 
 def peak_mb() -> float:
-    """This process's peak resident set size in MB (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident set size in MB of this process or of any worker it started and
+    waited for, whichever is larger (ru_maxrss is in KiB on Linux)."""
+    return max(resource.getrusage(who).ru_maxrss
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def child(arguments: list[str]) -> None:
@@ -277,8 +280,9 @@ def _import_lines(imp: dict[str, Any], backend: str) -> list[str]:
 def _rebuild_lines(reb: dict[str, Any], backend: str) -> list[str]:
     return [
         f"  rebuild         {reb['rate']:>10,.0f} events/s  ({reb['events']:,} events in "
-        f"{reb['seconds']:.1f} s; target >= {TARGETS['rebuild']:,})",
-        f"  rebuild memory  {reb['peak_mb']:>10,.0f} MB peak  (target < "
+        f"{reb['seconds']:.1f} s, {reb['workers']} worker process(es); "
+        f"target >= {TARGETS['rebuild']:,})",
+        f"  rebuild memory  {reb['peak_mb']:>10,.0f} MB peak  (largest process; target < "
         f"{TARGETS['rebuild_peak_mb']})",
     ]
 

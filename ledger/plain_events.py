@@ -40,16 +40,31 @@ def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview]
 
 # Transcodings whose stored text is already the plain value the fold keeps (ISO dates).
 ISO_TEXT = frozenset({"date_iso", "datetime_iso"})
+# How the transcoder marks a wrapped value: a key, so never inside a JSON string (whose
+# quotes would be escaped).
+TYPE_KEY = b'"_type_":'
 
 
 def plain_state(position: int, state: bytes | memoryview) -> dict[str, Any]:
-    """The stored state's attributes as plain values; sealed personal ones read `[encrypted]`."""
-    decoded = orjson.loads(state)
+    """The stored state's attributes as plain values; sealed personal ones read `[encrypted]`.
+
+    The common case, an ISO date or time as an attribute, is unwrapped in place; values
+    wrapped deeper down (inside lists or mappings) are searched for only when the stored
+    text holds more wrappers than that.
+    """
+    text = state if type(state) is bytes else bytes(state)
+    decoded = orjson.loads(text)
     decoded.pop("originator_id", None)  # a column of the row, not part of what it recorded
     envelope = decoded.pop(ENVELOPE, None)
+    unwrapped = 0
     for key, value in decoded.items():
-        if type(value) is dict or (type(value) is list and value):
-            decoded[key] = _plain(position, value)
+        if type(value) is dict and len(value) == 2 and value.get("_type_") in ISO_TEXT:
+            decoded[key] = value["_data_"]
+            unwrapped += 1
+    if text.count(TYPE_KEY) > unwrapped:
+        for key, value in decoded.items():
+            if type(value) is dict or (type(value) is list and value):
+                decoded[key] = _plain(position, value)
     if envelope is not None:
         for attribute in envelope["shape"]:
             if attribute != WARNING_MESSAGES:

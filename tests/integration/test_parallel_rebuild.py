@@ -18,6 +18,7 @@ from ledger.reports import catch_up, last_position, open_view
 from ledger.workers import worker_count
 
 CTX = Context(actor="parallel", source="test")
+TITLE = 'Cert "A" \\ B'  # quotes and a backslash: escaped in JSON and again in COPY
 
 
 def ledger_of(app: LedgerApp, learners: int) -> None:
@@ -25,7 +26,7 @@ def ledger_of(app: LedgerApp, learners: int) -> None:
         app.add_learner(CTX, "C1", f"L{n}", given_name="Ada", family_name="Lovelace",
                         date_of_birth="2000-01-01", gender="2")
         app.enrol(CTX, f"L{n}", "E1", awarding_body="AIM", qualification="603/1/1",
-                  title="Cert", start="2026-04-01", planned_end="2026-06-01")
+                  title=TITLE, start="2026-04-01", planned_end="2026-06-01")
     for n in range(0, learners, 2):  # later events: each such learner spans many windows
         app.register(CTX, f"L{n}", "E1", submitted="2026-04-20")
 
@@ -38,6 +39,7 @@ def test_workers_folding_shares_of_the_learners_give_the_serial_rebuild(
     view = open_view(app)
     assert rebuild(app, view, workers=1) == 30
     serial = list(view.rows())
+    assert {t["facts"][1]["values"]["qualification_title"] for t in serial} == {TITLE}
     for workers, page in ((2, 5), (3, 1), (4, 1000)):
         assert rebuild(app, view, workers=workers, page=page) == 30
         assert list(view.rows()) == serial

@@ -24,6 +24,21 @@ def test_a_value_of_a_type_the_reports_cannot_read_is_refused_naming_the_event()
         plain_state(7, state)
 
 
+def test_wrapped_values_deeper_down_are_unwrapped_or_refused_too():
+    state = (b'{"left_on":{"_type_":"date_iso","_data_":"2026-01-01"},'
+             b'"steps":[{"on":{"_type_":"date_iso","_data_":"2026-01-02"}}]}')
+    assert plain_state(7, memoryview(state)) == {
+        "left_on": "2026-01-01", "steps": [{"on": "2026-01-02"}]}
+    state = b'{"steps":[{"amount":{"_type_":"decimal_str","_data_":"1.5"}}]}'
+    with pytest.raises(UnreadableState, match="event 7 holds a 'decimal_str' value"):
+        plain_state(7, state)
+
+
+def test_text_that_looks_like_a_wrapper_inside_a_string_is_left_as_it_is():
+    state = b'{"note":"{\\"_type_\\":\\"decimal_str\\"}"}'
+    assert plain_state(7, state) == {"note": '{"_type_":"decimal_str"}'}
+
+
 def test_rows_keep_their_position_learner_and_event_name():
     learner = bytes(range(16))
     (entry,) = entries_of_rows([(9, learner, 3, TOPIC, b'{"reason":"moved"}')])
