@@ -78,13 +78,14 @@ def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int,
             pipes.append(ours)
             processes.append(process)
         return _drive(app, view, stop, page, pipes, progress or NoProgress())
-    finally:
+    finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
         for process in processes:
-            process.join(timeout=10)
+            process.join(timeout=1)
             if process.is_alive():
                 process.terminate()
+                process.join()
 
 
 def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],
