@@ -206,12 +206,15 @@ def rules_listing(policies: str | None, fmt: str) -> None:
 
 
 @click.command("rebuild")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes folding the events (default: one per core on a ledger of "
+                   "50,000 events or more, else one).")
 @user_errors
-def rebuild_command() -> None:
+def rebuild_command(workers: int | None) -> None:
     """Recompute the materialised report tables from the first event."""
     app = settings().app()
     with TerminalProgress(unit="events") as progress:
-        count = rebuild(app, open_view(app), progress)
+        count = rebuild(app, open_view(app), progress, workers)
     click.echo(f"Rebuilt the report tables from {count} learner events")
 
 

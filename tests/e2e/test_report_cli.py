@@ -162,6 +162,9 @@ def test_rebuild_recomputes_the_tables_and_reports_agree(sqlite_ledger: Ledger) 
     before = sqlite_ledger("report", "maladministration", "--format", "csv").stdout
     assert sqlite_ledger("rebuild").stdout == "Rebuilt the report tables from 2 learner events\n"
     assert sqlite_ledger("report", "maladministration", "--format", "csv").stdout == before
+    rebuilt = sqlite_ledger("rebuild", "--workers", "2")
+    assert rebuilt.stdout == "Rebuilt the report tables from 2 learner events\n"
+    assert sqlite_ledger("report", "maladministration", "--format", "csv").stdout == before
 
 
 def test_replay_shows_each_event_and_the_state_after_it(sqlite_ledger: Ledger) -> None:
