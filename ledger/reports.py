@@ -385,7 +385,11 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
     return processed
 
 
-REBUILD_PAGE_SIZE = 20_000
+# Positions a rebuild folds per transaction. Each commit rewrites the pages of the learner-id
+# index that the window's (randomly spread) learners touch, nearly all of them on a large
+# ledger: fewer, larger windows write it fewer times (1,000,000 learners: 20,000 gave 94,000
+# events/s, 50,000 gave 112,000), at the cost of holding a window in memory (140 MB peak).
+REBUILD_PAGE_SIZE = 50_000
 
 
 def current_timelines(app: LedgerApp, centre: str | None = None,
