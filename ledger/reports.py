@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
+from ledger.bulk_writes import copy_rows, deletes_without_zeroing
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import application_env
 from ledger.plain_events import entries_of_rows
@@ -120,7 +119,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         """Forget every timeline and the tracking position (the start of a rebuild)."""
         with self.transaction(commit=True) as session:
             self._lock(session)
-            with _plain_deletes(session):
+            with deletes_without_zeroing(session):
                 session.execute(delete(self.timelines))
             session.execute(delete(self.tracking_table).where(
                 self.tracking_table.c.application_name == application_name))
@@ -154,7 +153,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         upsert = sqlite_insert(self.timelines)
         replaced = {name: upsert.excluded[name] for name in (
             "centre", "reference", "position", "timeline")}
-        with _plain_deletes(session):  # replaced rows free their old bytes
+        with deletes_without_zeroing(session):  # replaced rows free their old bytes
             session.execute(upsert.on_conflict_do_update(index_elements=["learner_id"],
                                                          set_=replaced), rows)
 
@@ -175,46 +174,6 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
         else:
             session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
-
-
-def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: rows into a table with COPY, on the session's connection and transaction."""
-    names = [column.name for column in table.columns]
-    buffer = io.StringIO("".join(
-        "\t".join([copy_text(row[name]) for name in names]) + "\n" for row in rows))
-    target = f"{table.schema}.{table.name}" if table.schema else table.name
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer)
-    finally:
-        cursor.close()
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value: Any) -> str:
-    """A value in COPY's text format: NULL as \\N, backslashes and line breaks escaped."""
-    if value is None:
-        return "\\N"
-    text = str(value)
-    return text.translate(_COPY_ESCAPES) if "\\" in text or not text.isprintable() else text
-
-
-@contextmanager
-def _plain_deletes(session: Session) -> Iterator[None]:
-    """Deletes that do not zero the freed bytes (SQLite's `secure_delete`, on by default in
-    many builds, rewrites every freed page: a rebuild's clear would write the whole table
-    again). Timelines hold no personal data; the setting is put back straight afterwards."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    before = int(session.execute(text("PRAGMA secure_delete")).scalar_one())
-    session.execute(text("PRAGMA secure_delete = FAST"))
-    try:
-        yield
-    finally:
-        session.execute(text(f"PRAGMA secure_delete = {before}"))
 
 
 def learners_of(entries: list[Entry]) -> list[str]:

@@ -1,6 +1,6 @@
 """Values written with PostgreSQL's COPY keep every character, and None stays NULL."""
 
-from ledger.reports import copy_text
+from ledger.bulk_writes import copy_text
 
 
 def test_none_is_copys_null_marker():
