@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import pickle
+import signal
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -131,10 +132,12 @@ def _stop(pipe: Connection) -> None:
 
 
 def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Connection) -> None:
-    """In a forked worker: fold this share of the learners for each window handed over."""
+    """In a forked worker: fold this share of the learners for each window handed over,
+    until told to stop (or the rebuild has gone). Ctrl-C is the rebuild's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     app.engine.dispose(close=False)  # connections of its own, not the parent's
     previous: dict[str, Timeline] = {}
-    while (window := pipe.recv()) is not None:
+    while (window := _next_window(pipe)) is not None:
         try:
             with cyclic_gc_paused():
                 previous, folded = _fold_window(app, view, share, window, previous)
@@ -142,6 +145,13 @@ def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Conne
             pipe.send(_portable(error))
             return
         pipe.send(folded)
+
+
+def _next_window(pipe: Connection) -> Window | None:
+    try:
+        return pipe.recv()  # type: ignore[no-any-return]
+    except EOFError:
+        return None
 
 
 def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], window: Window,
