@@ -37,7 +37,8 @@ from ledger.workers import worker_count
 from projections.timeline import Timeline
 
 Window = tuple[int, int]
-Folded = tuple[list[dict[str, Any]], int]  # a window's timeline rows, and the events in them
+# a window's timeline rows, the learners among them with a row stored already, and its events
+Folded = tuple[list[dict[str, Any]], list[str], int]
 
 
 class RebuildWorkerFailed(LedgerError):
@@ -101,10 +102,11 @@ def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[
         folded = [_receive(pipe) for pipe in pipes]
         if index + 1 < len(windows):
             _send(pipes, windows[index + 1])
-        rows = [row for part_rows, _ in folded for row in part_rows]
-        if not view.replace(rows, Tracking(app.name, upto), after):
+        rows = [row for part, _, _ in folded for row in part]
+        stored = [learner for _, part, _ in folded for learner in part]
+        if not view.replace(rows, Tracking(app.name, upto), after, stored):
             return written
-        written += sum(events for _, events in folded)
+        written += sum(events for _, _, events in folded)
         progress.update(upto, written)
     return written
 
@@ -164,7 +166,7 @@ def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], wind
     known.update(view.load([learner for learner in ids if learner not in previous]))
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
-    return timelines, (rows, len(entries))
+    return timelines, (rows, list(known), len(entries))
 
 
 def _portable(error: BaseException) -> BaseException:

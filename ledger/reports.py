@@ -91,22 +91,26 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             fresh = [entry for entry in entries if entry.position > done]
             if tracking.notification_id <= done:
                 return 0
-            timelines = fold(self._load(session, learners_of(fresh)), fresh)
-            self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)])
+            stored = self._load(session, learners_of(fresh))
+            timelines = fold(stored, fresh)
+            self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)],
+                        list(stored))
             self._insert_tracking(session, tracking)
             return len(fresh)
 
-    def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int) -> bool:
+    def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
+                stored: list[str] | None = None) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
         that state); False, writing nothing, when another process has moved them since.
+        `stored`: the learners among the rows that have a row already, when known.
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
             if (self._max_tracking(session, tracking.application_name) or 0) != after:
                 return False
-            self._write(session, rows)
+            self._write(session, rows, stored)
             self._insert_tracking(session, tracking)
             return True
 
@@ -140,14 +144,21 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             self.timelines.c.learner_id.in_(ids))
         return {learner: orjson.loads(value) for learner, value in session.execute(query)}
 
-    def _write(self, session: Session, rows: list[dict[str, Any]]) -> None:
+    def _write(self, session: Session, rows: list[dict[str, Any]],
+               stored: list[str] | None = None) -> None:
         """Insert these learners' rows, replacing those they already have: an upsert on
-        SQLite; on PostgreSQL a delete and a COPY (a multi-row INSERT costs it twice as much)."""
+        SQLite; on PostgreSQL a delete and a COPY (a multi-row INSERT costs it twice as much).
+
+        `stored`, when the caller knows them: the learners that have a row already, the only
+        ones PostgreSQL then deletes (a new learner whose row exists after all fails the COPY).
+        """
         if not rows:
             return
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(delete(self.timelines).where(
-                self.timelines.c.learner_id.in_([row["learner_id"] for row in rows])))
+            replaced = [row["learner_id"] for row in rows] if stored is None else stored
+            if replaced:
+                session.execute(delete(self.timelines).where(
+                    self.timelines.c.learner_id.in_(replaced)))
             copy_rows(session, self.timelines, rows)
             return
         upsert = sqlite_insert(self.timelines)
