@@ -13,7 +13,7 @@ import contextlib
 import multiprocessing
 import pickle
 import signal
-import traceback
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,7 +33,7 @@ from ledger.reports import (
     learners_of,
     timeline_row,
 )
-from ledger.workers import worker_count
+from ledger.workers import can_fork_workers, worker_count
 from projections.timeline import Timeline
 
 Window = tuple[int, int]
@@ -56,7 +56,7 @@ def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
     view.clear(app.name)
     stop = last_position(app)
     workers = worker_count(app.engine, stop) if workers is None else workers
-    if workers <= 1:
+    if workers <= 1 or not can_fork_workers(app.engine):
         return catch_up(app, view, page=page, progress=progress)
     folded = fold_in_parallel(app, view, stop, workers, page, progress)
     return folded + catch_up(app, view, page=page)
@@ -73,8 +73,9 @@ def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int,
     try:
         for part in range(workers):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_work, args=(app, view, (part, workers), theirs),
-                                      daemon=True)
+            process = context.Process(
+                target=_work, args=(app, view, (part, workers), theirs, [*pipes, ours]),
+                daemon=True)
             process.start()
             theirs.close()
             pipes.append(ours)
@@ -83,8 +84,9 @@ def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int,
     finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
+        deadline = time.monotonic() + 1
         for process in processes:
-            process.join(timeout=1)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.terminate()
                 process.join()
@@ -133,9 +135,12 @@ def _stop(pipe: Connection) -> None:
     pipe.close()
 
 
-def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Connection) -> None:
+def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Connection,
+          rebuilds_ends: list[Connection]) -> None:
     """In a forked worker: fold this share of the learners for each window handed over,
     until told to stop (or the rebuild has gone). Ctrl-C is the rebuild's to handle."""
+    for end in rebuilds_ends:  # the rebuild's ends of the pipes, inherited: close them, so
+        end.close()            # a rebuild that dies, however, ends the pipe (and the worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     app.engine.dispose(close=False)  # connections of its own, not the parent's
     previous: dict[str, Timeline] = {}
@@ -170,9 +175,9 @@ def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], wind
 
 
 def _portable(error: BaseException) -> BaseException:
-    """The error itself if it can cross to the parent, else its traceback as text."""
+    """The error itself if it can cross to the parent, else what it says."""
     try:
         pickle.loads(pickle.dumps(error))
         return error
-    except Exception:  # whatever stops pickling it: send the text
-        return RebuildWorkerFailed("".join(traceback.format_exception(error)))
+    except Exception:  # whatever stops pickling it: send its type and message
+        return RebuildWorkerFailed(f"a rebuild worker failed: {type(error).__name__}: {error}")

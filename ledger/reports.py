@@ -49,6 +49,7 @@ from projections.timeline import (
 TIMELINES_TABLE = "ledger_report_timelines"
 TRACKING_TABLE = "ledger_reports_tracking"
 PAGE_SIZE = 500
+LOAD_CHUNK = 900
 ADVISORY_LOCK = 8150003
 LEARNER_TOPICS = tuple(
     f"{Learner.__module__}:{cls.__qualname__}"
@@ -78,18 +79,20 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         )
         self.tables.append(self.timelines)
 
-    def apply(self, entries: list[Entry], tracking: Tracking) -> int:
+    def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:
         """Fold new learner events into the timelines; returns how many were new.
 
         The rows and the tracking position are written in one transaction. Events at or
         below the recorded position were processed already and are skipped, so a batch
-        delivered twice changes nothing.
+        delivered twice changes nothing. `after`: the position the batch was read from;
+        when given, a batch is refused (0) unless the reports are still there (another
+        process caught up or cleared them meanwhile: read again from where they are now).
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
             done = self._max_tracking(session, tracking.application_name) or 0
             fresh = [entry for entry in entries if entry.position > done]
-            if tracking.notification_id <= done:
+            if tracking.notification_id <= done or (after is not None and after != done):
                 return 0
             stored = self._load(session, learners_of(fresh))
             timelines = fold(stored, fresh)
@@ -138,11 +141,15 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         yield from found
 
     def _load(self, session: Session, ids: list[str]) -> dict[str, Timeline]:
-        if not ids:
-            return {}
-        query = select(self.timelines.c.learner_id, self.timelines.c.timeline).where(
-            self.timelines.c.learner_id.in_(ids))
-        return {learner: orjson.loads(value) for learner, value in session.execute(query)}
+        """The stored timelines of these learners, read in chunks (older SQLite builds take
+        at most 999 parameters a statement)."""
+        found: dict[str, Timeline] = {}
+        for start in range(0, len(ids), LOAD_CHUNK):
+            query = select(self.timelines.c.learner_id, self.timelines.c.timeline).where(
+                self.timelines.c.learner_id.in_(ids[start:start + LOAD_CHUNK]))
+            found.update((learner, orjson.loads(value))
+                         for learner, value in session.execute(query))
+        return found
 
     def _write(self, session: Session, rows: list[dict[str, Any]],
                stored: list[str] | None = None) -> None:
@@ -346,7 +353,7 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
                 batch = next(entry_pages(app, after=done, stop=stop, page=page), [])[:size]
                 if not batch:
                     break
-                processed += view.apply(batch, Tracking(app.name, batch[-1].position))
+                processed += view.apply(batch, Tracking(app.name, batch[-1].position), done)
             progress.update(batch[-1].position - first, processed)
         except IntegrityError:
             failures += 1

@@ -12,14 +12,21 @@ MAX_WORKERS = 8
 
 
 def worker_count(engine: Engine, events: int) -> int:
-    """One process per core for a large ledger in a file or on a server, else one.
+    """One process per core (at most MAX_WORKERS) for a large ledger in a file or on a
+    server, else one.
 
     Workers are forked (they inherit the parent's set-up) and open connections of their
     own, so an in-memory database or a platform without fork gets one process.
     """
-    database = str(engine.url.database or "")
-    if events < PARALLEL_FROM or not database or "memory" in database:
-        return 1
-    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: one process
+    if events < PARALLEL_FROM or not can_fork_workers(engine):
         return 1
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def can_fork_workers(engine: Engine) -> bool:
+    """Whether forked workers can open the same database: a file or a server (not SQLite in
+    memory), on a platform with fork (not Windows)."""
+    database = str(engine.url.database or "")
+    in_memory = engine.dialect.name == "sqlite" and (database in ("", ":memory:")
+                                                    or "mode=memory" in database)
+    return not in_memory and "fork" in multiprocessing.get_all_start_methods()

@@ -14,8 +14,8 @@ from aggregates.learner import Context
 from ledger.app import LedgerApp
 from ledger.plain_events import UnreadableState
 from ledger.rebuild import RebuildWorkerFailed, fold_in_parallel, rebuild
-from ledger.reports import catch_up, last_position, open_view
-from ledger.workers import worker_count
+from ledger.reports import catch_up, entry_pages, last_position, open_view
+from ledger.workers import can_fork_workers, worker_count
 
 CTX = Context(actor="parallel", source="test")
 TITLE = 'Cert "A" \\ B'  # quotes and a backslash: escaped in JSON and again in COPY
@@ -82,6 +82,32 @@ def test_a_worker_that_dies_fails_the_rebuild(
     monkeypatch.setattr(ledger.rebuild, "fold", lambda *_: os._exit(3))
     with pytest.raises(RebuildWorkerFailed, match="stopped unexpectedly"):
         rebuild(app, open_view(app), workers=2)
+
+
+def test_a_batch_read_from_a_position_the_reports_have_left_is_refused(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    app = make_app()
+    ledger_of(app, 2)
+    view = open_view(app)
+    catch_up(app, view, limit=2)
+    done = view.max_tracking_id(app.name)
+    view.clear(app.name)  # as a rebuild does, while this client was reading from `done`
+    batch = [e for page in entry_pages(app, after=done) for e in page]
+    assert view.apply(batch, Tracking(app.name, batch[-1].position), after=done) == 0
+    assert list(view.rows()) == [] and view.max_tracking_id(app.name) is None
+    catch_up(app, view)
+    caught_up = list(view.rows())
+    rebuild(app, view, workers=1)
+    assert caught_up == list(view.rows())
+
+
+def test_an_in_memory_ledger_is_rebuilt_in_one_process_whatever_is_asked() -> None:
+    app = LedgerApp("sqlite:///:memory:")
+    ledger_of(app, 3)
+    view = open_view(app)
+    assert rebuild(app, view, workers=4) == 8
+    assert not can_fork_workers(app.engine)
 
 
 def test_small_ledgers_are_rebuilt_in_one_process_large_ones_on_every_core(
