@@ -58,7 +58,7 @@ def plain_state(position: int, state: bytes | memoryview) -> dict[str, Any]:
     envelope = decoded.pop(ENVELOPE, None)
     unwrapped = 0
     for key, value in decoded.items():
-        if type(value) is dict and len(value) == 2 and value.get("_type_") in ISO_TEXT:
+        if type(value) is dict and _is_wrapped(value) and value["_type_"] in ISO_TEXT:
             decoded[key] = value["_data_"]
             unwrapped += 1
     if text.count(TYPE_KEY) > unwrapped:
@@ -77,9 +77,14 @@ def _plain(position: int, value: Any) -> Any:
         return [_plain(position, item) for item in value]
     if type(value) is not dict:
         return value
-    if len(value) == 2 and "_type_" in value and "_data_" in value:
+    if _is_wrapped(value):
         if value["_type_"] not in ISO_TEXT:
             raise UnreadableState(
                 f"event {position} holds a {value['_type_']!r} value the reports cannot read")
         return value["_data_"]
     return {key: _plain(position, item) for key, item in value.items()}
+
+
+def _is_wrapped(value: dict[str, Any]) -> bool:
+    """A value the transcoder wrapped: exactly its type and its data."""
+    return len(value) == 2 and "_type_" in value and "_data_" in value

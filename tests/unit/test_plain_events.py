@@ -34,6 +34,11 @@ def test_wrapped_values_deeper_down_are_unwrapped_or_refused_too():
         plain_state(7, state)
 
 
+def test_a_mapping_with_a_type_key_but_no_data_is_a_plain_mapping():
+    state = b'{"flag":{"_type_":"date_iso","other":1}}'
+    assert plain_state(7, state) == {"flag": {"_type_": "date_iso", "other": 1}}
+
+
 def test_text_that_looks_like_a_wrapper_inside_a_string_is_left_as_it_is():
     state = b'{"note":"{\\"_type_\\":\\"decimal_str\\"}"}'
     assert plain_state(7, state) == {"note": '{"_type_":"decimal_str"}'}
