@@ -16,10 +16,11 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
     names = [column.name for column in table.columns]
     buffer = io.StringIO("".join(
         "\t".join([copy_text(row[name]) for name in names]) + "\n" for row in rows))
-    target = f"{table.schema}.{table.name}" if table.schema else table.name
+    quote = session.get_bind().dialect.identifier_preparer
+    columns = ", ".join(quote.quote(name) for name in names)
     cursor = session.connection().connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {quote.format_table(table)} ({columns}) FROM STDIN", buffer)
     finally:
         cursor.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, literal_column, true
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, true
 from sqlalchemy.engine import Engine
 
 # PostgreSQL, for these scans of a window of positions: no JIT compilation (without fresh
@@ -49,7 +49,6 @@ def uuid_text(value: Any) -> str:
     return str(value)
 
 
-
 def originator_share(engine: Engine, column: Any, part: int, parts: int) -> ColumnElement[bool]:
     """A condition true for aggregate ids in one of `parts` equal shares of the id space.
 
@@ -59,10 +58,9 @@ def originator_share(engine: Engine, column: Any, part: int, parts: int) -> Colu
     window): it is a filter on the rows of the window of positions.
     """
     low, high = part * 256 // parts, (part + 1) * 256 // parts
-    name = f"{column.table.name}.{column.name}"
     postgres = engine.dialect.name == "postgresql"
-    first = literal_column(f"get_byte(uuid_send({name}), 0)" if postgres
-                           else f"substr({name}, 1, 1)")  # a 1-byte blob on SQLite
+    first = (func.get_byte(func.uuid_send(column), 0) if postgres
+             else func.substr(column, 1, 1))  # a 1-byte blob on SQLite
 
     def byte(value: int) -> ColumnElement[Any]:
         return literal_column(str(value) if postgres else f"X'{value:02x}'")
