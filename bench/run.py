@@ -199,14 +199,15 @@ def step_audit(url: str, learners: int, samples: int) -> dict[str, Any]:
 
 
 def step_verify(url: str) -> dict[str, Any]:
-    from ledger.integrity import chained_recorder, verify_ledger, verify_workers
+    from ledger.integrity import verify_ledger
+    from ledger.workers import worker_count
     app = _app(url)
     started = time.perf_counter()
     result = verify_ledger(app)
     seconds = time.perf_counter() - started
     assert result.ok, result.problem
     return {"events": result.events, "seconds": seconds, "rate": result.events / seconds,
-            "workers": verify_workers(chained_recorder(app), result.events)}
+            "workers": worker_count(app.engine, result.events)}
 
 
 def peak_mb() -> float:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, select
 from ledger.chain import EMPTY, Digest, content_hash, link_hash
 from ledger.chained_recorder import ChainedApplicationRecorder
 from ledger.raw_rows import originator_column, raw_rows, uuid_text
-from ledger.workers import worker_count
+from ledger.workers import use_own_connections
 
 
 def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
@@ -42,11 +42,6 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
         return None
     at_digest = next((part[1] for part in found if part[1] is not None), None)
     return found[-1][0], at_digest
-
-
-def verify_workers(recorder: ChainedApplicationRecorder, events: int) -> int:
-    """One process per core for a large ledger in a file or on a server, else one."""
-    return worker_count(engine_of(recorder), events)
 
 
 def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,
@@ -81,7 +76,7 @@ _ADOPTED: list[ChainedApplicationRecorder] = []
 
 def _adopt(recorder: ChainedApplicationRecorder) -> None:
     """In a forked worker: use the parent's recorder with connections of its own."""
-    engine_of(recorder).dispose(close=False)
+    use_own_connections(engine_of(recorder))
     _ADOPTED.append(recorder)
 
 

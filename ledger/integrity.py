@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from aggregates.errors import ConfigurationError, LedgerError
 from ledger.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
-from ledger.chain_scan import engine_of, events_in, links_in, scan, verify_workers
+from ledger.chain_scan import engine_of, events_in, links_in, scan
 from ledger.chained_recorder import ChainedApplicationRecorder
+from ledger.workers import worker_count
 
 PAGE_SIZE = 5000
 
@@ -108,7 +109,7 @@ def verify_chain(
     """
     stop = _last_position(recorder)
     if workers is None:
-        workers = verify_workers(recorder, stop)
+        workers = worker_count(engine_of(recorder), stop)
     scanned = scan(recorder, stop, page, None if digest is None else digest.position,
                     workers)
     if scanned is not None:

@@ -33,7 +33,7 @@ from ledger.reports import (
     learners_of,
     timeline_row,
 )
-from ledger.workers import can_fork_workers, worker_count
+from ledger.workers import can_fork_workers, use_own_connections, worker_count
 from projections.timeline import Timeline
 
 Window = tuple[int, int]
@@ -142,7 +142,7 @@ def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Conne
     for end in rebuilds_ends:  # the rebuild's ends of the pipes, inherited: close them, so
         end.close()            # a rebuild that dies, however, ends the pipe (and the worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    app.engine.dispose(close=False)  # connections of its own, not the parent's
+    use_own_connections(app.engine)
     previous: dict[str, Timeline] = {}
     while (window := _next_window(pipe)) is not None:
         try:

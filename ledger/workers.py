@@ -30,3 +30,9 @@ def can_fork_workers(engine: Engine) -> bool:
     in_memory = engine.dialect.name == "sqlite" and (database in ("", ":memory:")
                                                     or "mode=memory" in database)
     return not in_memory and "fork" in multiprocessing.get_all_start_methods()
+
+
+def use_own_connections(engine: Engine) -> None:
+    """In a forked worker: forget the pooled connections inherited from the parent without
+    closing them (closing would end the parent's sessions too); new ones are opened."""
+    engine.dispose(close=False)

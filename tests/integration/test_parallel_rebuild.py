@@ -110,7 +110,7 @@ def test_an_in_memory_ledger_is_rebuilt_in_one_process_whatever_is_asked() -> No
     assert not can_fork_workers(app.engine)
 
 
-def test_small_ledgers_are_rebuilt_in_one_process_large_ones_on_every_core(
+def test_small_ledgers_are_verified_and_rebuilt_in_one_process_large_ones_on_every_core(
     make_app: Callable[[], LedgerApp],
 ) -> None:
     engine = make_app().engine

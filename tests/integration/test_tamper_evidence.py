@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -12,8 +11,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import Digest
-from ledger.chain_scan import verify_workers
-from ledger.integrity import chained_recorder, current_digest, digest_at, verify_ledger
+from ledger.integrity import current_digest, digest_at, verify_ledger
 from tests.integration import tampering as t
 
 Tamper = Callable[[Any, Any], object]
@@ -165,8 +163,3 @@ def test_an_empty_ledgers_digest_is_extended_by_every_later_ledger(make_app):
     forged = verify_ledger(app, Digest(0, "1" * 64)).problem
     assert forged is not None and forged.kind == "changed"
 
-
-def test_a_large_ledger_is_verified_with_one_process_per_core_a_small_one_with_one(make_app):
-    recorder = chained_recorder(make_app())
-    assert verify_workers(recorder, 10) == 1
-    assert verify_workers(recorder, 10**6) == max(1, min(os.cpu_count() or 1, 8))
