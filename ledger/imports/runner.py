@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,7 @@ from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record
+from ledger.imports.spool import BatchPlan, Event, PlanSpool
 from ledger.imports.writing import BatchWriter, load_learners
 from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
@@ -96,20 +98,20 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
     today = date.today()
     if not options.dry_run:
         app.keys.master_for_writing()  # no master key: refuse now, not after the check
-    problems, tally = _check(app, source, header, options, name, today, progress)
-    summary.rows = tally.rows
-    if problems and not options.skip_invalid:
-        lines = len({problem.line for problem in problems})
-        raise ImportRefused(
-            f"{lines} of {tally.rows} row(s) in {name} are invalid; nothing was written "
-            "(fix them, or use --skip-invalid to import the valid rows)", problems,
-        )
-    summary.skipped = list(problems)
-    if options.dry_run or tally.events == 0:  # nothing new: the check already counted it all
-        _fill(summary, tally)
-        return summary
-    bad_lines = {problem.line for problem in problems}
-    tally = _write(app, source, header, options, name, today, bad_lines, progress, summary)
+    with nullcontext() if options.dry_run else PlanSpool() as spool:
+        problems, tally = _check(app, source, header, options, name, today, progress, spool)
+        summary.rows = tally.rows
+        if problems and not options.skip_invalid:
+            lines = len({problem.line for problem in problems})
+            raise ImportRefused(
+                f"{lines} of {tally.rows} row(s) in {name} are invalid; nothing was written "
+                "(fix them, or use --skip-invalid to import the valid rows)", problems,
+            )
+        summary.skipped = list(problems)
+        if spool is not None and tally.events:  # else the check already counted it all
+            bad_lines = {problem.line for problem in problems}
+            tally = _write(app, source, header, options, name, today, bad_lines, progress,
+                           summary, spool)
     _fill(summary, tally)
     return summary
 
@@ -206,12 +208,17 @@ class Planner:
 
     def next_batch(self) -> None:
         """The batch is done: remember whom it counted, within bounds (memory stays flat)."""
-        for key in self.touched:
-            self.counted[key] = None
-            self.counted.move_to_end(key)
-        while len(self.counted) > CHECK_CACHE_SIZE:
-            self.counted.popitem(last=False)
+        remember_counted(self.counted, self.touched)
         self.touched.clear()
+
+
+def remember_counted(counted: OrderedDict[UUID, None], touched: Iterable[UUID]) -> None:
+    """Add the learners a batch counted to those counted recently, keeping the most recent."""
+    for key in touched:
+        counted[key] = None
+        counted.move_to_end(key)
+    while len(counted) > CHECK_CACHE_SIZE:
+        counted.popitem(last=False)
 
 
 def _parse(batch: list[Record], header: Header, today: date,
@@ -227,17 +234,25 @@ def _parse(batch: list[Record], header: Header, today: date,
 
 
 def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOptions,
-           name: str, today: date, progress: Progress) -> tuple[list[RowProblem], Tally]:
-    """Pass 1: parse every row and plan it against the ledger, writing nothing."""
+           name: str, today: date, progress: Progress,
+           spool: PlanSpool | None) -> tuple[list[RowProblem], Tally]:
+    """Pass 1: parse every row and plan it against the ledger, writing nothing.
+
+    Each batch's plan (its new events) goes to the spool, for the write pass to save as it
+    is if the learners have not moved on in the meantime.
+    """
     problems: list[RowProblem] = []
     planner = Planner(options, name, today, _guard(app))
+    total = Tally()
     known: OrderedDict[UUID, Learner | None] = OrderedDict()
     progress.start("Checking", source.size)
     rows = 0
     for batch in chunks(source.records(), options.batch_size):
         rows += len(batch)
         parsed = _parse(batch, header, today, problems)
-        missing = {_key(row) for row in parsed} - known.keys()
+        keys = list(dict.fromkeys(_key(row) for row in parsed))
+        missing = set(keys) - known.keys()
+        planner.tally = Tally()
         with cyclic_gc_paused():
             known.update(load_learners(app, missing))
             for row in parsed:
@@ -246,26 +261,54 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
                     planner.apply(known, row)
                 except RowError as error:
                     problems.extend(error.problems(row.line))
+            if spool is not None:
+                spool.add(BatchPlan(_new_events(known, keys), planner.tally, set(planner.touched)))
         while len(known) > CHECK_CACHE_SIZE:
             known.popitem(last=False)
         app.keys.forget(missing)
         planner.next_batch()
+        total.add(planner.tally)
         progress.update(source.bytes_read, rows)
     problems.sort()
-    planner.tally.rows = rows
-    return problems, planner.tally
+    total.rows = rows
+    return problems, total
+
+
+def _new_events(known: dict[UUID, Learner | None], keys: Iterable[UUID]) -> list[Event]:
+    """The events the batch planned for these learners (taken from them: the next batch
+    plans on from their versions)."""
+    events: list[Event] = []
+    for key in keys:
+        learner = known.get(key)
+        if learner is not None:
+            events.extend(learner.collect_events())
+    return events
 
 
 def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOptions,
            name: str, today: date, bad_lines: set[int], progress: Progress,
-           summary: ImportSummary) -> Tally:
-    """Pass 2: plan each batch against the ledger as it now is and save it in one transaction."""
+           summary: ImportSummary, spool: PlanSpool) -> Tally:
+    """Pass 2: save each batch in one transaction, as the check planned it while that plan
+    still holds; from the first batch whose learners moved on, plan each batch again against
+    the ledger as it now is."""
     tally = Tally()
     writer = BatchWriter(app)
     counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
-    for batch in chunks(source.records(), options.batch_size):
+    reusing = True
+    for batch, plan in zip(chunks(source.records(), options.batch_size), spool.plans(),
+                           strict=True):
+        if reusing:
+            with cyclic_gc_paused():
+                reusing = writer.write_planned(plan.events)
+            if reusing:
+                remember_counted(counted, plan.touched)
+                tally.add(plan.counts)
+                done += len(batch)
+                summary.batches += 1
+                progress.update(done, done)
+                continue
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
         with cyclic_gc_paused():
             planner, refused = writer.write(
