@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing_sqlalchemy import factory as library_factory
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
@@ -23,7 +23,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    func,
     insert,
     inspect,
     select,
@@ -77,11 +76,22 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         assert datastore.engine is not None
         self._is_sqlite = datastore.engine.dialect.name == "sqlite"
         self._marker = "?" if datastore.engine.dialect.paramstyle == "qmark" else "%s"
-        self._dbapi_error: type[Exception] = datastore.engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        dbapi = datastore.engine.dialect.dbapi
+        self._dbapi_error: type[Exception] = dbapi.Error  # type: ignore[union-attr]
+        self._dbapi_integrity_error: type[Exception] = dbapi.IntegrityError  # type: ignore[union-attr]
         self._head_sql = f"SELECT seq, hash FROM {name} ORDER BY position DESC LIMIT 1"
         self._head_hash_sql = f"SELECT hash FROM {name} ORDER BY position DESC LIMIT 1"
         self._last_head: tuple[int, str] | None = None  # (seq, hash) this recorder last wrote
         self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
+        events = self.events_record_cls.__table__
+        events_name = f"{schema_name}.{events.name}" if schema_name else events.name
+        self._max_id_sql = f"SELECT max(id) FROM {events_name}"
+        self._new_ids_sql = f"SELECT count(*), max(id) FROM {events_name} WHERE id > ?"
+        self._sqlite_insert_sql = (f"INSERT INTO {events_name} (originator_id, "
+                                   "originator_version, topic, state) VALUES (?, ?, ?, ?)")
+        self._uuid_bind = (
+            events.c.originator_id.type.bind_processor(datastore.engine.dialect)
+            or (lambda value: value))
 
     def create_table(self) -> None:
         """Create the tables; a chain table created now chains the events already there.
@@ -144,34 +154,49 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
     def _bulk_insert(
         self, session: Session, stored_events: Sequence[StoredEvent]
     ) -> list[int]:
-        """One Core bulk INSERT for the whole batch, not an ORM object and flush per event.
+        """One bulk INSERT for the whole batch, not an ORM object and flush per event.
 
         The library adds one ORM record per event and flushes; a bulk insert gives the same
         rows at a fraction of the cost. The table is locked first, as the library does.
         PostgreSQL returns the ids in the events' order (INSERT ... RETURNING, sorted by
-        parameter order). SQLite cannot promise RETURNING's order for many rows, but this
-        transaction holds the write lock (BEGIN IMMEDIATE) and each new row's id is one more
-        than the largest id, so the batch's ids are the ids above the largest one before it,
-        in insertion order.
+        parameter order). On SQLite the rows go straight to the driver's executemany (the
+        aggregate ids converted once by the column's own type), and the ids are worked out:
+        this transaction holds the write lock (BEGIN IMMEDIATE) and each new row's id is one
+        more than the largest id, so the batch's ids are the ids above the largest one
+        before it, in insertion order. That is checked, not assumed.
         """
         self._lock_table(session)
         table = self.events_record_cls.__table__
-        rows = [
-            {"originator_id": event.originator_id,
-             "originator_version": event.originator_version,
-             "topic": event.topic, "state": event.state}
-            for event in stored_events
-        ]
         if not self._is_sqlite:
+            rows = [
+                {"originator_id": event.originator_id,
+                 "originator_version": event.originator_version,
+                 "topic": event.topic, "state": event.state}
+                for event in stored_events
+            ]
             statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             return [row[0] for row in session.execute(statement, rows)]
-        before = session.execute(select(func.max(table.c.id))).scalar() or 0
-        session.execute(insert(table), rows)
-        positions = list(session.execute(
-            select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
-        if len(positions) != len(rows):
+        uuid_value = self._uuid_bind
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(self._max_id_sql)
+            before = cursor.fetchone()[0] or 0
+            cursor.executemany(self._sqlite_insert_sql, [
+                (uuid_value(event.originator_id), event.originator_version, event.topic,
+                 event.state)
+                for event in stored_events
+            ])
+            cursor.execute(self._new_ids_sql, (before,))
+            count, last = cursor.fetchone()
+        except self._dbapi_integrity_error as error:  # an aggregate's version is taken
+            raise IntegrityError(error) from error
+        except self._dbapi_error as error:
+            raise OperationalError(f"could not insert the events: {error}") from error
+        finally:
+            cursor.close()
+        if count != len(stored_events) or last != before + count:
             raise OperationalError("another writer inserted events during this transaction")
-        return positions
+        return list(range(before + 1, last + 1))
 
     def _chain(
         self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent]

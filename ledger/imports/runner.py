@@ -262,7 +262,8 @@ def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
                 except RowError as error:
                     problems.extend(error.problems(row.line))
             if spool is not None:
-                spool.add(BatchPlan(_new_events(known, keys), planner.tally, set(planner.touched)))
+                spool.add(BatchPlan(len(batch), _new_events(known, keys), planner.tally,
+                                    set(planner.touched)))
         while len(known) > CHECK_CACHE_SIZE:
             known.popitem(last=False)
         app.keys.forget(missing)
@@ -296,19 +297,21 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
-    reusing = True
-    for batch, plan in zip(chunks(source.records(), options.batch_size), spool.plans(),
-                           strict=True):
-        if reusing:
+    batches: Iterator[list[Record]] | None = None  # the file is read again only to plan again
+    for plan in spool.plans():
+        if batches is None:
             with cyclic_gc_paused():
-                reusing = writer.write_planned(plan.events)
-            if reusing:
+                saved = writer.write_planned(plan.events)
+            if saved:
                 remember_counted(counted, plan.touched)
                 tally.add(plan.counts)
-                done += len(batch)
+                done += plan.rows
                 summary.batches += 1
                 progress.update(done, done)
                 continue
+            batches = islice(chunks(source.records(), options.batch_size), summary.batches,
+                             None)
+        batch = next(batches)
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
         with cyclic_gc_paused():
             planner, refused = writer.write(

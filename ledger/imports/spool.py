@@ -17,8 +17,9 @@ Event = DomainEventProtocol[UUID]
 
 @dataclass
 class BatchPlan:
-    """One batch as the check planned it: the learners' new events, counts, learners counted."""
+    """One batch as the check planned it: its rows, the learners' new events, the counts."""
 
+    rows: int = 0
     events: list[Event] = field(default_factory=list)
     counts: Any = None  # the batch's runner.Tally
     touched: set[UUID] = field(default_factory=set)
@@ -44,7 +45,8 @@ class PlanSpool:
 
     def add(self, plan: BatchPlan) -> None:
         events = [(type(event), vars(event)) for event in plan.events]
-        data = pickle.dumps((events, plan.counts, plan.touched), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((plan.rows, events, plan.counts, plan.touched),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         compressed = zlib.compress(data, 1)
         self._file.write(len(compressed).to_bytes(8, "little"))
         self._file.write(compressed)
@@ -55,8 +57,8 @@ class PlanSpool:
         self._file.seek(0)
         for _ in range(self.batches):
             size = int.from_bytes(self._file.read(8), "little")
-            events, counts, touched = pickle.loads(zlib.decompress(self._file.read(size)))
-            yield BatchPlan([_event(cls, state) for cls, state in events], counts, touched)
+            rows, events, counts, touched = pickle.loads(zlib.decompress(self._file.read(size)))
+            yield BatchPlan(rows, [_event(cls, state) for cls, state in events], counts, touched)
 
     def close(self) -> None:
         self._file.close()
