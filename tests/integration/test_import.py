@@ -303,3 +303,73 @@ def test_imported_personal_data_is_sealed_in_the_database(make_app, tmp_path):
     assert b"Brien" not in stored and b"1000000043" not in stored
     assert b"603/1234/5" in stored
     assert app.find_learner("L1").details["family_name"] == "O'Brien"
+
+
+class WriteBetweenPasses:
+    """A progress display that lets another client write just as the write pass starts."""
+
+    def __init__(self, write) -> None:
+        self.write = write
+        self.started_at = None
+
+    def start(self, phase: str, total: int) -> None:
+        if phase == "Importing":
+            from datetime import UTC, datetime
+            self.write()
+            self.started_at = datetime.now(UTC)
+
+    def update(self, completed: int, rows: int) -> None:
+        pass
+
+
+def test_events_saved_from_the_checked_plan_are_stamped_when_they_are_written(
+    make_app, tmp_path
+):
+    app = make_app()
+    progress = WriteBetweenPasses(lambda: None)
+    import_csv(app, write(tmp_path, HEADER + ZOE + SIAN), OPTIONS, progress)
+    stamps = [event.timestamp for learner in ("L1", "L2")
+              for _, event in app.learner_events(app.find_learner(learner).id)]
+    assert len(stamps) == 6 and min(stamps) >= progress.started_at
+
+
+def test_a_learner_changed_between_the_check_and_the_write_is_planned_again(
+    make_app, tmp_path
+):
+    from aggregates.learner import Context
+
+    app, other = make_app(), make_app()
+    import_csv(app, write(tmp_path, HEADER + ZOE), OPTIONS)
+    others = "".join(SIAN.replace("L2", f"L{n}") for n in range(2, 6))
+    more = ZOE.replace("E1,IMI", "E2,IMI")
+    progress = WriteBetweenPasses(lambda: other.verify_id(
+        Context(actor="clerk", source="test"), "L1", "passport", "2025-09-02"))
+    summary = import_csv(app, write(tmp_path, HEADER + others + more + SIAN.replace(
+        "L2", "L9")), ImportOptions(actor="importer", batch_size=2), progress)
+    assert (summary.rows, summary.rows_skipped, summary.learners_new) == (6, 0, 5)
+    zoe = app.find_learner("L1")  # loads: no version is missing or taken twice
+    assert kinds(zoe)[5:] == ["id-verified", "enrolled", "registration-submitted",
+                              "registration-confirmed"]
+    assert [version for version, _ in _versions(app, zoe.id)] == list(range(1, zoe.version + 1))
+    assert app.find_learner("L9").enrolment_refs == ["E1"]  # the batch after it, planned again
+    assert import_csv(app, write(tmp_path, HEADER + others + more), OPTIONS).events == 0
+
+
+def test_a_change_between_the_check_and_the_write_that_contradicts_a_row_refuses_it(
+    make_app, tmp_path
+):
+    from aggregates.learner import Context
+
+    app, other = make_app(), make_app()
+    import_csv(app, write(tmp_path, HEADER + SIAN), OPTIONS)
+    progress = WriteBetweenPasses(lambda: other.register(
+        Context(actor="clerk", source="test"), "L2", "E1", submitted="2025-09-20"))
+    registered = SIAN.replace(",,,\n", ",2025-10-01,,\n")
+    with pytest.raises(ImportRefused, match="refused when written") as refused:
+        import_csv(app, write(tmp_path, HEADER + registered), OPTIONS, progress)
+    assert [(p.line, p.column) for p in refused.value.problems] == [
+        (2, "registration_submitted")]
+
+
+def _versions(app, learner: UUID) -> list[tuple[int, object]]:
+    return [(event.originator_version, event) for _, event in app.learner_events(learner)]
