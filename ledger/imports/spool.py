@@ -7,10 +7,13 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
+
+if TYPE_CHECKING:
+    from ledger.imports.runner import Tally
 
 Event = DomainEventProtocol[UUID]
 
@@ -21,7 +24,7 @@ class BatchPlan:
 
     rows: int = 0
     events: list[Event] = field(default_factory=list)
-    counts: Any = None  # the batch's runner.Tally
+    counts: Tally | None = None
     touched: set[UUID] = field(default_factory=set)
 
 

@@ -85,12 +85,6 @@ def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerRe
     return indexes
 
 
-def save_batch(app: LedgerApp, aggregates: Sequence[Aggregate]) -> int:
-    """Save several aggregates' pending events atomically; the number of events saved."""
-    return save_events(app, [event for aggregate in aggregates
-                             for event in aggregate.collect_events()])
-
-
 def save_events(app: LedgerApp, events: Sequence[Event]) -> int:
     """Save events atomically, straight into the event store.
 
@@ -120,28 +114,17 @@ class BatchWriter:
         self.app = app
 
     def write_planned(self, events: Sequence[Event]) -> bool:
-        """Save the check's plan of a batch as it is, with the reference index of new learners.
+        """Save the check's plan of a batch as it is, stamped with the time it is saved.
 
         The plan holds for each learner the events that follow the version the check read.
         If any learner has moved on since (another writer, or an earlier batch whose plan
         was not this one's starting point), its first planned version is taken and the
         whole batch is refused (False): the caller plans it again against the ledger.
         """
-        new = [event for event in events if isinstance(event, Learner.Recorded)]
-        indexes = load_references(self.app, {event.reference for event in new})
-        for event in new:
-            indexes[event.reference].add_centre(event.centre)
-        index_events = [event for index in indexes.values() for event in index.collect_events()]
-        learners = {event.originator_id for event in events}
-        self.app.keys.prepare_for_writing(learners)
         restamp(events, datetime.now(UTC))
-        try:
-            save_events(self.app, [*events, *index_events])
-        except IntegrityError:
-            return False
-        finally:
-            self.app.keys.forget(learners)
-        return True
+        new = [(event.reference, event.centre) for event in events
+               if isinstance(event, Learner.Recorded)]
+        return self._save(events, new)
 
     def write(self, rows: list[ParsedRow], make_planner: Callable[[], P]
               ) -> tuple[P, list[RowProblem]]:
@@ -157,27 +140,31 @@ class BatchWriter:
                     planner.apply(learners, row)
                 except RowError as error:
                     refused.extend(error.problems(row.line))
-            changed: list[Aggregate] = [
-                learner for learner in learners.values()
-                if learner is not None and learner.pending_events
-            ]
-            created = [learner for key, learner in learners.items()
-                       if key not in existed and learner is not None]
-            indexes = load_references(self.app, {learner.reference for learner in created})
-            for learner in created:
-                indexes[learner.reference].add_centre(learner.centre)
-            changed.extend(index for index in indexes.values() if index.pending_events)
-            self.app.keys.prepare_for_writing(
-                [a.id for a in changed if isinstance(a, Learner)]
-            )
-            try:
-                save_batch(self.app, changed)
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.05))
-                continue
-            finally:
-                self.app.keys.forget(ids)
-            return planner, refused
+            events = [event for learner in learners.values() if learner is not None
+                      for event in learner.collect_events()]
+            new = [(learner.reference, learner.centre) for key, learner in learners.items()
+                   if key not in existed and learner is not None]
+            saved = self._save(events, new)
+            self.app.keys.forget(ids)  # keys opened while loading, too
+            if saved:
+                return planner, refused
+            time.sleep(random.uniform(0, 0.05))
         raise ConcurrencyConflict("other writers kept changing the same learners; run the "
                                   "import again to finish")
 
+    def _save(self, events: Sequence[Event], new: Sequence[tuple[str, str]]) -> bool:
+        """Save learners' events with the reference index of the new ones (reference, centre)
+        in one transaction; False if another writer took one of their versions first."""
+        indexes = load_references(self.app, {reference for reference, _ in new})
+        for reference, centre in new:
+            indexes[reference].add_centre(centre)
+        index_events = [event for index in indexes.values() for event in index.collect_events()]
+        learners = {event.originator_id for event in events}
+        self.app.keys.prepare_for_writing(learners)
+        try:
+            save_events(self.app, [*events, *index_events])
+        except IntegrityError:
+            return False
+        finally:
+            self.app.keys.forget(learners)
+        return True

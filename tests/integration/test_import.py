@@ -350,7 +350,7 @@ def test_a_learner_changed_between_the_check_and_the_write_is_planned_again(
     zoe = app.find_learner("L1")  # loads: no version is missing or taken twice
     assert kinds(zoe)[5:] == ["id-verified", "enrolled", "registration-submitted",
                               "registration-confirmed"]
-    assert [version for version, _ in _versions(app, zoe.id)] == list(range(1, zoe.version + 1))
+    assert _versions(app, zoe.id) == list(range(1, zoe.version + 1))
     assert app.find_learner("L9").enrolment_refs == ["E1"]  # the batch after it, planned again
     assert import_csv(app, write(tmp_path, HEADER + others + more), OPTIONS).events == 0
 
@@ -371,5 +371,5 @@ def test_a_change_between_the_check_and_the_write_that_contradicts_a_row_refuses
         (2, "registration_submitted")]
 
 
-def _versions(app, learner: UUID) -> list[tuple[int, object]]:
-    return [(event.originator_version, event) for _, event in app.learner_events(learner)]
+def _versions(app, learner: UUID) -> list[int]:
+    return [event.originator_version for _, event in app.learner_events(learner)]
