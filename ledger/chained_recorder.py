@@ -9,7 +9,8 @@ behind one another and the chain has no forks and no gaps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -23,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    insert,
     inspect,
     select,
 )
@@ -87,6 +87,10 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         events_name = f"{schema_name}.{events.name}" if schema_name else events.name
         self._max_id_sql = f"SELECT max(id) FROM {events_name}"
         self._new_ids_sql = f"SELECT count(*), max(id) FROM {events_name} WHERE id > ?"
+        self._ids_after_sql = f"SELECT id FROM {events_name} WHERE id > %s ORDER BY id"
+        self._copy_events_sql = (f"COPY {events_name} (originator_id, originator_version, "
+                                 "topic, state) FROM STDIN")
+        self._copy_chain_sql = f"COPY {name} (position, seq, content_hash, hash) FROM STDIN"
         self._sqlite_insert_sql = (f"INSERT INTO {events_name} (originator_id, "
                                    "originator_version, topic, state) VALUES (?, ?, ?, ?)")
         self._uuid_bind = (
@@ -154,49 +158,54 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
     def _bulk_insert(
         self, session: Session, stored_events: Sequence[StoredEvent]
     ) -> list[int]:
-        """One bulk INSERT for the whole batch, not an ORM object and flush per event.
+        """One bulk insert for the whole batch, not an ORM object and flush per event.
 
         The library adds one ORM record per event and flushes; a bulk insert gives the same
-        rows at a fraction of the cost. The table is locked first, as the library does.
-        PostgreSQL returns the ids in the events' order (INSERT ... RETURNING, sorted by
-        parameter order). On SQLite the rows go straight to the driver's executemany (the
-        aggregate ids converted once by the column's own type), and the ids are worked out:
-        this transaction holds the write lock (BEGIN IMMEDIATE) and each new row's id is one
-        more than the largest id, so the batch's ids are the ids above the largest one
-        before it, in insertion order. That is checked, not assumed.
+        rows at a fraction of the cost. The table is locked first, as the library does, so
+        this transaction is the only one inserting: each new row's id is then larger than
+        the largest id before it, in insertion order, and the batch's ids are the ids above
+        that one. The rows go straight to the driver: PostgreSQL's COPY, SQLite's
+        executemany (the aggregate ids converted once by the column's own type). That the
+        batch got exactly the ids above the largest one before it is checked, not assumed.
         """
         self._lock_table(session)
-        table = self.events_record_cls.__table__
-        if not self._is_sqlite:
-            rows = [
-                {"originator_id": event.originator_id,
-                 "originator_version": event.originator_version,
-                 "topic": event.topic, "state": event.state}
-                for event in stored_events
-            ]
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return [row[0] for row in session.execute(statement, rows)]
-        uuid_value = self._uuid_bind
         cursor = session.connection().connection.cursor()
         try:
             cursor.execute(self._max_id_sql)
             before = cursor.fetchone()[0] or 0
-            cursor.executemany(self._sqlite_insert_sql, [
-                (uuid_value(event.originator_id), event.originator_version, event.topic,
-                 event.state)
-                for event in stored_events
-            ])
-            cursor.execute(self._new_ids_sql, (before,))
-            count, last = cursor.fetchone()
+            if self._is_sqlite:
+                ids = self._sqlite_insert(cursor, stored_events, before)
+            else:
+                ids = self._postgres_copy(cursor, stored_events, before)
         except self._dbapi_integrity_error as error:  # an aggregate's version is taken
             raise IntegrityError(error) from error
         except self._dbapi_error as error:
             raise OperationalError(f"could not insert the events: {error}") from error
         finally:
             cursor.close()
-        if count != len(stored_events) or last != before + count:
+        if len(ids) != len(stored_events) or (ids and ids[0] <= before):
             raise OperationalError("another writer inserted events during this transaction")
-        return list(range(before + 1, last + 1))
+        return ids
+
+    def _sqlite_insert(self, cursor: Any, stored_events: Sequence[StoredEvent],
+                       before: int) -> list[int]:
+        uuid_value = self._uuid_bind
+        cursor.executemany(self._sqlite_insert_sql, [
+            (uuid_value(event.originator_id), event.originator_version, event.topic,
+             event.state)
+            for event in stored_events
+        ])
+        cursor.execute(self._new_ids_sql, (before,))
+        count, last = cursor.fetchone()
+        return list(range(before + 1, last + 1)) if count and count == last - before else []
+
+    def _postgres_copy(self, cursor: Any, stored_events: Sequence[StoredEvent],
+                       before: int) -> list[int]:
+        cursor.copy_expert(self._copy_events_sql, _copy_text(
+            (event.originator_id, event.originator_version, event.topic, event.state)
+            for event in stored_events))
+        cursor.execute(self._ids_after_sql, (before,))
+        return [row[0] for row in cursor.fetchall()]
 
     def _chain(
         self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent]
@@ -215,6 +224,12 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         cursor = session.connection().connection.cursor()
         try:
             guess = self._last_head
+            if not self._is_sqlite and len(contents) > self.CHUNK:
+                cursor.execute(self._head_sql)
+                rows = _chain_rows(_head(cursor.fetchone()), positions, contents)
+                cursor.copy_expert(self._copy_chain_sql, _copy_text(rows))
+                self._last_head = (rows[-1][1], rows[-1][3])
+                return
             if guess is not None and len(contents) <= self.CHUNK:
                 rows = _chain_rows(guess, positions, contents)
                 cursor.execute(self._guarded_insert_sql(len(rows)), [*_flat(rows), guess[1]])
@@ -222,11 +237,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                     self._last_head = (rows[-1][1], rows[-1][3])
                     return
             cursor.execute(self._head_sql)
-            head = cursor.fetchone()
-            rows = _chain_rows(
-                (int(head[0]), str(head[1])) if head is not None else (0, GENESIS),
-                positions, contents,
-            )
+            rows = _chain_rows(_head(cursor.fetchone()), positions, contents)
             for start in range(0, len(rows), self.CHUNK):
                 chunk = rows[start:start + self.CHUNK]
                 cursor.execute(self._insert_sql + self._values(len(chunk)), _flat(chunk))
@@ -271,6 +282,28 @@ def _chain_rows(
         previous = link_hash(previous, seq, position, content)
         rows.append((position, seq, content, previous))
     return rows
+
+
+def _head(row: Any) -> tuple[int, str]:
+    """(seq, hash) of the chain's head row, or of the genesis when the chain is empty."""
+    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+
+
+def _copy_text(rows: Iterable[Sequence[Any]]) -> io.StringIO:
+    """Rows in COPY's text format: bytes as bytea hex, text with its specials escaped."""
+    lines = ["\t".join([_copy_value(value) for value in row]) for row in rows]
+    return io.StringIO("\n".join(lines) + "\n" if lines else "")
+
+
+def _copy_value(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\\\x" + bytes(value).hex()
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
