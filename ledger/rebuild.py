@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import pickle
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -19,7 +18,6 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from aggregates.errors import LedgerError
 from ledger.app import LedgerApp
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.progress import NoProgress, Progress
@@ -33,7 +31,13 @@ from ledger.reports import (
     learners_of,
     timeline_row,
 )
-from ledger.workers import can_fork_workers, use_own_connections, worker_count
+from ledger.workers import (
+    WorkerFailed,
+    can_fork_workers,
+    portable,
+    use_own_connections,
+    worker_count,
+)
 from projections.timeline import Timeline
 
 Window = tuple[int, int]
@@ -41,7 +45,7 @@ Window = tuple[int, int]
 Folded = tuple[list[dict[str, Any]], list[str], int]
 
 
-class RebuildWorkerFailed(LedgerError):
+class RebuildWorkerFailed(WorkerFailed):
     """A worker process of a rebuild stopped without folding its share."""
 
 
@@ -149,7 +153,7 @@ def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Conne
             with cyclic_gc_paused():
                 previous, folded = _fold_window(app, view, share, window, previous)
         except BaseException as error:  # the parent raises it
-            pipe.send(_portable(error))
+            pipe.send(portable(error, "a rebuild worker"))
             return
         pipe.send(folded)
 
@@ -172,12 +176,3 @@ def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], wind
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
     return timelines, (rows, list(known), len(entries))
-
-
-def _portable(error: BaseException) -> BaseException:
-    """The error itself if it can cross to the parent, else what it says."""
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:  # whatever stops pickling it: send its type and message
-        return RebuildWorkerFailed(f"a rebuild worker failed: {type(error).__name__}: {error}")

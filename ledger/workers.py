@@ -1,14 +1,33 @@
-"""How many worker processes a bulk pass over the whole ledger (verify, rebuild) should use."""
+"""Worker processes for bulk passes (verify, rebuild, the import's check): how many, and
+running shares of the work in forked processes."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from aggregates.errors import LedgerError
+from ledger.progress import Progress
+
 PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
+POLL_SECONDS = 0.2
+
+T = TypeVar("T")
+
+
+class WorkerFailed(LedgerError):
+    """A worker process stopped without finishing its share, or failed with an error that
+    cannot be passed back as it is."""
 
 
 def worker_count(engine: Engine, events: int) -> int:
@@ -36,3 +55,160 @@ def use_own_connections(engine: Engine) -> None:
     """In a forked worker: forget the pooled connections inherited from the parent without
     closing them (closing would end the parent's sessions too); new ones are opened."""
     engine.dispose(close=False)
+
+
+def portable(error: BaseException, what: str) -> BaseException:
+    """A worker's error as it can cross to the parent: itself if it pickles, else what it
+    says, as a WorkerFailed naming `what` (such as "a rebuild worker")."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # whatever stops pickling it: send its type and message
+        return WorkerFailed(f"{what} failed: {type(error).__name__}: {error}")
+
+
+class SharedProgress:
+    """A worker's progress, kept where the parent process can read it."""
+
+    def __init__(self, counters: Any, share: int) -> None:
+        self.counters, self.share = counters, share
+
+    def start(self, phase: str, total: int) -> None:
+        pass  # the parent shows the phase
+
+    def update(self, completed: int, rows: int) -> None:
+        self.counters[2 * self.share] = completed
+        self.counters[2 * self.share + 1] = rows
+
+
+def run_shares(work: Callable[[int, Progress], T], workers: int, engine: Engine,
+               progress: Progress, what: str) -> list[T]:
+    """`work(share, progress)` for each share 0 .. workers - 1, each in a forked process with
+    connections of its own; their results in share order.
+
+    The progress shown is the least any worker has made. The first error a worker raises is
+    raised here, and the other workers are stopped.
+    """
+    context = multiprocessing.get_context("fork")
+    counters = context.Array("q", 2 * workers, lock=False)
+    pipes: dict[Connection, int] = {}
+    processes: list[BaseProcess] = []
+    try:
+        for share in range(workers):
+            ours, theirs = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_run_share,
+                args=(work, share, SharedProgress(counters, share), theirs, engine, what),
+                daemon=True)
+            process.start()
+            theirs.close()  # so the worker's end is its only one: EOF if it dies
+            pipes[ours] = share
+            processes.append(process)
+        results: dict[int, T] = {}
+        while pipes:
+            for pipe in wait(list(pipes), timeout=POLL_SECONDS):
+                share = pipes.pop(pipe)  # type: ignore[arg-type]
+                results[share] = _answer(pipe, what)  # type: ignore[arg-type]
+                pipe.close()  # type: ignore[union-attr]
+            progress.update(min(counters[0::2]), min(counters[1::2]))
+        return [results[share] for share in range(workers)]
+    finally:
+        for pipe in pipes:
+            pipe.close()
+        _stop(processes)
+
+
+def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engine,
+                  what: str) -> Iterator[list[T]]:
+    """The items of `work(share)` for each share 0 .. workers - 1, each share made in a
+    forked process: step by step, each step's items in share order.
+
+    Every share must make as many items. A worker runs at most an item or so ahead of the
+    caller (a pipe holds little), so closing this iterator early stops them with little
+    work wasted. The first error a worker raises is raised here.
+    """
+    context = multiprocessing.get_context("fork")
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
+    try:
+        for share in range(workers):
+            ours, theirs = context.Pipe(duplex=False)
+            process = context.Process(target=_stream_share,
+                                      args=(work, share, theirs, engine, what), daemon=True)
+            process.start()
+            theirs.close()
+            pipes.append(ours)
+            processes.append(process)
+        while True:
+            items = [_answer(pipe, what) for pipe in pipes]
+            ended = [item is _END for item in items]
+            if all(ended):
+                return
+            if any(ended):
+                raise WorkerFailed(f"{what} made fewer items than the others")
+            yield items
+    finally:
+        for pipe in pipes:
+            pipe.close()
+        _stop(processes)
+
+
+class _End:
+    """Sent by a streaming worker after its last item."""
+
+    def __reduce__(self) -> str:
+        return "_END"  # the same object again on the other side
+
+
+_END = _End()
+
+
+def _stream_share(work: Callable[[int], Iterable[Any]], share: int, pipe: Connection,
+                  engine: Engine, what: str) -> None:
+    """In a forked worker: send each item of the share as it is made, then the end mark."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    use_own_connections(engine)
+    try:
+        for item in work(share):
+            pipe.send(item)
+        pipe.send(_END)
+    except BrokenPipeError:
+        pass  # the caller stopped reading: it needs no more
+    except BaseException as error:  # the caller raises it
+        pipe.send(portable(error, what))
+    pipe.close()
+
+
+def _answer(pipe: Connection, what: str) -> Any:
+    try:
+        answer = pipe.recv()
+    except EOFError:
+        raise WorkerFailed(f"{what} process stopped unexpectedly") from None
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+
+
+def _run_share(work: Callable[[int, Progress], Any], share: int, progress: Progress,
+               pipe: Connection, engine: Engine, what: str) -> None:
+    """In a forked worker: do the share and send back its result or its error. Ctrl-C is the
+    parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    use_own_connections(engine)
+    try:
+        answer = work(share, progress)
+    except BaseException as error:  # the parent raises it
+        answer = portable(error, what)
+    pipe.send(answer)
+    pipe.close()
+
+
+def _stop(processes: list[BaseProcess]) -> None:
+    """Wait a moment for workers to finish (they do once their pipe is closed), then stop any
+    still working."""
+    deadline = time.monotonic() + 1
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.terminate()
+            process.join()

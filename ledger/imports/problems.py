@@ -56,3 +56,6 @@ class ImportRefused(LedgerError):
     def __init__(self, message: str, problems: list[RowProblem]) -> None:
         super().__init__(message)
         self.problems = problems
+
+    def __reduce__(self) -> tuple[type[ImportRefused], tuple[str, list[RowProblem]]]:
+        return type(self), (str(self), self.problems)  # so it crosses from a worker process

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, closing
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from aggregates.learner import Context, Learner, learner_id
+from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.imports.layouts import Header
@@ -22,11 +23,21 @@ from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record
 from ledger.imports.spool import BatchPlan, Event, PlanSpool
-from ledger.imports.writing import BatchWriter, load_learners
+from ledger.imports.tally import Tally
+from ledger.imports.writing import (
+    BatchWriter,
+    StoredPlan,
+    index_events,
+    load_learners,
+    load_references,
+    new_learners,
+)
 from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
+from ledger.workers import can_fork_workers, run_shares, stream_shares, worker_count
 
 DEFAULT_BATCH_SIZE = 500
+BYTES_PER_EVENT = 44  # about what an MIS export holds for each event its rows plan
 CHECK_CACHE_SIZE = 5_000
 
 
@@ -40,6 +51,7 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     layout: str = "auto"
     source_name: str | None = None
+    workers: int | None = None  # processes for the check; None: by the file's size
 
 
 @dataclass
@@ -64,22 +76,6 @@ class ImportSummary:
         return len({problem.line for problem in self.skipped})
 
 
-@dataclass
-class Tally:
-    """Counts kept while planning rows."""
-
-    rows: int = 0
-    unchanged: int = 0
-    events: int = 0
-    new: int = 0
-    updated: int = 0
-    warnings: int = 0
-
-    def add(self, other: Tally) -> None:
-        for name in ("rows", "unchanged", "events", "new", "updated", "warnings"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
 def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
@@ -98,8 +94,12 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
     today = date.today()
     if not options.dry_run:
         app.keys.master_for_writing()  # no master key: refuse now, not after the check
-    with nullcontext() if options.dry_run else PlanSpool() as spool:
-        problems, tally = _check(app, source, header, options, name, today, progress, spool)
+    workers = _workers(app, source, options)
+    with ExitStack() as stack:
+        spools = [] if options.dry_run else [stack.enter_context(PlanSpool())
+                                              for _ in range(workers)]
+        check = Check(app, source, header, options, name, today)
+        problems, tally = check.run(workers, spools, progress)
         summary.rows = tally.rows
         if problems and not options.skip_invalid:
             lines = len({problem.line for problem in problems})
@@ -108,12 +108,21 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
                 "(fix them, or use --skip-invalid to import the valid rows)", problems,
             )
         summary.skipped = list(problems)
-        if spool is not None and tally.events:  # else the check already counted it all
+        if spools and tally.events:  # else the check already counted it all
             bad_lines = {problem.line for problem in problems}
             tally = _write(app, source, header, options, name, today, bad_lines, progress,
-                           summary, spool)
+                           summary, _stored_plans(app, spools))
     _fill(summary, tally)
     return summary
+
+
+def _workers(app: LedgerApp, source: CsvSource, options: ImportOptions) -> int:
+    """Processes for the check: as asked, or by the file's size (one on a small file)."""
+    if not can_fork_workers(app.engine):
+        return 1
+    if options.workers is not None:
+        return options.workers
+    return worker_count(app.engine, source.size // BYTES_PER_EVENT)
 
 
 def _fill(summary: ImportSummary, tally: Tally) -> None:
@@ -233,46 +242,104 @@ def _parse(batch: list[Record], header: Header, today: date,
     return rows
 
 
-def _check(app: LedgerApp, source: CsvSource, header: Header, options: ImportOptions,
-           name: str, today: date, progress: Progress,
-           spool: PlanSpool | None) -> tuple[list[RowProblem], Tally]:
+def share_of(record: Record, shares: int) -> int:
+    """The share of the learners a row falls in, by its learner reference: every row of a
+    learner falls in the same share, and so does every learner using that reference (at
+    any centre), so one share plans each reference's index."""
+    return zlib.crc32(record.get("learner").encode()) % shares
+
+
+@dataclass
+class Check:
     """Pass 1: parse every row and plan it against the ledger, writing nothing.
 
-    Each batch's plan (its new events) goes to the spool, for the write pass to save as it
-    is if the learners have not moved on in the meantime.
+    Each batch's plan (its new events) goes to a spool, for the write pass to save as it is
+    if the learners have not moved on in the meantime. On a large file the learners are
+    shared out over worker processes: each reads the whole file, plans its own learners'
+    rows and writes its own spool; the write pass puts each batch's plans together.
     """
-    problems: list[RowProblem] = []
-    planner = Planner(options, name, today, _guard(app))
-    total = Tally()
-    known: OrderedDict[UUID, Learner | None] = OrderedDict()
-    progress.start("Checking", source.size)
-    rows = 0
-    for batch in chunks(source.records(), options.batch_size):
-        rows += len(batch)
-        parsed = _parse(batch, header, today, problems)
-        keys = list(dict.fromkeys(_key(row) for row in parsed))
-        missing = set(keys) - known.keys()
-        planner.tally = Tally()
-        with cyclic_gc_paused():
-            known.update(load_learners(app, missing))
-            for row in parsed:
-                known.move_to_end(_key(row))
-                try:
-                    planner.apply(known, row)
-                except RowError as error:
-                    problems.extend(error.problems(row.line))
+
+    app: LedgerApp
+    source: CsvSource
+    header: Header
+    options: ImportOptions
+    name: str
+    today: date
+
+    def run(self, workers: int, spools: list[PlanSpool],
+            progress: Progress) -> tuple[list[RowProblem], Tally]:
+        """Every problem found (by line), and the counts of what the rows would record."""
+        progress.start("Checking", self.source.size)
+
+        def check_share(share: int, shown: Progress) -> tuple[list[RowProblem], Tally, int]:
+            spool = spools[share] if spools else None
+            problems, tally = self.share((share, workers), spool, shown)
+            return problems, tally, spool.finish() if spool is not None else 0
+
+        if workers == 1:
+            parts = [check_share(0, progress)]
+        else:
+            parts = run_shares(check_share, workers, self.app.engine, progress,
+                               "an import check worker")
+        problems: list[RowProblem] = []
+        total = Tally()
+        for spool, (found, tally, batches) in zip_longest(spools, parts):
+            problems.extend(found)
+            total.add(tally)
             if spool is not None:
-                spool.add(BatchPlan(len(batch), _new_events(known, keys), planner.tally,
-                                    set(planner.touched)))
-        while len(known) > CHECK_CACHE_SIZE:
-            known.popitem(last=False)
-        app.keys.forget(missing)
-        planner.next_batch()
-        total.add(planner.tally)
-        progress.update(source.bytes_read, rows)
-    problems.sort()
-    total.rows = rows
-    return problems, total
+                spool.written_elsewhere(batches)
+        problems.sort()
+        return problems, total
+
+    def share(self, share: tuple[int, int], spool: PlanSpool | None,
+              progress: Progress) -> tuple[list[RowProblem], Tally]:
+        """Check the rows of one share of the learners (share number, shares)."""
+        app, options, today = self.app, self.options, self.today
+        part, shares = share
+        problems: list[RowProblem] = []
+        planner = Planner(options, self.name, today, _guard(app))
+        total = Tally()
+        known: OrderedDict[UUID, Learner | None] = OrderedDict()
+        indexes: OrderedDict[str, LearnerReference] = OrderedDict()
+        seen = 0
+        for batch in chunks(self.source.records(), options.batch_size):
+            seen += len(batch)
+            mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
+            total.rows += len(mine)
+            parsed = _parse(mine, self.header, today, problems)
+            keys = list(dict.fromkeys(_key(row) for row in parsed))
+            missing = set(keys) - known.keys()
+            planner.tally = Tally()
+            with cyclic_gc_paused():
+                known.update(load_learners(app, missing))
+                for row in parsed:
+                    known.move_to_end(_key(row))
+                    try:
+                        planner.apply(known, row)
+                    except RowError as error:
+                        problems.extend(error.problems(row.line))
+                events = _new_events(known, keys)
+                events += self._index(indexes, new_learners(events))
+                if spool is not None:
+                    spool.add(BatchPlan(len(mine), events, planner.tally, set(planner.touched)))
+            for cache in (known, indexes):
+                while len(cache) > CHECK_CACHE_SIZE:
+                    cache.popitem(last=False)
+            app.keys.forget(missing)
+            planner.next_batch()
+            total.add(planner.tally)
+            progress.update(self.source.bytes_read, seen)
+        return problems, total
+
+    def _index(self, indexes: OrderedDict[str, LearnerReference],
+               new: list[tuple[str, str]]) -> list[Event]:
+        """The reference index's events for the batch's new learners (reference, centre),
+        planned on from the versions the check read, as the learners' are."""
+        references = {reference for reference, _ in new}
+        indexes.update(load_references(self.app, references - indexes.keys()))
+        for reference in references:
+            indexes.move_to_end(reference)
+        return index_events(indexes, new)
 
 
 def _new_events(known: dict[UUID, Learner | None], keys: Iterable[UUID]) -> list[Event]:
@@ -286,9 +353,30 @@ def _new_events(known: dict[UUID, Learner | None], keys: Iterable[UUID]) -> list
     return events
 
 
+def _stored_plans(app: LedgerApp, spools: list[PlanSpool]) -> Iterator[StoredPlan]:
+    """Each batch's plan encoded for storing; with a spool per share of the learners, each
+    share's plans are encoded in a worker process of its own, in step."""
+    writer = BatchWriter(app)
+
+    def encode_share(share: int) -> Iterator[StoredPlan]:
+        with cyclic_gc_paused():
+            yield from map(writer.encode_plan, spools[share].plans())
+
+    if len(spools) == 1:
+        yield from encode_share(0)
+        return
+    with closing(stream_shares(encode_share, len(spools), app.engine,
+                               "an import write worker")) as steps:
+        for parts in steps:
+            plan = StoredPlan()
+            for part in parts:
+                plan.add(part)
+            yield plan
+
+
 def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOptions,
            name: str, today: date, bad_lines: set[int], progress: Progress,
-           summary: ImportSummary, spool: PlanSpool) -> Tally:
+           summary: ImportSummary, plans: Iterator[StoredPlan]) -> Tally:
     """Pass 2: save each batch in one transaction, as the check planned it while that plan
     still holds; from the first batch whose learners moved on, plan each batch again against
     the ledger as it now is."""
@@ -297,21 +385,19 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
-    batches: Iterator[list[Record]] | None = None  # the file is read again only to plan again
-    for plan in spool.plans():
-        if batches is None:
+    with closing(plans):  # stops any encoding workers as soon as a plan no longer holds
+        for plan in plans:
             with cyclic_gc_paused():
-                saved = writer.write_planned(plan.events)
-            if saved:
-                remember_counted(counted, plan.touched)
-                tally.add(plan.counts)
-                done += plan.rows
-                summary.batches += 1
-                progress.update(done, done)
-                continue
-            batches = islice(chunks(source.records(), options.batch_size), summary.batches,
-                             None)
-        batch = next(batches)
+                if not writer.write_stored(plan):
+                    break
+            remember_counted(counted, plan.touched)
+            tally.add(plan.counts)
+            done += plan.rows
+            summary.batches += 1
+            progress.update(done, done)
+        else:
+            return tally
+    for batch in islice(chunks(source.records(), options.batch_size), summary.batches, None):
         rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
         with cyclic_gc_paused():
             planner, refused = writer.write(

@@ -7,13 +7,12 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-if TYPE_CHECKING:
-    from ledger.imports.runner import Tally
+from ledger.imports.tally import Tally
 
 Event = DomainEventProtocol[UUID]
 
@@ -24,7 +23,7 @@ class BatchPlan:
 
     rows: int = 0
     events: list[Event] = field(default_factory=list)
-    counts: Tally | None = None
+    counts: Tally = field(default_factory=Tally)
     touched: set[UUID] = field(default_factory=set)
 
 
@@ -62,6 +61,15 @@ class PlanSpool:
             size = int.from_bytes(self._file.read(8), "little")
             rows, events, counts, touched = pickle.loads(zlib.decompress(self._file.read(size)))
             yield BatchPlan(rows, [_event(cls, state) for cls, state in events], counts, touched)
+
+    def finish(self) -> int:
+        """In a worker process that added the plans: write them out; returns how many."""
+        self._file.flush()
+        return self.batches
+
+    def written_elsewhere(self, batches: int) -> None:
+        """A worker process added `batches` plans to this spool's file (see `finish`)."""
+        self.batches = batches
 
     def close(self) -> None:
         self._file.close()

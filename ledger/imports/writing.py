@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -19,7 +20,8 @@ from aggregates.learner import Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
 from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
-from ledger.imports.spool import Event
+from ledger.imports.spool import BatchPlan, Event
+from ledger.imports.tally import Tally
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -85,26 +87,50 @@ def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerRe
     return indexes
 
 
-def save_events(app: LedgerApp, events: Sequence[Event]) -> int:
-    """Save events atomically, straight into the event store.
-
-    `Application.save` would do the same, but first tests every object it is given against
-    two runtime-checkable protocols, which costs more than storing a small event.
-    """
-    if not events:
-        return 0
-    return len(app.events.put(events))
-
-
 def restamp(events: Sequence[Event], recorded: datetime) -> None:
-    """Give planned events the moment they are saved as their recorded time.
+    """Give planned events the moment they are stored as their recorded time.
 
     An event's timestamp is when the ledger recorded it: `--as-at` shows what the ledger knew
-    then. Events planned during the check are not yet recorded, so they take the time of
-    the transaction that saves them. They have never been stored, so nothing is rewritten.
+    then. Events planned during the check are not yet recorded, so they are stamped again
+    as they are encoded for storing, moments before the transaction that stores them (as a
+    command's events are stamped when made, just before they are saved). They have never
+    been stored, so nothing is rewritten.
     """
     for event in events:
         object.__setattr__(event, "timestamp", recorded)
+
+
+@dataclass
+class StoredPlan:
+    """A batch's plan encoded for storing, with the plan's counts."""
+
+    rows: int = 0
+    stored: list[StoredEvent] = field(default_factory=list)
+    counts: Tally = field(default_factory=Tally)
+    touched: set[UUID] = field(default_factory=set)
+
+    def add(self, other: StoredPlan) -> None:
+        """Take in another share's plan of the same batch (its learners are others)."""
+        self.rows += other.rows
+        self.stored.extend(other.stored)
+        self.counts.add(other.counts)
+        self.touched.update(other.touched)
+
+
+def new_learners(events: Iterable[Event]) -> list[tuple[str, str]]:
+    """The (reference, centre) of each learner these events record for the first time."""
+    return [(event.reference, event.centre) for event in events
+            if isinstance(event, Learner.Recorded)]
+
+
+def index_events(indexes: dict[str, LearnerReference],
+                 new: Sequence[tuple[str, str]]) -> list[Event]:
+    """The reference index's events for new learners (reference, centre), on the indexes
+    given (loaded for each reference)."""
+    for reference, centre in new:
+        indexes[reference].add_centre(centre)
+    return [event for reference in dict.fromkeys(reference for reference, _ in new)
+            for event in indexes[reference].collect_events()]
 
 
 class BatchWriter:
@@ -113,18 +139,37 @@ class BatchWriter:
     def __init__(self, app: LedgerApp) -> None:
         self.app = app
 
-    def write_planned(self, events: Sequence[Event]) -> bool:
-        """Save the check's plan of a batch as it is, stamped with the time it is saved.
+    def encode_plan(self, plan: BatchPlan) -> StoredPlan:
+        """The check's plan of a batch encoded for storing, stamped with the time it is."""
+        restamp(plan.events, datetime.now(UTC))
+        return StoredPlan(plan.rows, self.encode(plan.events), plan.counts, plan.touched)
 
-        The plan holds for each learner the events that follow the version the check read.
-        If any learner has moved on since (another writer, or an earlier batch whose plan
-        was not this one's starting point), its first planned version is taken and the
-        whole batch is refused (False): the caller plans it again against the ledger.
+    def encode(self, events: Sequence[Event]) -> list[StoredEvent]:
+        """Events as stored events; learners' personal values sealed with the learner's key
+        (created for a new learner)."""
+        learners = {event.originator_id for event in events if isinstance(event, Learner.Event)}
+        self.app.keys.prepare_for_writing(learners)
+        try:
+            return [self.app.mapper.to_stored_event(event) for event in events]
+        finally:
+            self.app.keys.forget(learners)
+
+    def write_stored(self, plan: StoredPlan) -> bool:
+        """Store an encoded plan of a batch as it is, in one transaction.
+
+        The plan holds for each learner (and reference index) the events that follow the
+        version the check read. If any has moved on since (another writer, or an earlier
+        batch whose plan was not this one's starting point), its first planned version is
+        taken and the whole batch is refused (False): the caller plans it again against the
+        ledger.
         """
-        restamp(events, datetime.now(UTC))
-        new = [(event.reference, event.centre) for event in events
-               if isinstance(event, Learner.Recorded)]
-        return self._save(events, new)
+        if not plan.stored:
+            return True
+        try:
+            self.app.recorder.insert_events(plan.stored)
+        except IntegrityError:
+            return False
+        return True
 
     def write(self, rows: list[ParsedRow], make_planner: Callable[[], P]
               ) -> tuple[P, list[RowProblem]]:
@@ -133,7 +178,6 @@ class BatchWriter:
         for _ in range(MAX_ATTEMPTS):
             planner = make_planner()
             learners = load_learners(self.app, ids)
-            existed = {key for key, learner in learners.items() if learner is not None}
             refused: list[RowProblem] = []
             for row in rows:
                 try:
@@ -142,29 +186,13 @@ class BatchWriter:
                     refused.extend(error.problems(row.line))
             events = [event for learner in learners.values() if learner is not None
                       for event in learner.collect_events()]
-            new = [(learner.reference, learner.centre) for key, learner in learners.items()
-                   if key not in existed and learner is not None]
-            saved = self._save(events, new)
+            new = new_learners(events)
+            indexes = load_references(self.app, {reference for reference, _ in new})
+            events += index_events(indexes, new)
+            saved = self.write_stored(StoredPlan(stored=self.encode(events)))
             self.app.keys.forget(ids)  # keys opened while loading, too
             if saved:
                 return planner, refused
             time.sleep(random.uniform(0, 0.05))
         raise ConcurrencyConflict("other writers kept changing the same learners; run the "
                                   "import again to finish")
-
-    def _save(self, events: Sequence[Event], new: Sequence[tuple[str, str]]) -> bool:
-        """Save learners' events with the reference index of the new ones (reference, centre)
-        in one transaction; False if another writer took one of their versions first."""
-        indexes = load_references(self.app, {reference for reference, _ in new})
-        for reference, centre in new:
-            indexes[reference].add_centre(centre)
-        index_events = [event for index in indexes.values() for event in index.collect_events()]
-        learners = {event.originator_id for event in events}
-        self.app.keys.prepare_for_writing(learners)
-        try:
-            save_events(self.app, [*events, *index_events])
-        except IntegrityError:
-            return False
-        finally:
-            self.app.keys.forget(learners)
-        return True

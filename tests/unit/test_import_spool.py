@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from aggregates.learner import Context, Learner
-from ledger.imports.runner import Tally
 from ledger.imports.spool import BatchPlan, PlanSpool
+from ledger.imports.tally import Tally
 
 CTX = Context(actor="importer", source="import f.csv:2", note="a note")
 
