@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -77,9 +78,16 @@ class Fact:
     enrolment: str | None = None
 
 
+@lru_cache(maxsize=16_384)  # an import asks for each row's learner several times
 def learner_id(centre: str, reference: str) -> UUID:
     """The learner's aggregate id: the same centre and reference always give the same id."""
     return uuid5(LEARNER_NAMESPACE, f"{centre}/{reference}")
+
+
+@lru_cache(maxsize=16_384)
+def reference_index_id(reference: str) -> UUID:
+    """The id of the index of the centres using a learner reference."""
+    return uuid5(LEARNER_NAMESPACE, f"reference:{reference}")
 
 
 class Learner(Aggregate):
@@ -570,7 +578,7 @@ class LearnerReference(Aggregate):
 
     @staticmethod
     def create_id(reference: str) -> UUID:
-        return uuid5(LEARNER_NAMESPACE, f"reference:{reference}")
+        return reference_index_id(reference)
 
     @event("Created")
     def __init__(self, reference: str) -> None:

@@ -11,15 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    IntegrityError,
-    JSONTranscoder,
-    Mapper,
-    Transcoding,
-    UUIDAsHex,
-)
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -59,6 +51,7 @@ from ledger.persistence import (
     schema_lock,
 )
 from ledger.sealing import SealingMapper, check_recordable
+from ledger.transcoding import LedgerTranscoder
 
 MAX_ATTEMPTS = 30
 MAX_POSITION = 2**63 - 1
@@ -71,25 +64,6 @@ class Recorded(list[int]):
     def __init__(self, positions: Iterable[int] = ()) -> None:
         super().__init__(positions)
         self.warnings: list[dict[str, str]] = []
-
-
-class DateAsISO(Transcoding):
-    """Stores business dates as ISO strings."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
-    """The library's transcodings (UUID, Decimal, datetime) and business dates."""
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-        transcoder.register(transcoding)
 
 
 def as_date(value: DateLike, name: str) -> date:
@@ -145,8 +119,8 @@ class LedgerApp(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(self.construct_transcoder(), self.keys)
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        register_ledger_transcodings(transcoder)
+    def construct_transcoder(self) -> Transcoder:
+        return LedgerTranscoder()
 
     @property
     def engine(self) -> Engine:

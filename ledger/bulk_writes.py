@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: rows into a table with COPY, on the session's connection and transaction."""
     names = [column.name for column in table.columns]
-    buffer = io.StringIO("".join(
-        "\t".join([copy_text(row[name]) for name in names]) + "\n" for row in rows))
+    buffer = copy_buffer([row[name] for name in names] for row in rows)
     quote = session.get_bind().dialect.identifier_preparer
     columns = ", ".join(quote.quote(name) for name in names)
     cursor = session.connection().connection.cursor()
@@ -28,10 +27,19 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def copy_buffer(rows: Iterable[Sequence[Any]]) -> io.StringIO:
+    """Rows in COPY's text format, to read from."""
+    return io.StringIO("".join("\t".join([copy_text(value) for value in row]) + "\n"
+                               for row in rows))
+
+
 def copy_text(value: Any) -> str:
-    """A value in COPY's text format: NULL as \\N, backslashes and line breaks escaped."""
+    """A value in COPY's text format: NULL as \\N, bytes as bytea hex, backslashes and line
+    breaks escaped."""
     if value is None:
         return "\\N"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\\\x" + bytes(value).hex()
     text = str(value)
     return text.translate(_COPY_ESCAPES) if "\\" in text or not text.isprintable() else text
 

@@ -10,7 +10,7 @@ behind one another and the chain has no forks and no gaps.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ledger.bulk_writes import copy_text
 from ledger.chain import GENESIS, content_hash, link_hash
 
 _METADATA = MetaData()
@@ -152,7 +153,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             return super()._insert_stored_events(session, stored_events, **kwargs)
         positions = self._bulk_insert(session, stored_events)
         self._notify_channel(session)
-        self._chain(session, positions, stored_events)
+        self._chain(session, positions, stored_events, kwargs.get("content_hashes"))
         return positions
 
     def _bulk_insert(
@@ -201,14 +202,13 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
 
     def _postgres_copy(self, cursor: Any, stored_events: Sequence[StoredEvent],
                        before: int) -> list[int]:
-        cursor.copy_expert(self._copy_events_sql, _copy_text(
-            (event.originator_id, event.originator_version, event.topic, event.state)
-            for event in stored_events))
+        cursor.copy_expert(self._copy_events_sql, _events_for_copy(stored_events))
         cursor.execute(self._ids_after_sql, (before,))
         return [row[0] for row in cursor.fetchall()]
 
     def _chain(
-        self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent]
+        self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent],
+        contents: Sequence[str] | None = None,
     ) -> None:
         """Append one chain row per event after the head, on the transaction's connection.
 
@@ -217,17 +217,15 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         it is still the head: one statement when no other process wrote in between; otherwise
         (or on a first write) the head is read and the rows inserted after it.
         """
-        contents = [
-            content_hash(event.originator_id, event.originator_version, event.topic, event.state)
-            for event in stored_events
-        ]
+        if contents is None or len(contents) != len(stored_events):
+            contents = content_hashes(stored_events)
         cursor = session.connection().connection.cursor()
         try:
             guess = self._last_head
             if not self._is_sqlite and len(contents) > self.CHUNK:
                 cursor.execute(self._head_sql)
                 rows = _chain_rows(_head(cursor.fetchone()), positions, contents)
-                cursor.copy_expert(self._copy_chain_sql, _copy_text(rows))
+                cursor.copy_expert(self._copy_chain_sql, _chain_for_copy(rows))
                 self._last_head = (rows[-1][1], rows[-1][3])
                 return
             if guess is not None and len(contents) <= self.CHUNK:
@@ -284,26 +282,30 @@ def _chain_rows(
     return rows
 
 
+def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
+    """Each stored event's content hash. A caller of `insert_events` may work them out
+    beforehand (in worker processes, say) and pass them as `content_hashes=`; `ledger verify`
+    works every one out again from the stored event."""
+    return [content_hash(event.originator_id, event.originator_version, event.topic, event.state)
+            for event in stored_events]
+
+
 def _head(row: Any) -> tuple[int, str]:
     """(seq, hash) of the chain's head row, or of the genesis when the chain is empty."""
     return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
 
-def _copy_text(rows: Iterable[Sequence[Any]]) -> io.StringIO:
-    """Rows in COPY's text format: bytes as bytea hex, text with its specials escaped."""
-    lines = ["\t".join([_copy_value(value) for value in row]) for row in rows]
-    return io.StringIO("\n".join(lines) + "\n" if lines else "")
+def _events_for_copy(stored_events: Sequence[StoredEvent]) -> io.StringIO:
+    """Stored events as COPY text rows (originator_id, originator_version, topic, state)."""
+    return io.StringIO("".join([
+        f"{event.originator_id}\t{event.originator_version}\t{copy_text(event.topic)}\t"
+        f"{copy_text(event.state)}\n" for event in stored_events]))
 
 
-def _copy_value(value: Any) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "\\\\x" + bytes(value).hex()
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _chain_for_copy(rows: Sequence[tuple[int, int, str, str]]) -> io.StringIO:
+    """Chain rows as COPY text rows: numbers and hex digests, with nothing to escape."""
+    return io.StringIO("".join([f"{position}\t{seq}\t{content}\t{chained}\n"
+                                for position, seq, content, chained in rows]))
 
 
 def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -21,6 +23,7 @@ from ledger.progress import Progress
 PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
 POLL_SECONDS = 0.2
+LOOKAHEAD = 3  # items a streaming worker may make before the caller takes them
 
 T = TypeVar("T")
 
@@ -123,9 +126,9 @@ def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engi
     """The items of `work(share)` for each share 0 .. workers - 1, each share made in a
     forked process: step by step, each step's items in share order.
 
-    Every share must make as many items. A worker runs at most an item or so ahead of the
-    caller (a pipe holds little), so closing this iterator early stops them with little
-    work wasted. The first error a worker raises is raised here.
+    Every share must make as many items. A worker runs at most LOOKAHEAD items ahead of
+    the caller, so closing this iterator early stops them with little work wasted. The
+    first error a worker raises is raised here.
     """
     context = multiprocessing.get_context("fork")
     pipes: list[Connection] = []
@@ -165,18 +168,39 @@ _END = _End()
 
 def _stream_share(work: Callable[[int], Iterable[Any]], share: int, pipe: Connection,
                   engine: Engine, what: str) -> None:
-    """In a forked worker: send each item of the share as it is made, then the end mark."""
+    """In a forked worker: make the share's items, then the end mark, while a thread sends
+    them (so the worker can make the next few while the caller is busy)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     use_own_connections(engine)
+    outbox: queue.Queue[Any] = queue.Queue(maxsize=LOOKAHEAD)
+    gone = threading.Event()
+    sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone), daemon=True)
+    sender.start()
     try:
         for item in work(share):
-            pipe.send(item)
-        pipe.send(_END)
-    except BrokenPipeError:
-        pass  # the caller stopped reading: it needs no more
+            if gone.is_set():
+                break  # the caller stopped reading: it needs no more
+            outbox.put(item)
+        else:
+            outbox.put(_END)
     except BaseException as error:  # the caller raises it
-        pipe.send(portable(error, what))
+        outbox.put(portable(error, what))
+    outbox.put(_DONE)
+    sender.join()
     pipe.close()
+
+
+def _send_all(outbox: queue.Queue[Any], pipe: Connection, gone: threading.Event) -> None:
+    """Send what the worker makes until it is done; once the caller has gone, only drain."""
+    while (item := outbox.get()) is not _DONE:
+        if not gone.is_set():
+            try:
+                pipe.send(item)
+            except OSError:  # a broken pipe: the caller closed its end
+                gone.set()
+
+
+_DONE = object()
 
 
 def _answer(pipe: Connection, what: str) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
+from ledger.chained_recorder import content_hashes
 from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
@@ -106,6 +107,7 @@ class StoredPlan:
 
     rows: int = 0
     stored: list[StoredEvent] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)  # their content hashes, for the chain
     counts: Tally = field(default_factory=Tally)
     touched: set[UUID] = field(default_factory=set)
 
@@ -113,6 +115,7 @@ class StoredPlan:
         """Take in another share's plan of the same batch (its learners are others)."""
         self.rows += other.rows
         self.stored.extend(other.stored)
+        self.hashes.extend(other.hashes)
         self.counts.add(other.counts)
         self.touched.update(other.touched)
 
@@ -142,7 +145,8 @@ class BatchWriter:
     def encode_plan(self, plan: BatchPlan) -> StoredPlan:
         """The check's plan of a batch encoded for storing, stamped with the time it is."""
         restamp(plan.events, datetime.now(UTC))
-        return StoredPlan(plan.rows, self.encode(plan.events), plan.counts, plan.touched)
+        stored = self.encode(plan.events)
+        return StoredPlan(plan.rows, stored, content_hashes(stored), plan.counts, plan.touched)
 
     def encode(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Events as stored events; learners' personal values sealed with the learner's key
@@ -166,7 +170,7 @@ class BatchWriter:
         if not plan.stored:
             return True
         try:
-            self.app.recorder.insert_events(plan.stored)
+            self.app.recorder.insert_events(plan.stored, content_hashes=plan.hashes or None)
         except IntegrityError:
             return False
         return True
