@@ -82,17 +82,20 @@ def summary_document(summary: ImportSummary) -> dict[str, Any]:
               help="CSV layout; auto picks `events` when there is an `event` column.")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH_SIZE,
               show_default=True, help="Rows written per transaction.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes checking and encoding the rows, each for a share of the learners "
+                   "(default: one per core for a file of about 2 MB or more, else one).")
 @format_option("text", "json")
 @user_errors
 def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, batch_size: int,
-                   fmt: str) -> None:
+                   workers: int | None, fmt: str) -> None:
     """Import learners and events from FILE.csv (an MIS export or event rows).
 
     Every row is checked first; if any is invalid, each problem is listed with its line and
     column and nothing is written. Importing the same file again records nothing new.
     """
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
-                            batch_size=batch_size, layout=layout)
+                            batch_size=batch_size, layout=layout, workers=workers)
     summary = run_import(file, options)
     if fmt == "json":
         emit_json(summary_document(summary))

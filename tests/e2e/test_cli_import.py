@@ -63,6 +63,17 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(ledger, tmp_path):
     assert ledger("audit", "L1").exit_code == 1
 
 
+def test_import_with_worker_processes_reports_and_refuses_as_with_one(ledger, tmp_path):
+    good = ledger("import", csv_file(tmp_path, HEADER + ROWS), "--workers", "2")
+    assert good.exit_code == 0, good.output
+    assert "  learners:              2 new, 0 updated\n  events written:        5\n" in good.stdout
+    bad = ROWS.replace("01/02/2000", "30/02/2000").replace("C1,L2,", "C2,L1,")
+    single = ledger("import", csv_file(tmp_path, HEADER + bad, "bad.csv"), "--workers", "1")
+    shared = ledger("import", csv_file(tmp_path, HEADER + bad, "bad.csv"), "--workers", "2")
+    assert (shared.exit_code, shared.stderr) == (1, single.stderr)
+    assert "line 2, column date_of_birth" in shared.stderr
+
+
 def test_skip_invalid_imports_the_good_rows_and_names_the_skipped_ones(ledger, tmp_path):
     bad = ROWS.replace(",2,,E1,", ",7,,E1,")
     result = ledger("import", csv_file(tmp_path, HEADER + bad), "--skip-invalid")
