@@ -1,6 +1,6 @@
 """Values written with PostgreSQL's COPY keep every character, and None stays NULL."""
 
-from ledger.bulk_writes import copy_text
+from ledger.bulk_writes import copy_buffer, copy_text
 
 
 def test_none_is_copys_null_marker():
@@ -12,3 +12,16 @@ def test_backslashes_tabs_and_line_breaks_are_escaped_and_the_rest_left_alone():
     assert copy_text("a\tb\nc\rd") == "a\\tb\\nc\\rd"
     assert copy_text("Siân O'Brien") == "Siân O'Brien"
     assert copy_text(42) == "42"
+
+
+def test_bytes_become_bytea_hex_escaped_for_copy_text():
+    assert copy_text(b"\x00\t\\") == "\\\\x00095c"
+    assert copy_text(bytearray(b"\xff\n")) == "\\\\xff0a"
+    assert copy_text(memoryview(b"\r")) == "\\\\x0d"
+    assert copy_text(b"") == "\\\\x"
+
+
+def test_copy_buffer_joins_a_rows_values_with_tabs_and_ends_each_line_with_a_newline():
+    buffer = copy_buffer([(1, "a\tb", None, b"\x01"), ("Siân", 2, "", b"")])
+    assert buffer.read() == "1\ta\\tb\t\\N\t\\\\x01\nSiân\t2\t\t\\\\x\n"
+    assert copy_buffer([]).read() == ""
