@@ -117,7 +117,8 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
 
 
 def _workers(app: LedgerApp, source: CsvSource, options: ImportOptions) -> int:
-    """Processes for the check: as asked, or by the file's size (one on a small file)."""
+    """Processes checking and encoding the rows: as asked, or by the file's size (one on a
+    small file)."""
     if not can_fork_workers(app.engine):
         return 1
     if options.workers is not None:
@@ -255,8 +256,10 @@ class Check:
 
     Each batch's plan (its new events) goes to a spool, for the write pass to save as it is
     if the learners have not moved on in the meantime. On a large file the learners are
-    shared out over worker processes: each reads the whole file, plans its own learners'
-    rows and writes its own spool; the write pass puts each batch's plans together.
+    shared out over worker processes by learner reference: each reads the whole file, plans
+    its own learners' rows (and their references' index) and writes its own spool; in the
+    write pass a worker per share encodes that share's plans, and each batch's are stored
+    together.
     """
 
     app: LedgerApp
