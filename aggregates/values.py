@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from aggregates.errors import InvalidValue
 
@@ -24,6 +25,8 @@ CENTRE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,19}$")
 AWARDING_BODY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 QUALIFICATION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/._\-]{0,29}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+UK_DATE_PATTERN = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
+ISO_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 GENDER_CODES = {
     "0": 0, "not known": 0, "unknown": 0, "u": 0,
@@ -68,14 +71,15 @@ def parse_uln(text: str | None, field: str = "uln") -> str | None:
     return value
 
 
+@lru_cache(maxsize=4096)  # a file's dates repeat: programme starts, submissions, claims
 def parse_date(text: str, field: str) -> date:
     """An ISO (2026-09-01) or UK spreadsheet (01/09/2026) date."""
     value = text.strip()
     try:
-        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", value):
+        if UK_DATE_PATTERN.fullmatch(value):
             day, month, year = (int(part) for part in value.split("/"))
             return date(year, month, day)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if ISO_DATE_PATTERN.fullmatch(value):
             return date.fromisoformat(value)
     except ValueError as error:
         raise InvalidValue(field, f"{value!r} is not a real date ({error})") from None
