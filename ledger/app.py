@@ -49,6 +49,7 @@ from ledger.persistence import (
     database_url,
     install_append_only_triggers,
     schema_lock,
+    wait_for_writers,
 )
 from ledger.sealing import SealingMapper, check_recordable
 from ledger.transcoding import LedgerTranscoder
@@ -113,6 +114,7 @@ class LedgerApp(Application[UUID]):
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
+            wait_for_writers(self.engine)
             install_append_only_triggers(self.engine)
             self.keys.create_tables()
 

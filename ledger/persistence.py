@@ -6,8 +6,9 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
@@ -69,6 +70,30 @@ def schema_lock(url: str) -> Iterator[None]:
                 connection.commit()
     finally:
         engine.dispose()
+
+
+SQLITE_BUSY_MS = 60_000
+
+
+def is_sqlite_in_memory(engine: Engine) -> bool:
+    """An SQLite database in memory: only this process's connection can open it."""
+    database = str(engine.url.database or "")
+    return engine.dialect.name == "sqlite" and (database in ("", ":memory:")
+                                                or "mode=memory" in database)
+
+
+def wait_for_writers(engine: Engine) -> None:
+    """SQLite file: a connection waits up to a minute for another writer's transaction, not
+    the driver's default five seconds. A large import batch holds the write lock for seconds,
+    and the import's own worker processes write learners' keys meanwhile."""
+    if engine.dialect.name != "sqlite" or is_sqlite_in_memory(engine):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+
+    engine.dispose()  # the connections opened while setting up get it too
 
 
 def install_append_only_triggers(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import LedgerError
+from ledger.persistence import is_sqlite_in_memory
 from ledger.progress import Progress
 
 PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
@@ -48,10 +49,7 @@ def worker_count(engine: Engine, events: int) -> int:
 def can_fork_workers(engine: Engine) -> bool:
     """Whether forked workers can open the same database: a file or a server (not SQLite in
     memory), on a platform with fork (not Windows)."""
-    database = str(engine.url.database or "")
-    in_memory = engine.dialect.name == "sqlite" and (database in ("", ":memory:")
-                                                    or "mode=memory" in database)
-    return not in_memory and "fork" in multiprocessing.get_all_start_methods()
+    return not is_sqlite_in_memory(engine) and "fork" in multiprocessing.get_all_start_methods()
 
 
 def use_own_connections(engine: Engine) -> None:

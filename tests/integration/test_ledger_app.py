@@ -1,5 +1,8 @@
 """The ledger application on a real SQLite file and a real PostgreSQL server."""
 
+import sqlite3
+import threading
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -7,6 +10,8 @@ from sqlalchemy import text
 
 from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
+from ledger.app import LedgerApp
+from ledger.persistence import SQLITE_BUSY_MS
 from projections.audit import audit_rows
 
 CTX = Context(actor="officer", source="test")
@@ -108,3 +113,17 @@ def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app)
     cut = events[0][1].timestamp
     assert [r["event"] for r in audit_rows(events, cut)] == ["Recorded"]
     assert audit_rows(events, datetime(2000, 1, 1, tzinfo=UTC)) == []
+
+
+def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
+    app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with app.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_MS
+    other = sqlite3.connect(tmp_path / "ledger.db", check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for longer than 5 s
+    threading.Timer(5.5, other.rollback).start()
+    started = time.monotonic()
+    app.add_learner(Context(actor="clerk", source="test"), "C1", "L1", given_name="Zoë",
+                    family_name="Jones", date_of_birth="2000-02-01", gender="2")
+    assert time.monotonic() - started >= 5.5
+    assert app.find_learner("L1").centre == "C1"
