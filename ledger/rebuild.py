@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,6 +34,7 @@ from ledger.workers import (
     WorkerFailed,
     can_fork_workers,
     portable,
+    stop_processes,
     use_own_connections,
     worker_count,
 )
@@ -88,12 +88,7 @@ def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int,
     finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
-        deadline = time.monotonic() + 1
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.terminate()
-                process.join()
+        stop_processes(processes)
 
 
 def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],

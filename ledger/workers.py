@@ -116,7 +116,7 @@ def run_shares(work: Callable[[int, Progress], T], workers: int, engine: Engine,
     finally:
         for pipe in pipes:
             pipe.close()
-        _stop(processes)
+        stop_processes(processes)
 
 
 def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engine,
@@ -151,7 +151,7 @@ def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engi
     finally:
         for pipe in pipes:
             pipe.close()
-        _stop(processes)
+        stop_processes(processes)
 
 
 class _End:
@@ -225,9 +225,9 @@ def _run_share(work: Callable[[int, Progress], Any], share: int, progress: Progr
     pipe.close()
 
 
-def _stop(processes: list[BaseProcess]) -> None:
-    """Wait a moment for workers to finish (they do once their pipe is closed), then stop any
-    still working."""
+def stop_processes(processes: list[BaseProcess]) -> None:
+    """Wait a moment for workers to finish (they do once told, or once their pipe is closed),
+    then stop any still working."""
     deadline = time.monotonic() + 1
     for process in processes:
         process.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -25,13 +25,8 @@ from ledger.imports.source import Record
 from ledger.imports.writing import BatchWriter
 from ledger.integrity import head_digest, verify_ledger
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
+from tests.integration.test_import import HEADER, SIAN, ZOE
 
-HEADER = ("centre,learner,given_name,family_name,date_of_birth,gender,postcode,uln,enrolment,"
-          "awarding_body,qualification,qualification_title,programme_start,planned_end,"
-          "registration_submitted,registration_confirmed,ao_reference\n")
-ZOE = ("C1,L1,Zoë,O'Brien,01/02/2000,f,sw1a1aa,1000000043,E1,IMI,603/1234/5,Light vehicle,"
-       "2025-09-01,2026-07-01,2025-10-01,05/10/2025,IMI-1\n")
-SIAN = "C1,L2,Siân,Jones,2001-03-04,2,,,E1,AIM,600/1/2,Customer service,2025-09-01,2026-07-01,,,\n"
 SERIAL = ImportOptions(actor="importer", workers=1)
 PARALLEL = ImportOptions(actor="importer", workers=2)
 
