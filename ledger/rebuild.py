@@ -10,8 +10,6 @@ database, so memory stays flat whatever the ledger's size.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -34,8 +32,8 @@ from ledger.workers import (
     WorkerFailed,
     can_fork_workers,
     portable,
+    start_workers,
     stop_processes,
-    use_own_connections,
     worker_count,
 )
 from projections.timeline import Timeline
@@ -71,24 +69,14 @@ def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int,
     """Fold the positions up to `stop` into reports caught up to nothing; returns the events
     written. It stops early, with what it wrote consistent, if another process updates the
     reports meanwhile: the caller's catch-up then does the rest."""
-    context = multiprocessing.get_context("fork")
-    pipes: list[Connection] = []
-    processes = []
+    pipes, processes = start_workers(workers, app.engine, _work, app, view, workers,
+                                     duplex=True)
     try:
-        for part in range(workers):
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=_work, args=(app, view, (part, workers), theirs, [*pipes, ours]),
-                daemon=True)
-            process.start()
-            theirs.close()
-            pipes.append(ours)
-            processes.append(process)
         return _drive(app, view, stop, page, pipes, progress or NoProgress())
     finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
-        stop_processes(processes)
+        stop_processes(processes, pipes)
 
 
 def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],
@@ -131,17 +119,12 @@ def _receive(pipe: Connection) -> Folded:
 def _stop(pipe: Connection) -> None:
     with contextlib.suppress(OSError):  # the worker may have gone already
         pipe.send(None)
-    pipe.close()
 
 
-def _work(app: LedgerApp, view: ReportsView, share: tuple[int, int], pipe: Connection,
-          rebuilds_ends: list[Connection]) -> None:
+def _work(part: int, pipe: Connection, app: LedgerApp, view: ReportsView, workers: int) -> None:
     """In a forked worker: fold this share of the learners for each window handed over,
-    until told to stop (or the rebuild has gone). Ctrl-C is the rebuild's to handle."""
-    for end in rebuilds_ends:  # the rebuild's ends of the pipes, inherited: close them, so
-        end.close()            # a rebuild that dies, however, ends the pipe (and the worker)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    use_own_connections(app.engine)
+    until told to stop (or the rebuild has gone)."""
+    share = (part, workers)
     previous: dict[str, Timeline] = {}
     while (window := _next_window(pipe)) is not None:
         try:

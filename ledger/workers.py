@@ -90,33 +90,18 @@ def run_shares(work: Callable[[int, Progress], T], workers: int, engine: Engine,
     The progress shown is the least any worker has made. The first error a worker raises is
     raised here, and the other workers are stopped.
     """
-    context = multiprocessing.get_context("fork")
-    counters = context.Array("q", 2 * workers, lock=False)
-    pipes: dict[Connection, int] = {}
-    processes: list[BaseProcess] = []
+    counters = multiprocessing.get_context("fork").Array("q", 2 * workers, lock=False)
+    ends, processes = start_workers(workers, engine, _run_share, work, counters, what)
+    pipes = {pipe: share for share, pipe in enumerate(ends)}
     try:
-        for share in range(workers):
-            ours, theirs = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_run_share,
-                args=(work, share, SharedProgress(counters, share), theirs, engine, what),
-                daemon=True)
-            process.start()
-            theirs.close()  # so the worker's end is its only one: EOF if it dies
-            pipes[ours] = share
-            processes.append(process)
         results: dict[int, T] = {}
         while pipes:
             for pipe in wait(list(pipes), timeout=POLL_SECONDS):
-                share = pipes.pop(pipe)  # type: ignore[arg-type]
-                results[share] = _answer(pipe, what)  # type: ignore[arg-type]
-                pipe.close()  # type: ignore[union-attr]
+                results[pipes.pop(pipe)] = _answer(pipe, what)  # type: ignore[arg-type]
             progress.update(min(counters[0::2]), min(counters[1::2]))
         return [results[share] for share in range(workers)]
     finally:
-        for pipe in pipes:
-            pipe.close()
-        stop_processes(processes)
+        stop_processes(processes, ends)
 
 
 def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engine,
@@ -128,18 +113,8 @@ def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engi
     the caller, so closing this iterator early stops them with little work wasted. The
     first error a worker raises is raised here.
     """
-    context = multiprocessing.get_context("fork")
-    pipes: list[Connection] = []
-    processes: list[BaseProcess] = []
+    pipes, processes = start_workers(workers, engine, _stream_share, work, what)
     try:
-        for share in range(workers):
-            ours, theirs = context.Pipe(duplex=False)
-            process = context.Process(target=_stream_share,
-                                      args=(work, share, theirs, engine, what), daemon=True)
-            process.start()
-            theirs.close()
-            pipes.append(ours)
-            processes.append(process)
         while True:
             items = [_answer(pipe, what) for pipe in pipes]
             ended = [item is _END for item in items]
@@ -149,9 +124,7 @@ def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engi
                 raise WorkerFailed(f"{what} made fewer items than the others")
             yield items
     finally:
-        for pipe in pipes:
-            pipe.close()
-        stop_processes(processes)
+        stop_processes(processes, pipes)
 
 
 class _End:
@@ -164,12 +137,10 @@ class _End:
 _END = _End()
 
 
-def _stream_share(work: Callable[[int], Iterable[Any]], share: int, pipe: Connection,
-                  engine: Engine, what: str) -> None:
+def _stream_share(share: int, pipe: Connection, work: Callable[[int], Iterable[Any]],
+                  what: str) -> None:
     """In a forked worker: make the share's items, then the end mark, while a thread sends
     them (so the worker can make the next few while the caller is busy)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    use_own_connections(engine)
     outbox: queue.Queue[Any] = queue.Queue(maxsize=LOOKAHEAD)
     gone = threading.Event()
     sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone), daemon=True)
@@ -185,7 +156,6 @@ def _stream_share(work: Callable[[int], Iterable[Any]], share: int, pipe: Connec
         outbox.put(portable(error, what))
     outbox.put(_DONE)
     sender.join()
-    pipe.close()
 
 
 def _send_all(outbox: queue.Queue[Any], pipe: Connection, gone: threading.Event) -> None:
@@ -211,23 +181,60 @@ def _answer(pipe: Connection, what: str) -> Any:
     return answer
 
 
-def _run_share(work: Callable[[int, Progress], Any], share: int, progress: Progress,
-               pipe: Connection, engine: Engine, what: str) -> None:
-    """In a forked worker: do the share and send back its result or its error. Ctrl-C is the
-    parent's to handle."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    use_own_connections(engine)
+def _run_share(share: int, pipe: Connection, work: Callable[[int, Progress], Any],
+               counters: Any, what: str) -> None:
+    """In a forked worker: do the share and send back its result or its error."""
     try:
-        answer = work(share, progress)
+        answer = work(share, SharedProgress(counters, share))
     except BaseException as error:  # the parent raises it
         answer = portable(error, what)
     pipe.send(answer)
-    pipe.close()
 
 
-def stop_processes(processes: list[BaseProcess]) -> None:
-    """Wait a moment for workers to finish (they do once told, or once their pipe is closed),
-    then stop any still working."""
+def start_workers(workers: int, engine: Engine, target: Callable[..., None], *args: Any,
+                  duplex: bool = False) -> tuple[list[Connection], list[BaseProcess]]:
+    """Fork `workers` processes, each running `target(share, pipe, *args)` with database
+    connections of its own and Ctrl-C left to the parent; returns the parent's ends of their
+    pipes (receiving ends unless `duplex`) and the processes, in share order.
+
+    Each worker holds the only other end of its pipe, so the parent reads EOF if it dies,
+    and closes the parent's ends it inherited, so a parent that dies ends the worker's too.
+    """
+    context = multiprocessing.get_context("fork")
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
+    try:
+        for share in range(workers):
+            ours, theirs = context.Pipe(duplex=duplex)
+            process = context.Process(target=_worker_main, daemon=True,
+                                      args=(engine, [*pipes, ours], target, share, theirs, *args))
+            process.start()
+            theirs.close()
+            pipes.append(ours)
+            processes.append(process)
+    except BaseException:
+        stop_processes(processes, pipes)
+        raise
+    return pipes, processes
+
+
+def _worker_main(engine: Engine, parents_ends: list[Connection], target: Callable[..., None],
+                 share: int, pipe: Connection, *args: Any) -> None:
+    for end in parents_ends:
+        end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    use_own_connections(engine)
+    try:
+        target(share, pipe, *args)
+    finally:
+        pipe.close()
+
+
+def stop_processes(processes: list[BaseProcess], pipes: Iterable[Connection] = ()) -> None:
+    """Close the parent's ends of the workers' pipes, wait a moment for the workers to finish
+    (they do once told, or once their pipe is closed), then stop any still working."""
+    for pipe in pipes:
+        pipe.close()
     deadline = time.monotonic() + 1
     for process in processes:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
