@@ -9,7 +9,7 @@ from contextlib import ExitStack, closing
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice, zip_longest
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -51,7 +51,7 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     layout: str = "auto"
     source_name: str | None = None
-    workers: int | None = None  # processes for the check; None: by the file's size
+    workers: int | None = None  # processes checking and encoding; None: by the file's size
 
 
 @dataclass
@@ -119,11 +119,9 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
 def _workers(app: LedgerApp, source: CsvSource, options: ImportOptions) -> int:
     """Processes checking and encoding the rows: as asked, or by the file's size (one on a
     small file)."""
-    if not can_fork_workers(app.engine):
-        return 1
-    if options.workers is not None:
-        return options.workers
-    return worker_count(app.engine, source.size // BYTES_PER_EVENT)
+    if options.workers is None:
+        return worker_count(app.engine, source.size // BYTES_PER_EVENT)
+    return options.workers if can_fork_workers(app.engine) else 1
 
 
 def _fill(summary: ImportSummary, tally: Tally) -> None:
@@ -274,10 +272,12 @@ class Check:
         """Every problem found (by line), and the counts of what the rows would record."""
         progress.start("Checking", self.source.size)
 
-        def check_share(share: int, shown: Progress) -> tuple[list[RowProblem], Tally, int]:
+        def check_share(share: int, shown: Progress) -> tuple[list[RowProblem], Tally]:
             spool = spools[share] if spools else None
-            problems, tally = self.share((share, workers), spool, shown)
-            return problems, tally, spool.finish() if spool is not None else 0
+            found = self.share((share, workers), spool, shown)
+            if spool is not None:
+                spool.flush()
+            return found
 
         if workers == 1:
             parts = [check_share(0, progress)]
@@ -286,11 +286,9 @@ class Check:
                                "an import check worker")
         problems: list[RowProblem] = []
         total = Tally()
-        for spool, (found, tally, batches) in zip_longest(spools, parts):
+        for found, tally in parts:
             problems.extend(found)
             total.add(tally)
-            if spool is not None:
-                spool.written_elsewhere(batches)
         problems.sort()
         return problems, total
 

@@ -37,7 +37,6 @@ class PlanSpool:
     def __init__(self) -> None:
         # closed by close() or at the end of a with block; the file has no name on disk
         self._file = tempfile.TemporaryFile(prefix="ledger-import-plan-")  # noqa: SIM115
-        self.batches = 0
 
     def __enter__(self) -> PlanSpool:
         return self
@@ -52,24 +51,18 @@ class PlanSpool:
         compressed = zlib.compress(data, 1)
         self._file.write(len(compressed).to_bytes(8, "little"))
         self._file.write(compressed)
-        self.batches += 1
 
     def plans(self) -> Iterator[BatchPlan]:
-        """Every batch plan, in the order they were added."""
+        """Every batch plan, in the order they were added (in this process or, once it has
+        flushed them, in a forked worker that shares the file)."""
         self._file.seek(0)
-        for _ in range(self.batches):
-            size = int.from_bytes(self._file.read(8), "little")
+        while size := int.from_bytes(self._file.read(8), "little"):
             rows, events, counts, touched = pickle.loads(zlib.decompress(self._file.read(size)))
             yield BatchPlan(rows, [_event(cls, state) for cls, state in events], counts, touched)
 
-    def finish(self) -> int:
-        """In a worker process that added the plans: write them out; returns how many."""
+    def flush(self) -> None:
+        """Write out the plans added so far, for another process to read."""
         self._file.flush()
-        return self.batches
-
-    def written_elsewhere(self, batches: int) -> None:
-        """A worker process added `batches` plans to this spool's file (see `finish`)."""
-        self.batches = batches
 
     def close(self) -> None:
         self._file.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import date
 
 from aggregates.learner import Context, Learner
@@ -39,3 +40,21 @@ def test_batches_come_back_in_order_with_equal_events_of_the_same_classes():
     for event in back[0].events:
         learner = event.mutate(learner)
     assert learner.enrolment_refs == ["E1"] and learner.uln == "1000000043"
+
+
+def _add_in_worker(spool: PlanSpool) -> None:
+    spool.add(BatchPlan(3, planned("L3"), Tally(rows=3, events=2, new=1)))
+    spool.add(BatchPlan(0))
+    spool.flush()
+
+
+def test_plans_a_forked_worker_added_and_flushed_are_read_back_by_the_parent():
+    with PlanSpool() as spool:
+        worker = multiprocessing.get_context("fork").Process(target=_add_in_worker,
+                                                              args=(spool,))
+        worker.start()
+        worker.join()
+        back = list(spool.plans())
+    assert worker.exitcode == 0
+    assert [(plan.rows, len(plan.events)) for plan in back] == [(3, 2), (0, 0)]
+    assert back[0].counts == Tally(rows=3, events=2, new=1)
