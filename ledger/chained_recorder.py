@@ -213,11 +213,13 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         """Append one chain row per event after the head, on the transaction's connection.
 
         Plain DB-API statements (as the library does for NOTIFY), not trips through the ORM.
-        The head this recorder last wrote is tried first, with an INSERT that only inserts if
-        it is still the head: one statement when no other process wrote in between; otherwise
-        (or on a first write) the head is read and the rows inserted after it.
+        A large batch on PostgreSQL reads the head and COPYs its rows after it. Otherwise the
+        head this recorder last wrote is tried first, with an INSERT that only inserts if it
+        is still the head: one statement when no other process wrote in between; otherwise
+        (or on a first write) the head is read and the rows inserted after it. `contents`:
+        the events' content hashes, if the caller worked them out already (one per event).
         """
-        if contents is None or len(contents) != len(stored_events):
+        if contents is None:
             contents = content_hashes(stored_events)
         cursor = session.connection().connection.cursor()
         try:

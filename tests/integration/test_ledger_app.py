@@ -3,14 +3,18 @@
 import sqlite3
 import threading
 import time
+import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import text
 
 from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.chained_recorder import content_hashes
+from ledger.integrity import verify_ledger
 from ledger.persistence import SQLITE_BUSY_MS
 from projections.audit import audit_rows
 
@@ -127,3 +131,15 @@ def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
                     family_name="Jones", date_of_birth="2000-02-01", gender="2")
     assert time.monotonic() - started >= 5.5
     assert app.find_learner("L1").centre == "C1"
+
+
+def test_content_hashes_given_for_other_events_than_stored_refuse_the_batch_whole(make_app):
+    app = make_app()
+    events = [StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="tests:Raw",
+                          state=b"{}") for _ in range(3)]
+    with pytest.raises(ValueError):
+        app.recorder.insert_events(events, content_hashes=content_hashes(events[:2]))
+    assert app.recorder.select_notifications(1, 10) == []
+    app.recorder.insert_events(events, content_hashes=content_hashes(events))
+    assert len(app.recorder.select_notifications(1, 10)) == 3
+    assert verify_ledger(app).ok
