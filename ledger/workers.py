@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -143,12 +144,12 @@ def _stream_share(share: int, pipe: Connection, work: Callable[[int], Iterable[A
     them (so the worker can make the next few while the caller is busy)."""
     outbox: queue.Queue[Any] = queue.Queue(maxsize=LOOKAHEAD)
     gone = threading.Event()
-    sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone), daemon=True)
+    sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone, what), daemon=True)
     sender.start()
     try:
         for item in work(share):
             if gone.is_set():
-                break  # the caller stopped reading: it needs no more
+                break  # the caller stopped reading (or an item could not be sent)
             outbox.put(item)
         else:
             outbox.put(_END)
@@ -158,14 +159,27 @@ def _stream_share(share: int, pipe: Connection, work: Callable[[int], Iterable[A
     sender.join()
 
 
-def _send_all(outbox: queue.Queue[Any], pipe: Connection, gone: threading.Event) -> None:
-    """Send what the worker makes until it is done; once the caller has gone, only drain."""
+def _send_all(outbox: queue.Queue[Any], pipe: Connection, gone: threading.Event,
+              what: str) -> None:
+    """Send what the worker makes until it is done; once the caller has gone, or an item
+    could not be sent (it sends the error instead), only drain."""
     while (item := outbox.get()) is not _DONE:
-        if not gone.is_set():
-            try:
-                pipe.send(item)
-            except OSError:  # a broken pipe: the caller closed its end
-                gone.set()
+        if not gone.is_set() and not _send(pipe, item, what):
+            gone.set()
+
+
+def _send(pipe: Connection, item: Any, what: str) -> bool:
+    """Send an item, or the error that stops it being sent (such as an item that does not
+    pickle), for the caller to raise; False unless the item went."""
+    try:
+        pipe.send(item)
+        return True
+    except OSError:  # a broken pipe: the caller closed its end
+        return False
+    except Exception as error:
+        with suppress(OSError):  # the caller has gone: nobody is left to tell
+            pipe.send(portable(error, what))
+        return False
 
 
 _DONE = object()
@@ -188,7 +202,7 @@ def _run_share(share: int, pipe: Connection, work: Callable[[int, Progress], Any
         answer = work(share, SharedProgress(counters, share))
     except BaseException as error:  # the parent raises it
         answer = portable(error, what)
-    pipe.send(answer)
+    _send(pipe, answer, what)
 
 
 def start_workers(workers: int, engine: Engine, target: Callable[..., None], *args: Any,

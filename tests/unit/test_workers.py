@@ -189,3 +189,23 @@ def test_an_unpicklable_error_in_a_streaming_worker_arrives_as_worker_failed(eng
 
     with pytest.raises(WorkerFailed, match="a streaming worker failed: Unpicklable: no pickle"):
         list(stream_shares(work, 2, engine, "a streaming worker"))
+
+
+def test_an_item_that_cannot_be_pickled_fails_the_stream_instead_of_hanging_it(engine):
+    def work(share):
+        yield share
+        yield memoryview(b"not picklable")
+
+    stream = stream_shares(work, 2, engine, "a streaming worker")
+    assert next(stream) == [0, 1]
+    with pytest.raises(TypeError, match="memoryview"):
+        next(stream)
+    assert no_workers_left()
+
+
+def test_a_result_that_cannot_be_pickled_arrives_as_an_error(engine):
+    def work(share, progress):
+        return memoryview(b"not picklable")
+
+    with pytest.raises(TypeError, match="memoryview"):
+        run_shares(work, 2, engine, Recording(), "a checking worker")
