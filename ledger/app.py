@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -42,14 +42,15 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
+from ledger.chained_recorder import ChainedApplicationRecorder
 from ledger.crypto import MasterKeySource
 from ledger.keys import KeyStore
 from ledger.persistence import (
     application_env,
+    configure_sqlite,
     database_url,
     install_append_only_triggers,
     schema_lock,
-    wait_for_writers,
 )
 from ledger.sealing import SealingMapper, check_recordable
 from ledger.transcoding import LedgerTranscoder
@@ -114,7 +115,7 @@ class LedgerApp(Application[UUID]):
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
-            wait_for_writers(self.engine)
+            configure_sqlite(self.engine)
             install_append_only_triggers(self.engine)
             self.keys.create_tables()
 
@@ -127,6 +128,11 @@ class LedgerApp(Application[UUID]):
     @property
     def engine(self) -> Engine:
         return self.recorder.datastore.engine  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def chained_recorder(self) -> ChainedApplicationRecorder:
+        """The application's recorder, which is always the hash-chaining one."""
+        return cast(ChainedApplicationRecorder, self.recorder)
 
     # ----- finding learners -----------------------------------------------------------------
 

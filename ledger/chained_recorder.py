@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -57,6 +58,26 @@ def hashes_table(name: str, schema: str | None = None) -> Table:
     return _TABLES[key]
 
 
+@dataclass
+class PackedEvents:
+    """A batch of stored events as the database driver takes them, with their content hashes.
+
+    Plain values only (no UUID or StoredEvent objects), so a batch encoded in one process
+    crosses to the process storing it cheaply, and is stored as it is. Made by
+    `ChainedApplicationRecorder.pack`, for that recorder's database.
+    """
+
+    rows: list[Any] = field(default_factory=list)  # SQLite: parameters; PostgreSQL: COPY lines
+    hashes: list[str] = field(default_factory=list)  # one content hash per row, for the chain
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def extend(self, other: PackedEvents) -> None:
+        self.rows.extend(other.rows)
+        self.hashes.extend(other.hashes)
+
+
 class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
     """The library's SQLAlchemy application recorder, plus a hash chain in the same transaction."""
 
@@ -94,9 +115,11 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         self._copy_chain_sql = f"COPY {name} (position, seq, content_hash, hash) FROM STDIN"
         self._sqlite_insert_sql = (f"INSERT INTO {events_name} (originator_id, "
                                    "originator_version, topic, state) VALUES (?, ?, ?, ?)")
-        self._uuid_bind = (
-            events.c.originator_id.type.bind_processor(datastore.engine.dialect)
-            or (lambda value: value))
+        bind = (events.c.originator_id.type.bind_processor(datastore.engine.dialect)
+                or (lambda value: value))
+        # the column's own conversion of an aggregate id (16 bytes on SQLite), as plain
+        # bytes: the driver's memoryview would not pickle
+        self._uuid_bind = lambda value: bytes(bind(value))
 
     def create_table(self) -> None:
         """Create the tables; a chain table created now chains the events already there.
@@ -136,38 +159,64 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                 if not rows:
                     return
                 self._chain(session, [row.id for row in rows], [
-                    StoredEvent(originator_id=row.originator_id,
-                                originator_version=row.originator_version, topic=row.topic,
-                                state=bytes(row.state))
+                    content_hash(row.originator_id, row.originator_version, row.topic,
+                                 bytes(row.state))
                     for row in rows
                 ])
                 after = rows[-1].id
                 session.expunge_all()
 
+    def pack(self, stored_events: Sequence[StoredEvent],
+             contents: Sequence[str] | None = None) -> PackedEvents:
+        """Stored events in the form this database's driver takes them, with their content
+        hashes (worked out here unless given, one per event)."""
+        hashes = content_hashes(stored_events) if contents is None else list(contents)
+        if len(hashes) != len(stored_events):
+            raise ValueError(f"{len(hashes)} content hash(es) given for "
+                             f"{len(stored_events)} stored event(s)")
+        if not self._is_sqlite:
+            return PackedEvents(_events_for_copy(stored_events), hashes)
+        uuid_value = self._uuid_bind
+        return PackedEvents([(uuid_value(event.originator_id), event.originator_version,
+                              event.topic, event.state) for event in stored_events], hashes)
+
+    def insert_packed(self, packed: PackedEvents, session: Session | None = None) -> list[int]:
+        """Store packed events as `insert_events` stores stored events: in a transaction of
+        their own, or in the session's; their positions (notification ids)."""
+        if session is not None:
+            return self._insert_packed(session, packed)
+        with self.transaction(commit=True) as own:
+            return self._insert_packed(own, packed)
+
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
+        if not stored_events or not self._has_autoincrementing_ids:
+            if self._is_sqlite:
+                self._take_sqlite_write_lock(session)
+            return super()._insert_stored_events(session, stored_events, **kwargs)
+        return self._insert_packed(session, self.pack(stored_events, kwargs.get("content_hashes")))
+
+    def _insert_packed(self, session: Session, packed: PackedEvents) -> list[int]:
         if self._is_sqlite:
             self._take_sqlite_write_lock(session)
-        if not stored_events or not self._has_autoincrementing_ids:
-            return super()._insert_stored_events(session, stored_events, **kwargs)
-        positions = self._bulk_insert(session, stored_events)
+        if not packed.rows:
+            return []
+        positions = self._bulk_insert(session, packed.rows)
         self._notify_channel(session)
-        self._chain(session, positions, stored_events, kwargs.get("content_hashes"))
+        self._chain(session, positions, packed.hashes)
         return positions
 
-    def _bulk_insert(
-        self, session: Session, stored_events: Sequence[StoredEvent]
-    ) -> list[int]:
+    def _bulk_insert(self, session: Session, rows: Sequence[Any]) -> list[int]:
         """One bulk insert for the whole batch, not an ORM object and flush per event.
 
         The library adds one ORM record per event and flushes; a bulk insert gives the same
         rows at a fraction of the cost. The table is locked first, as the library does, so
         this transaction is the only one inserting: each new row's id is then larger than
         the largest id before it, in insertion order, and the batch's ids are the ids above
-        that one. The rows go straight to the driver: PostgreSQL's COPY, SQLite's
-        executemany (the aggregate ids converted once by the column's own type). That the
-        batch got exactly the ids above the largest one before it is checked, not assumed.
+        that one. The rows go straight to the driver, as `pack` made them: PostgreSQL's
+        COPY, SQLite's executemany. That the batch got exactly the ids above the largest one
+        before it is checked, not assumed.
         """
         self._lock_table(session)
         cursor = session.connection().connection.cursor()
@@ -175,41 +224,32 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             cursor.execute(self._max_id_sql)
             before = cursor.fetchone()[0] or 0
             if self._is_sqlite:
-                ids = self._sqlite_insert(cursor, stored_events, before)
+                ids = self._sqlite_insert(cursor, rows, before)
             else:
-                ids = self._postgres_copy(cursor, stored_events, before)
+                ids = self._postgres_copy(cursor, rows, before)
         except self._dbapi_integrity_error as error:  # an aggregate's version is taken
             raise IntegrityError(error) from error
         except self._dbapi_error as error:
             raise OperationalError(f"could not insert the events: {error}") from error
         finally:
             cursor.close()
-        if len(ids) != len(stored_events) or (ids and ids[0] <= before):
+        if len(ids) != len(rows) or (ids and ids[0] <= before):
             raise OperationalError("another writer inserted events during this transaction")
         return ids
 
-    def _sqlite_insert(self, cursor: Any, stored_events: Sequence[StoredEvent],
+    def _sqlite_insert(self, cursor: Any, rows: Sequence[tuple[Any, ...]],
                        before: int) -> list[int]:
-        uuid_value = self._uuid_bind
-        cursor.executemany(self._sqlite_insert_sql, [
-            (uuid_value(event.originator_id), event.originator_version, event.topic,
-             event.state)
-            for event in stored_events
-        ])
+        cursor.executemany(self._sqlite_insert_sql, rows)
         cursor.execute(self._new_ids_sql, (before,))
         count, last = cursor.fetchone()
         return list(range(before + 1, last + 1)) if count and count == last - before else []
 
-    def _postgres_copy(self, cursor: Any, stored_events: Sequence[StoredEvent],
-                       before: int) -> list[int]:
-        cursor.copy_expert(self._copy_events_sql, _events_for_copy(stored_events))
+    def _postgres_copy(self, cursor: Any, lines: Sequence[str], before: int) -> list[int]:
+        cursor.copy_expert(self._copy_events_sql, io.StringIO("".join(lines)))
         cursor.execute(self._ids_after_sql, (before,))
         return [row[0] for row in cursor.fetchall()]
 
-    def _chain(
-        self, session: Session, positions: Sequence[int], stored_events: Sequence[StoredEvent],
-        contents: Sequence[str] | None = None,
-    ) -> None:
+    def _chain(self, session: Session, positions: Sequence[int], contents: Sequence[str]) -> None:
         """Append one chain row per event after the head, on the transaction's connection.
 
         Plain DB-API statements (as the library does for NOTIFY), not trips through the ORM.
@@ -217,10 +257,8 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         head this recorder last wrote is tried first, with an INSERT that only inserts if it
         is still the head: one statement when no other process wrote in between; otherwise
         (or on a first write) the head is read and the rows inserted after it. `contents`:
-        the events' content hashes, if the caller worked them out already (one per event).
+        the events' content hashes, one per position.
         """
-        if contents is None:
-            contents = content_hashes(stored_events)
         cursor = session.connection().connection.cursor()
         try:
             guess = self._last_head
@@ -297,11 +335,10 @@ def _head(row: Any) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
 
-def _events_for_copy(stored_events: Sequence[StoredEvent]) -> io.StringIO:
-    """Stored events as COPY text rows (originator_id, originator_version, topic, state)."""
-    return io.StringIO("".join([
-        f"{event.originator_id}\t{event.originator_version}\t{copy_text(event.topic)}\t"
-        f"{copy_text(event.state)}\n" for event in stored_events]))
+def _events_for_copy(stored_events: Sequence[StoredEvent]) -> list[str]:
+    """Stored events as COPY text lines (originator_id, originator_version, topic, state)."""
+    return [f"{event.originator_id}\t{event.originator_version}\t{copy_text(event.topic)}\t"
+            f"{copy_text(event.state)}\n" for event in stored_events]
 
 
 def _chain_for_copy(rows: Sequence[tuple[int, int, str, str]]) -> io.StringIO:

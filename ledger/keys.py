@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,7 @@ master_key_check = Table(
 
 ENCRYPTED = "[encrypted]"
 PRELOAD_AFTER = 20  # learners read one by one before all key rows are read at once
+MADE_KEYS_KEPT = 20_000  # keys a bulk import made lately, kept until surely stored
 ERASED = "[erased]"
 
 
@@ -178,21 +180,12 @@ class KeyStore:
             return cached
         master = self.master_for_writing()
         with self.engine.begin() as connection:
-            connection.execute(
-                insert_ignoring_duplicates(connection, learner_keys),
-                {"learner_id": str(learner),
-                 "wrapped_key": seal(master, new_key(), _context(learner)),
-                 "created_at": datetime.now(UTC), "erased": False},
-            )
+            connection.execute(insert_ignoring_duplicates(connection, learner_keys),
+                               _key_row(master, learner, new_key(), datetime.now(UTC)))
         row = self._row(learner)
         if row.erased:
             raise LearnerErased(f"learner {learner} was erased: no personal data can be recorded")
-        try:
-            key = unseal(master, bytes(row.wrapped_key), _context(learner))
-        except OpenFailed:
-            raise WrongMasterKey(f"the key of learner {learner} cannot be opened") from None
-        self._keys[learner] = key
-        return key
+        return self._open_row(master, row)
 
     def prepare_for_writing(self, learners: Collection[UUID]) -> None:
         """Create (idempotently) and cache many learners' keys in one transaction: bulk import."""
@@ -202,25 +195,70 @@ class KeyStore:
             return
         master = self.master_for_writing()
         now = datetime.now(UTC)
-        new_rows = [{"learner_id": str(learner),
-                     "wrapped_key": seal(master, new_key(), _context(learner)),
-                     "created_at": now, "erased": False} for learner in wanted]
+        new_rows = [_key_row(master, learner, new_key(), now) for learner in wanted]
         with self.engine.begin() as connection:
             # executemany: SQLite's is native, SQLAlchemy batches PostgreSQL's into
             # multi-row VALUES ("insertmanyvalues"); both beat one compiled multi-row INSERT
             connection.execute(insert_ignoring_duplicates(connection, learner_keys), new_rows)
-            rows = connection.execute(select(learner_keys).where(
-                learner_keys.c.learner_id.in_([str(learner) for learner in wanted])
-            )).all()
+            rows = _key_rows(connection, wanted)
         for row in rows:
             if not row.erased:  # an erased learner is refused by key_for_writing as usual
-                learner = UUID(row.learner_id)
-                try:
-                    self._keys[learner] = unseal(master, bytes(row.wrapped_key),
-                                                 _context(learner))
-                except OpenFailed:
-                    raise WrongMasterKey(
-                        f"the key of learner {learner} cannot be opened") from None
+                self._open_row(master, row)
+
+    def open_or_make(self, learners: Collection[UUID],
+                     made: OrderedDict[UUID, bytes]) -> list[dict[str, Any]]:
+        """Ready many learners' keys for sealing without writing anything (bulk import).
+
+        Keys already stored are opened; keys this caller made earlier (`made`, perhaps not
+        stored yet) are used again; the others are made now and added to `made`. Returns
+        the rows of the keys made now, for `store_new_keys` in the transaction that stores
+        the events they seal. If another writer stores a key for one of these learners
+        first, that transaction fails (the key is not overwritten, and no event is sealed
+        with a key that was never stored).
+        """
+        wanted = []
+        for learner in learners:
+            if isinstance(self._keys.get(learner), bytes):
+                continue
+            if learner in made:
+                self._keys[learner] = made[learner]
+            else:
+                wanted.append(learner)
+        if not wanted:
+            return []
+        master = self.master_for_writing()
+        with self.engine.connect() as connection:
+            stored = {UUID(row.learner_id): row for row in _key_rows(connection, wanted)}
+        now = datetime.now(UTC)
+        new_rows = []
+        for learner in wanted:
+            row = stored.get(learner)
+            if row is None:
+                key = new_key()
+                new_rows.append(_key_row(master, learner, key, now))
+                made[learner] = self._keys[learner] = key
+            elif not row.erased:  # an erased learner is refused by key_for_writing as usual
+                self._open_row(master, row)
+        while len(made) > MADE_KEYS_KEPT:
+            made.popitem(last=False)
+        return new_rows
+
+    @staticmethod
+    def store_new_keys(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Store keys made by `open_or_make`, in the caller's transaction; IntegrityError
+        if any learner has a key already."""
+        if rows:
+            connection.execute(learner_keys.insert(), rows)
+
+    def _open_row(self, master: bytes, row: Any) -> bytes:
+        """Open a stored key with the master key, and cache it."""
+        learner = UUID(row.learner_id)
+        try:
+            key = unseal(master, bytes(row.wrapped_key), _context(learner))
+        except OpenFailed:
+            raise WrongMasterKey(f"the key of learner {learner} cannot be opened") from None
+        self._keys[learner] = key
+        return key
 
     def forget(self, learners: Iterable[UUID]) -> None:
         """Drop these learners' cached keys, so a long bulk import keeps its memory flat."""
@@ -326,3 +364,14 @@ def scrub(engine: Engine, tables: list[str]) -> None:
 
 def _context(learner: UUID) -> bytes:
     return f"learner-key:{learner}".encode()
+
+
+def _key_row(master: bytes, learner: UUID, key: bytes, now: datetime) -> dict[str, Any]:
+    """A new key's row: the key sealed with the master key, bound to its learner."""
+    return {"learner_id": str(learner), "wrapped_key": seal(master, key, _context(learner)),
+            "created_at": now, "erased": False}
+
+
+def _key_rows(connection: Connection, learners: list[UUID]) -> list[Any]:
+    return list(connection.execute(select(learner_keys).where(
+        learner_keys.c.learner_id.in_([str(learner) for learner in learners]))).all())

@@ -32,6 +32,7 @@ from ledger.imports.writing import (
     load_references,
     new_learners,
 )
+from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
 from ledger.workers import can_fork_workers, run_shares, stream_shares, worker_count
@@ -112,6 +113,7 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
             bad_lines = {problem.line for problem in problems}
             tally = _write(app, source, header, options, name, today, bad_lines, progress,
                            summary, _stored_plans(app, spools))
+            checkpoint(app.engine)
     _fill(summary, tally)
     return summary
 
@@ -360,8 +362,10 @@ def _stored_plans(app: LedgerApp, spools: list[PlanSpool]) -> Iterator[StoredPla
     writer = BatchWriter(app)
 
     def encode_share(share: int) -> Iterator[StoredPlan]:
+        made: OrderedDict[UUID, bytes] = OrderedDict()  # keys made lately, maybe not stored
         with cyclic_gc_paused():
-            yield from map(writer.encode_plan, spools[share].plans())
+            for plan in spools[share].plans():
+                yield writer.encode_plan(plan, made)
 
     if len(spools) == 1:
         yield from encode_share(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
-from ledger.chained_recorder import content_hashes
+from ledger.chained_recorder import PackedEvents
 from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
@@ -106,18 +107,23 @@ class StoredPlan:
     """A batch's plan encoded for storing, with the plan's counts."""
 
     rows: int = 0
-    stored: list[StoredEvent] = field(default_factory=list)
-    hashes: list[str] = field(default_factory=list)  # their content hashes, for the chain
+    events: PackedEvents = field(default_factory=PackedEvents)  # as the recorder stores them
+    keys: list[dict[str, Any]] = field(default_factory=list)  # new learners' keys, to store
     counts: Tally = field(default_factory=Tally)
     touched: set[UUID] = field(default_factory=set)
 
     def add(self, other: StoredPlan) -> None:
         """Take in another share's plan of the same batch (its learners are others)."""
         self.rows += other.rows
-        self.stored.extend(other.stored)
-        self.hashes.extend(other.hashes)
+        self.events.extend(other.events)
+        self.keys.extend(other.keys)
         self.counts.add(other.counts)
         self.touched.update(other.touched)
+
+
+def _learners(events: Iterable[Event]) -> set[UUID]:
+    """The learners these events are about (not the reference index)."""
+    return {event.originator_id for event in events if isinstance(event, Learner.Event)}
 
 
 def new_learners(events: Iterable[Event]) -> list[tuple[str, str]]:
@@ -142,35 +148,49 @@ class BatchWriter:
     def __init__(self, app: LedgerApp) -> None:
         self.app = app
 
-    def encode_plan(self, plan: BatchPlan) -> StoredPlan:
-        """The check's plan of a batch encoded for storing, stamped with the time it is."""
-        restamp(plan.events, datetime.now(UTC))
-        stored = self.encode(plan.events)
-        return StoredPlan(plan.rows, stored, content_hashes(stored), plan.counts, plan.touched)
+    def encode_plan(self, plan: BatchPlan, made: OrderedDict[UUID, bytes]) -> StoredPlan:
+        """The check's plan of a batch encoded for storing, stamped with the time it is.
 
-    def encode(self, events: Sequence[Event]) -> list[StoredEvent]:
-        """Events as stored events; learners' personal values sealed with the learner's key
-        (created for a new learner)."""
-        learners = {event.originator_id for event in events if isinstance(event, Learner.Event)}
+        Writes nothing: new learners' keys are made here (remembered in `made`) and stored
+        with the batch's events, so encoding in a worker never waits for the storing
+        process's write lock.
+        """
+        restamp(plan.events, datetime.now(UTC))
+        learners = _learners(plan.events)
+        keys = self.app.keys.open_or_make(learners, made)
+        return StoredPlan(plan.rows, self._pack(plan.events, learners), keys, plan.counts,
+                          plan.touched)
+
+    def encode(self, events: Sequence[Event]) -> PackedEvents:
+        """Events packed for storing; learners' personal values sealed with the learner's key
+        (created now for a new learner)."""
+        learners = _learners(events)
         self.app.keys.prepare_for_writing(learners)
+        return self._pack(events, learners)
+
+    def _pack(self, events: Sequence[Event], learners: set[UUID]) -> PackedEvents:
         try:
-            return [self.app.mapper.to_stored_event(event) for event in events]
+            stored = [self.app.mapper.to_stored_event(event) for event in events]
         finally:
             self.app.keys.forget(learners)
+        return self.app.chained_recorder.pack(stored)
 
     def write_stored(self, plan: StoredPlan) -> bool:
-        """Store an encoded plan of a batch as it is, in one transaction.
+        """Store an encoded plan of a batch as it is, with its new keys, in one transaction.
 
         The plan holds for each learner (and reference index) the events that follow the
         version the check read. If any has moved on since (another writer, or an earlier
-        batch whose plan was not this one's starting point), its first planned version is
-        taken and the whole batch is refused (False): the caller plans it again against the
-        ledger.
+        batch whose plan was not this one's starting point), or another writer stored a key
+        for one of its new learners, the whole batch is refused (False): the caller plans it
+        again against the ledger.
         """
-        if not plan.stored:
+        if not plan.events:
             return True
+        recorder = self.app.chained_recorder
         try:
-            self.app.recorder.insert_events(plan.stored, content_hashes=plan.hashes or None)
+            with recorder.transaction(commit=True) as session:
+                recorder.insert_packed(plan.events, session)
+                self.app.keys.store_new_keys(session.connection(), plan.keys)
         except IntegrityError:
             return False
         return True
@@ -193,7 +213,7 @@ class BatchWriter:
             new = new_learners(events)
             indexes = load_references(self.app, {reference for reference, _ in new})
             events += index_events(indexes, new)
-            saved = self.write_stored(StoredPlan(stored=self.encode(events)))
+            saved = self.write_stored(StoredPlan(events=self.encode(events)))
             self.app.keys.forget(ids)  # keys opened while loading, too
             if saved:
                 return planner, refused

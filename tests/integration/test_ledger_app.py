@@ -1,5 +1,6 @@
 """The ledger application on a real SQLite file and a real PostgreSQL server."""
 
+import pickle
 import sqlite3
 import threading
 import time
@@ -7,15 +8,15 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from sqlalchemy import text
 
 from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.chained_recorder import content_hashes
+from ledger.chained_recorder import PackedEvents, content_hashes
 from ledger.integrity import verify_ledger
-from ledger.persistence import SQLITE_BUSY_MS
+from ledger.persistence import SQLITE_BUSY_MS, SQLITE_CHECKPOINT_PAGES, checkpoint
 from projections.audit import audit_rows
 
 CTX = Context(actor="officer", source="test")
@@ -123,6 +124,8 @@ def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
     with app.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_MS
+        assert (connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+                == SQLITE_CHECKPOINT_PAGES)
     other = sqlite3.connect(tmp_path / "ledger.db", check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for longer than 5 s
     threading.Timer(5.5, other.rollback).start()
@@ -142,4 +145,57 @@ def test_content_hashes_given_for_other_events_than_stored_refuse_the_batch_whol
     assert app.recorder.select_notifications(1, 10) == []
     app.recorder.insert_events(events, content_hashes=content_hashes(events))
     assert len(app.recorder.select_notifications(1, 10)) == 3
+    assert verify_ledger(app).ok
+
+
+def events_in_the_database_file(path) -> int:
+    """Events in the SQLite database file itself, leaving out what is only in its WAL."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return connection.execute("SELECT count(*) FROM ledger_events").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_checkpoint_copies_what_the_wal_holds_into_the_sqlite_database_file(tmp_path):
+    path = tmp_path / "ledger.db"
+    app = LedgerApp(f"sqlite:///{path}")
+    for number in range(30):  # far fewer pages than an automatic checkpoint waits for
+        add(app, f"L{number}")
+    with app.engine.connect() as connection:
+        events = connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one()
+    assert events >= 30
+    assert events_in_the_database_file(path) < events
+    checkpoint(app.engine)
+    assert events_in_the_database_file(path) == events
+
+
+def as_uuid(value) -> uuid.UUID:
+    """An aggregate id as a column holds it: 16 bytes on SQLite, a UUID on PostgreSQL."""
+    return uuid.UUID(bytes=bytes(value)) if isinstance(value, bytes | memoryview) else value
+
+
+def stored_rows(app) -> list[tuple]:
+    with app.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, originator_id, originator_version, topic, "
+                                       "state FROM ledger_events ORDER BY id"))
+        return [(row[0], as_uuid(row[1]), row[2], row[3], bytes(row[4])) for row in rows]
+
+
+def test_packed_events_are_stored_as_they_were_given_and_the_chain_verifies(make_app):
+    app = make_app()
+    recorder = app.chained_recorder
+    events = [StoredEvent(originator_id=uuid.uuid4(), originator_version=version,
+                          topic="tests:Raw\\tab", state=bytes([0, 9, 10, 13, 92, 255]) * version)
+              for version in (1, 2, 3)]
+    packed = pickle.loads(pickle.dumps(recorder.pack(events)))  # as it crosses processes
+    assert isinstance(packed, PackedEvents) and len(packed) == 3
+    assert packed.hashes == content_hashes(events)
+    assert recorder.insert_packed(packed) == [1, 2, 3]
+    stored = stored_rows(app)
+    assert stored == [(position, event.originator_id, event.originator_version, event.topic,
+                       event.state) for position, event in enumerate(events, 1)]
+    with pytest.raises(IntegrityError):  # the same versions again: refused whole
+        recorder.insert_packed(recorder.pack(events[2:] + events[:1]))
+    assert stored_rows(app) == stored
     assert verify_ledger(app).ok

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,14 +18,16 @@ from sqlalchemy import select, text
 
 import ledger.imports.runner as runner
 from aggregates.errors import AmbiguousLearner
-from aggregates.learner import Context, Learner, LearnerReference
+from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from bench.run import write_export
 from ledger.app import LedgerApp
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
 from ledger.imports.runner import ImportSummary, share_of
 from ledger.imports.source import Record
+from ledger.imports.spool import BatchPlan
 from ledger.imports.writing import BatchWriter
 from ledger.integrity import head_digest, verify_ledger
+from ledger.keys import learner_keys
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 from tests.integration.test_import import HEADER, SIAN, ZOE
 
@@ -308,3 +312,81 @@ def test_the_chain_verifies_after_an_import_by_two_workers(make_app, tmp_path, f
         assert result.ok, result.problem
         assert result.events == event_count(app) > 30 * 2
     assert result.head == head_digest(app.recorder)
+
+
+def key_rows(app: LedgerApp, learner: UUID) -> list[bytes]:
+    with app.engine.connect() as connection:
+        return [bytes(row[0]) for row in connection.execute(
+            select(learner_keys.c.wrapped_key).where(learner_keys.c.learner_id == str(learner)))]
+
+
+def test_a_key_stored_by_another_client_between_the_passes_seals_that_learners_data(
+    make_app, tmp_path, forks
+):
+    app, other = make_app(), make_app()
+    newcomer = learner_id("C1", "L9")
+    progress = WriteBetweenPasses(lambda: other.keys.key_for_writing(newcomer))
+    summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
+                         ImportOptions(actor="importer", batch_size=4, workers=2), progress)
+    assert progress.wrote and forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
+    assert_one_key_each_and_readable(app, other, newcomer)
+
+
+def assert_one_key_each_and_readable(app: LedgerApp, other: LedgerApp, newcomer: UUID) -> None:
+    stored = key_rows(app, newcomer)
+    assert len(stored) == 1 and stored == key_rows(other, newcomer)  # the other client's key
+    app.keys.forget_all()
+    assert app.find_learner("L9").details["given_name"] == "Siân"  # sealed with that key
+    for n in range(2, 20):
+        assert len(key_rows(app, learner_id("C1", f"L{n}"))) == 1
+    assert version_gaps(app) == {}
+    assert verify_ledger(app).ok
+
+
+def test_a_key_stored_by_another_client_before_its_batch_sends_the_batch_back_to_planning(
+    make_app, tmp_path, forks, monkeypatch
+):
+    app, other = make_app(), make_app()
+    newcomer = learner_id("C1", "L9")
+    planned_again: list[list[str]] = []
+    plan_and_write, store = BatchWriter.write, BatchWriter.write_stored
+
+    def planning(writer, rows, make_planner):
+        planned_again.append([row.reference for row in rows])
+        return plan_and_write(writer, rows, make_planner)
+
+    def storing(writer, plan):
+        if str(newcomer) in {row["learner_id"] for row in plan.keys}:
+            other.keys.key_for_writing(newcomer)  # just after the worker made one
+        return store(writer, plan)
+
+    monkeypatch.setattr(BatchWriter, "write", planning)
+    monkeypatch.setattr(BatchWriter, "write_stored", storing)
+    summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
+                         ImportOptions(actor="importer", batch_size=4, workers=2))
+    assert forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
+    assert planned_again == [[f"L{n}" for n in refs] for refs in (
+        range(6, 10), range(10, 14), range(14, 18), range(18, 20))]  # from the clash on
+    assert_one_key_each_and_readable(app, other, newcomer)
+
+
+def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_path):
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + ZOE), SERIAL)
+    writer = BatchWriter(app)
+    made: OrderedDict[UUID, bytes] = OrderedDict()
+    newcomer = Learner.record("C1", "L2", {"given_name": "Siân", "family_name": "Jones",
+                                           "date_of_birth": date(2001, 3, 4), "gender": "2"},
+                              None, [], date(2025, 9, 1), Context(actor="t", source="test"))
+    zoe = app.find_learner("L1")
+    zoe.verify_id("passport", date(2025, 9, 2), Context(actor="t", source="test"))
+    clash = zoe.collect_events()
+    object.__setattr__(clash[0], "originator_version", 1)  # taken: refused when stored
+    plan = writer.encode_plan(BatchPlan(2, newcomer.collect_events() + clash), made)
+    assert [row["learner_id"] for row in plan.keys] == [str(newcomer.id)]
+    assert set(made) == {newcomer.id}
+    assert writer.write_stored(plan) is False
+    assert key_rows(app, newcomer.id) == []
+    assert app.find_learner("L1").version == zoe.version - 1
