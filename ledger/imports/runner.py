@@ -16,7 +16,7 @@ from uuid import UUID
 
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
-from ledger.gc_pause import cyclic_gc_paused
+from ledger.gc_pause import BulkPass, cyclic_gc_paused
 from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
@@ -305,34 +305,43 @@ class Check:
         known: OrderedDict[UUID, Learner | None] = OrderedDict()
         indexes: OrderedDict[str, LearnerReference] = OrderedDict()
         seen = 0
-        for batch in chunks(self.source.records(), options.batch_size):
-            seen += len(batch)
-            mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
-            total.rows += len(mine)
-            parsed = _parse(mine, self.header, today, problems)
-            keys = list(dict.fromkeys(_key(row) for row in parsed))
-            missing = set(keys) - known.keys()
-            planner.tally = Tally()
-            with cyclic_gc_paused():
-                known.update(load_learners(app, missing))
-                for row in parsed:
-                    known.move_to_end(_key(row))
-                    try:
-                        planner.apply(known, row)
-                    except RowError as error:
-                        problems.extend(error.problems(row.line))
-                events = _new_events(known, keys)
-                events += self._index(indexes, new_learners(events))
+        with BulkPass() as bulk:
+            for batch in chunks(self.source.records(), options.batch_size):
+                seen += len(batch)
+                mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
+                total.rows += len(mine)
+                parsed = _parse(mine, self.header, today, problems)
+                planner.tally = Tally()
+                events = self._plan(planner, known, indexes, parsed, problems)
                 if spool is not None:
                     spool.add(BatchPlan(len(mine), events, planner.tally, set(planner.touched)))
-            for cache in (known, indexes):
-                while len(cache) > CHECK_CACHE_SIZE:
-                    cache.popitem(last=False)
-            app.keys.forget(missing)
-            planner.next_batch()
-            total.add(planner.tally)
-            progress.update(self.source.bytes_read, seen)
+                planner.next_batch()
+                total.add(planner.tally)
+                progress.update(self.source.bytes_read, seen)
+                bulk.step()
         return problems, total
+
+    def _plan(self, planner: Planner, known: OrderedDict[UUID, Learner | None],
+              indexes: OrderedDict[str, LearnerReference], parsed: list[ParsedRow],
+              problems: list[RowProblem]) -> list[Event]:
+        """Plan a batch's rows on the learners (read from the ledger unless known from
+        earlier batches); the events planned, the reference index's included."""
+        keys = list(dict.fromkeys(_key(row) for row in parsed))
+        missing = set(keys) - known.keys()
+        known.update(load_learners(self.app, missing))
+        for row in parsed:
+            known.move_to_end(_key(row))
+            try:
+                planner.apply(known, row)
+            except RowError as error:
+                problems.extend(error.problems(row.line))
+        events = _new_events(known, keys)
+        events += self._index(indexes, new_learners(events))
+        for cache in (known, indexes):
+            while len(cache) > CHECK_CACHE_SIZE:
+                cache.popitem(last=False)
+        self.app.keys.forget(missing)
+        return events
 
     def _index(self, indexes: OrderedDict[str, LearnerReference],
                new: list[tuple[str, str]]) -> list[Event]:
@@ -363,9 +372,10 @@ def _stored_plans(app: LedgerApp, spools: list[PlanSpool]) -> Iterator[StoredPla
 
     def encode_share(share: int) -> Iterator[StoredPlan]:
         made: OrderedDict[UUID, bytes] = OrderedDict()  # keys made lately, maybe not stored
-        with cyclic_gc_paused():
+        with BulkPass() as bulk:
             for plan in spools[share].plans():
                 yield writer.encode_plan(plan, made)
+                bulk.step()
 
     if len(spools) == 1:
         yield from encode_share(0)
@@ -390,16 +400,16 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
-    with closing(plans):  # stops any encoding workers as soon as a plan no longer holds
+    with closing(plans), BulkPass() as bulk:  # closing: stops any encoding workers
         for plan in plans:
-            with cyclic_gc_paused():
-                if not writer.write_stored(plan):
-                    break
+            if not writer.write_stored(plan):
+                break  # the plan no longer holds
             remember_counted(counted, plan.touched)
             tally.add(plan.counts)
             done += plan.rows
             summary.batches += 1
             progress.update(done, done)
+            bulk.step()
         else:
             return tally
     for batch in islice(chunks(source.records(), options.batch_size), summary.batches, None):
