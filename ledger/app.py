@@ -94,15 +94,18 @@ def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
     if name == "date_of_birth":
         born = parse_date(value, name)
         return born, [w.as_dict() for w in check_birth_date(born, date.today())]
-    parsers: dict[str, Callable[[str], Any]] = {
-        "gender": parse_gender,
-        "postcode": parse_postcode,
-        "email": parse_email,
-        "title": lambda text: text.strip() or None,
-    }
-    if name not in parsers:
+    parser = _DETAIL_PARSERS.get(name)
+    if parser is None:
         raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
-    return parsers[name](value), []
+    return parser(value), []
+
+
+_DETAIL_PARSERS: dict[str, Callable[[str], Any]] = {
+    "gender": parse_gender,
+    "postcode": parse_postcode,
+    "email": parse_email,
+    "title": lambda text: text.strip() or None,
+}
 
 
 class LedgerApp(Application[UUID]):

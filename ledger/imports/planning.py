@@ -128,20 +128,21 @@ def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
     steps: list[Callable[[], None]] = [lambda: _registration(learner, facts, ctx)]
     for kind, day, name, what, method in (
         ("assessment-started", facts.assessment_started, "assessment_started",
-         "assessment start", learner.start_assessment),
+         "assessment start", "start_assessment"),
         ("iqa-signed-off", facts.iqa_signed_off, "iqa_signed_off", "the IQA sign-off",
-         learner.sign_off_iqa),
-        ("claim-submitted", facts.claimed, "claim_submitted", "the claim",
-         learner.submit_claim),
+         "sign_off_iqa"),
+        ("claim-submitted", facts.claimed, "claim_submitted", "the claim", "submit_claim"),
         ("certificate-received", facts.received, "certificate_received",
-         "certificate received", learner.receive_certificate),
+         "certificate received", "receive_certificate"),
         ("certificate-issued", facts.issued, "certificate_issued", "certificate issued",
-         learner.issue_certificate),
+         "issue_certificate"),
         ("certificate-collected", facts.collected, "certificate_collected",
-         "certificate collected", learner.collect_certificate),
+         "certificate collected", "collect_certificate"),
     ):
-        steps.append(lambda kind=kind, day=day, name=name, what=what, method=method: once(
-            learner, kind, ref, day, name, what, lambda: method(ref, day, ctx)))
+        if day is not None:  # the command is looked up only when there is a fact to record
+            steps.append(lambda kind=kind, day=day, name=name, what=what, method=method: once(
+                learner, kind, ref, day, name, what,
+                lambda: getattr(learner, method)(ref, day, ctx)))
     steps.append(lambda: _withdrawal(learner, facts, ctx))
     every_step(steps)
 
