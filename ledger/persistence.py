@@ -87,8 +87,7 @@ def configure_sqlite(engine: Engine) -> None:
     """SQLite file: settings for every connection.
 
     - Wait up to a minute for another writer's transaction, not the driver's default five
-      seconds: a large import batch holds the write lock for seconds, and the import's own
-      worker processes write learners' keys meanwhile.
+      seconds: a large import batch holds the write lock for seconds.
     - Copy the write-ahead log back into the database file every SQLITE_CHECKPOINT_PAGES
       pages, not SQLite's default 1,000 (4 MB). A bulk write touches index pages all over
       the file; checkpointing after almost every batch copied the same pages again and
