@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -390,3 +391,44 @@ def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_pat
     assert writer.write_stored(plan) is False
     assert key_rows(app, newcomer.id) == []
     assert app.find_learner("L1").version == zoe.version - 1
+
+
+def _import_in_another_process(url: str, path: str, go: Any) -> None:
+    from ledger.app import LedgerApp
+    from ledger.imports import ImportOptions, import_csv
+
+    app = LedgerApp(url)
+    go.wait(timeout=60)
+    import_csv(app, path, ImportOptions(actor="other", batch_size=20, workers=2))
+    app.close()
+    app.engine.dispose()
+
+
+def test_two_parallel_imports_of_one_file_at_once_record_each_learner_once(
+    make_app, db_url, tmp_path
+):
+    path = tmp_path / "export.csv"
+    rows = write_export(path, 120, "T", 5)
+    context = multiprocessing.get_context("spawn")
+    go = context.Event()
+    importers = [context.Process(target=_import_in_another_process, args=(db_url, str(path), go))
+                 for _ in range(2)]
+    for process in importers:
+        process.start()
+    go.set()
+    for process in importers:
+        process.join(timeout=240)
+    assert [process.exitcode for process in importers] == [0, 0]
+
+    app = make_app()
+    assert version_gaps(app) == {}
+    assert verify_ledger(app).ok
+    again = import_csv(app, path, ImportOptions(actor="importer", workers=2))
+    assert (again.rows, again.events, again.rows_unchanged) == (rows, 0, rows)
+    with app.engine.connect() as connection:
+        keys = connection.execute(select(learner_keys.c.learner_id)).scalars().all()
+    learners = {UUID(key) for key in keys}
+    assert len(keys) == len(learners) == 120  # one key each, none left over from a refusal
+    app.keys.forget_all()
+    for learner in learners:
+        assert "[encrypted]" not in str(app.repository.get(learner).details)
