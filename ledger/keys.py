@@ -209,21 +209,16 @@ class KeyStore:
                      made: OrderedDict[UUID, bytes]) -> list[dict[str, Any]]:
         """Ready many learners' keys for sealing without writing anything (bulk import).
 
-        Keys already stored are opened; keys this caller made earlier (`made`, perhaps not
-        stored yet) are used again; the others are made now and added to `made`. Returns
-        the rows of the keys made now, for `store_new_keys` in the transaction that stores
-        the events they seal. If another writer stores a key for one of these learners
-        first, that transaction fails (the key is not overwritten, and no event is sealed
-        with a key that was never stored).
+        Keys stored are opened (an erased learner's is not: sealing then refuses them, as
+        `key_for_writing` does); keys this caller made earlier and not stored yet (in
+        `made`) are used again; the others are made now and added to `made`. Returns the
+        rows of the keys made now, for `store_new_keys` in the transaction that stores the
+        events they seal. If another writer stores a key for one of these learners first,
+        that transaction fails: no key is overwritten, and no event is sealed with a key
+        that was never stored.
         """
-        wanted = []
-        for learner in learners:
-            if isinstance(self._keys.get(learner), bytes):
-                continue
-            if learner in made:
-                self._keys[learner] = made[learner]
-            else:
-                wanted.append(learner)
+        wanted = [learner for learner in learners
+                  if not isinstance(self._keys.get(learner), bytes)]
         if not wanted:
             return []
         master = self.master_for_writing()
@@ -233,12 +228,15 @@ class KeyStore:
         new_rows = []
         for learner in wanted:
             row = stored.get(learner)
-            if row is None:
+            if row is not None:
+                if not row.erased:
+                    self._open_row(master, row)
+            elif learner in made:  # made for an earlier batch still on its way to storing
+                self._keys[learner] = made[learner]
+            else:
                 key = new_key()
                 new_rows.append(_key_row(master, learner, key, now))
                 made[learner] = self._keys[learner] = key
-            elif not row.erased:  # an erased learner is refused by key_for_writing as usual
-                self._open_row(master, row)
         while len(made) > MADE_KEYS_KEPT:
             made.popitem(last=False)
         return new_rows

@@ -22,6 +22,7 @@ from aggregates.errors import AmbiguousLearner
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from bench.run import write_export
 from ledger.app import LedgerApp
+from ledger.crypto import LearnerErased
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
 from ledger.imports.runner import ImportSummary, share_of
 from ledger.imports.source import Record
@@ -432,3 +433,25 @@ def test_two_parallel_imports_of_one_file_at_once_record_each_learner_once(
     app.keys.forget_all()
     for learner in learners:
         assert "[encrypted]" not in str(app.repository.get(learner).details)
+
+
+def test_a_learner_erased_after_their_key_was_made_is_refused_not_sealed_with_that_key(
+    make_app
+):
+    app = make_app()
+    app.keys.master_for_writing()
+    learner, made = learner_id("C1", "L1"), OrderedDict()
+    rows = app.keys.open_or_make({learner}, made)
+    assert [row["learner_id"] for row in rows] == [str(learner)] and learner in made
+    assert app.keys.open_or_make({learner}, made) == []  # cached: nothing more to make
+    with app.engine.begin() as connection:
+        app.keys.store_new_keys(connection, rows)
+    app.keys.forget({learner})
+    assert app.keys.open_or_make({learner}, made) == []  # the stored key, opened
+    assert app.keys.key_for_writing(learner) == made[learner]
+
+    app.keys.destroy(learner)
+    app.keys.forget({learner})
+    assert app.keys.open_or_make({learner}, made) == []
+    with pytest.raises(LearnerErased):
+        app.keys.key_for_writing(learner)  # what sealing the learner's events asks for
