@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_text
 from ledger.chain import GENESIS, content_hash, link_hash
+from ledger.persistence import create_tables_once
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}
@@ -131,7 +132,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         is_new = not inspect(self.datastore.engine).has_table(
             self.hashes_table.name, schema=self.schema_name
         )
-        super().create_table()
+        create_tables_once(super().create_table)
         if is_new and self._has_unchained_events():
             self._chain_existing_events()
 

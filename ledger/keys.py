@@ -37,6 +37,7 @@ from ledger.crypto import (
     seal,
     unseal,
 )
+from ledger.persistence import create_tables_once
 
 KEYS_TABLE = "ledger_learner_keys"
 CHECK_TABLE = "ledger_master_key_check"
@@ -88,7 +89,7 @@ class KeyStore:
 
     def create_tables(self) -> None:
         """Create the key tables if they are missing."""
-        metadata.create_all(self._engine(), checkfirst=True)
+        create_tables_once(lambda: metadata.create_all(self._engine(), checkfirst=True))
         self._ready = True
 
     @property

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
@@ -48,6 +49,24 @@ def application_env(url: str) -> dict[str, str]:
 
 
 SCHEMA_LOCK_KEY = 8150000
+CREATE_ATTEMPTS = 5
+
+
+def create_tables_once(create: Callable[[], None]) -> None:
+    """Run a table creation that checks first, tolerating another process that creates the
+    same tables at the same moment: it may create one between the check and the CREATE, and
+    the CREATE then fails with "already exists". Run again, the check finds it.
+
+    (On PostgreSQL `schema_lock` serialises a ledger's set-up; an SQLite file has no such
+    lock, and two `ledger` processes starting on a new file raced.)
+    """
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            create()
+            return
+        except DBAPIError as error:
+            if "already exists" not in str(error) or attempt == CREATE_ATTEMPTS:
+                raise
 
 
 @contextmanager

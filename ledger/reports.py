@@ -32,7 +32,7 @@ from aggregates.learner import Learner
 from ledger.app import LedgerApp
 from ledger.bulk_writes import copy_rows, deletes_without_zeroing
 from ledger.gc_pause import cyclic_gc_paused
-from ledger.persistence import application_env
+from ledger.persistence import application_env, create_tables_once
 from ledger.plain_events import entries_of_rows
 from ledger.progress import NoProgress, Progress
 from ledger.raw_rows import originator_column, originator_share, raw_rows
@@ -255,7 +255,7 @@ def follow(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
 def open_view(app: LedgerApp) -> ReportsView:
     """The reports' materialised view on the ledger's database (tables made if missing)."""
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
-    view.create_table()
+    create_tables_once(view.create_table)
     return view
 
 

@@ -1,5 +1,6 @@
 """The ledger application on a real SQLite file and a real PostgreSQL server."""
 
+import multiprocessing
 import pickle
 import sqlite3
 import threading
@@ -8,6 +9,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from sqlalchemy import text
 
@@ -16,7 +18,13 @@ from aggregates.learner import Context
 from ledger.app import LedgerApp
 from ledger.chained_recorder import PackedEvents, content_hashes
 from ledger.integrity import verify_ledger
-from ledger.persistence import SQLITE_BUSY_MS, SQLITE_CHECKPOINT_PAGES, checkpoint
+from ledger.persistence import (
+    SQLITE_BUSY_MS,
+    SQLITE_CHECKPOINT_PAGES,
+    checkpoint,
+    create_tables_once,
+)
+from ledger.reports import open_view
 from projections.audit import audit_rows
 
 CTX = Context(actor="officer", source="test")
@@ -199,3 +207,47 @@ def test_packed_events_are_stored_as_they_were_given_and_the_chain_verifies(make
         recorder.insert_packed(recorder.pack(events[2:] + events[:1]))
     assert stored_rows(app) == stored
     assert verify_ledger(app).ok
+
+
+def test_a_table_created_meanwhile_by_another_process_is_not_an_error(tmp_path):
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    table = sqlalchemy.Table("raced", sqlalchemy.MetaData(),
+                             sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True))
+    attempts = []
+
+    def create():  # checks first, but another process creates the table just after the check
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            other = sqlite3.connect(tmp_path / "race.db")
+            other.execute("CREATE TABLE raced (id INTEGER PRIMARY KEY)")
+            other.close()
+            table.create(engine, checkfirst=False)  # what the checked create does next
+        table.create(engine, checkfirst=True)
+
+    create_tables_once(create)
+    assert attempts == [0, 1]
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="already exists"):
+        create_tables_once(lambda: table.create(engine, checkfirst=False))  # it always is
+    engine.dispose()
+
+
+def _open_ledger(url: str, go) -> None:
+    go.wait(timeout=60)
+    app = LedgerApp(url)
+    open_view(app)
+    app.close()
+    app.engine.dispose()
+
+
+def test_ledger_processes_starting_at_once_on_a_new_sqlite_file_all_start(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
+        go = context.Event()
+        starting = [context.Process(target=_open_ledger, args=(url, go)) for _ in range(4)]
+        for process in starting:
+            process.start()
+        go.set()
+        for process in starting:
+            process.join(timeout=120)
+        assert [process.exitcode for process in starting] == [0] * 4
