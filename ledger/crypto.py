@@ -77,10 +77,17 @@ def unseal(key: bytes, sealed: bytes, context: bytes) -> bytes:
 
 
 def write_key_file(path: Path, key: bytes) -> None:
-    """Write a key file readable by its owner only; refuses to overwrite one."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(encode_key(key) + "\n")
+    """Write a key file readable by its owner only, whole or not at all; refuses to overwrite
+    one (FileExistsError). The key is written to a file of its own first and then linked in
+    place, so another process never reads half a key."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(encode_key(key) + "\n")
+        os.link(draft, path)
+    finally:
+        draft.unlink()
 
 
 @dataclass(frozen=True)
@@ -124,5 +131,8 @@ class MasterKeySource:
         if not create:
             return None
         key = new_key()
-        write_key_file(self.default_file, key)
+        try:
+            write_key_file(self.default_file, key)
+        except FileExistsError:  # another process made the ledger's key at the same moment
+            return decode_key(self.default_file.read_text(), f"key file {self.default_file}")
         return key

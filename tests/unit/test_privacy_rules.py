@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from aggregates.errors import ConfigurationError, ImpossibleCommand
 from aggregates.learner import Context, Learner
-from ledger.crypto import OpenFailed, decode_key, encode_key, new_key, seal, unseal
+from ledger import crypto
+from ledger.crypto import (
+    MasterKeySource,
+    OpenFailed,
+    decode_key,
+    encode_key,
+    new_key,
+    seal,
+    unseal,
+    write_key_file,
+)
 from ledger.redaction import REDACTED, redact
 from ledger.retention import add_years, retention_of
 from ledger.rulesets import RuleBook
@@ -102,3 +112,32 @@ def test_an_erasure_cannot_be_retracted_or_repeated():
         learner.erase("again", date(2026, 1, 6), CTX)
     with pytest.raises(ImpossibleCommand, match="an erasure cannot be retracted"):
         learner.retract(2, "oops", date(2026, 1, 6), CTX)
+
+
+def test_a_key_file_is_written_whole_owner_only_and_never_overwritten(tmp_path):
+    path = tmp_path / "ledger.db.key"
+    key = new_key()
+    write_key_file(path, key)
+    assert decode_key(path.read_text(), "test") == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):
+        write_key_file(path, new_key())
+    assert decode_key(path.read_text(), "test") == key
+    assert [found.name for found in tmp_path.iterdir()] == ["ledger.db.key"]  # no draft left
+
+
+def test_a_ledger_key_made_by_another_process_at_the_same_moment_is_the_one_used(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "ledger.db.key"
+    theirs = new_key()
+    write = crypto.write_key_file
+
+    def another_process_first(target, key):
+        write(target, theirs)  # made between our look for the file and our write
+        write(target, key)
+
+    monkeypatch.delenv("LEDGER_MASTER_KEY", raising=False)
+    monkeypatch.setattr(crypto, "write_key_file", another_process_first)
+    assert MasterKeySource(path).load(create=True) == theirs
+    assert MasterKeySource(path).load() == theirs
