@@ -63,14 +63,30 @@ class ImportSummary:
     layout: str = ""
     dry_run: bool = False
     rows: int = 0
-    rows_unchanged: int = 0
-    learners_new: int = 0
-    learners_updated: int = 0
-    events: int = 0
+    counts: Tally = field(default_factory=Tally)  # what the rows recorded, or would
     batches: int = 0
-    warnings: int = 0
     skipped: list[RowProblem] = field(default_factory=list)
     ignored_columns: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> int:
+        return self.counts.events
+
+    @property
+    def rows_unchanged(self) -> int:
+        return self.counts.unchanged
+
+    @property
+    def learners_new(self) -> int:
+        return self.counts.new
+
+    @property
+    def learners_updated(self) -> int:
+        return self.counts.updated
+
+    @property
+    def warnings(self) -> int:
+        return self.counts.warnings
 
     @property
     def rows_skipped(self) -> int:
@@ -114,7 +130,7 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
             tally = _write(app, source, header, options, name, today, bad_lines, progress,
                            summary, _stored_plans(app, spools))
             checkpoint(app.engine)
-    _fill(summary, tally)
+    summary.counts = tally
     return summary
 
 
@@ -124,14 +140,6 @@ def _workers(app: LedgerApp, source: CsvSource, options: ImportOptions) -> int:
     if options.workers is None:
         return worker_count(app.engine, source.size // BYTES_PER_EVENT)
     return options.workers if can_fork_workers(app.engine) else 1
-
-
-def _fill(summary: ImportSummary, tally: Tally) -> None:
-    summary.rows_unchanged = tally.unchanged
-    summary.events = tally.events
-    summary.learners_new = tally.new
-    summary.learners_updated = tally.updated
-    summary.warnings = tally.warnings
 
 
 def _guard(app: LedgerApp) -> Callable[[Learner], None]:
