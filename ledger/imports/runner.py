@@ -16,7 +16,7 @@ from uuid import UUID
 
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
-from ledger.gc_pause import BulkPass, cyclic_gc_paused
+from ledger.gc_pause import BulkPass
 from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
@@ -408,34 +408,35 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     counted: OrderedDict[UUID, None] = OrderedDict()
     progress.start("Importing", summary.rows)
     done = 0
-    with closing(plans), BulkPass() as bulk:  # closing: stops any encoding workers
-        for plan in plans:
-            if not writer.write_stored(plan):
-                break  # the plan no longer holds
-            remember_counted(counted, plan.touched)
-            tally.add(plan.counts)
-            done += plan.rows
+    with BulkPass() as bulk:
+        with closing(plans):  # stops any encoding workers as soon as a plan no longer holds
+            for plan in plans:
+                if not writer.write_stored(plan):
+                    break
+                remember_counted(counted, plan.touched)
+                tally.add(plan.counts)
+                done += plan.rows
+                summary.batches += 1
+                progress.update(done, done)
+                bulk.step()
+            else:
+                return tally
+        for batch in islice(chunks(source.records(), options.batch_size), summary.batches, None):
+            rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
+            planner, refused = writer.write(
+                rows, lambda: Planner(options, name, today, _guard(app), counted))
+            planner.next_batch()  # only the attempt that was saved counts its learners
+            if refused and not options.skip_invalid:
+                raise ImportRefused(
+                    f"{len(refused)} row(s) of {name} were refused when written (the ledger "
+                    f"changed during the import, or the rows conflict with rows far earlier in "
+                    f"the file); earlier batches were written ({tally.events} events): fix the "
+                    "rows and run the import again to finish", refused,
+                )
+            summary.skipped.extend(refused)
+            tally.add(planner.tally)
+            done += len(batch)
             summary.batches += 1
             progress.update(done, done)
             bulk.step()
-        else:
-            return tally
-    for batch in islice(chunks(source.records(), options.batch_size), summary.batches, None):
-        rows = _parse([r for r in batch if r.line not in bad_lines], header, today, None)
-        with cyclic_gc_paused():
-            planner, refused = writer.write(
-                rows, lambda: Planner(options, name, today, _guard(app), counted))
-        planner.next_batch()  # only the attempt that was saved counts its learners
-        if refused and not options.skip_invalid:
-            raise ImportRefused(
-                f"{len(refused)} row(s) of {name} were refused when written (the ledger changed "
-                f"during the import, or the rows conflict with rows far earlier in the file); "
-                f"earlier batches were written ({tally.events} events): fix the rows and run "
-                "the import again to finish", refused,
-            )
-        summary.skipped.extend(refused)
-        tally.add(planner.tally)
-        done += len(batch)
-        summary.batches += 1
-        progress.update(done, done)
     return tally
