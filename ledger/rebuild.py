@@ -17,6 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.app import LedgerApp
 from ledger.gc_pause import cyclic_gc_paused
+from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
 from ledger.reports import (
     REBUILD_PAGE_SIZE,
@@ -59,9 +60,12 @@ def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
     stop = last_position(app)
     workers = worker_count(app.engine, stop) if workers is None else workers
     if workers <= 1 or not can_fork_workers(app.engine):
-        return catch_up(app, view, page=page, progress=progress)
-    folded = fold_in_parallel(app, view, stop, workers, page, progress)
-    return folded + catch_up(app, view, page=page)
+        processed = catch_up(app, view, page=page, progress=progress)
+    else:
+        processed = fold_in_parallel(app, view, stop, workers, page, progress)
+        processed += catch_up(app, view, page=page)
+    checkpoint(app.engine)  # a bulk write: the next writer does not pay for its checkpoint
+    return processed
 
 
 def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,

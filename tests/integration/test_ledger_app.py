@@ -15,8 +15,10 @@ from sqlalchemy import text
 
 from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
+from bench.run import write_export
 from ledger.app import LedgerApp
 from ledger.chained_recorder import PackedEvents, content_hashes
+from ledger.imports import ImportOptions, import_csv
 from ledger.integrity import verify_ledger
 from ledger.persistence import (
     SQLITE_BUSY_MS,
@@ -24,7 +26,8 @@ from ledger.persistence import (
     checkpoint,
     create_tables_once,
 )
-from ledger.reports import open_view
+from ledger.rebuild import rebuild
+from ledger.reports import TIMELINES_TABLE, open_view
 from projections.audit import audit_rows
 
 CTX = Context(actor="officer", source="test")
@@ -156,11 +159,11 @@ def test_content_hashes_given_for_other_events_than_stored_refuse_the_batch_whol
     assert verify_ledger(app).ok
 
 
-def events_in_the_database_file(path) -> int:
-    """Events in the SQLite database file itself, leaving out what is only in its WAL."""
+def events_in_the_database_file(path, table: str = "ledger_events") -> int:
+    """Rows in the SQLite database file itself, leaving out what is only in its WAL."""
     connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
-        return connection.execute("SELECT count(*) FROM ledger_events").fetchone()[0]
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:
         connection.close()
 
@@ -251,3 +254,19 @@ def test_ledger_processes_starting_at_once_on_a_new_sqlite_file_all_start(tmp_pa
         for process in starting:
             process.join(timeout=120)
         assert [process.exitcode for process in starting] == [0] * 4
+
+
+def test_an_import_and_a_rebuild_leave_nothing_in_the_wal_for_the_next_writer(tmp_path):
+    path = tmp_path / "ledger.db"
+    app = LedgerApp(f"sqlite:///{path}")
+    export = tmp_path / "export.csv"
+    write_export(export, 20, "W", 3)
+    summary = import_csv(app, export, ImportOptions(actor="importer", batch_size=7))
+    with app.engine.connect() as connection:
+        events = connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one()
+    assert events > summary.events > 20
+    assert events_in_the_database_file(path) == events
+    for workers in (1, 2):
+        rebuilt = rebuild(app, open_view(app), workers=workers, page=50)
+        assert rebuilt == summary.events
+        assert events_in_the_database_file(path, TIMELINES_TABLE) == 20
