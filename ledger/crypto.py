@@ -81,13 +81,18 @@ def write_key_file(path: Path, key: bytes) -> None:
     one (FileExistsError). The key is written to a file of its own first and then linked in
     place, so another process never reads half a key."""
     draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(encode_key(key) + "\n")
-        os.link(draft, path)
-    finally:
-        draft.unlink()
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(encode_key(key) + "\n")
+            os.link(draft, path)
+        finally:
+            draft.unlink()
+    except FileExistsError:
+        raise
+    except OSError as error:  # a missing or read-only folder, say
+        raise ConfigurationError(f"cannot write the key file {path}: {error.strerror}") from None
 
 
 @dataclass(frozen=True)

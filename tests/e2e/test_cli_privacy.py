@@ -39,6 +39,15 @@ def test_keygen_writes_an_owner_only_key_file_and_never_overwrites_it(tmp_path):
     )
 
 
+def test_keygen_into_a_missing_folder_is_an_error_not_a_traceback(tmp_path):
+    path = tmp_path / "missing" / "master.key"
+    result = CliRunner().invoke(cli, ["keygen", "--file", str(path)])
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: cannot write the key file {path}: No such file or directory\n"
+    )
+    assert not (tmp_path / "missing").exists()
+
+
 def test_erase_destroys_the_key_and_the_audit_keeps_the_history(ledger):
     ledger(*LEARNER)
     ledger(*ENROL)
