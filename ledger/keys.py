@@ -188,24 +188,6 @@ class KeyStore:
             raise LearnerErased(f"learner {learner} was erased: no personal data can be recorded")
         return self._open_row(master, row)
 
-    def prepare_for_writing(self, learners: Collection[UUID]) -> None:
-        """Create (idempotently) and cache many learners' keys in one transaction: bulk import."""
-        wanted = [learner for learner in learners
-                  if not isinstance(self._keys.get(learner), bytes)]
-        if not wanted:
-            return
-        master = self.master_for_writing()
-        now = datetime.now(UTC)
-        new_rows = [_key_row(master, learner, new_key(), now) for learner in wanted]
-        with self.engine.begin() as connection:
-            # executemany: SQLite's is native, SQLAlchemy batches PostgreSQL's into
-            # multi-row VALUES ("insertmanyvalues"); both beat one compiled multi-row INSERT
-            connection.execute(insert_ignoring_duplicates(connection, learner_keys), new_rows)
-            rows = _key_rows(connection, wanted)
-        for row in rows:
-            if not row.erased:  # an erased learner is refused by key_for_writing as usual
-                self._open_row(master, row)
-
     def open_or_make(self, learners: Collection[UUID],
                      made: OrderedDict[UUID, bytes]) -> list[dict[str, Any]]:
         """Ready many learners' keys for sealing without writing anything (bulk import).

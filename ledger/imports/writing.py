@@ -149,24 +149,22 @@ class BatchWriter:
         self.app = app
 
     def encode_plan(self, plan: BatchPlan, made: OrderedDict[UUID, bytes]) -> StoredPlan:
-        """The check's plan of a batch encoded for storing, stamped with the time it is.
+        """The check's plan of a batch encoded for storing, stamped with the time it is."""
+        restamp(plan.events, datetime.now(UTC))
+        return self.encode(plan.events, made, plan.rows, plan.counts, plan.touched)
+
+    def encode(self, events: Sequence[Event], made: OrderedDict[UUID, bytes], rows: int = 0,
+               counts: Tally | None = None, touched: set[UUID] | None = None) -> StoredPlan:
+        """Events packed for storing, with the keys of new learners to store with them.
 
         Writes nothing: new learners' keys are made here (remembered in `made`) and stored
-        with the batch's events, so encoding in a worker never waits for the storing
-        process's write lock.
+        in the transaction that stores the events, so encoding in a worker never waits for
+        the storing process's write lock, and a refused batch leaves no key behind.
         """
-        restamp(plan.events, datetime.now(UTC))
-        learners = _learners(plan.events)
-        keys = self.app.keys.open_or_make(learners, made)
-        return StoredPlan(plan.rows, self._pack(plan.events, learners), keys, plan.counts,
-                          plan.touched)
-
-    def encode(self, events: Sequence[Event]) -> PackedEvents:
-        """Events packed for storing; learners' personal values sealed with the learner's key
-        (created now for a new learner)."""
         learners = _learners(events)
-        self.app.keys.prepare_for_writing(learners)
-        return self._pack(events, learners)
+        keys = self.app.keys.open_or_make(learners, made)
+        return StoredPlan(rows, self._pack(events, learners), keys, counts or Tally(),
+                          touched or set())
 
     def _pack(self, events: Sequence[Event], learners: set[UUID]) -> PackedEvents:
         try:
@@ -213,7 +211,7 @@ class BatchWriter:
             new = new_learners(events)
             indexes = load_references(self.app, {reference for reference, _ in new})
             events += index_events(indexes, new)
-            saved = self.write_stored(StoredPlan(events=self.encode(events)))
+            saved = self.write_stored(self.encode(events, OrderedDict()))
             self.app.keys.forget(ids)  # keys opened while loading, too
             if saved:
                 return planner, refused
