@@ -26,6 +26,7 @@ PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs mo
 MAX_WORKERS = 8
 POLL_SECONDS = 0.2
 LOOKAHEAD = 3  # items a streaming worker may make before the caller takes them
+STREAM_NICENESS = 10  # a streaming worker's priority below its caller's (see _stream_share)
 
 T = TypeVar("T")
 
@@ -141,7 +142,14 @@ _END = _End()
 def _stream_share(share: int, pipe: Connection, work: Callable[[int], Iterable[Any]],
                   what: str) -> None:
     """In a forked worker: make the share's items, then the end mark, while a thread sends
-    them (so the worker can make the next few while the caller is busy)."""
+    them (so the worker can make the next few while the caller is busy).
+
+    The worker runs at a lower priority than its caller: the caller is the one serial step
+    (the import's storing process), and with more processes than cores a feeder that takes
+    the caller's core slows the whole stream; a niced feeder still gets every cycle the
+    caller leaves, such as while it waits for the disk.
+    """
+    os.nice(STREAM_NICENESS)
     outbox: queue.Queue[Any] = queue.Queue(maxsize=LOOKAHEAD)
     gone = threading.Event()
     sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone, what), daemon=True)

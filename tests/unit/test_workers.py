@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import LedgerError
-from ledger.workers import WorkerFailed, run_shares, stream_shares
+from ledger.workers import STREAM_NICENESS, WorkerFailed, run_shares, stream_shares
 
 
 class ShareRefused(LedgerError):
@@ -134,6 +134,16 @@ def test_stream_shares_yields_each_step_with_the_shares_items_in_share_order(eng
     steps = list(stream_shares(work, 3, engine, "a streaming worker"))
     assert steps == [[f"{share}-{step}" for share in range(3)] for step in range(4)]
     assert no_workers_left()
+
+
+def test_streaming_workers_run_at_a_lower_priority_than_the_caller_that_stores(engine):
+    def work(share):
+        yield os.getpriority(os.PRIO_PROCESS, 0)
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    (theirs,) = list(stream_shares(work, 2, engine, "a streaming worker"))
+    assert theirs == [min(ours + STREAM_NICENESS, 19)] * 2
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours  # the caller keeps its own
 
 
 def test_a_stream_with_no_items_yields_no_steps(engine):
