@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -31,8 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_text
-from ledger.chain import GENESIS, content_hash, link_hash
+from ledger.chain import GENESIS, content_hash, link_hashes
 from ledger.persistence import create_tables_once
+from ledger.raw_rows import uuid_text
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}
@@ -118,9 +120,15 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                                    "originator_version, topic, state) VALUES (?, ?, ?, ?)")
         bind = (events.c.originator_id.type.bind_processor(datastore.engine.dialect)
                 or (lambda value: value))
+
         # the column's own conversion of an aggregate id (16 bytes on SQLite), as plain
-        # bytes: the driver's memoryview would not pickle
-        self._uuid_bind = lambda value: bytes(bind(value))
+        # bytes: the driver's memoryview would not pickle. An aggregate's events come in
+        # runs, so each id is converted once.
+        @lru_cache(maxsize=4096)
+        def uuid_bind(value: Any) -> bytes:
+            return bytes(bind(value))
+
+        self._uuid_bind = uuid_bind
 
     def create_table(self) -> None:
         """Create the tables; a chain table created now chains the events already there.
@@ -315,20 +323,17 @@ def _chain_rows(
 ) -> list[tuple[int, int, str, str]]:
     """(position, seq, content_hash, hash) for each new event, chained after `head`."""
     seq, previous = head
-    rows = []
-    for position, content in zip(positions, contents, strict=True):
-        seq += 1
-        previous = link_hash(previous, seq, position, content)
-        rows.append((position, seq, content, previous))
-    return rows
+    hashes = link_hashes(previous, seq, positions, contents)
+    return list(zip(positions, range(seq + 1, seq + 1 + len(hashes)), contents, hashes,
+                    strict=True))
 
 
 def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
     """Each stored event's content hash. A caller of `insert_events` may work them out
     beforehand (in worker processes, say) and pass them as `content_hashes=`; `ledger verify`
     works every one out again from the stored event."""
-    return [content_hash(event.originator_id, event.originator_version, event.topic, event.state)
-            for event in stored_events]
+    return [content_hash(uuid_text(event.originator_id), event.originator_version, event.topic,
+                         event.state) for event in stored_events]
 
 
 def _head(row: Any) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from eventsourcing.utils import get_topic
 from aggregates.learner import Learner, personal_attributes
 from ledger.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
 from ledger.keys import ENCRYPTED, ERASED, KeyStore
+from ledger.raw_rows import uuid_text
 
 LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
 ENVELOPE = "_sealed"
@@ -34,7 +35,7 @@ def learner_event_name(topic: str) -> str | None:
 
 
 def _context(originator_id: Any, version: int, topic: str) -> bytes:
-    return f"{originator_id}/{version}/{topic}".encode()
+    return f"{uuid_text(originator_id)}/{version}/{topic}".encode()
 
 
 class SealingMapper(Mapper[UUID]):
