@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Table, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 
@@ -23,33 +22,6 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
         cursor.copy_expert(f"COPY {quote.format_table(table)} ({columns}) FROM STDIN", buffer)
     finally:
         cursor.close()
-
-
-def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows (dicts with the same keys) into a table, in the connection's transaction.
-
-    On SQLite through the driver's executemany, each value converted by its column's type
-    exactly as SQLAlchemy converts it: SQLAlchemy's executemany builds the parameters row by
-    row at several times the cost of the insert (an import stores a key per new learner).
-    Elsewhere SQLAlchemy's own executemany, which batches the rows into few statements.
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    if dialect.name != "sqlite":
-        connection.execute(table.insert(), rows)
-        return
-    names = list(rows[0])
-    columns = [table.c[name] for name in names]
-    convert = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    values = [tuple(value if to is None else to(value)
-                    for value, to in zip([row[name] for name in names], convert, strict=True))
-              for row in rows]
-    quote = dialect.identifier_preparer
-    sql = (f"INSERT INTO {quote.format_table(table)} "
-           f"({', '.join(quote.quote(name) for name in names)}) "
-           f"VALUES ({', '.join('?' for _ in names)})")
-    connection.exec_driver_sql(sql, values)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

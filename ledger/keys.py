@@ -23,7 +23,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.bulk_writes import insert_rows
 from ledger.crypto import (
     KEYGEN_HINT,
     MASTER_KEY_ENV,
@@ -229,7 +228,8 @@ class KeyStore:
     def store_new_keys(connection: Connection, rows: list[dict[str, Any]]) -> None:
         """Store keys made by `open_or_make`, in the caller's transaction; IntegrityError
         if any learner has a key already."""
-        insert_rows(connection, learner_keys, rows)
+        if rows:
+            connection.execute(learner_keys.insert(), rows)
 
     def _open_row(self, master: bytes, row: Any) -> bytes:
         """Open a stored key with the master key, and cache it."""
