@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import sha256
@@ -49,21 +48,6 @@ def link_hash(previous: str, seq: int, position: int, content: str) -> str:
     """SHA-256 chaining one event to the one before it: previous hash, seq, position, content."""
     return sha256(HASH_VERSION + bytes.fromhex(previous) + _TWO_NUMBERS(int(seq), int(position))
                   + bytes.fromhex(content)).hexdigest()
-
-
-def link_hashes(previous: str, seq: int, positions: Sequence[int],
-                contents: Sequence[str]) -> list[str]:
-    """`link_hash` of each event of a run chained one after another, after the entry with
-    hash `previous` and sequence number `seq`: the same hashes, without turning each one to
-    hex and back to chain the next (the storing process chains every event it stores)."""
-    hashes = []
-    digest = bytes.fromhex(previous)
-    for position, content in zip(positions, contents, strict=True):
-        seq += 1
-        digest = sha256(HASH_VERSION + digest + _TWO_NUMBERS(seq, position)
-                        + bytes.fromhex(content)).digest()
-        hashes.append(digest.hex())
-    return hashes
 
 
 @dataclass(frozen=True)

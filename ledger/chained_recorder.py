@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_text
-from ledger.chain import GENESIS, content_hash, link_hashes
+from ledger.chain import GENESIS, content_hash, link_hash
 from ledger.persistence import create_tables_once
 from ledger.raw_rows import uuid_text
 
@@ -323,9 +323,12 @@ def _chain_rows(
 ) -> list[tuple[int, int, str, str]]:
     """(position, seq, content_hash, hash) for each new event, chained after `head`."""
     seq, previous = head
-    hashes = link_hashes(previous, seq, positions, contents)
-    return list(zip(positions, range(seq + 1, seq + 1 + len(hashes)), contents, hashes,
-                    strict=True))
+    rows = []
+    for position, content in zip(positions, contents, strict=True):
+        seq += 1
+        previous = link_hash(previous, seq, position, content)
+        rows.append((position, seq, content, previous))
+    return rows
 
 
 def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:

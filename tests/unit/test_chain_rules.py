@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.chain import GENESIS, BadDigest, Digest, content_hash, link_hash, link_hashes
+from ledger.chain import GENESIS, BadDigest, Digest, content_hash, link_hash
 
 events = st.tuples(st.uuids(), st.integers(0, 2**40), st.text(max_size=40),
                    st.binary(max_size=64))
@@ -53,17 +53,3 @@ def test_a_digest_prints_and_parses_back(position, raw):
 def test_a_malformed_digest_is_refused(text):
     with pytest.raises(BadDigest, match="is not POSITION:HASH"):
         Digest.parse(text)
-
-
-digests = st.binary(min_size=32, max_size=32).map(bytes.hex)
-
-
-@given(digests, st.integers(0, 2**40), st.lists(st.tuples(st.integers(1, 2**50), digests),
-                                                 max_size=20))
-def test_a_run_of_links_hashes_as_each_link_chained_to_the_one_before(previous, seq, run):
-    positions, contents = [p for p, _ in run], [c for _, c in run]
-    expected, running = [], previous
-    for number, (position, content) in enumerate(run, seq + 1):
-        running = link_hash(running, number, position, content)
-        expected.append(running)
-    assert link_hashes(previous, seq, positions, contents) == expected
