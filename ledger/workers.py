@@ -111,9 +111,10 @@ def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engi
     """The items of `work(share)` for each share 0 .. workers - 1, each share made in a
     forked process: step by step, each step's items in share order.
 
-    Every share must make as many items. A worker runs at most LOOKAHEAD items ahead of
-    the caller, so closing this iterator early stops them with little work wasted. The
-    first error a worker raises is raised here.
+    Every share must make as many items. The workers run niced below the caller (see
+    `_stream_share`). A worker runs at most LOOKAHEAD items ahead of the caller, so closing
+    this iterator early stops them with little work wasted. The first error a worker raises
+    is raised here.
     """
     pipes, processes = start_workers(workers, engine, _stream_share, work, what)
     try:

@@ -28,7 +28,7 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert report["learners"] == 50 and report["cpus"] >= 1
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_500_rate"] > 0
-    assert sqlite["import"]["transactions"] >= 1
+    assert sqlite["import"]["batches"] >= 1
     assert sqlite["rebuild"]["events"] == sqlite["import"]["learner_events"]
     assert sqlite["incremental"]["events"] > 500
     assert sqlite["audit"]["samples"] == 20
