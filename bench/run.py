@@ -7,7 +7,8 @@
 Generates a synthetic MIS export of N learners (the demo centre's generator, about 8 events a
 learner with the reference index), then for each backend, each step in its own process:
 
-- import: `ledger import`'s code path (ledger.imports.import_csv), events/s; in the same run
+- import: `ledger import`'s code path (ledger.imports.import_csv), events/s, and the wall and
+  CPU seconds of its two passes (checking, importing); in the same run
   a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table,
   in as many transactions as the import stored them in, and the ratio of the two rates (and,
   for comparison with earlier runs, the raw insert committed every 500 rows);
@@ -92,13 +93,42 @@ def _event_count(app: Any) -> int:
         return int(connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one())
 
 
+class PassClock:
+    """A progress sink that times the import's passes (the check, then the write), in wall
+    seconds and in CPU seconds of this process and of the workers it waited for."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float, float]] = []
+
+    def start(self, phase: str, total: int) -> None:
+        self.marks.append((phase, time.perf_counter(), _cpu_seconds()))
+
+    def update(self, completed: int, rows: int) -> None:
+        pass
+
+    def passes(self, ended: float, ended_cpu: float) -> dict[str, dict[str, float]]:
+        """{phase: {"seconds", "cpu_seconds"}} for each pass, the last ending at `ended`."""
+        ends = [(wall, cpu) for _, wall, cpu in self.marks[1:]] + [(ended, ended_cpu)]
+        return {phase.lower(): {"seconds": end - wall, "cpu_seconds": end_cpu - cpu}
+                for (phase, wall, cpu), (end, end_cpu) in zip(self.marks, ends, strict=True)}
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process and of its children that have ended."""
+    return sum(usage.ru_utime + usage.ru_stime for usage in (
+        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def step_import(url: str, path: str) -> dict[str, Any]:
     from ledger.imports.runner import ImportOptions, import_csv
     app = _app(url)
     before = _event_count(app)
+    clock = PassClock()
     started = time.perf_counter()
-    summary = import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH))
-    seconds = time.perf_counter() - started
+    summary = import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH), clock)
+    finished = time.perf_counter()
+    seconds = finished - started
+    passes = clock.passes(finished, _cpu_seconds())
     peak = peak_mb()
     events = _event_count(app) - before
     # the import stores each batch in one transaction (a fresh ledger: every batch has events)
@@ -109,7 +139,7 @@ def step_import(url: str, path: str) -> dict[str, Any]:
             "seconds": seconds, "rate": events / seconds, "batches": summary.batches,
             "raw_seconds": raw_seconds, "raw_rate": events / raw_seconds,
             "raw_500_seconds": raw_500_seconds, "raw_500_rate": events / raw_500_seconds,
-            "peak_mb": peak}
+            "peak_mb": peak, "passes": passes}
 
 
 def raw_insert(app: Any, after: int, page_rows: int) -> float:
@@ -285,6 +315,8 @@ def _import_lines(imp: dict[str, Any], backend: str) -> list[str]:
         f"  raw, 500 a txn  {imp['raw_500_rate']:>10,.0f} rows/s    import/raw = "
         f"{imp['rate'] / imp['raw_500_rate']:.3f} (the baseline of runs before 2026-12-01)",
         f"  import memory   {imp['peak_mb']:>10,.0f} MB peak",
+        *[f"  {phase:<15} {timed['seconds']:>10.1f} s         ({timed['cpu_seconds']:.1f} CPU "
+          "seconds in all processes)" for phase, timed in imp["passes"].items()],
     ]
 
 

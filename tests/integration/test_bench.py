@@ -29,6 +29,10 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_500_rate"] > 0
     assert sqlite["import"]["batches"] >= 1
+    passes = sqlite["import"]["passes"]
+    assert list(passes) == ["checking", "importing"]
+    assert all(timed["seconds"] > 0 and timed["cpu_seconds"] > 0 for timed in passes.values())
+    assert sum(timed["seconds"] for timed in passes.values()) <= sqlite["import"]["seconds"]
     assert sqlite["rebuild"]["events"] == sqlite["import"]["learner_events"]
     assert sqlite["incremental"]["events"] > 500
     assert sqlite["audit"]["samples"] == 20
