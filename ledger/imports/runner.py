@@ -335,7 +335,8 @@ class Check:
         """Plan a batch's rows on the learners (read from the ledger unless known from
         earlier batches); the events planned, the reference index's included."""
         keys = list(dict.fromkeys(_key(row) for row in parsed))
-        missing = set(keys) - known.keys()
+        # not `set(keys) - known.keys()`: that walks the whole cache, hashing every UUID
+        missing = {key for key in keys if key not in known}
         known.update(load_learners(self.app, missing))
         for row in parsed:
             known.move_to_end(_key(row))
@@ -356,7 +357,8 @@ class Check:
         """The reference index's events for the batch's new learners (reference, centre),
         planned on from the versions the check read, as the learners' are."""
         references = {reference for reference, _ in new}
-        indexes.update(load_references(self.app, references - indexes.keys()))
+        indexes.update(load_references(self.app, {reference for reference in references
+                                                  if reference not in indexes}))
         for reference in references:
             indexes.move_to_end(reference)
         return index_events(indexes, new)
