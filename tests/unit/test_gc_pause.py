@@ -36,6 +36,19 @@ def test_a_bulk_pass_pauses_the_collector_and_frees_cycles_every_so_many_steps()
     assert gc.isenabled()
 
 
+def test_a_cycle_that_survived_a_collection_is_freed_by_the_next_full_one():
+    with BulkPass(every=1, full_every=3) as bulk:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        cycle = weakref.ref(first)
+        bulk.step()  # a young collection: the cycle is alive, and old from now on
+        del first, second
+        bulk.step()  # another young collection: old objects are not looked at
+        assert cycle() is not None
+        bulk.step()  # the third collection is a full one
+        assert cycle() is None
+
+
 def test_a_bulk_pass_leaves_the_collector_off_if_it_was_off():
     gc.disable()
     try:
