@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
+from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
@@ -93,7 +94,7 @@ def _event_count(app: Any) -> int:
         return int(connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one())
 
 
-class PassClock:
+class PassClock(NoProgress):
     """A progress sink that times the import's passes (the check, then the write), in wall
     seconds and in CPU seconds of this process and of the workers it waited for."""
 
@@ -102,9 +103,6 @@ class PassClock:
 
     def start(self, phase: str, total: int) -> None:
         self.marks.append((phase, time.perf_counter(), _cpu_seconds()))
-
-    def update(self, completed: int, rows: int) -> None:
-        pass
 
     def passes(self, ended: float, ended_cpu: float) -> dict[str, dict[str, float]]:
         """{phase: {"seconds", "cpu_seconds"}} for each pass, the last ending at `ended`."""
