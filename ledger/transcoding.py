@@ -15,6 +15,8 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+DATES_KEPT = 10_000  # business dates whose encoding a transcoder keeps
+
 
 class DateAsISO(Transcoding):
     """Stores business dates as ISO strings."""
@@ -29,24 +31,9 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class RecordedTimeAsISO(DatetimeAsISO):
-    """The library's datetimes as ISO strings, each worked out once for the same datetime
-    given again in a row: a bulk import's batch of events shares one recorded time."""
-
-    def __init__(self) -> None:
-        self._last: tuple[datetime | None, str] = (None, "")
-
-    def encode(self, obj: datetime) -> str:
-        last, text = self._last
-        if obj is not last:
-            text = obj.isoformat()
-            self._last = (obj, text)
-        return text
-
-
 def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
     """The library's transcodings (UUID, Decimal, datetime) and business dates."""
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), RecordedTimeAsISO(), DateAsISO()):
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
         transcoder.register(transcoding)
 
 
@@ -61,6 +48,8 @@ class LedgerTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         register_ledger_transcodings(self)
+        self._dates: dict[date, dict[str, Any]] = {}
+        self._last_time: tuple[datetime | None, dict[str, Any]] = (None, {})
         make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
         self._encode_once = None if make is None else make(
             None, self._encode_obj, json.encoder.encode_basestring,  # type: ignore[attr-defined]
@@ -70,3 +59,23 @@ class LedgerTranscoder(JSONTranscoder):
         if self._encode_once is None or isinstance(obj, str):
             return super().encode(obj)
         return "".join(self._encode_once(obj, 0)).encode("utf8")
+
+    def _encode_obj(self, o: Any) -> dict[str, Any]:
+        """As the library's, but each business date's encoding is kept (a bulk import's
+        events repeat a few hundred dates), and so is the last recorded time's (a batch of
+        events shares one): the encoder only reads them, never changes them."""
+        kind = type(o)
+        if kind is date:
+            encoded = self._dates.get(o)
+            if encoded is None:
+                if len(self._dates) >= DATES_KEPT:
+                    self._dates.clear()
+                encoded = self._dates[o] = super()._encode_obj(o)
+            return encoded
+        if kind is datetime:
+            last, encoded = self._last_time
+            if o is not last:
+                encoded = super()._encode_obj(o)
+                self._last_time = (o, encoded)
+            return encoded
+        return super()._encode_obj(o)

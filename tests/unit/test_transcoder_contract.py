@@ -64,14 +64,38 @@ def test_business_dates_round_trip_as_dates_not_strings():
     assert transcoder.decode(transcoder.encode(value)) == value
 
 
-@given(st.recursive(
+VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.dates()
     | st.datetimes(timezones=st.just(UTC)) | st.uuids() | st.decimals(allow_nan=False),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
     max_leaves=12,
-))
+)
+
+
+@given(VALUES)
 def test_the_ledgers_transcoder_gives_the_librarys_bytes(value: object) -> None:
     assert ledger_transcoder().encode(value) == library_transcoder().encode(value)
+
+
+@given(st.lists(VALUES, max_size=8), st.lists(st.dates(), min_size=1, max_size=3))
+def test_one_transcoder_gives_the_librarys_bytes_value_after_value(
+    values: list[object], dates: list[date],
+) -> None:
+    """The dates and the recorded time it keeps from one value never leak into the next."""
+    transcoder, library = ledger_transcoder(), library_transcoder()
+    shared = datetime(2026, 11, 23, 16, 5, 7, 123456, tzinfo=UTC)
+    for value in [*values, {"t": shared, "d": dates}, {"d": dates, "t": shared}]:
+        assert transcoder.encode(value) == library.encode(value)
+        assert transcoder.encode([value, shared, *dates]) == library.encode([value, shared,
+                                                                             *dates])
+
+
+def test_a_transcoder_keeps_a_bounded_number_of_dates(monkeypatch):
+    monkeypatch.setattr("ledger.transcoding.DATES_KEPT", 3)
+    transcoder = ledger_transcoder()
+    days = [date(2026, 1, day) for day in range(1, 8)]
+    assert transcoder.decode(transcoder.encode(days)) == days
+    assert len(transcoder._dates) <= 3
 
 
 def test_events_sharing_a_recorded_time_encode_it_each_time():
