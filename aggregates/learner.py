@@ -53,6 +53,7 @@ PERSONAL_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 ALWAYS_PERSONAL = ("note",)
 
 
+@lru_cache(maxsize=64)  # asked for every learner event stored
 def personal_attributes(event_name: str) -> tuple[str, ...]:
     """The attributes of a Learner event that hold personal data."""
     return PERSONAL_ATTRIBUTES.get(event_name, ()) + ALWAYS_PERSONAL

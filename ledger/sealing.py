@@ -50,20 +50,21 @@ class SealingMapper(Mapper[UUID]):
         name = learner_event_name(topic)
         if name is None:
             return super().to_stored_event(domain_event)
-        state = dict(vars(domain_event))
-        secret: dict[str, Any] = {}
-        shape: dict[str, list[str] | None] = {}
-        for attribute in personal_attributes(name):
-            if state.get(attribute) is not None:
-                secret[attribute] = state.pop(attribute)
-                value = secret[attribute]
-                shape[attribute] = list(value) if isinstance(value, dict) else None
-        if name in WARNINGS_QUOTE_VALUES and state.get("warnings"):
+        given = vars(domain_event)
+        secret = {attribute: given[attribute] for attribute in personal_attributes(name)
+                  if given.get(attribute) is not None}
+        quotes = name in WARNINGS_QUOTE_VALUES and given.get("warnings")
+        if not secret and not quotes:  # most events: nothing personal, nothing to copy
+            return super().to_stored_event(domain_event)
+        state = {key: value for key, value in given.items() if key not in secret}
+        shape: dict[str, list[str] | None] = {
+            attribute: list(value) if isinstance(value, dict) else None
+            for attribute, value in secret.items()
+        }
+        if quotes:
             secret[WARNING_MESSAGES] = [w.get("message") for w in state["warnings"]]
             shape[WARNING_MESSAGES] = None
             state["warnings"] = [{**w, "message": None} for w in state["warnings"]]
-        if not secret:
-            return super().to_stored_event(domain_event)
         key = self.keys.key_for_writing(domain_event.originator_id)
         context = _context(domain_event.originator_id, domain_event.originator_version, topic)
         sealed = seal(key, self.transcoder.encode(secret), context)
