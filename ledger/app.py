@@ -434,7 +434,7 @@ class LedgerApp(Application[UUID]):
         try:
             index = self.repository.get(LearnerReference.create_id(reference))
         except AggregateNotFoundError:
-            return LearnerReference(reference=reference)
+            return LearnerReference.start(reference)
         assert isinstance(index, LearnerReference)
         return index
 

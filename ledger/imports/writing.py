@@ -85,12 +85,13 @@ def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerRe
     for key, reference in ids.items():
         index = loaded[key]
         indexes[reference] = (index if isinstance(index, LearnerReference)
-                              else LearnerReference(reference=reference))
+                              else LearnerReference.start(reference))
     return indexes
 
 
 def restamp(events: Sequence[Event], recorded: datetime) -> None:
-    """Give planned events the moment they are stored as their recorded time.
+    """Give events one timestamp: the moment they are stored, as their recorded time (or, in
+    the check, one planned time for a batch, so its plan spools one time, not one an event).
 
     An event's timestamp is when the ledger recorded it: `--as-at` shows what the ledger knew
     then. Events planned during the check are not yet recorded, so they are stamped again
