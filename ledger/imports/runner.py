@@ -31,6 +31,7 @@ from ledger.imports.writing import (
     load_learners,
     load_references,
     new_learners,
+    restamp,
 )
 from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
@@ -322,6 +323,8 @@ class Check:
                 planner.tally = Tally()
                 events = self._plan(planner, known, indexes, parsed, problems)
                 if spool is not None:
+                    if events:  # one planned time pickles once; the write pass stamps them
+                        restamp(events, events[0].timestamp)
                     spool.add(BatchPlan(len(mine), events, planner.tally, set(planner.touched)))
                 planner.next_batch()
                 total.add(planner.tally)
