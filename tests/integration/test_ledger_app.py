@@ -22,6 +22,7 @@ from ledger.imports import ImportOptions, import_csv
 from ledger.integrity import verify_ledger
 from ledger.persistence import (
     SQLITE_BUSY_MS,
+    SQLITE_CACHE_KIB,
     SQLITE_CHECKPOINT_PAGES,
     checkpoint,
     create_tables_once,
@@ -137,6 +138,7 @@ def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_MS
         assert (connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
                 == SQLITE_CHECKPOINT_PAGES)
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -SQLITE_CACHE_KIB
     other = sqlite3.connect(tmp_path / "ledger.db", check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for longer than 5 s
     threading.Timer(5.5, other.rollback).start()
