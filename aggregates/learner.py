@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -68,14 +68,16 @@ class Context:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One applied event, as the aggregate remembers it to answer questions."""
+class Fact(NamedTuple):
+    """One applied event, as the aggregate remembers it to answer questions.
+
+    Immutable, as a frozen dataclass would be, at a third of the cost to make: every event
+    applied makes one, when it is triggered and on every replay."""
 
     version: int
     kind: str
     occurred_on: date
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any]
     enrolment: str | None = None
 
 
