@@ -14,7 +14,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from sqlalchemy import select
 
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
@@ -24,6 +23,7 @@ from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
+from ledger.raw_rows import uuid_text
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -55,26 +55,39 @@ def load_aggregates(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Aggregate
             except AggregateNotFoundError:
                 found[key] = None
         return found
+    sqlite = app.engine.dialect.name == "sqlite"
     for start in range(0, len(wanted), LOAD_CHUNK):
         chunk = wanted[start:start + LOAD_CHUNK]
-        query = (
-            select(record.originator_id, record.originator_version, record.topic, record.state)
-            .where(record.originator_id.in_(chunk))
-            .order_by(record.originator_id, record.originator_version)
-        )
-        with app.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        for row in rows:
-            event = app.mapper.to_domain_event(_stored(row))
-            key = UUID(str(row.originator_id))
+        rows = _event_rows(app, record.__table__, [key.bytes if sqlite else str(key)
+                                                   for key in chunk])
+        ids_read: dict[Any, UUID] = {}
+        for originator, version, topic, state in rows:
+            key = ids_read.get(originator)
+            if key is None:
+                key = ids_read[originator] = UUID(uuid_text(originator))
+            stored = StoredEvent(originator_id=key, originator_version=version, topic=topic,
+                                 state=bytes(state))
+            event = app.mapper.to_domain_event(stored)
             found[key] = event.mutate(found[key])  # type: ignore[attr-defined]
     return found
 
 
-def _stored(row: Any) -> StoredEvent:
-    state = bytes(row.state) if isinstance(row.state, memoryview) else row.state
-    return StoredEvent(originator_id=row.originator_id, originator_version=row.originator_version,
-                       topic=row.topic, state=state)
+def _event_rows(app: LedgerApp, table: Any, ids: list[Any]) -> list[Any]:
+    """The stored events of these aggregates (ids as the driver takes them), in order, as
+    the driver returns them: through SQLAlchemy, binding and converting each id cost three
+    times as much as the query."""
+    name = f"{table.schema}.{table.name}" if table.schema else table.name
+    marker = "?" if app.engine.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"SELECT originator_id, originator_version, topic, state FROM {name} "
+           f"WHERE originator_id IN ({','.join([marker] * len(ids))}) "
+           "ORDER BY originator_id, originator_version")
+    with app.engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, ids)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
 
 def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerReference]:

@@ -205,6 +205,28 @@ def ledger_facts(app) -> dict[str, list[tuple]]:
     }
 
 
+def test_loading_many_aggregates_gives_what_the_repository_gives(make_app, tmp_path):
+    from uuid import uuid4
+
+    from aggregates.learner import LearnerReference, learner_id
+    from ledger.imports.writing import LOAD_CHUNK, load_aggregates
+
+    app = make_app()
+    rows = "".join(SIAN.replace("L2", f"L{n}") for n in range(3))
+    import_csv(app, write(tmp_path, HEADER + rows), OPTIONS)
+    learners = [learner_id("C1", f"L{n}") for n in range(3)]
+    index = LearnerReference.create_id("L1")
+    unknown = [uuid4() for _ in range(LOAD_CHUNK)]  # more than one chunk of ids
+    found = load_aggregates(app, [*learners, *unknown, index])
+    assert set(found) == {*learners, *unknown, index}
+    for key in [*learners, index]:
+        loaded, replayed = found[key], app.repository.get(key)
+        assert (type(loaded), loaded.version, vars(loaded)) == (
+            type(replayed), replayed.version, vars(replayed))
+    assert found[learners[0]].version == 2
+    assert all(found[key] is None for key in unknown)
+
+
 def test_small_batches_give_the_same_ledger_as_one_batch(make_app, tmp_path):
     from ledger.app import LedgerApp
     from ledger.demo import write_demo_files
