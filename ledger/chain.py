@@ -46,8 +46,8 @@ def _framed(value: int | str) -> bytes:
 
 def link_hash(previous: str, seq: int, position: int, content: str) -> str:
     """SHA-256 chaining one event to the one before it: previous hash, seq, position, content."""
-    return sha256(HASH_VERSION + bytes.fromhex(previous) + _TWO_NUMBERS(int(seq), int(position))
-                  + bytes.fromhex(content)).hexdigest()
+    return sha256(b"".join((HASH_VERSION, bytes.fromhex(previous), _TWO_NUMBERS(seq, position),
+                            bytes.fromhex(content)))).hexdigest()
 
 
 @dataclass(frozen=True)
