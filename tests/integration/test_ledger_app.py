@@ -132,13 +132,20 @@ def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app)
     assert audit_rows(events, datetime(2000, 1, 1, tzinfo=UTC)) == []
 
 
+def test_a_sqlite_ledger_keeps_a_larger_page_cache_on_every_connection(tmp_path):
+    app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with app.engine.connect() as first, app.engine.connect() as second:
+        for connection in (first, second):
+            cache = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            assert cache == -SQLITE_CACHE_KIB  # KiB; SQLite's default is -2000
+
+
 def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
     with app.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_MS
         assert (connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
                 == SQLITE_CHECKPOINT_PAGES)
-        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -SQLITE_CACHE_KIB
     other = sqlite3.connect(tmp_path / "ledger.db", check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for longer than 5 s
     threading.Timer(5.5, other.rollback).start()
