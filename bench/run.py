@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
+from ledger.persistence import SQLITE_BULK_CACHE  # noqa: E402
 from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -160,6 +161,8 @@ def raw_insert(app: Any, after: int, page_rows: int) -> float:
     seconds = 0.0
     try:
         cursor = raw.cursor()
+        if sqlite:  # as the import's storing connection has it
+            cursor.execute(SQLITE_BULK_CACHE)
         while True:
             cursor.execute(
                 "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "

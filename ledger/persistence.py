@@ -93,7 +93,8 @@ def schema_lock(url: str) -> Iterator[None]:
 
 SQLITE_BUSY_MS = 60_000
 SQLITE_CHECKPOINT_PAGES = 40_000  # pages of WAL (about 160 MB) between automatic checkpoints
-SQLITE_CACHE_KIB = 65_536  # each connection's page cache, at most (SQLite's default: 2 MiB)
+SQLITE_BULK_CACHE_KIB = 65_536  # page cache of a connection storing a batch (default 2 MiB)
+SQLITE_BULK_CACHE = f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"
 
 
 def is_sqlite_in_memory(engine: Engine) -> bool:
@@ -120,7 +121,6 @@ def configure_sqlite(engine: Engine) -> None:
     def _settings(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
-        dbapi_connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
     engine.dispose()  # the connections opened while setting up get them too
 

@@ -21,8 +21,8 @@ from ledger.chained_recorder import PackedEvents, content_hashes
 from ledger.imports import ImportOptions, import_csv
 from ledger.integrity import verify_ledger
 from ledger.persistence import (
+    SQLITE_BULK_CACHE_KIB,
     SQLITE_BUSY_MS,
-    SQLITE_CACHE_KIB,
     SQLITE_CHECKPOINT_PAGES,
     checkpoint,
     create_tables_once,
@@ -132,12 +132,26 @@ def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app)
     assert audit_rows(events, datetime(2000, 1, 1, tzinfo=UTC)) == []
 
 
-def test_a_sqlite_ledger_keeps_a_larger_page_cache_on_every_connection(tmp_path):
+def test_a_sqlite_connection_storing_a_large_batch_gets_a_larger_page_cache(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    recorder = app.chained_recorder
+
+    def cache_size(connection) -> int:  # in KiB when negative; SQLite's default is -2000
+        return connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+
+    def batch(size: int) -> PackedEvents:
+        return recorder.pack([StoredEvent(originator_id=uuid.uuid4(), originator_version=1,
+                                          topic="tests:Raw", state=b"{}") for _ in range(size)])
+
+    with recorder.transaction(commit=True) as session:
+        recorder.insert_packed(batch(recorder.CHUNK), session)  # a command's few events
+        small = cache_size(session.connection())
+        recorder.insert_packed(batch(recorder.CHUNK + 1), session)  # an import's batch
+        large = cache_size(session.connection())
     with app.engine.connect() as first, app.engine.connect() as second:
-        for connection in (first, second):
-            cache = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-            assert cache == -SQLITE_CACHE_KIB  # KiB; SQLite's default is -2000
+        readers = {cache_size(first), cache_size(second)}
+    assert (small, large) == (-2000, -SQLITE_BULK_CACHE_KIB)
+    assert -2000 in readers  # a connection that stored no large batch keeps the default
 
 
 def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
