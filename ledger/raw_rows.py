@@ -6,9 +6,11 @@ above all) costs more than the work done with the row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, true
 from sqlalchemy.engine import Engine
 
@@ -19,15 +21,29 @@ PLAIN_SCAN = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0
 
 
 def raw_rows(engine: Engine, query: Select[Any]) -> list[Any]:
-    """The query's rows as plain driver tuples."""
+    """The query's rows as plain driver tuples (a scan: see PLAIN_SCAN)."""
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    return driver_rows(engine, sql, scan=True)
+
+
+def driver_rows(engine: Engine, sql: str, parameters: Sequence[Any] | None = None,
+                scan: bool = False) -> list[Any]:
+    """The rows of SQL in the driver's own dialect and parameters, as plain driver tuples.
+
+    A driver error is raised as the library's OperationalError (as the recorder raises it),
+    which the CLI reports as a database error, not a traceback."""
     with engine.connect() as connection:
         cursor = connection.connection.cursor()
         try:
-            if engine.dialect.name == "postgresql":
+            if scan and engine.dialect.name == "postgresql":
                 cursor.execute(PLAIN_SCAN)
-            cursor.execute(sql)
+            if parameters is None:  # no placeholders: psycopg2 would read any % as one
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
             return list(cursor.fetchall())
+        except engine.dialect.dbapi.Error as error:  # type: ignore[union-attr]
+            raise OperationalError(f"could not read the database: {error}") from error
         finally:
             cursor.close()
 

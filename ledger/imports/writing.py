@@ -23,7 +23,7 @@ from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
-from ledger.raw_rows import uuid_text
+from ledger.raw_rows import driver_rows, uuid_text
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -55,11 +55,11 @@ def load_aggregates(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Aggregate
             except AggregateNotFoundError:
                 found[key] = None
         return found
-    sqlite = app.engine.dialect.name == "sqlite"
+    sqlite = app.engine.dialect.name == "sqlite"  # its column holds 16 bytes, not a UUID
     for start in range(0, len(wanted), LOAD_CHUNK):
         chunk = wanted[start:start + LOAD_CHUNK]
-        rows = _event_rows(app, record.__table__, [key.bytes if sqlite else str(key)
-                                                   for key in chunk])
+        rows = driver_rows(app.engine, _events_of_sql(app, record.__table__, len(chunk)),
+                           [key.bytes if sqlite else str(key) for key in chunk])
         ids_read: dict[Any, UUID] = {}
         for originator, version, topic, state in rows:
             key = ids_read.get(originator)
@@ -72,22 +72,14 @@ def load_aggregates(app: LedgerApp, ids: Iterable[UUID]) -> dict[UUID, Aggregate
     return found
 
 
-def _event_rows(app: LedgerApp, table: Any, ids: list[Any]) -> list[Any]:
-    """The stored events of these aggregates (ids as the driver takes them), in order, as
-    the driver returns them: through SQLAlchemy, binding and converting each id cost three
-    times as much as the query."""
+def _events_of_sql(app: LedgerApp, table: Any, count: int) -> str:
+    """The stored events of `count` aggregates, in order, read through the driver: through
+    SQLAlchemy, binding and converting each id cost three times as much as the query."""
     name = f"{table.schema}.{table.name}" if table.schema else table.name
     marker = "?" if app.engine.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"SELECT originator_id, originator_version, topic, state FROM {name} "
-           f"WHERE originator_id IN ({','.join([marker] * len(ids))}) "
-           "ORDER BY originator_id, originator_version")
-    with app.engine.connect() as connection:
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(sql, ids)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+    return (f"SELECT originator_id, originator_version, topic, state FROM {name} "
+            f"WHERE originator_id IN ({','.join([marker] * count)}) "
+            "ORDER BY originator_id, originator_version")
 
 
 def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerReference]:

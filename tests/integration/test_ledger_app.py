@@ -132,6 +132,17 @@ def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app)
     assert audit_rows(events, datetime(2000, 1, 1, tzinfo=UTC)) == []
 
 
+def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
+    from eventsourcing.persistence import PersistenceError
+
+    from ledger.raw_rows import driver_rows
+
+    app = make_app()
+    assert driver_rows(app.engine, "SELECT count(*) FROM ledger_events") == [(0,)]
+    with pytest.raises(PersistenceError, match="could not read the database"):
+        driver_rows(app.engine, "SELECT * FROM no_such_table")  # the CLI: `Error: database:`
+
+
 def test_a_sqlite_connection_storing_a_large_batch_gets_a_larger_page_cache(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
     recorder = app.chained_recorder
