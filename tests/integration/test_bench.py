@@ -28,6 +28,9 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert report["learners"] == 50 and report["cpus"] >= 1
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_500_rate"] > 0
+    rounds = sqlite["import"]["raw_rates"]
+    assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[1] == pytest.approx(
+        sqlite["import"]["raw_rate"])  # the ratio takes the median round
     assert sqlite["import"]["batches"] >= 1
     passes = sqlite["import"]["passes"]
     assert list(passes) == ["checking", "importing"]
@@ -53,3 +56,16 @@ def test_the_bench_can_run_only_some_steps_after_the_import(
     assert "rebuild" in out and "verify" not in out
     with pytest.raises(SystemExit):
         bench.main(["--learners", "20", "--steps", "rebuild,sleep"])
+
+
+def test_the_bench_takes_as_many_raw_insert_rounds_as_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_bench()
+    report = bench.main(["--learners", "20", "--backend", "sqlite", "--steps", "",
+                         "--raw-rounds", "1", "--workdir", str(tmp_path)])
+    imported = report["backends"]["sqlite"]["import"]
+    assert imported["raw_rates"] == [pytest.approx(imported["raw_rate"])]
+    assert "the median of 1 round(s)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.main(["--learners", "20", "--raw-rounds", "0"])
