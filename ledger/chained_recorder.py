@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from ledger.bulk_writes import copy_text
 from ledger.chain import GENESIS, content_hash, link_hash
 from ledger.persistence import SQLITE_BULK_CACHE, create_tables_once
-from ledger.raw_rows import uuid_text
+from ledger.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}
@@ -100,7 +100,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             name = f"{schema_name}.{name}"
         assert datastore.engine is not None
         self._is_sqlite = datastore.engine.dialect.name == "sqlite"
-        self._marker = "?" if datastore.engine.dialect.paramstyle == "qmark" else "%s"
+        self._marker = placeholder(datastore.engine)
         dbapi = datastore.engine.dialect.dbapi
         self._dbapi_error: type[Exception] = dbapi.Error  # type: ignore[union-attr]
         self._dbapi_integrity_error: type[Exception] = dbapi.IntegrityError  # type: ignore[union-attr]

@@ -20,6 +20,11 @@ from sqlalchemy.engine import Engine
 PLAIN_SCAN = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
 
 
+def placeholder(engine: Engine) -> str:
+    """The driver's parameter marker in SQL written for it: `?` (sqlite3) or `%s` (psycopg2)."""
+    return "?" if engine.dialect.paramstyle == "qmark" else "%s"
+
+
 def raw_rows(engine: Engine, query: Select[Any]) -> list[Any]:
     """The query's rows as plain driver tuples (a scan: see PLAIN_SCAN)."""
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))

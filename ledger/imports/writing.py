@@ -23,7 +23,7 @@ from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
-from ledger.raw_rows import driver_rows, uuid_text
+from ledger.raw_rows import driver_rows, placeholder, uuid_text
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -76,9 +76,8 @@ def _events_of_sql(app: LedgerApp, table: Any, count: int) -> str:
     """The stored events of `count` aggregates, in order, read through the driver: through
     SQLAlchemy, binding and converting each id cost three times as much as the query."""
     name = f"{table.schema}.{table.name}" if table.schema else table.name
-    marker = "?" if app.engine.dialect.paramstyle == "qmark" else "%s"
     return (f"SELECT originator_id, originator_version, topic, state FROM {name} "
-            f"WHERE originator_id IN ({','.join([marker] * count)}) "
+            f"WHERE originator_id IN ({','.join([placeholder(app.engine)] * count)}) "
             "ORDER BY originator_id, originator_version")
 
 

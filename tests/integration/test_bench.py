@@ -29,8 +29,8 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_500_rate"] > 0
     rounds = sqlite["import"]["raw_rates"]
-    assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[1] == pytest.approx(
-        sqlite["import"]["raw_rate"])  # the ratio takes the median round
+    assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[len(rounds) // 2] == (
+        pytest.approx(sqlite["import"]["raw_rate"]))  # the ratio takes the median round
     assert sqlite["import"]["batches"] >= 1
     passes = sqlite["import"]["passes"]
     assert list(passes) == ["checking", "importing"]
