@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 
 from ledger.chain import EMPTY, Digest, content_hash, link_hash
 from ledger.chained_recorder import ChainedApplicationRecorder
+from ledger.gc_pause import cyclic_gc_paused
 from ledger.raw_rows import originator_column, raw_rows, uuid_text
 from ledger.workers import use_own_connections
 
@@ -47,28 +48,45 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
 def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,
                 page: int, digest_position: int | None) -> tuple[Digest, str | None] | None:
     """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`."""
-    previous, position, seq, at_digest = start.hash, start.position, start.events, None
+    head, at_digest = start, None
     while after < stop:
         upto = min(after + page, stop)
-        events = raw_rows(engine_of(recorder), events_in(recorder, after, upto))
-        links = raw_rows(engine_of(recorder), links_in(recorder, after, upto))
-        if len(events) != len(links):
+        # per page: its rows are tuples freed by reference counting, and the cyclic
+        # collector's passes over them (PostgreSQL's hold memoryviews, which it keeps
+        # tracking) took a third of the time to read a page
+        with cyclic_gc_paused():
+            checked = _scan_page(recorder, after, upto, head, digest_position)
+        if checked is None:
             return None
-        for event, link in zip(events, links, strict=True):
-            position, originator, version, topic, state = event
-            seq += 1
-            if position != link[0] or link[1] != seq:
-                return None
-            content = content_hash(uuid_text(originator), version, topic, state)
-            if content != link[2]:
-                return None
-            previous = link_hash(previous, seq, position, content)
-            if previous != link[3]:
-                return None
-            if position == digest_position:
-                at_digest = previous
+        head, at_page = checked
+        at_digest = at_page or at_digest
         after = upto
-    return (Digest(position, previous, seq) if seq else EMPTY), at_digest
+    return (head if head.events else EMPTY), at_digest
+
+
+def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head: Digest,
+               digest_position: int | None) -> tuple[Digest, str | None] | None:
+    """The head after the positions after `after` up to `upto`, chained on from `head`, and
+    the chained hash at `digest_position` if it is among them; None if anything does not fit."""
+    previous, position, seq, at_digest = head.hash, head.position, head.events, None
+    events = raw_rows(engine_of(recorder), events_in(recorder, after, upto))
+    links = raw_rows(engine_of(recorder), links_in(recorder, after, upto))
+    if len(events) != len(links):
+        return None
+    for event, link in zip(events, links, strict=True):
+        position, originator, version, topic, state = event
+        seq += 1
+        if position != link[0] or link[1] != seq:
+            return None
+        content = content_hash(uuid_text(originator), version, topic, state)
+        if content != link[2]:
+            return None
+        previous = link_hash(previous, seq, position, content)
+        if previous != link[3]:
+            return None
+        if position == digest_position:
+            at_digest = previous
+    return Digest(position, previous, seq), at_digest
 
 
 _ADOPTED: list[ChainedApplicationRecorder] = []
