@@ -53,7 +53,7 @@ def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, sta
         upto = min(after + page, stop)
         # per page: its rows are tuples freed by reference counting, and the cyclic
         # collector's passes over them (PostgreSQL's hold memoryviews, which it keeps
-        # tracking) took a third of the time to read a page
+        # tracking) took about half the CPU of reading a page from PostgreSQL
         with cyclic_gc_paused():
             checked = _scan_page(recorder, after, upto, head, digest_position)
         if checked is None:
