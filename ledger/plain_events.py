@@ -24,7 +24,7 @@ class UnreadableState(LedgerError):
     """A stored event holds a value the reports cannot read: never skipped, always raised."""
 
 
-def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview]],
+def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview | str]],
                     ) -> list[Entry]:
     """Stored learner events, as the driver returns their rows, as the fold reads them."""
     names: dict[str, str | None] = {}
@@ -43,16 +43,17 @@ ISO_TEXT = frozenset({"date_iso", "datetime_iso"})
 # How the transcoder marks a wrapped value: a key, so never inside a JSON string (whose
 # quotes would be escaped).
 TYPE_KEY = b'"_type_":'
+TYPE_KEY_TEXT = TYPE_KEY.decode()
 
 
-def plain_state(position: int, state: bytes | memoryview) -> dict[str, Any]:
+def plain_state(position: int, state: bytes | memoryview | str) -> dict[str, Any]:
     """The stored state's attributes as plain values; sealed personal ones read `[encrypted]`.
 
     The common case, an ISO date or time as an attribute, is unwrapped in place; values
     wrapped deeper down (inside lists or mappings) are searched for only when the stored
-    text holds more wrappers than that.
+    text holds more wrappers than that. The state as stored (bytes) or read as text.
     """
-    text = state if type(state) is bytes else bytes(state)
+    text = bytes(state) if type(state) is memoryview else state
     decoded = orjson.loads(text)
     decoded.pop("originator_id", None)  # a column of the row, not part of what it recorded
     envelope = decoded.pop(ENVELOPE, None)
@@ -61,7 +62,7 @@ def plain_state(position: int, state: bytes | memoryview) -> dict[str, Any]:
         if type(value) is dict and _is_wrapped(value) and value["_type_"] in ISO_TEXT:
             decoded[key] = value["_data_"]
             unwrapped += 1
-    if text.count(TYPE_KEY) > unwrapped:
+    if _wrappers(text) > unwrapped:
         for key, value in decoded.items():
             if type(value) is dict or (type(value) is list and value):
                 decoded[key] = _plain(position, value)
@@ -70,6 +71,11 @@ def plain_state(position: int, state: bytes | memoryview) -> dict[str, Any]:
             if attribute != WARNING_MESSAGES:
                 decoded[attribute] = ENCRYPTED
     return decoded  # type: ignore[no-any-return]
+
+
+def _wrappers(text: bytes | str) -> int:
+    """How many values the transcoder wrapped, by their marks in the stored text."""
+    return text.count(TYPE_KEY_TEXT) if isinstance(text, str) else text.count(TYPE_KEY)
 
 
 def _plain(position: int, value: Any) -> Any:

@@ -35,7 +35,7 @@ from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import application_env, create_tables_once
 from ledger.plain_events import entries_of_rows
 from ledger.progress import NoProgress, Progress
-from ledger.raw_rows import originator_column, originator_share, raw_rows
+from ledger.raw_rows import json_text_column, originator_column, originator_share, raw_rows
 from projections.timeline import (
     Entry,
     Timeline,
@@ -305,7 +305,8 @@ def learner_entries(app: LedgerApp, after: int, upto: int,
     """
     table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
     query = (select(table.c.id, originator_column(app.engine, table.c.originator_id),
-                    table.c.originator_version, table.c.topic, table.c.state)
+                    table.c.originator_version, table.c.topic,
+                    json_text_column(app.engine, table.c.state))
              .where(table.c.id > after, table.c.id <= upto, table.c.topic.in_(LEARNER_TOPICS))
              .order_by(table.c.id))
     if share is not None:

@@ -143,6 +143,19 @@ def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
         driver_rows(app.engine, "SELECT * FROM no_such_table")  # the CLI: `Error: database:`
 
 
+
+def test_stored_json_is_read_as_text_from_a_utf8_server_and_as_bytes_otherwise(make_app):
+    from ledger.raw_rows import json_text_column, raw_rows
+
+    app = make_app()
+    app.recorder.insert_events([StoredEvent(originator_id=uuid.uuid4(), originator_version=1,
+                                            topic="t", state='{"title":"Cymraeg ŵ"}'.encode())])
+    state = app.recorder.events_record_cls.__table__.c.state
+    (value,), = raw_rows(app.engine, sqlalchemy.select(json_text_column(app.engine, state)))
+    # PostgreSQL (this test server is UTF-8) sends text; SQLite gives the stored bytes
+    expected = '{"title":"Cymraeg ŵ"}'
+    assert value == (expected if app.engine.dialect.name == "postgresql" else expected.encode())
+
 def test_a_sqlite_connection_storing_a_large_batch_gets_a_larger_page_cache(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
     recorder = app.chained_recorder

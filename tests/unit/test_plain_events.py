@@ -54,3 +54,23 @@ def test_rows_keep_their_position_learner_and_event_name():
 def test_a_row_that_is_not_a_learner_event_is_refused():
     with pytest.raises(UnreadableState, match="event 4"):
         entries_of_rows([(4, "id", 1, "aggregates.learner:LearnerReference.Created", b"{}")])
+
+
+@pytest.mark.parametrize("state", [
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05+00:00"},'
+    b'"_sealed":{"v":1,"data":"xx","shape":{"note":null}}}',
+    b'{"steps":[{"on":{"_type_":"date_iso","_data_":"2026-01-02"}}],"units":[]}',
+    '{"reason":"d\u00e9m\u00e9nag\u00e9 \u2013 Cymru",'
+    '"on":{"_type_":"date_iso","_data_":"2026-01-01"}}'.encode(),
+    b'{"note":"{\\"_type_\\":\\"date_iso\\"}","flag":{"_type_":"date_iso","other":1}}',
+])
+def test_a_state_read_as_text_gives_what_its_stored_bytes_give(state):
+    # PostgreSQL's scans read the stored JSON as text (ledger.raw_rows.json_text_column)
+    assert plain_state(7, state.decode()) == plain_state(7, state) == plain_state(
+        7, memoryview(state))
+
+
+def test_a_value_the_reports_cannot_read_is_refused_in_text_as_in_bytes():
+    state = '{"steps":[{"amount":{"_type_":"decimal_str","_data_":"1.5"}}]}'
+    with pytest.raises(UnreadableState, match="event 7 holds a 'decimal_str' value"):
+        plain_state(7, state)
