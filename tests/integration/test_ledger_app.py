@@ -143,7 +143,6 @@ def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
         driver_rows(app.engine, "SELECT * FROM no_such_table")  # the CLI: `Error: database:`
 
 
-
 def test_stored_json_is_read_as_text_from_a_utf8_server_and_as_bytes_otherwise(make_app):
     from ledger.raw_rows import json_text_column, raw_rows
 
@@ -152,9 +151,17 @@ def test_stored_json_is_read_as_text_from_a_utf8_server_and_as_bytes_otherwise(m
                                             topic="t", state='{"title":"Cymraeg ŵ"}'.encode())])
     state = app.recorder.events_record_cls.__table__.c.state
     (value,), = raw_rows(app.engine, sqlalchemy.select(json_text_column(app.engine, state)))
-    # PostgreSQL (this test server is UTF-8) sends text; SQLite gives the stored bytes
     expected = '{"title":"Cymraeg ŵ"}'
-    assert value == (expected if app.engine.dialect.name == "postgresql" else expected.encode())
+    if app.engine.dialect.name != "postgresql":
+        assert value == expected.encode()
+        return
+    assert value == expected  # the test servers are UTF-8
+    latin = sqlalchemy.create_engine(app.engine.url, connect_args={"client_encoding": "latin1"})
+    try:
+        assert json_text_column(latin, state) is state  # a connection not in UTF-8: bytea
+    finally:
+        latin.dispose()
+
 
 def test_a_sqlite_connection_storing_a_large_batch_gets_a_larger_page_cache(tmp_path):
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")

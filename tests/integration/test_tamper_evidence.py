@@ -126,9 +126,21 @@ def test_verify_pages_through_the_chain_and_catches_tampering_on_a_page_boundary
     assert problem is not None and problem.position == 7
 
 
-def test_verify_leaves_the_cyclic_collector_on_whether_the_chain_fits_or_not(ledger):
+def test_verify_reads_each_page_with_the_cyclic_collector_off_and_leaves_it_on(ledger,
+                                                                             monkeypatch):
+    from ledger import chain_scan
+
+    collecting: list[bool] = []
+
+    def reading(engine: Any, query: Any) -> list[Any]:
+        collecting.append(gc.isenabled())
+        return chain_scan_raw_rows(engine, query)
+
+    chain_scan_raw_rows = chain_scan.raw_rows
+    monkeypatch.setattr(chain_scan, "raw_rows", reading)
     assert gc.isenabled()
-    assert verify_ledger(ledger, page=3).ok
+    assert verify_ledger(ledger, page=3, workers=1).ok
+    assert collecting and not any(collecting)
     assert gc.isenabled()
     tamper(ledger, lambda app, c: t.edit_state_byte(app, c, 5))  # the scan stops mid-page
     assert verify_ledger(ledger, page=3).problem is not None

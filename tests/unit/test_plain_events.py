@@ -70,7 +70,7 @@ def test_a_state_read_as_text_gives_what_its_stored_bytes_give(state):
         7, memoryview(state))
 
 
-def test_a_value_the_reports_cannot_read_is_refused_in_text_as_in_bytes():
+def test_a_value_the_reports_cannot_read_is_refused_when_read_as_text_too():
     state = '{"steps":[{"amount":{"_type_":"decimal_str","_data_":"1.5"}}]}'
     with pytest.raises(UnreadableState, match="event 7 holds a 'decimal_str' value"):
         plain_state(7, state)
