@@ -47,6 +47,7 @@ from ledger.crypto import MasterKeySource
 from ledger.keys import KeyStore
 from ledger.persistence import (
     application_env,
+    configure_postgres,
     configure_sqlite,
     database_url,
     install_append_only_triggers,
@@ -119,6 +120,7 @@ class LedgerApp(Application[UUID]):
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
             configure_sqlite(self.engine)
+            configure_postgres(self.engine)
             install_append_only_triggers(self.engine)
             self.keys.create_tables()
 

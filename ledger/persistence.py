@@ -97,6 +97,33 @@ SQLITE_BULK_CACHE_KIB = 65_536  # page cache of a connection storing a batch (de
 SQLITE_BULK_CACHE = f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"
 
 
+def configure_postgres(engine: Engine) -> None:
+    """PostgreSQL: a database in UTF-8, and UTF-8 on every connection.
+
+    The ledger stores and reads text (the reports' timelines, stored JSON read as text) in
+    any language. A database created as SQL_ASCII or LATIN1 could not hold it all: it is
+    refused here, with how to make one that can, not with a driver traceback at the first
+    rebuild. The connections' encoding is set, not taken from the environment
+    (`PGCLIENTENCODING`), so text reaches the ledger as it was stored.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        driver: Any = connection.connection.dbapi_connection
+        encoding = driver.get_parameter_status("server_encoding")
+    if encoding != "UTF8":
+        raise ConfigurationError(
+            f"the PostgreSQL database {engine.url.database!r} uses the {encoding} encoding; "
+            "the ledger needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
+        )
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_client_encoding("UTF8")
+
+    engine.dispose()  # the connections opened while setting up get it too
+
+
 def is_sqlite_in_memory(engine: Engine) -> bool:
     """An SQLite database in memory: only this process's connection can open it."""
     database = str(engine.url.database or "")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from eventsourcing.persistence import OperationalError
 from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, true
@@ -63,30 +62,14 @@ def originator_column(engine: Engine, column: Any) -> ColumnElement[Any]:
 
 
 def json_text_column(engine: Engine, column: Any) -> ColumnElement[Any]:
-    """A column of stored JSON bytes to select for reading as JSON: as text from a
-    PostgreSQL server that holds and sends UTF-8, whose driver would otherwise receive a
-    `bytea` as hex (twice the bytes) and build a memoryview per row (the rebuild's workers
-    used 12% more CPU); as it is stored otherwise. Bytes that are not UTF-8 are an error of
-    the database, never skipped."""
-    if engine.dialect.name == "postgresql" and _speaks_utf8(engine):
+    """A column of stored JSON bytes to select for reading as JSON: as text on PostgreSQL
+    (a UTF-8 database on UTF-8 connections: `persistence.configure_postgres`), whose driver
+    would otherwise receive a `bytea` as hex (twice the bytes) and build a memoryview per
+    row (the rebuild's workers used 12% more CPU); as it is stored elsewhere. Bytes that are
+    not UTF-8 are an error of the database, never skipped."""
+    if engine.dialect.name == "postgresql":
         return func.convert_from(column, "UTF8").label(column.key)
     return column
-
-
-_SPEAKS_UTF8: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
-
-
-def _speaks_utf8(engine: Engine) -> bool:
-    """Whether the server's encoding and the connection's are UTF-8 (a database created
-    as SQL_ASCII or LATIN1 could not send every stored character as text)."""
-    known = _SPEAKS_UTF8.get(engine)
-    if known is None:
-        with engine.connect() as connection:
-            driver: Any = connection.connection.dbapi_connection
-            known = (driver.get_parameter_status("server_encoding") == "UTF8"
-                     and driver.encoding == "UTF8")
-        _SPEAKS_UTF8[engine] = known
-    return known
 
 
 @lru_cache(maxsize=4096)  # an aggregate's events come in runs: convert each id once

@@ -143,24 +143,41 @@ def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
         driver_rows(app.engine, "SELECT * FROM no_such_table")  # the CLI: `Error: database:`
 
 
-def test_stored_json_is_read_as_text_from_a_utf8_server_and_as_bytes_otherwise(make_app):
+def test_stored_json_is_read_as_text_from_postgresql_whatever_the_environment_says(
+        make_app, monkeypatch):
     from ledger.raw_rows import json_text_column, raw_rows
 
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # the ledger's connections are UTF-8
     app = make_app()
     app.recorder.insert_events([StoredEvent(originator_id=uuid.uuid4(), originator_version=1,
                                             topic="t", state='{"title":"Cymraeg ŵ"}'.encode())])
     state = app.recorder.events_record_cls.__table__.c.state
     (value,), = raw_rows(app.engine, sqlalchemy.select(json_text_column(app.engine, state)))
     expected = '{"title":"Cymraeg ŵ"}'
-    if app.engine.dialect.name != "postgresql":
-        assert value == expected.encode()
-        return
-    assert value == expected  # the test servers are UTF-8
-    latin = sqlalchemy.create_engine(app.engine.url, connect_args={"client_encoding": "latin1"})
+    # PostgreSQL sends text (its `bytea` would come as hex); SQLite gives the stored bytes
+    assert value == (expected if app.engine.dialect.name == "postgresql" else expected.encode())
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_not_in_utf8_is_refused_saying_how_to_make_one():
+    from tests.conftest import fresh_postgres_url, postgres_server_url
+
+    fresh_postgres_url()  # skips (or fails, in CI) without a server
+    server = sqlalchemy.engine.make_url(postgres_server_url())
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    name = "ledger_test_sql_ascii"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' "
+                                "TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"))
     try:
-        assert json_text_column(latin, state) is state  # a connection not in UTF-8: bytea
+        with pytest.raises(LedgerError, match="uses the SQL_ASCII encoding; the ledger needs "
+                                              "UTF8 \\(CREATE DATABASE"):
+            LedgerApp(server.set(database=name).render_as_string(hide_password=False))
     finally:
-        latin.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def test_a_sqlite_connection_storing_a_large_batch_gets_a_larger_page_cache(tmp_path):
