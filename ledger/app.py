@@ -50,6 +50,7 @@ from ledger.persistence import (
     configure_postgres,
     configure_sqlite,
     database_url,
+    enter_sqlite_wal_mode,
     install_append_only_triggers,
     schema_lock,
 )
@@ -117,6 +118,7 @@ class LedgerApp(Application[UUID]):
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
+        enter_sqlite_wal_mode(self.url)
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
             configure_sqlite(self.engine)

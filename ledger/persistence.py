@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,6 +151,43 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
 
     engine.dispose()  # the connections opened while setting up get them too
+
+
+SQLITE_WAL_RETRY_SECONDS = 0.02
+
+
+def enter_sqlite_wal_mode(url: str) -> None:
+    """SQLite file: switch it to write-ahead logging before the application sets it up,
+    waiting as a writer would for another process that writes meanwhile.
+
+    A new file is in rollback-journal mode. The switch upgrades a read lock to a write
+    lock, and SQLite refuses that at once ("database is locked"), without calling the busy
+    handler, while another connection writes: a ledger starting beside another on a new
+    file failed so. The switch is kept in the file, so later ones change nothing.
+    """
+    if not url.startswith("sqlite"):
+        return
+    engine = create_engine(url, poolclass=NullPool,
+                           connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+    try:
+        if not is_sqlite_in_memory(engine):
+            _switch_to_wal(engine)
+    finally:
+        engine.dispose()
+
+
+def _switch_to_wal(engine: Engine) -> None:
+    """Ask for WAL until no other writer holds the file, for as long as a writer waits."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL").all()
+            return
+        except DBAPIError as error:
+            if "database is locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(SQLITE_WAL_RETRY_SECONDS)
 
 
 def checkpoint(engine: Engine) -> None:

@@ -327,6 +327,40 @@ def test_ledger_processes_starting_at_once_on_a_new_sqlite_file_all_start(tmp_pa
         assert [process.exitcode for process in starting] == [0] * 4
 
 
+def test_a_ledger_switching_a_new_sqlite_file_to_wal_while_another_process_writes_waits(
+        tmp_path):
+    # A new file is in rollback-journal mode. Switching it to WAL upgrades a read lock to a
+    # write lock, and SQLite refuses that at once, without waiting, while another connection
+    # writes: a ledger starting at that moment failed with "database is locked" (seen in CI).
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    switches = []
+
+    def another_process_writes_now(_conn, _cursor, statement, *_args):
+        if not statement.upper().startswith("PRAGMA JOURNAL_MODE=WAL"):
+            return
+        if not switches:
+            other.execute("CREATE TABLE IF NOT EXISTS other_process (i INTEGER)")
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO other_process VALUES (1)")
+            threading.Timer(0.5, other.commit).start()
+        switches.append(statement)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute",
+                            another_process_writes_now)
+    try:
+        app = LedgerApp(f"sqlite:///{path}")
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute",
+                                another_process_writes_now)
+    assert switches  # the timing above was exercised
+    with app.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    assert verify_ledger(app).ok
+    app.close()
+    other.close()
+
+
 def test_an_import_and_a_rebuild_leave_nothing_in_the_wal_for_the_next_writer(tmp_path):
     path = tmp_path / "ledger.db"
     app = LedgerApp(f"sqlite:///{path}")
