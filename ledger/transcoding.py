@@ -1,12 +1,14 @@
 """How event state becomes JSON bytes: the library's JSON format, with business dates, encoded
-without the library's per-call set-up."""
+without the library's per-call set-up (and by orjson where it gives the same bytes)."""
 
 from __future__ import annotations
 
 import json.encoder
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -16,6 +18,12 @@ from eventsourcing.persistence import (
 )
 
 DATES_KEPT = 10_000  # business dates whose encoding a transcoder keeps
+
+# Values orjson writes as the library's encoder does, or hands to `default` (dates, times and
+# decimals, which the transcodings then tag). It writes UUIDs, floats, enums and subclasses
+# of built-in types its own way, so a value holding any of them takes the library's path.
+ORJSON_SAME = frozenset({str, int, bool, type(None), date, datetime, Decimal})
+ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class DateAsISO(Transcoding):
@@ -56,6 +64,11 @@ class LedgerTranscoder(JSONTranscoder):
             None, ":", ",", False, False, True)
 
     def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict and _orjson_writes_alike(obj):
+            try:
+                return orjson.dumps(obj, default=self._encode_obj, option=ORJSON_OPTIONS)
+            except orjson.JSONEncodeError:
+                pass  # such as an integer beyond 64 bits, or text that is not UTF-8
         if self._encode_once is None or isinstance(obj, str):
             return super().encode(obj)
         return "".join(self._encode_once(obj, 0)).encode("utf8")
@@ -79,3 +92,26 @@ class LedgerTranscoder(JSONTranscoder):
                 self._last_time = (o, encoded)
             return encoded
         return super()._encode_obj(o)
+
+
+def _orjson_writes_alike(state: dict[Any, Any]) -> bool:
+    """Whether orjson gives the library's bytes for this event state: text keys, and values
+    only of the types in ORJSON_SAME, in lists, tuples and dicts (scanned top level first:
+    an event's values are mostly plain)."""
+    for key, value in state.items():
+        if type(key) is not str:
+            return False
+        if type(value) not in ORJSON_SAME and not _nested_alike(value):
+            return False
+    return True
+
+
+def _nested_alike(value: Any) -> bool:
+    kind = type(value)
+    if kind in ORJSON_SAME:
+        return True
+    if kind is dict:
+        return _orjson_writes_alike(value)
+    if kind is list or kind is tuple:
+        return all(map(_nested_alike, value))
+    return False
