@@ -137,6 +137,11 @@ class LedgerApp(Application[UUID]):
         return self.recorder.datastore.engine  # type: ignore[attr-defined,no-any-return]
 
     @property
+    def sealing_mapper(self) -> SealingMapper:
+        """The application's mapper, which is always the sealing one."""
+        return cast(SealingMapper, self.mapper)
+
+    @property
     def chained_recorder(self) -> ChainedApplicationRecorder:
         """The application's recorder, which is always the hash-chaining one."""
         return cast(ChainedApplicationRecorder, self.recorder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -18,6 +18,10 @@ from ledger.raw_rows import uuid_text
 LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
 ENVELOPE = "_sealed"
 WARNING_MESSAGES = "warnings.message"
+ORIGINATOR = frozenset({"originator_id", "originator_version"})
+NOT_MEMBERS = ORIGINATOR | {"timestamp"}  # what a prepared event's members leave out
+TIMESTAMP_MEMBER = b'{"timestamp":'
+ENVELOPE_MEMBER = b',"' + ENVELOPE.encode() + b'":{"v":1,"data":"'
 
 # Data-quality warnings quote the values they warn about: their messages are personal.
 WARNINGS_QUOTE_VALUES = frozenset({"Recorded", "Enrolled"})
@@ -38,6 +42,51 @@ def _context(originator_id: Any, version: int, topic: str) -> bytes:
     return f"{uuid_text(originator_id)}/{version}/{topic}".encode()
 
 
+def _personal_split(given: dict[str, Any], name: str | None
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str] | None]] | None:
+    """A Learner event's state without its personal values (and with its warnings'
+    messages blanked where they quote them), those values, and the shape of each (a dict's
+    keys, else None); None when it holds nothing personal."""
+    if name is None:
+        return None
+    secret = {attribute: given[attribute] for attribute in personal_attributes(name)
+              if given.get(attribute) is not None}
+    quotes = name in WARNINGS_QUOTE_VALUES and given.get("warnings")
+    if not secret and not quotes:
+        return None
+    state = {key: value for key, value in given.items() if key not in secret}
+    shape: dict[str, list[str] | None] = {
+        attribute: list(value) if isinstance(value, dict) else None
+        for attribute, value in secret.items()
+    }
+    if quotes:
+        secret[WARNING_MESSAGES] = [w.get("message") for w in state["warnings"]]
+        shape[WARNING_MESSAGES] = None
+        state["warnings"] = [{**w, "message": None} for w in state["warnings"]]
+    return state, secret, shape
+
+
+def _timestamp_first(state: dict[str, Any]) -> bool:
+    """Whether the timestamp comes first once the originator's id and version are left out
+    (so in the stored JSON): it does in the library's events."""
+    for name in state:
+        if name not in ORIGINATOR:
+            return name == "timestamp"
+    return False
+
+
+class PreparedEvent(NamedTuple):
+    """An event encoded but for its recorded time and its seal: `members` is its state's
+    JSON after the timestamp, without the braces; `personal` the JSON of its personal values
+    (to seal) and of their shape, or None when it holds none."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    members: bytes
+    personal: tuple[bytes, bytes] | None
+
+
 class SealingMapper(Mapper[UUID]):
     """Stores a learner event's personal attributes as one AES-GCM envelope under their key."""
 
@@ -47,24 +96,10 @@ class SealingMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         topic = get_topic(type(domain_event))
-        name = learner_event_name(topic)
-        if name is None:
+        split = _personal_split(vars(domain_event), learner_event_name(topic))
+        if split is None:  # most events: nothing personal, nothing to copy
             return super().to_stored_event(domain_event)
-        given = vars(domain_event)
-        secret = {attribute: given[attribute] for attribute in personal_attributes(name)
-                  if given.get(attribute) is not None}
-        quotes = name in WARNINGS_QUOTE_VALUES and given.get("warnings")
-        if not secret and not quotes:  # most events: nothing personal, nothing to copy
-            return super().to_stored_event(domain_event)
-        state = {key: value for key, value in given.items() if key not in secret}
-        shape: dict[str, list[str] | None] = {
-            attribute: list(value) if isinstance(value, dict) else None
-            for attribute, value in secret.items()
-        }
-        if quotes:
-            secret[WARNING_MESSAGES] = [w.get("message") for w in state["warnings"]]
-            shape[WARNING_MESSAGES] = None
-            state["warnings"] = [{**w, "message": None} for w in state["warnings"]]
+        state, secret, shape = split
         key = self.keys.key_for_writing(domain_event.originator_id)
         context = _context(domain_event.originator_id, domain_event.originator_version, topic)
         sealed = seal(key, self.transcoder.encode(secret), context)
@@ -72,6 +107,43 @@ class SealingMapper(Mapper[UUID]):
         clone = object.__new__(type(domain_event))
         object.__setattr__(clone, "__dict__", state)
         return super().to_stored_event(clone)
+
+    def prepare(self, domain_event: DomainEventProtocol[UUID]) -> PreparedEvent:
+        """An event encoded ahead of storing, all but its recorded time and its seal (the
+        import's check prepares them; `finish` completes them in the write pass)."""
+        topic = get_topic(type(domain_event))
+        cls = type(domain_event)
+        if getattr(cls, "class_version", 1) > 1 or self.compressor or self.cipher:
+            raise TypeError(f"{topic}: prepared events take no class_version, compressor "
+                            "or cipher")
+        given = vars(domain_event)
+        if not _timestamp_first(given):
+            raise TypeError(f"{topic}: an event's state must begin with its originator's "
+                            "id and version and its timestamp")
+        split = _personal_split(given, learner_event_name(topic))
+        state = given if split is None else split[0]
+        members = {name: value for name, value in state.items() if name not in NOT_MEMBERS}
+        personal = None if split is None else (self.transcoder.encode(split[1]),
+                                               self.transcoder.encode(split[2]))
+        return PreparedEvent(domain_event.originator_id, domain_event.originator_version,
+                             topic, self.transcoder.encode(members)[1:-1], personal)
+
+    def finish(self, prepared: PreparedEvent, recorded: bytes) -> StoredEvent:
+        """The stored event of a prepared one, recorded at `recorded` (the transcoder's
+        encoding of a datetime): the bytes `to_stored_event` gives the event so stamped."""
+        parts = [TIMESTAMP_MEMBER, recorded]
+        if prepared.members:
+            parts += (b",", prepared.members)
+        if prepared.personal is not None:
+            secret, shape = prepared.personal
+            originator, version = prepared.originator_id, prepared.originator_version
+            key = self.keys.key_for_writing(originator)
+            sealed = seal(key, secret, _context(originator, version, prepared.topic))
+            parts += (ENVELOPE_MEMBER, base64.b64encode(sealed), b'","shape":', shape, b"}")
+        parts.append(b"}")
+        return StoredEvent(originator_id=prepared.originator_id,
+                           originator_version=prepared.originator_version,
+                           topic=prepared.topic, state=b"".join(parts))
 
     def to_domain_event(
         self, stored_event: StoredEvent, *, open_personal: bool = True

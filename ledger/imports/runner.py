@@ -31,7 +31,6 @@ from ledger.imports.writing import (
     load_learners,
     load_references,
     new_learners,
-    restamp,
 )
 from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
@@ -310,6 +309,7 @@ class Check:
         part, shares = share
         problems: list[RowProblem] = []
         planner = Planner(options, self.name, today, _guard(app))
+        prepare = app.sealing_mapper.prepare
         total = Tally()
         known: OrderedDict[UUID, Learner | None] = OrderedDict()
         indexes: OrderedDict[str, LearnerReference] = OrderedDict()
@@ -322,10 +322,9 @@ class Check:
                 parsed = _parse(mine, self.header, today, problems)
                 planner.tally = Tally()
                 events = self._plan(planner, known, indexes, parsed, problems)
-                if spool is not None:
-                    if events:  # one planned time pickles once; the write pass stamps them
-                        restamp(events, events[0].timestamp)
-                    spool.add(BatchPlan(len(mine), events, planner.tally, set(planner.touched)))
+                if spool is not None:  # the write pass stamps them with the time they are stored
+                    prepared = [prepare(event) for event in events]
+                    spool.add(BatchPlan(len(mine), prepared, planner.tally, set(planner.touched)))
                 planner.next_batch()
                 total.add(planner.tally)
                 progress.update(self.source.bytes_read, seen)

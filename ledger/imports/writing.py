@@ -24,6 +24,7 @@ from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
 from ledger.raw_rows import driver_rows, placeholder, uuid_text
+from ledger.sealing import learner_event_name
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -93,20 +94,6 @@ def load_references(app: LedgerApp, references: set[str]) -> dict[str, LearnerRe
     return indexes
 
 
-def restamp(events: Sequence[Event], recorded: datetime) -> None:
-    """Give events one timestamp: the moment they are stored, as their recorded time (or, in
-    the check, one planned time for a batch, so its plan spools one time, not one an event).
-
-    An event's timestamp is when the ledger recorded it: `--as-at` shows what the ledger knew
-    then. Events planned during the check are not yet recorded, so they are stamped again
-    as they are encoded for storing, moments before the transaction that stores them (as a
-    command's events are stamped when made, just before they are saved). They have never
-    been stored, so nothing is rewritten.
-    """
-    for event in events:
-        object.__setattr__(event, "timestamp", recorded)
-
-
 @dataclass
 class StoredPlan:
     """A batch's plan encoded for storing, with the plan's counts."""
@@ -154,9 +141,22 @@ class BatchWriter:
         self.app = app
 
     def encode_plan(self, plan: BatchPlan, made: OrderedDict[UUID, bytes]) -> StoredPlan:
-        """The check's plan of a batch encoded for storing, stamped with the time it is."""
-        restamp(plan.events, datetime.now(UTC))
-        return self.encode(plan.events, made, plan.rows, plan.counts, plan.touched)
+        """The check's plan of a batch encoded for storing, its events stamped with the
+        time it is now.
+
+        An event's timestamp is when the ledger recorded it: `--as-at` shows what the ledger
+        knew then. Events planned during the check are not yet recorded, so they are stamped
+        as they are encoded for storing, moments before the transaction that stores them (as
+        a command's events are stamped when made, just before they are saved). They have
+        never been stored, so nothing is rewritten.
+        """
+        mapper = self.app.sealing_mapper
+        recorded = mapper.transcoder.encode(datetime.now(UTC))
+        learners = {event.originator_id for event in plan.events
+                    if learner_event_name(event.topic) is not None}
+        return self._stored_plan(learners, made, lambda: [mapper.finish(event, recorded)
+                                                          for event in plan.events],
+                                 plan.rows, plan.counts, plan.touched)
 
     def encode(self, events: Sequence[Event], made: OrderedDict[UUID, bytes], rows: int = 0,
                counts: Tally | None = None, touched: set[UUID] | None = None) -> StoredPlan:
@@ -166,17 +166,21 @@ class BatchWriter:
         in the transaction that stores the events, so encoding in a worker never waits for
         the storing process's write lock, and a refused batch leaves no key behind.
         """
-        learners = _learners(events)
-        keys = self.app.keys.open_or_make(learners, made)
-        return StoredPlan(rows, self._pack(events, learners), keys, counts or Tally(),
-                          touched or set())
+        to_stored = self.app.mapper.to_stored_event
+        return self._stored_plan(_learners(events), made,
+                                 lambda: [to_stored(event) for event in events],
+                                 rows, counts, touched)
 
-    def _pack(self, events: Sequence[Event], learners: set[UUID]) -> PackedEvents:
+    def _stored_plan(self, learners: set[UUID], made: OrderedDict[UUID, bytes],
+                     stored_events: Callable[[], list[StoredEvent]], rows: int,
+                     counts: Tally | None, touched: set[UUID] | None) -> StoredPlan:
+        keys = self.app.keys.open_or_make(learners, made)
         try:
-            stored = [self.app.mapper.to_stored_event(event) for event in events]
+            stored = stored_events()
         finally:
             self.app.keys.forget(learners)
-        return self.app.chained_recorder.pack(stored)
+        return StoredPlan(rows, self.app.chained_recorder.pack(stored), keys, counts or Tally(),
+                          touched or set())
 
     def write_stored(self, plan: StoredPlan) -> bool:
         """Store an encoded plan of a batch as it is, with its new keys, in one transaction.

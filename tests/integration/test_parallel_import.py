@@ -386,7 +386,8 @@ def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_pat
     zoe.verify_id("passport", date(2025, 9, 2), Context(actor="t", source="test"))
     clash = zoe.collect_events()
     object.__setattr__(clash[0], "originator_version", 1)  # taken: refused when stored
-    plan = writer.encode_plan(BatchPlan(2, newcomer.collect_events() + clash), made)
+    planned = [app.sealing_mapper.prepare(e) for e in newcomer.collect_events() + clash]
+    plan = writer.encode_plan(BatchPlan(2, planned), made)
     assert [row["learner_id"] for row in plan.keys] == [str(newcomer.id)]
     assert set(made) == {newcomer.id}
     assert writer.write_stored(plan) is False
