@@ -111,8 +111,8 @@ class SealingMapper(Mapper[UUID]):
     def prepare(self, domain_event: DomainEventProtocol[UUID]) -> PreparedEvent:
         """An event encoded ahead of storing, all but its recorded time and its seal (the
         import's check prepares them; `finish` completes them in the write pass)."""
-        topic = get_topic(type(domain_event))
         cls = type(domain_event)
+        topic = get_topic(cls)
         if getattr(cls, "class_version", 1) > 1 or self.compressor or self.cipher:
             raise TypeError(f"{topic}: prepared events take no class_version, compressor "
                             "or cipher")
