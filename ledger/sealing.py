@@ -121,8 +121,9 @@ class SealingMapper(Mapper[UUID]):
             raise TypeError(f"{topic}: an event's state must begin with its originator's "
                             "id and version and its timestamp")
         split = _personal_split(given, learner_event_name(topic))
-        state = given if split is None else split[0]
-        members = {name: value for name, value in state.items() if name not in NOT_MEMBERS}
+        members = dict(given if split is None else split[0])
+        for name in NOT_MEMBERS:
+            del members[name]
         personal = None if split is None else (self.transcoder.encode(split[1]),
                                                self.transcoder.encode(split[2]))
         return PreparedEvent(domain_event.originator_id, domain_event.originator_version,
