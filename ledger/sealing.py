@@ -95,22 +95,14 @@ class SealingMapper(Mapper[UUID]):
         self.keys = keys
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        topic = get_topic(type(domain_event))
-        split = _personal_split(vars(domain_event), learner_event_name(topic))
-        if split is None:  # most events: nothing personal, nothing to copy
-            return super().to_stored_event(domain_event)
-        state, secret, shape = split
-        key = self.keys.key_for_writing(domain_event.originator_id)
-        context = _context(domain_event.originator_id, domain_event.originator_version, topic)
-        sealed = seal(key, self.transcoder.encode(secret), context)
-        state[ENVELOPE] = {"v": 1, "data": base64.b64encode(sealed).decode(), "shape": shape}
-        clone = object.__new__(type(domain_event))
-        object.__setattr__(clone, "__dict__", state)
-        return super().to_stored_event(clone)
+        """The event as stored: prepared, then finished at its own recorded time."""
+        timestamp = self.transcoder.encode(domain_event.timestamp)  # type: ignore[attr-defined]
+        return self.finish(self.prepare(domain_event), timestamp)
 
     def prepare(self, domain_event: DomainEventProtocol[UUID]) -> PreparedEvent:
         """An event encoded ahead of storing, all but its recorded time and its seal (the
-        import's check prepares them; `finish` completes them in the write pass)."""
+        import's check prepares its events and its write pass finishes them, stamped with
+        the time they are stored)."""
         cls = type(domain_event)
         topic = get_topic(cls)
         if getattr(cls, "class_version", 1) > 1 or self.compressor or self.cipher:
@@ -131,7 +123,8 @@ class SealingMapper(Mapper[UUID]):
 
     def finish(self, prepared: PreparedEvent, recorded: bytes) -> StoredEvent:
         """The stored event of a prepared one, recorded at `recorded` (the transcoder's
-        encoding of a datetime): the bytes `to_stored_event` gives the event so stamped."""
+        encoding of a datetime): the state's JSON as the library writes it, the timestamp
+        first and the sealed envelope last."""
         parts = [TIMESTAMP_MEMBER, recorded]
         if prepared.members:
             parts += (b",", prepared.members)
