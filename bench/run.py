@@ -10,11 +10,12 @@ learner with the reference index), then for each backend, each step in its own p
 
 - import: `ledger import`'s code path (ledger.imports.import_csv), events/s, and the wall and
   CPU seconds of its two passes (checking, importing); in the same run
-  a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table,
-  in as many transactions as the import stored them in, --raw-rounds times (its rate varies
-  with the disk from one round to the next), and the ratio of the import's rate to the
-  median round's, with the spread over the rounds (and, for comparison with earlier runs,
-  the raw insert committed every 500 rows);
+  a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table
+  (on SQLite in a new file, as the import's ledger was new), in as many transactions as the
+  import stored them in, --raw-rounds times (its rate varies with the disk from one round to
+  the next), and the ratio of the import's rate to the median round's, with the spread over
+  the rounds (and, for comparison with earlier runs, on SQLite the same rounds into a table
+  in the ledger's own file);
 - rebuild: `ledger rebuild` of the report projection, events/s and the process's peak RSS;
 - incremental: catching the reports up after about 1,000 new events (an import of new
   learners), seconds;
@@ -39,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,11 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
-from ledger.persistence import SQLITE_BULK_CACHE  # noqa: E402
+from ledger.persistence import (  # noqa: E402
+    SQLITE_BULK_CACHE,
+    configure_sqlite,
+    enter_sqlite_wal_mode,
+)
 from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -59,6 +66,7 @@ BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
 BATCH = 500
 SEED = 2026
 EXTRA_LEARNERS = 125  # about 1,000 new events for the incremental report
+RAW_FILE = "bench-raw.db"  # the raw insert's own SQLite file, beside the ledger's
 RAW_ROUNDS = 3  # raw inserts after the import: the ratio takes the median round's rate
 TARGETS = {
     "import_sqlite": 30_000, "import_postgres": 15_000, "import_raw_fraction": 1 / 8,
@@ -139,24 +147,80 @@ def step_import(url: str, path: str, raw_rounds: int = RAW_ROUNDS) -> dict[str, 
     # the raw insert's rate moves with the disk's syncs from one round to the next
     raw_rounds_seconds = [raw_insert(app, before, per_transaction) for _ in range(raw_rounds)]
     raw_seconds = statistics.median(raw_rounds_seconds)
-    raw_500_seconds = raw_insert(app, before, BATCH)
-    return {"rows": summary.rows, "events": events, "learner_events": summary.events,
-            "seconds": seconds, "rate": events / seconds, "batches": summary.batches,
-            "raw_seconds": raw_seconds, "raw_rate": events / raw_seconds,
-            "raw_rates": [events / round_seconds for round_seconds in raw_rounds_seconds],
-            "raw_500_seconds": raw_500_seconds, "raw_500_rate": events / raw_500_seconds,
-            "peak_mb": peak, "passes": passes}
+    result = {"rows": summary.rows, "events": events, "learner_events": summary.events,
+              "seconds": seconds, "rate": events / seconds, "batches": summary.batches,
+              "raw_seconds": raw_seconds, "raw_rate": events / raw_seconds,
+              "raw_rates": [events / round_seconds for round_seconds in raw_rounds_seconds]}
+    if app.engine.dialect.name == "sqlite":  # the earlier runs' baseline, for comparison
+        in_ledger = [events / raw_insert(app, before, per_transaction, own_file=False)
+                     for _ in range(raw_rounds)]
+        result["raw_in_ledger_rates"] = in_ledger
+        result["raw_in_ledger_rate"] = statistics.median(in_ledger)
+    return {**result, "peak_mb": peak, "passes": passes}
 
 
-def raw_insert(app: Any, after: int, page_rows: int) -> float:
+def raw_insert(app: Any, after: int, page_rows: int, own_file: bool = True) -> float:
     """Seconds to insert the stored event rows after position `after` again into a plain table.
 
     The rows are read a page of `page_rows` at a time (untimed) and each page inserted and
     committed (timed): with the import's rows per transaction, the same rows in as many
-    transactions as the import.
+    transactions as the import. On SQLite the table is in a new file beside the ledger's,
+    set up as the ledger's connections are, since the import's ledger was new too
+    (`own_file`): a table in the ledger's own file (`own_file=False`, the baseline of
+    earlier runs) would, from the second round on, reuse the pages the round before freed
+    when it dropped its table, which is faster than growing a file as the import did.
     """
     engine = app.engine
     sqlite = engine.dialect.name == "sqlite"
+    source = engine.raw_connection()
+    seconds = 0.0
+    try:
+        with _raw_table(engine, own_file) as sink:
+            reader, cursor = source.cursor(), sink.cursor()
+            while True:
+                reader.execute(
+                    "SELECT id, originator_id, originator_version, topic, state FROM "
+                    f"ledger_events WHERE id > {int(after)} ORDER BY id LIMIT {int(page_rows)}")
+                page = reader.fetchall()
+                if not page:
+                    break
+                after = page[-1][0]
+                values = [(row[1], row[2], row[3], bytes(row[4])) for row in page]
+                source.commit()
+                started = time.perf_counter()
+                if sqlite:
+                    cursor.executemany("INSERT INTO bench_raw (originator_id, "
+                                       "originator_version, topic, state) VALUES (?, ?, ?, ?)",
+                                       values)
+                else:
+                    buffer = io.StringIO()
+                    for originator, version, topic, state in values:
+                        buffer.write(f"{originator}\t{version}\t{topic}\t\\\\x{state.hex()}\n")
+                    buffer.seek(0)
+                    cursor.copy_expert("COPY bench_raw (originator_id, originator_version, "
+                                       "topic, state) FROM STDIN", buffer)
+                sink.commit()
+                seconds += time.perf_counter() - started
+    finally:
+        source.close()
+    return seconds
+
+
+@contextmanager
+def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
+    """A driver connection holding a new, empty plain table `bench_raw`, dropped after.
+
+    SQLite with `own_file`: in a new database file beside the ledger's (WAL, its checkpoint
+    interval, the storing connection's page cache, as the ledger has them), deleted after.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    path = Path(engine.url.database).with_name(RAW_FILE) if sqlite and own_file else None
+    if path is not None:
+        _remove_sqlite_file(path)
+        url = f"sqlite:///{path}"
+        enter_sqlite_wal_mode(url)
+        engine = create_engine(url)
+        configure_sqlite(engine)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS bench_raw"))
         connection.execute(text(
@@ -164,40 +228,24 @@ def raw_insert(app: Any, after: int, page_rows: int) -> float:
             "originator_version INTEGER, topic TEXT, state BLOB)" if sqlite else
             "CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, originator_id UUID, "
             "originator_version INTEGER, topic TEXT, state BYTEA)"))
-    raw = engine.raw_connection()
-    seconds = 0.0
+    sink = engine.raw_connection()
     try:
-        cursor = raw.cursor()
         if sqlite:  # as the import's storing connection has it
-            cursor.execute(SQLITE_BULK_CACHE)
-        while True:
-            cursor.execute(
-                "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "
-                f"WHERE id > {int(after)} ORDER BY id LIMIT {int(page_rows)}")
-            page = cursor.fetchall()
-            if not page:
-                break
-            after = page[-1][0]
-            values = [(row[1], row[2], row[3], bytes(row[4])) for row in page]
-            raw.commit()
-            started = time.perf_counter()
-            if sqlite:
-                cursor.executemany("INSERT INTO bench_raw (originator_id, originator_version, "
-                                   "topic, state) VALUES (?, ?, ?, ?)", values)
-            else:
-                buffer = io.StringIO()
-                for originator, version, topic, state in values:
-                    buffer.write(f"{originator}\t{version}\t{topic}\t\\\\x{state.hex()}\n")
-                buffer.seek(0)
-                cursor.copy_expert("COPY bench_raw (originator_id, originator_version, topic, "
-                                   "state) FROM STDIN", buffer)
-            raw.commit()
-            seconds += time.perf_counter() - started
-        cursor.execute("DROP TABLE bench_raw")
-        raw.commit()
+            sink.cursor().execute(SQLITE_BULK_CACHE)
+        yield sink
+        if path is None:
+            sink.cursor().execute("DROP TABLE bench_raw")
+            sink.commit()
     finally:
-        raw.close()
-    return seconds
+        sink.close()
+        if path is not None:
+            engine.dispose()
+            _remove_sqlite_file(path)
+
+
+def _remove_sqlite_file(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
 
 
 def step_rebuild(url: str) -> dict[str, Any]:
@@ -316,17 +364,20 @@ def bench_backend(url: str, export: Path, extra: Path, learners: int, samples: i
 def _import_lines(imp: dict[str, Any], backend: str) -> list[str]:
     target = TARGETS[f"import_{backend}"]
     rates = imp["raw_rates"]
+    where = "in a new file, " if backend == "sqlite" else ""
     return [
         f"  import          {imp['rate']:>10,.0f} events/s  ({imp['events']:,} events in "
         f"{imp['seconds']:.1f} s; target >= {target:,})",
         f"  raw insert      {imp['raw_rate']:>10,.0f} rows/s    import/raw = "
         f"{imp['rate'] / imp['raw_rate']:.3f} (target >= {TARGETS['import_raw_fraction']:.3f}; "
-        f"in as many transactions as the import's {imp['batches']:,} batches; the median "
-        f"of {len(rates)} round(s))",
+        f"{where}in as many transactions as the import's {imp['batches']:,} "
+        f"batches; the median of {len(rates)} round(s))",
         f"  raw rounds      {min(rates):>10,.0f} to {max(rates):,.0f} rows/s, import/raw "
         f"{imp['rate'] / max(rates):.3f} to {imp['rate'] / min(rates):.3f}",
-        f"  raw, 500 a txn  {imp['raw_500_rate']:>10,.0f} rows/s    import/raw = "
-        f"{imp['rate'] / imp['raw_500_rate']:.3f} (the baseline of runs before 2026-12-01)",
+        *([f"  raw, ledger file{imp['raw_in_ledger_rate']:>10,.0f} rows/s    import/raw = "
+           f"{imp['rate'] / imp['raw_in_ledger_rate']:.3f} (the baseline of earlier runs: a "
+           "table in the ledger's file, whose later rounds reuse the pages freed before)"]
+          if "raw_in_ledger_rate" in imp else []),
         f"  import memory   {imp['peak_mb']:>10,.0f} MB peak",
         *[f"  {phase:<15} {timed['seconds']:>10.1f} s         ({timed['cpu_seconds']:.1f} CPU "
           "seconds in all processes)" for phase, timed in imp["passes"].items()],

@@ -27,7 +27,8 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     sqlite = report["backends"]["sqlite"]
     assert report["learners"] == 50 and report["cpus"] >= 1
     assert sqlite["import"]["events"] > 50 * 5
-    assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_500_rate"] > 0
+    assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_in_ledger_rate"] > 0
+    assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))  # the raw insert's file is removed
     rounds = sqlite["import"]["raw_rates"]
     assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[len(rounds) // 2] == (
         pytest.approx(sqlite["import"]["raw_rate"]))  # the ratio takes the median round
@@ -69,3 +70,30 @@ def test_the_bench_takes_as_many_raw_insert_rounds_as_asked(
     assert "the median of 1 round(s)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.main(["--learners", "20", "--raw-rounds", "0"])
+
+
+def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
+    tmp_path: Path,
+) -> None:
+    bench = load_bench()
+    from ledger.app import LedgerApp
+    from ledger.persistence import SQLITE_BULK_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
+
+    app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with bench._raw_table(app.engine, own_file=True) as sink:
+        cursor = sink.cursor()
+        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        settings = [cursor.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("journal_mode", "wal_autocheckpoint", "cache_size")]
+        tables = [row[0] for row in cursor.execute("SELECT name FROM sqlite_master")]
+    assert files == [str(tmp_path / bench.RAW_FILE)]
+    assert settings == ["wal", SQLITE_CHECKPOINT_PAGES, -SQLITE_BULK_CACHE_KIB]
+    assert tables == ["bench_raw"]
+    assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))
+    with bench._raw_table(app.engine, own_file=False) as sink:
+        files = [row[2] for row in sink.cursor().execute("PRAGMA database_list")
+                 if row[1] == "main"]
+    assert files == [str(tmp_path / "ledger.db")]
+    with app.engine.connect() as connection:  # the ledger's own table is dropped after
+        assert "bench_raw" not in connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master").scalars().all()
