@@ -63,7 +63,6 @@ from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
-BATCH = 500
 SEED = 2026
 EXTRA_LEARNERS = 125  # about 1,000 new events for the incremental report
 RAW_FILE = "bench-raw.db"  # the raw insert's own SQLite file, beside the ledger's
@@ -136,7 +135,7 @@ def step_import(url: str, path: str, raw_rounds: int = RAW_ROUNDS) -> dict[str, 
     before = _event_count(app)
     clock = PassClock()
     started = time.perf_counter()
-    summary = import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH), clock)
+    summary = import_csv(app, path, ImportOptions(actor="bench"), clock)
     finished = time.perf_counter()
     seconds = finished - started
     passes = clock.passes(finished, _cpu_seconds())
@@ -267,7 +266,7 @@ def step_incremental(url: str, path: str) -> dict[str, Any]:
     app = _app(url)
     view = open_view(app)
     catch_up(app, view)
-    import_csv(app, path, ImportOptions(actor="bench", batch_size=BATCH))
+    import_csv(app, path, ImportOptions(actor="bench"))
     started = time.perf_counter()
     events = catch_up(app, view)
     seconds = time.perf_counter() - started

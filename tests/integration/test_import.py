@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
+from ledger.imports.runner import DEFAULT_BATCH_SIZE
 
 HEADER = ("centre,learner,given_name,family_name,date_of_birth,gender,postcode,uln,enrolment,"
           "awarding_body,qualification,qualification_title,programme_start,planned_end,"
@@ -244,7 +245,7 @@ def test_small_batches_give_the_same_ledger_as_one_batch(make_app, tmp_path):
     assert import_csv(many, mis, ImportOptions(actor="importer", batch_size=3)).events == 0
 
 
-@pytest.mark.parametrize("batch_size", [1, 2, 500])
+@pytest.mark.parametrize("batch_size", [1, 2, DEFAULT_BATCH_SIZE])
 def test_learners_are_counted_once_whatever_the_batch_size(make_app, tmp_path, batch_size):
     app = make_app()
     import_csv(app, write(tmp_path, HEADER + SIAN), OPTIONS)
