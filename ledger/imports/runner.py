@@ -37,7 +37,7 @@ from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
 from ledger.workers import can_fork_workers, run_shares, stream_shares, worker_count
 
-DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_BATCH_SIZE = 2_000
 BYTES_PER_EVENT = 44  # about what an MIS export holds for each event its rows plan
 CHECK_CACHE_SIZE = 5_000
 
