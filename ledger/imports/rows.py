@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 from aggregates.errors import InvalidValue
@@ -128,6 +129,7 @@ class Cells:
 
     def __init__(self, record: Record, today: date) -> None:
         self.record = record
+        self.cells = record.cells  # read directly: a row's cells are read some 40 times
         self.today = today
         self.problems: list[RowProblem] = []
 
@@ -135,7 +137,7 @@ class Cells:
         self.problems.append(RowProblem(self.record.line, column, reason))
 
     def take(self, column: str, parse: Callable[[str], T], required: bool = False) -> T | None:
-        text = self.record.get(column)
+        text = self.cells.get(column, "")
         if not text:
             if required:
                 self.problem(column, "is required")
@@ -168,7 +170,7 @@ class Cells:
             self.problem(earlier, f"{early.isoformat()} is after {later} {late.isoformat()}")
 
     def needs(self, column: str, other: str) -> None:
-        if self.record.get(column) and not self.record.get(other):
+        if self.cells.get(column) and not self.cells.get(other):
             self.problem(other, f"is required when {column} is given")
 
 
@@ -205,8 +207,10 @@ def _units(text: str) -> tuple[str, ...]:
                  if unit.strip())
 
 
-def _detail(name: str) -> Callable[[str], Any]:
-    return lambda text: parse_detail(name, text)
+# each learner detail's parser, made once (not a closure for every cell of every row)
+DETAIL_PARSERS: dict[str, Callable[[str], tuple[Any, list[dict[str, str]]]]] = {
+    name: partial(parse_detail, name) for name in DETAIL_FIELDS
+}
 
 
 def _learner_row(cells: Cells) -> LearnerRow | None:
@@ -217,7 +221,7 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
     warnings: list[dict[str, str]] = []
     for name in DETAIL_FIELDS:
         required = name in ("given_name", "family_name", "date_of_birth", "gender")
-        parsed = take(name, _detail(name), required)
+        parsed = take(name, DETAIL_PARSERS[name], required)
         if parsed is not None:
             details[name], found = parsed
             warnings.extend(found)

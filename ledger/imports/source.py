@@ -15,14 +15,15 @@ csv.field_size_limit(1_000_000)
 
 @dataclass(frozen=True)
 class Record:
-    """One data row: the line it starts on and its cells by column name (missing cells empty)."""
+    """One data row: the line it starts on and its cells by column name, stripped of
+    surrounding spaces (missing cells empty)."""
 
     line: int
     cells: dict[str, str]
     extra: tuple[str, ...] = ()
 
     def get(self, column: str) -> str:
-        return self.cells.get(column, "").strip()
+        return self.cells.get(column, "")
 
 
 @dataclass
@@ -84,7 +85,7 @@ class CsvSource:
 
     @staticmethod
     def _record(header: Header, cells: list[str], line: int) -> Record:
-        named = {name: cells[index] if index < len(cells) else ""
+        named = {name: cells[index].strip() if index < len(cells) else ""
                  for name, index in header.positions.items()}
         extra = tuple(cell for cell in cells[header.width:] if cell.strip())
         return Record(line, named, extra)
