@@ -441,7 +441,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "e.g. rebuild,verify for a quick run at N = 1,000,000")
     parser.add_argument("--raw-rounds", type=int, default=RAW_ROUNDS,
                         help="rounds of the raw insert after the import (the ratio takes the "
-                             "median round's rate)")
+                             "median round's rate; on SQLite as many again into the ledger's "
+                             "own file, the earlier runs' baseline)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     steps = tuple(step.strip() for step in args.steps.split(",") if step.strip())
