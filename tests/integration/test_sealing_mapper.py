@@ -5,7 +5,8 @@ from datetime import UTC, date
 from functools import cache
 
 import pytest
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,3 +135,35 @@ def test_an_event_whose_state_does_not_begin_with_its_timestamp_is_not_prepared(
     state["timestamp"] = timestamp  # now last
     with pytest.raises(TypeError, match="must begin with"):
         app().sealing_mapper.prepare(event)
+
+
+class Versioned(Aggregate):
+    """An aggregate whose event was changed once, so its class is at version 2."""
+
+    class Noted(Aggregate.Event):
+        class_version = 2
+        text: str
+        on: date
+
+        def apply(self, aggregate: Aggregate) -> None:
+            aggregate.text = self.text  # type: ignore[attr-defined]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["on"] = "2026-01-01"
+
+    def note(self, text: str, on: date) -> None:
+        self.trigger_event(self.Noted, text=text, on=on)
+
+
+def test_an_event_at_a_later_class_version_is_stored_as_the_library_stores_it():
+    aggregate = Versioned()
+    aggregate.note("seen", date(2026, 3, 4))
+    events = aggregate.collect_events()
+    mapper = app().sealing_mapper
+    library = Mapper(library_json())
+    for domain_event in events:
+        stored = mapper.to_stored_event(domain_event)
+        assert stored.state == library.to_stored_event(domain_event).state
+        assert vars(mapper.to_domain_event(stored)) == vars(domain_event)
+    assert b'"class_version":2' in mapper.to_stored_event(events[-1]).state
