@@ -24,7 +24,6 @@ from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
 from ledger.raw_rows import driver_rows, placeholder, uuid_text
-from ledger.sealing import learner_event_name
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -152,8 +151,7 @@ class BatchWriter:
         """
         mapper = self.app.sealing_mapper
         recorded = mapper.transcoder.encode(datetime.now(UTC))
-        learners = {event.originator_id for event in plan.events
-                    if learner_event_name(event.topic) is not None}
+        learners = {event.originator_id for event in plan.events if event.personal is not None}
         return self._stored_plan(learners, made, lambda: [mapper.finish(event, recorded)
                                                           for event in plan.events],
                                  plan.rows, plan.counts, plan.touched)

@@ -395,6 +395,24 @@ def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_pat
     assert app.find_learner("L1").version == zoe.version - 1
 
 
+
+def test_a_batch_opens_or_makes_keys_only_for_learners_with_something_to_seal(
+    make_app, tmp_path
+):
+    app = make_app()
+    writer = BatchWriter(app)
+    made: OrderedDict[UUID, bytes] = OrderedDict()
+    newcomer = Learner.record("C1", "L2", {"given_name": "Siân", "family_name": "Jones",
+                                           "date_of_birth": date(2001, 3, 4), "gender": "2"},
+                              None, [], date(2025, 9, 1), Context(actor="t", source="test"))
+    newcomer.verify_id("passport", date(2025, 9, 2), Context(actor="t", source="test"))
+    recorded, checked = newcomer.collect_events()
+    plain = writer.encode_plan(BatchPlan(1, [app.sealing_mapper.prepare(checked)]), made)
+    assert plain.keys == [] and not made  # nothing personal in the batch: no key
+    sealed = writer.encode_plan(BatchPlan(1, [app.sealing_mapper.prepare(recorded)]), made)
+    assert [row["learner_id"] for row in sealed.keys] == [str(newcomer.id)]
+
+
 def _import_in_another_process(url: str, path: str, go: Any) -> None:
     from ledger.app import LedgerApp
     from ledger.imports import ImportOptions, import_csv
