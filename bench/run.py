@@ -243,6 +243,7 @@ def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
 
 
 def _remove_sqlite_file(path: Path) -> None:
+    """An SQLite database file and its write-ahead log, if they are there."""
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         name.unlink(missing_ok=True)
 
@@ -464,8 +465,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for backend in backends:
             if backend == "sqlite":
                 db = folder / "bench-ledger.db"
-                for leftover in folder.glob("bench-ledger.db*"):
-                    leftover.unlink()
+                _remove_sqlite_file(db)  # an earlier run's ledger in the same folder
                 url = f"sqlite:///{db}"
             else:
                 url = fresh_postgres(args.postgres, args.schema)
