@@ -24,6 +24,7 @@ from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
 from ledger.raw_rows import driver_rows, placeholder, uuid_text
+from ledger.sealing import PreparedEvent
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500
@@ -112,11 +113,6 @@ class StoredPlan:
         self.touched.update(other.touched)
 
 
-def _learners(events: Iterable[Event]) -> set[UUID]:
-    """The learners these events are about (not the reference index)."""
-    return {event.originator_id for event in events if isinstance(event, Learner.Event)}
-
-
 def new_learners(events: Iterable[Event]) -> list[tuple[str, str]]:
     """The (reference, centre) of each learner these events record for the first time."""
     return [(event.reference, event.centre) for event in events
@@ -149,32 +145,36 @@ class BatchWriter:
         a command's events are stamped when made, just before they are saved). They have
         never been stored, so nothing is rewritten.
         """
-        mapper = self.app.sealing_mapper
-        recorded = mapper.transcoder.encode(datetime.now(UTC))
-        learners = {event.originator_id for event in plan.events if event.personal is not None}
-        return self._stored_plan(learners, made, lambda: [mapper.finish(event, recorded)
-                                                          for event in plan.events],
-                                 plan.rows, plan.counts, plan.touched)
+        recorded = self.app.sealing_mapper.transcoder.encode(datetime.now(UTC))
+        return self._stored_plan(plan.events, [recorded] * len(plan.events), made, plan.rows,
+                                 plan.counts, plan.touched)
 
     def encode(self, events: Sequence[Event], made: OrderedDict[UUID, bytes], rows: int = 0,
                counts: Tally | None = None, touched: set[UUID] | None = None) -> StoredPlan:
-        """Events packed for storing, with the keys of new learners to store with them.
+        """Events packed for storing, each at its own recorded time, with the keys of new
+        learners to store with them."""
+        mapper = self.app.sealing_mapper
+        prepared = [mapper.prepare(event) for event in events]
+        recorded = [mapper.transcoder.encode(event.timestamp)  # type: ignore[attr-defined]
+                    for event in events]
+        return self._stored_plan(prepared, recorded, made, rows, counts, touched)
+
+    def _stored_plan(self, events: Sequence[PreparedEvent], recorded: Sequence[bytes],
+                     made: OrderedDict[UUID, bytes], rows: int, counts: Tally | None,
+                     touched: set[UUID] | None) -> StoredPlan:
+        """Prepared events finished at their recorded times and packed, with the keys of the
+        learners they seal for.
 
         Writes nothing: new learners' keys are made here (remembered in `made`) and stored
         in the transaction that stores the events, so encoding in a worker never waits for
-        the storing process's write lock, and a refused batch leaves no key behind.
+        the storing process's write lock, and a refused batch leaves no key behind. Only
+        learners with something to seal in the batch get a key opened or made.
         """
-        to_stored = self.app.mapper.to_stored_event
-        return self._stored_plan(_learners(events), made,
-                                 lambda: [to_stored(event) for event in events],
-                                 rows, counts, touched)
-
-    def _stored_plan(self, learners: set[UUID], made: OrderedDict[UUID, bytes],
-                     stored_events: Callable[[], list[StoredEvent]], rows: int,
-                     counts: Tally | None, touched: set[UUID] | None) -> StoredPlan:
+        finish = self.app.sealing_mapper.finish
+        learners = {event.originator_id for event in events if event.personal is not None}
         keys = self.app.keys.open_or_make(learners, made)
         try:
-            stored = stored_events()
+            stored = [finish(event, at) for event, at in zip(events, recorded, strict=True)]
         finally:
             self.app.keys.forget(learners)
         return StoredPlan(rows, self.app.chained_recorder.pack(stored), keys, counts or Tally(),
