@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -42,16 +43,32 @@ def _context(originator_id: Any, version: int, topic: str) -> bytes:
     return f"{uuid_text(originator_id)}/{version}/{topic}".encode()
 
 
-def _personal_split(given: dict[str, Any], name: str | None
+class EventClass(NamedTuple):
+    """What preparing an event needs to know of its class, worked out once per class."""
+
+    topic: str
+    personal: tuple[str, ...]  # the attributes holding personal data (none off a Learner)
+    quotes_values: bool  # whether its warnings' messages quote personal values
+    class_version: int
+
+
+@cache
+def event_class(cls: type) -> EventClass:
+    """The class's topic, personal attributes and version, as `prepare` uses them."""
+    topic = get_topic(cls)
+    name = learner_event_name(topic)
+    return EventClass(topic, () if name is None else personal_attributes(name),
+                      name in WARNINGS_QUOTE_VALUES, getattr(cls, "class_version", 1))
+
+
+def _personal_split(given: dict[str, Any], kind: EventClass
                     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str] | None]] | None:
-    """A Learner event's state without its personal values (and with its warnings'
-    messages blanked where they quote them), those values, and the shape of each (a dict's
-    keys, else None); None when it holds nothing personal."""
-    if name is None:
-        return None
-    secret = {attribute: given[attribute] for attribute in personal_attributes(name)
+    """An event's state without its personal values (and with its warnings' messages
+    blanked where they quote them), those values, and the shape of each (a dict's keys,
+    else None); None when it holds nothing personal."""
+    secret = {attribute: given[attribute] for attribute in kind.personal
               if given.get(attribute) is not None}
-    quotes = name in WARNINGS_QUOTE_VALUES and given.get("warnings")
+    quotes = kind.quotes_values and given.get("warnings")
     if not secret and not quotes:
         return None
     state = {key: value for key, value in given.items() if key not in secret}
@@ -107,23 +124,21 @@ class SealingMapper(Mapper[UUID]):
         """An event encoded ahead of storing, all but its recorded time and its seal (the
         import's check prepares its events and its write pass finishes them, stamped with
         the time they are stored)."""
-        cls = type(domain_event)
-        topic = get_topic(cls)
+        kind = event_class(type(domain_event))
         given = vars(domain_event)
         if not _timestamp_first(given):
-            raise TypeError(f"{topic}: an event's state must begin with its originator's "
+            raise TypeError(f"{kind.topic}: an event's state must begin with its originator's "
                             "id and version and its timestamp")
-        split = _personal_split(given, learner_event_name(topic))
+        split = _personal_split(given, kind)
         members = dict(given if split is None else split[0])
         for name in NOT_MEMBERS:
             del members[name]
-        class_version = getattr(cls, "class_version", 1)
-        if class_version > 1:  # written as the library writes it, after the event's attributes
-            members["class_version"] = class_version
+        if kind.class_version > 1:  # written as the library writes it, after the attributes
+            members["class_version"] = kind.class_version
         personal = None if split is None else (self.transcoder.encode(split[1]),
                                                self.transcoder.encode(split[2]))
         return PreparedEvent(domain_event.originator_id, domain_event.originator_version,
-                             topic, self.transcoder.encode(members)[1:-1], personal)
+                             kind.topic, self.transcoder.encode(members)[1:-1], personal)
 
     def finish(self, prepared: PreparedEvent, recorded: bytes) -> StoredEvent:
         """The stored event of a prepared one, recorded at `recorded` (the transcoder's
