@@ -395,7 +395,6 @@ def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_pat
     assert app.find_learner("L1").version == zoe.version - 1
 
 
-
 def test_a_batch_opens_or_makes_keys_only_for_learners_with_something_to_seal(
     make_app, tmp_path
 ):

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from ledger.imports.rows import LearnerRow, parse_row
-from ledger.imports.source import CsvSource
+from ledger.imports.source import CsvSource, Record
 
 HEADER = ("centre,learner,given_name,family_name,date_of_birth,gender,uln,enrolment,"
           "awarding_body,qualification,qualification_title,programme_start,planned_end\n")
@@ -14,7 +14,7 @@ ROW = ("58231,L001,Ada,Lovelace,1990-12-10,2,1000000043,E1,IMI,601/3413/0,Light 
        "2026-09-01,2027-06-30\n")
 
 
-def _records(tmp_path: Path, text: str) -> list:  # type: ignore[type-arg]
+def _records(tmp_path: Path, text: str) -> list[Record]:
     path = tmp_path / "export.csv"
     path.write_text(text, encoding="utf-8")
     source = CsvSource(path)
