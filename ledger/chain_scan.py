@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, select
 
-from ledger.chain import EMPTY, Digest, content_hash, link_hash
+from ledger.chain import EMPTY, Digest, content_digest, framed_id, link_digest
 from ledger.chained_recorder import ChainedApplicationRecorder
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.raw_rows import originator_column, raw_rows, uuid_text
@@ -68,25 +69,29 @@ def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head
                digest_position: int | None) -> tuple[Digest, str | None] | None:
     """The head after the positions after `after` up to `upto`, chained on from `head`, and
     the chained hash at `digest_position` if it is among them; None if anything does not fit."""
-    previous, position, seq, at_digest = head.hash, head.position, head.events, None
-    events = raw_rows(engine_of(recorder), events_in(recorder, after, upto))
-    links = raw_rows(engine_of(recorder), links_in(recorder, after, upto))
-    if len(events) != len(links):
+    previous, position, seq, at_digest = bytes.fromhex(head.hash), head.position, head.events, None
+    engine = engine_of(recorder)
+    rows = raw_rows(engine, chained_events_in(recorder, after, upto))
+    if links_count(recorder, after, upto) != len(rows):  # a chain entry with no event
         return None
-    for event, link in zip(events, links, strict=True):
-        position, originator, version, topic, state = event
+    for position, originator, version, topic, state, link_seq, link_content, link_hash in rows:
         seq += 1
-        if position != link[0] or link[1] != seq:
+        if link_seq != seq:  # None when the event has no chain entry
             return None
-        content = content_hash(uuid_text(originator), version, topic, state)
-        if content != link[2]:
+        content = content_digest(_framed_originator(originator), version, topic, state)
+        if content.hex() != link_content:
             return None
-        previous = link_hash(previous, seq, position, content)
-        if previous != link[3]:
+        previous = link_digest(previous, seq, position, content)
+        if previous.hex() != link_hash:
             return None
         if position == digest_position:
-            at_digest = previous
-    return Digest(position, previous, seq), at_digest
+            at_digest = previous.hex()
+    return Digest(position, previous.hex(), seq), at_digest
+
+
+@lru_cache(maxsize=4096)  # an aggregate's events come in runs: frame each id once
+def _framed_originator(value: Any) -> bytes:
+    return framed_id(uuid_text(value))
 
 
 _ADOPTED: list[ChainedApplicationRecorder] = []
@@ -130,6 +135,28 @@ def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Se
     return (select(record.id, originator, record.originator_version, record.topic,
                    record.state)
             .where(record.id > after, record.id <= upto).order_by(record.id))
+
+
+def chained_events_in(recorder: ChainedApplicationRecorder, after: int,
+                      upto: int) -> Select[Any]:
+    """`events_in`, each with its chain entry's seq, content hash and hash (NULLs if none)."""
+    table = recorder.hashes_table
+    events = events_in(recorder, after, upto)
+    record = recorder.events_record_cls
+    # the window on the entries too: without it PostgreSQL read the whole table to join
+    entry = and_(table.c.position == record.id, table.c.position > after,
+                 table.c.position <= upto)
+    return (events.add_columns(table.c.seq, table.c.content_hash, table.c.hash)
+            .outerjoin(table, entry))
+
+
+def links_count(recorder: ChainedApplicationRecorder, after: int, upto: int) -> int:
+    """How many chain entries there are at positions after `after` up to `upto`."""
+    table = recorder.hashes_table
+    query = (select(func.count()).select_from(table)
+             .where(table.c.position > after, table.c.position <= upto))
+    with engine_of(recorder).connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def links_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:

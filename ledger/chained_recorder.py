@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_text
-from ledger.chain import GENESIS, content_hash, link_hash
+from ledger.chain import GENESIS, content_hash, link_digest
 from ledger.persistence import SQLITE_BULK_CACHE, create_tables_once
 from ledger.raw_rows import placeholder, uuid_text
 
@@ -337,12 +337,12 @@ def _chain_rows(
     head: tuple[int, str], positions: Sequence[int], contents: Sequence[str]
 ) -> list[tuple[int, int, str, str]]:
     """(position, seq, content_hash, hash) for each new event, chained after `head`."""
-    seq, previous = head
+    seq, previous = head[0], bytes.fromhex(head[1])
     rows = []
     for position, content in zip(positions, contents, strict=True):
         seq += 1
-        previous = link_hash(previous, seq, position, content)
-        rows.append((position, seq, content, previous))
+        previous = link_digest(previous, seq, position, bytes.fromhex(content))
+        rows.append((position, seq, content, previous.hex()))
     return rows
 
 
