@@ -28,17 +28,17 @@ def audit(
     """Every event of learner REFERENCE in recorded order, with retractions."""
     moment = parse_timestamp(as_at) if as_at else None
     app = settings().app()
-    learner = app.find_learner(reference, centre)
-    rows = audit_rows(app.learner_events(learner.id), moment)
+    centre, events = app.learner_history(reference, centre)
+    rows = audit_rows(events, moment)
     if holds_encrypted(rows):
         click.echo(f"Note: personal data reads {ENCRYPTED}: {why_encrypted(app.keys)}",
                    err=True)
     if masked:
         rows = redact(rows)
-    document = {"learner": reference, "centre": learner.centre,
+    document = {"learner": reference, "centre": centre,
                 "as_at": moment, "events": rows}
     if fmt == "json":
         from cli.output import emit_json
         emit_json(document)
     else:
-        emit_rows(rows, AUDIT_COLUMNS, fmt, title=f"Audit of {reference} at {learner.centre}")
+        emit_rows(rows, AUDIT_COLUMNS, fmt, title=f"Audit of {reference} at {centre}")

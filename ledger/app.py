@@ -155,9 +155,21 @@ class LedgerApp(Application[UUID]):
         try:
             learner = self.repository.get(learner_id(centre, reference))
         except AggregateNotFoundError:
-            raise UnknownLearner(f"no learner {reference!r} at centre {centre}") from None
+            raise _unknown(reference, centre) from None
         assert isinstance(learner, Learner)
         return learner
+
+    def learner_history(
+        self, reference: str, centre: str | None = None
+    ) -> tuple[str, list[tuple[int, DomainEventProtocol[UUID]]]]:
+        """The learner's centre and stored events (as `learner_events`), found as
+        `find_learner` finds the learner but without rebuilding it: what an audit needs."""
+        if centre is None:
+            centre = self._only_centre_of(reference)
+        events = self.learner_events(learner_id(centre, reference))
+        if not events:
+            raise _unknown(reference, centre)
+        return centre, events
 
     def _only_centre_of(self, reference: str) -> str:
         centres = self._centres_of(reference)
@@ -470,3 +482,7 @@ def _stored(row: Any) -> Any:
         originator_id=row.originator_id, originator_version=row.originator_version,
         topic=row.topic, state=state,
     )
+
+
+def _unknown(reference: str, centre: str) -> UnknownLearner:
+    return UnknownLearner(f"no learner {reference!r} at centre {centre}")

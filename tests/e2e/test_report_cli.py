@@ -249,6 +249,18 @@ def test_user_mistakes_are_one_line_errors(sqlite_ledger: Ledger, args: tuple[st
     assert "Traceback" not in result.output
 
 
+def test_an_audit_of_a_learner_not_at_the_centre_given_is_an_error(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1", centre="C1")
+    result = sqlite_ledger("audit", "L1", "--centre", "C2", code=1)
+    assert result.stderr == "Error: no learner 'L1' at centre C2\n"
+    assert result.stdout == ""
+    result = sqlite_ledger("audit", "NOBODY", code=1)
+    assert result.stderr == "Error: no learner 'NOBODY' is recorded\n"
+    audit = json.loads(sqlite_ledger("audit", "L1", "--format", "json").stdout)
+    assert (audit["centre"], [row["event"] for row in audit["events"]]) == (
+        "C1", ["Recorded"])
+
+
 def test_check_exits_1_when_there_are_findings(sqlite_ledger: Ledger) -> None:
     add(sqlite_ledger, "L1")
     sqlite_ledger("report", "maladministration", "--check")
