@@ -15,6 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from aggregates.learner import Learner
 from ledger.app import LedgerApp
 from ledger.gc_pause import cyclic_gc_paused
 from ledger.persistence import checkpoint
@@ -37,7 +38,7 @@ from ledger.workers import (
     stop_processes,
     worker_count,
 )
-from projections.timeline import Timeline
+from projections.timeline import Entry, Timeline
 
 Window = tuple[int, int]
 # a window's timeline rows, the learners among them with a row stored already, and its events
@@ -154,7 +155,18 @@ def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], wind
     entries = learner_entries(app, *window, share=share)
     ids = learners_of(entries)
     known = {learner: previous[learner] for learner in ids if learner in previous}
-    known.update(view.load([learner for learner in ids if learner not in previous]))
+    older = begun_before(entries)
+    known.update(view.load([learner for learner in ids
+                            if learner not in previous and learner in older]))
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
     return timelines, (rows, list(known), len(entries))
+
+
+def begun_before(entries: list[Entry]) -> set[str]:
+    """The learners whose first event here is not their first of all (version 1, which
+    creates the learner): the only ones that can have a timeline from an earlier window."""
+    first: dict[str, int] = {}
+    for entry in entries:
+        first.setdefault(entry.learner_id, entry.version)
+    return {learner for learner, version in first.items() if version > Learner.INITIAL_VERSION}
