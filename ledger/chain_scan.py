@@ -12,13 +12,17 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from sqlalchemy import Select, and_, func, select
 
 from ledger.chain import EMPTY, Digest, content_digest, framed_id, link_digest
 from ledger.chained_recorder import ChainedApplicationRecorder
 from ledger.gc_pause import cyclic_gc_paused
-from ledger.raw_rows import originator_column, raw_rows, uuid_text
+from ledger.raw_rows import json_text_column, originator_column, raw_rows, uuid_text
 from ledger.workers import use_own_connections
+
+# PostgreSQL's error for bytes that are not valid in the encoding (character_not_in_repertoire)
+NOT_UTF8 = "22021"
 
 
 def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
@@ -70,15 +74,15 @@ def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head
     """The head after the positions after `after` up to `upto`, chained on from `head`, and
     the chained hash at `digest_position` if it is among them; None if anything does not fit."""
     previous, position, seq, at_digest = bytes.fromhex(head.hash), head.position, head.events, None
-    engine = engine_of(recorder)
-    rows = raw_rows(engine, chained_events_in(recorder, after, upto))
-    if links_count(recorder, after, upto) != len(rows):  # a chain entry with no event
-        return None
+    rows = _chained_rows(recorder, after, upto)
+    if rows is None or links_count(recorder, after, upto) != len(rows):
+        return None  # a state that is not text, or a chain entry with no event
     for position, originator, version, topic, state, link_seq, link_content, link_hash in rows:
         seq += 1
         if link_seq != seq:  # None when the event has no chain entry
             return None
-        content = content_digest(_framed_originator(originator), version, topic, state)
+        data = state.encode() if type(state) is str else state
+        content = content_digest(_framed_originator(originator), version, topic, data)
         if content.hex() != link_content:
             return None
         previous = link_digest(previous, seq, position, content)
@@ -87,6 +91,17 @@ def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head
         if position == digest_position:
             at_digest = previous.hex()
     return Digest(position, previous.hex(), seq), at_digest
+
+
+def _chained_rows(recorder: ChainedApplicationRecorder, after: int, upto: int) -> list[Any] | None:
+    """The rows of `chained_events_in`; None if PostgreSQL finds a stored state that is not
+    UTF-8 text (which no transcoded event is: `ledger.integrity` then reads the bytes)."""
+    try:
+        return raw_rows(engine_of(recorder), chained_events_in(recorder, after, upto))
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) == NOT_UTF8:
+            return None
+        raise
 
 
 @lru_cache(maxsize=4096)  # an aggregate's events come in runs: frame each id once
@@ -139,10 +154,17 @@ def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Se
 
 def chained_events_in(recorder: ChainedApplicationRecorder, after: int,
                       upto: int) -> Select[Any]:
-    """`events_in`, each with its chain entry's seq, content hash and hash (NULLs if none)."""
+    """The events of `events_in` (their states as text on PostgreSQL), each with its chain
+    entry's seq, content hash and hash (NULLs if it has none)."""
     table = recorder.hashes_table
-    events = events_in(recorder, after, upto)
     record = recorder.events_record_cls
+    engine = engine_of(recorder)
+    # the state as text on PostgreSQL (the bytes as they are stored, UTF-8 encoded): its
+    # driver reads a bytea as hex, which made the scan read twice the bytes
+    events = (select(record.id, originator_column(engine, record.originator_id),
+                     record.originator_version, record.topic,
+                     json_text_column(engine, record.state))
+              .where(record.id > after, record.id <= upto).order_by(record.id))
     # the window on the entries too: without it PostgreSQL read the whole table to join
     entry = and_(table.c.position == record.id, table.c.position > after,
                  table.c.position <= upto)

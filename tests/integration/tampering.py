@@ -43,6 +43,15 @@ def edit_state_byte(app: Any, connection: Connection, position: int) -> None:
     connection.execute(update(events).where(events.c.id == position).values(state=bytes(state)))
 
 
+def break_state_encoding(app: Any, connection: Connection, position: int) -> None:
+    """A stored state's middle byte set to one that no UTF-8 text holds."""
+    events = app.recorder.events_record_cls.__table__
+    state = bytearray(connection.execute(
+        select(events.c.state).where(events.c.id == position)).scalar_one())
+    state[len(state) // 2] = 0xFF
+    connection.execute(update(events).where(events.c.id == position).values(state=bytes(state)))
+
+
 def delete_event(app: Any, connection: Connection, position: int) -> None:
     connection.execute(text(f"DELETE FROM {EVENTS_TABLE} WHERE id = :p"), {"p": position})
 

@@ -50,6 +50,7 @@ def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger, scan):
 
 @pytest.mark.parametrize(("edit", "position", "kind", "verified_before"), [
     (lambda app, c: t.edit_state_byte(app, c, 4), 4, "changed", 3),
+    (lambda app, c: t.break_state_encoding(app, c, 4), 4, "changed", 3),
     (lambda app, c: t.delete_event(app, c, 4), 4, "missing", 3),
     (lambda app, c: t.delete_event_and_link(app, c, 4), 5, "missing", 3),
     (lambda app, c: t.swap_events(app, c, 3, 5), 3, "reordered", 2),
@@ -57,8 +58,9 @@ def test_an_untouched_ledger_verifies_and_reports_its_head_digest(ledger, scan):
     (lambda app, c: t.insert_forged_event(app, c), 11, "inserted", 10),
     (lambda app, c: t.truncate_events_after(app, c, 7), 8, "missing", 7),
     (lambda app, c: t.edit_link_hash(app, c, 6), 6, "changed", 5),
-], ids=["state-byte-edited", "row-deleted", "row-and-link-deleted", "rows-swapped",
-        "rows-and-links-swapped", "forged-row-inserted", "tail-truncated", "chain-entry-edited"])
+], ids=["state-byte-edited", "state-not-utf8", "row-deleted", "row-and-link-deleted",
+        "rows-swapped", "rows-and-links-swapped", "forged-row-inserted", "tail-truncated",
+        "chain-entry-edited"])
 @SCANS
 def test_each_kind_of_tampering_is_caught_and_the_first_bad_event_named(
     ledger, edit, position, kind, verified_before, scan
