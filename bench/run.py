@@ -24,6 +24,10 @@ learner with the reference index), then for each backend, each step in its own p
 - verify: `ledger verify`, events/s (one process per core on a large ledger).
 
 `--steps` picks the steps after the import (which always runs: it builds the ledger).
+
+The run also times a fixed piece of pure Python (`sum(range(1000))`, best of 5) at its start
+and its end: the host's speed at the time, since the same machine, or another of its kind,
+can be twice as fast on one day as on another, and every figure moves with it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -92,6 +97,12 @@ def write_export(path: Path, learners: int, prefix: str = "L", seed: int = SEED)
             generator.mis_rows.clear()
             generator.event_rows.clear()
     return rows
+
+
+def host_speed_us() -> float:
+    """Microseconds for `sum(range(1000))`, best of 5 (lower is faster)."""
+    loops = 10_000
+    return min(timeit.repeat("sum(range(1000))", number=loops, repeat=5)) / loops * 1e6
 
 
 # ----- steps, each run in a child process -----------------------------------------------------
@@ -415,8 +426,11 @@ STEP_LINES = {"import": _import_lines, "rebuild": _rebuild_lines,
 
 
 def table(report: dict[str, Any]) -> str:
+    start, end = report["host_speed_us"]
     lines = [f"ledger bench: {report['learners']:,} learners, {report['rows']:,} MIS rows, "
-             f"{report['cpus']} CPUs"]
+             f"{report['cpus']} CPUs",
+             f"host speed: sum(range(1000)) in {start:.1f} us at the start, {end:.1f} us at the "
+             "end (lower is faster)"]
     for backend, r in report["backends"].items():
         lines.append(f"\n{backend}")
         for step in STEPS:
@@ -460,7 +474,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows = write_export(export, args.learners)
         write_export(extra, EXTRA_LEARNERS, prefix="X", seed=SEED + 1)
         report: dict[str, Any] = {"learners": args.learners, "rows": rows,
-                                  "cpus": os.cpu_count(), "targets": TARGETS, "backends": {}}
+                                  "cpus": os.cpu_count(), "host_speed_us": [host_speed_us()],
+                                  "targets": TARGETS, "backends": {}}
         backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
         for backend in backends:
             if backend == "sqlite":
@@ -472,6 +487,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["backends"][backend] = bench_backend(
                 url, export, extra, args.learners, min(args.samples, args.learners), steps,
                 args.raw_rounds)
+        report["host_speed_us"].append(host_speed_us())
     print(json.dumps(report, indent=2) if args.json else table(report))
     return report
 

@@ -26,6 +26,7 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
                          "--workdir", str(tmp_path)])
     sqlite = report["backends"]["sqlite"]
     assert report["learners"] == 50 and report["cpus"] >= 1
+    assert len(report["host_speed_us"]) == 2 and min(report["host_speed_us"]) > 0
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_in_ledger_rate"] > 0
     assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))  # the raw insert's file is removed
@@ -43,7 +44,8 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert sqlite["verify"]["events"] == (sqlite["import"]["events"]
                                           + sqlite["incremental"]["events"]
                                           + bench.EXTRA_LEARNERS * 2)
-    assert "sqlite" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sqlite" in out and "host speed: sum(range(1000)) in " in out
 
 
 def test_the_bench_can_run_only_some_steps_after_the_import(
