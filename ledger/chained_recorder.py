@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing_sqlalchemy import factory as library_factory
@@ -129,6 +130,30 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             return bytes(bind(value))
 
         self._uuid_bind = uuid_bind
+
+    def select_events(
+        self, originator_id: UUID | str, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """The library's query of one aggregate's events, in the library's transaction, as
+        Core rows rather than an ORM object per event (about half of a small aggregate's
+        load on PostgreSQL went to the ORM)."""
+        table = self.events_record_cls.__table__
+        version = table.c.originator_version
+        query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
+            table.c.originator_id == originator_id)
+        if gt is not None:
+            query = query.where(version > gt)
+        if lte is not None:
+            query = query.where(version <= lte)
+        query = query.order_by(version.desc() if desc else version)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.transaction(commit=False) as session:
+            rows = session.execute(query).all()
+        return [StoredEvent(originator_id=row[0], originator_version=row[1], topic=row[2],
+                            state=bytes(row[3]) if isinstance(row[3], memoryview) else row[3])
+                for row in rows]
 
     def create_table(self) -> None:
         """Create the tables; a chain table created now chains the events already there.
