@@ -139,16 +139,20 @@ def engine_of(recorder: ChainedApplicationRecorder) -> Any:
     return engine
 
 
-def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int) -> Select[Any]:
+def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int,
+              states_as_text: bool = False) -> Select[Any]:
     """The stored events at positions after `after` up to `upto`.
 
     Pages are windows of positions, not LIMITs: the database reads only the window, whatever
     its statistics say (a LIMIT after a range made PostgreSQL sort the rest of the table).
+    `states_as_text`: on PostgreSQL the states as text, the stored bytes as UTF-8 (its driver
+    reads a bytea as hex, twice the bytes); the database refuses a state that is not UTF-8.
     """
     record = recorder.events_record_cls
-    originator = originator_column(engine_of(recorder), record.originator_id)
-    return (select(record.id, originator, record.originator_version, record.topic,
-                   record.state)
+    engine = engine_of(recorder)
+    state = json_text_column(engine, record.state) if states_as_text else record.state
+    return (select(record.id, originator_column(engine, record.originator_id),
+                   record.originator_version, record.topic, state)
             .where(record.id > after, record.id <= upto).order_by(record.id))
 
 
@@ -158,17 +162,11 @@ def chained_events_in(recorder: ChainedApplicationRecorder, after: int,
     entry's seq, content hash and hash (NULLs if it has none)."""
     table = recorder.hashes_table
     record = recorder.events_record_cls
-    engine = engine_of(recorder)
-    # the state as text on PostgreSQL (the bytes as they are stored, UTF-8 encoded): its
-    # driver reads a bytea as hex, which made the scan read twice the bytes
-    events = (select(record.id, originator_column(engine, record.originator_id),
-                     record.originator_version, record.topic,
-                     json_text_column(engine, record.state))
-              .where(record.id > after, record.id <= upto).order_by(record.id))
     # the window on the entries too: without it PostgreSQL read the whole table to join
     entry = and_(table.c.position == record.id, table.c.position > after,
                  table.c.position <= upto)
-    return (events.add_columns(table.c.seq, table.c.content_hash, table.c.hash)
+    return (events_in(recorder, after, upto, states_as_text=True)
+            .add_columns(table.c.seq, table.c.content_hash, table.c.hash)
             .outerjoin(table, entry))
 
 

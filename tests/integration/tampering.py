@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -36,19 +37,20 @@ def drop_triggers(connection: Connection) -> None:
 
 
 def edit_state_byte(app: Any, connection: Connection, position: int) -> None:
-    events = app.recorder.events_record_cls.__table__
-    state = bytearray(connection.execute(
-        select(events.c.state).where(events.c.id == position)).scalar_one())
-    state[len(state) // 2] ^= 0x01
-    connection.execute(update(events).where(events.c.id == position).values(state=bytes(state)))
+    _change_state_byte(app, connection, position, lambda byte: byte ^ 0x01)
 
 
 def break_state_encoding(app: Any, connection: Connection, position: int) -> None:
     """A stored state's middle byte set to one that no UTF-8 text holds."""
+    _change_state_byte(app, connection, position, lambda _: 0xFF)
+
+
+def _change_state_byte(app: Any, connection: Connection, position: int,
+                       change: Callable[[int], int]) -> None:
     events = app.recorder.events_record_cls.__table__
     state = bytearray(connection.execute(
         select(events.c.state).where(events.c.id == position)).scalar_one())
-    state[len(state) // 2] = 0xFF
+    state[len(state) // 2] = change(state[len(state) // 2])
     connection.execute(update(events).where(events.c.id == position).values(state=bytes(state)))
 
 

@@ -131,7 +131,6 @@ def test_verify_pages_through_the_chain_and_catches_tampering_on_a_page_boundary
 
 def test_verify_reads_each_page_with_the_cyclic_collector_off_and_leaves_it_on(ledger,
                                                                              monkeypatch):
-
     collecting: list[bool] = []
 
     def reading(engine: Any, query: Any) -> list[Any]:
