@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_text
 from ledger.chain import GENESIS, content_hash, link_digest
-from ledger.persistence import SQLITE_BULK_CACHE, create_tables_once
+from ledger.persistence import create_tables_once, widen_sqlite_cache
 from ledger.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
@@ -235,7 +235,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         if self._is_sqlite:
             self._take_sqlite_write_lock(session)
             if len(packed.rows) > self.CHUNK:
-                self._widen_sqlite_cache(session)
+                widen_sqlite_cache(session)
         if not packed.rows:
             return []
         positions = self._bulk_insert(session, packed.rows)
@@ -329,19 +329,6 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         return (f"{self._insert_sql.removesuffix(' VALUES ')} SELECT * FROM "
                 f"(VALUES {self._values(count)}) AS new_rows WHERE ({self._head_hash_sql}) = "
                 f"{self._marker}")
-
-    @staticmethod
-    def _widen_sqlite_cache(session: Session) -> None:
-        """On SQLite, a large batch is stored with a page cache of SQLITE_BULK_CACHE_KIB on
-        its connection (from then on), not SQLite's 2 MiB.
-
-        A batch adds one entry per aggregate to pages all over the aggregate-id index; the
-        default cache could not keep them from one batch to the next, and a batch's pages
-        spilled out of it before its commit (the import's storing process used 13% more
-        CPU). Only connections that store batches get it: readers (rebuilds, verify) would
-        only fill it with pages they read once.
-        """
-        session.connection().connection.dbapi_connection.execute(SQLITE_BULK_CACHE)
 
     def _take_sqlite_write_lock(self, session: Session) -> None:
         """On SQLite, start the writing transaction with BEGIN IMMEDIATE.

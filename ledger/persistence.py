@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
@@ -96,6 +97,24 @@ SQLITE_BUSY_MS = 60_000
 SQLITE_CHECKPOINT_PAGES = 40_000  # pages of WAL (about 160 MB) between automatic checkpoints
 SQLITE_BULK_CACHE_KIB = 65_536  # page cache of a connection storing a batch (default 2 MiB)
 SQLITE_BULK_CACHE = f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"
+
+
+def widen_sqlite_cache(session: Session) -> None:
+    """On SQLite, give the session's connection (from then on) a page cache of
+    SQLITE_BULK_CACHE_KIB, not SQLite's 2 MiB, for a large write: an import's batch of
+    events, a rebuild's window of report rows.
+
+    Such a write adds or replaces entries all over a randomly keyed index (the events'
+    aggregate ids, the timelines' learner ids). In the default cache a batch's pages did not
+    stay from one batch to the next, and spilled out before its commit, to be written again
+    at it: the import's storing process used 13% more CPU, and at 1,000,000 learners a
+    rebuild's writes spent a fifth of their time spilling pages. Only connections that
+    write in bulk get it: readers (rebuilds' workers, verify) would only fill it with pages
+    they read once. Nothing is done on another database.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.connection.dbapi_connection.execute(SQLITE_BULK_CACHE)
 
 
 def configure_postgres(engine: Engine) -> None:

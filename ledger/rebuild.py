@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
-from ledger.gc_pause import cyclic_gc_paused
+from ledger.gc_pause import BulkPass, cyclic_gc_paused
 from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
 from ledger.reports import (
@@ -92,16 +92,18 @@ def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[
     written = 0
     if windows:
         _send(pipes, windows[0])
-    for index, (after, upto) in enumerate(windows):
-        folded = [_receive(pipe) for pipe in pipes]
-        if index + 1 < len(windows):
-            _send(pipes, windows[index + 1])
-        rows = [row for part, _, _ in folded for row in part]
-        stored = [learner for _, part, _ in folded for learner in part]
-        if not view.replace(rows, Tracking(app.name, upto), after, stored):
-            return written
-        written += sum(events for _, _, events in folded)
-        progress.update(upto, written)
+    with BulkPass() as bulk:  # each window's rows are tens of thousands of new dicts
+        for index, (after, upto) in enumerate(windows):
+            folded = [_receive(pipe) for pipe in pipes]
+            if index + 1 < len(windows):
+                _send(pipes, windows[index + 1])
+            rows = [row for part, _, _ in folded for row in part]
+            stored = [learner for _, part, _ in folded for learner in part]
+            if not view.replace(rows, Tracking(app.name, upto), after, stored):
+                return written
+            written += sum(events for _, _, events in folded)
+            progress.update(upto, written)
+            bulk.step()
     return written
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError, Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
@@ -32,7 +32,7 @@ from aggregates.learner import Learner
 from ledger.app import LedgerApp
 from ledger.bulk_writes import copy_rows, deletes_without_zeroing
 from ledger.gc_pause import cyclic_gc_paused
-from ledger.persistence import application_env, create_tables_once
+from ledger.persistence import application_env, create_tables_once, widen_sqlite_cache
 from ledger.plain_events import entries_of_rows
 from ledger.progress import NoProgress, Progress
 from ledger.raw_rows import json_text_column, originator_column, originator_share, raw_rows
@@ -78,6 +78,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             Column("timeline", Text, nullable=False),
         )
         self.tables.append(self.timelines)
+        self._upsert_sql: tuple[str, tuple[str, ...]] | None = None  # SQL, parameter names
 
     def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:
         """Fold new learner events into the timelines; returns how many were new.
@@ -168,12 +169,33 @@ class ReportsView(SQLAlchemyTrackingRecorder):
                     self.timelines.c.learner_id.in_(replaced)))
             copy_rows(session, self.timelines, rows)
             return
-        upsert = sqlite_insert(self.timelines)
-        replaced = {name: upsert.excluded[name] for name in (
-            "centre", "reference", "position", "timeline")}
+        if len(rows) > PAGE_SIZE:  # more than a catch-up's page can hold: a rebuild's window
+            widen_sqlite_cache(session)
         with deletes_without_zeroing(session):  # replaced rows free their old bytes
-            session.execute(upsert.on_conflict_do_update(index_elements=["learner_id"],
-                                                         set_=replaced), rows)
+            self._sqlite_upsert(session, rows)
+
+    def _sqlite_upsert(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """SQLite: the rows upserted through the driver, on the session's transaction.
+
+        The statement is SQLAlchemy's, compiled once; the rows go to the driver as tuples.
+        Through SQLAlchemy, processing each row's parameters (none of these columns' types
+        converts a value) took a fifth of a large rebuild's writing process."""
+        if self._upsert_sql is None:
+            upsert = sqlite_insert(self.timelines)
+            statement = upsert.on_conflict_do_update(
+                index_elements=["learner_id"],
+                set_={name: upsert.excluded[name]
+                      for name in ("centre", "reference", "position", "timeline")})
+            compiled = statement.compile(dialect=session.get_bind().dialect)
+            self._upsert_sql = (str(compiled), tuple(compiled.positiontup or ()))
+        sql, names = self._upsert_sql
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.executemany(sql, [tuple([row[name] for name in names]) for row in rows])
+        except session.get_bind().dialect.dbapi.Error as error:  # type: ignore[union-attr]
+            raise OperationalError(f"could not write the reports: {error}") from error
+        finally:
+            cursor.close()
 
     def _max_tracking(self, session: Session, application_name: str) -> int | None:
         record = self.tracking_record_cls

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import OperationalError, Tracking
 
 import ledger.rebuild
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.persistence import SQLITE_BULK_CACHE_KIB
 from ledger.plain_events import UnreadableState
 from ledger.rebuild import RebuildWorkerFailed, fold_in_parallel, rebuild
-from ledger.reports import catch_up, entry_pages, last_position, open_view
+from ledger.reports import PAGE_SIZE, catch_up, entry_pages, last_position, open_view
 from ledger.workers import can_fork_workers, worker_count
 
 CTX = Context(actor="parallel", source="test")
@@ -116,3 +118,58 @@ def test_small_ledgers_are_verified_and_rebuilt_in_one_process_large_ones_on_eve
     engine = make_app().engine
     assert worker_count(engine, 10) == 1
     assert worker_count(engine, 10**6) == max(1, min(os.cpu_count() or 1, 8))
+
+
+def timeline_rows(count: int, position: int = 1) -> list[dict[str, Any]]:
+    return [{"learner_id": f"learner-{n:05d}", "centre": "C1", "reference": f"L{n}",
+             "position": position, "timeline": f'{{"n": {n}}}'} for n in range(count)]
+
+
+def test_on_sqlite_a_rebuild_window_is_written_with_the_bulk_page_cache(tmp_path) -> None:
+    app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    view = open_view(app)
+
+    def cache_size(session: Any) -> int:  # in KiB when negative; SQLite's default is -2000
+        return session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one()
+
+    with view.transaction(commit=True) as session:
+        view._write(session, timeline_rows(PAGE_SIZE))  # a catch-up's page
+        small = cache_size(session)
+        view._write(session, timeline_rows(PAGE_SIZE + 1, position=2))  # a rebuild's window
+        large = cache_size(session)
+    assert (small, large) == (-2000, -SQLITE_BULK_CACHE_KIB)
+    assert len(list(view.rows())) == PAGE_SIZE + 1  # the second write replaced the first's
+    assert {row["n"] for row in view.rows()} == set(range(PAGE_SIZE + 1))
+
+
+def test_on_sqlite_a_row_the_table_refuses_fails_the_whole_window(tmp_path) -> None:
+    app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
+    view = open_view(app)
+    rows = timeline_rows(3)
+    rows[2]["timeline"] = None
+    with pytest.raises(OperationalError, match="could not write the reports: NOT NULL"):
+        view.replace(rows, Tracking(app.name, 5), after=0)
+    assert list(view.rows()) == []
+    assert view.max_tracking_id(app.name) is None
+
+
+def test_the_rebuild_writes_its_windows_with_the_cyclic_collector_paused(
+    make_app: Callable[[], LedgerApp], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app()
+    if not can_fork_workers(app.engine):
+        pytest.skip("no worker processes on this platform")
+    ledger_of(app, 6)
+    view = open_view(app)
+    collecting: list[bool] = []
+    replace = type(view).replace
+
+    def watched(self: Any, *args: Any, **kwargs: Any) -> bool:
+        collecting.append(gc.isenabled())
+        return replace(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(view), "replace", watched)
+    assert gc.isenabled()
+    assert rebuild(app, view, workers=2, page=4) == 15
+    assert collecting and not any(collecting)
+    assert gc.isenabled()
