@@ -33,6 +33,7 @@ from ledger.imports.writing import (
     new_learners,
 )
 from ledger.persistence import checkpoint
+from ledger.prefetch import Prefetch
 from ledger.progress import NoProgress, Progress
 from ledger.sealing import check_recordable
 from ledger.workers import can_fork_workers, run_shares, stream_shares, worker_count
@@ -413,9 +414,11 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
     progress.start("Importing", summary.rows)
     done = 0
     with BulkPass() as bulk:
-        with closing(plans):  # stops any encoding workers as soon as a plan no longer holds
-            for plan in plans:
-                if not writer.write_stored(plan):
+        # closing stops any encoding workers as soon as a plan no longer holds; each next
+        # plan is taken from them while the one before is committed
+        with closing(plans), Prefetch(plans) as ahead:
+            for plan in ahead:
+                if not writer.write_stored(plan, committing=ahead.fetch_next):
                     break
                 remember_counted(counted, plan.touched)
                 tally.add(plan.counts)

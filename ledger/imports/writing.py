@@ -180,14 +180,16 @@ class BatchWriter:
         return StoredPlan(rows, self.app.chained_recorder.pack(stored), keys, counts or Tally(),
                           touched or set())
 
-    def write_stored(self, plan: StoredPlan) -> bool:
+    def write_stored(self, plan: StoredPlan,
+                     committing: Callable[[], None] | None = None) -> bool:
         """Store an encoded plan of a batch as it is, with its new keys, in one transaction.
 
         The plan holds for each learner (and reference index) the events that follow the
         version the check read. If any has moved on since (another writer, or an earlier
         batch whose plan was not this one's starting point), or another writer stored a key
         for one of its new learners, the whole batch is refused (False): the caller plans it
-        again against the ledger.
+        again against the ledger. `committing` is called once everything is written, just
+        before the commit.
         """
         if not plan.events:
             return True
@@ -196,6 +198,8 @@ class BatchWriter:
             with recorder.transaction(commit=True) as session:
                 recorder.insert_packed(plan.events, session)
                 self.app.keys.store_new_keys(session.connection(), plan.keys)
+                if committing is not None:
+                    committing()
         except IntegrityError:
             return False
         return True

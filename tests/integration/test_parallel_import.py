@@ -358,10 +358,10 @@ def test_a_key_stored_by_another_client_before_its_batch_sends_the_batch_back_to
         planned_again.append([row.reference for row in rows])
         return plan_and_write(writer, rows, make_planner)
 
-    def storing(writer, plan):
+    def storing(writer, plan, committing=None):
         if str(newcomer) in {row["learner_id"] for row in plan.keys}:
             other.keys.key_for_writing(newcomer)  # just after the worker made one
-        return store(writer, plan)
+        return store(writer, plan, committing)
 
     monkeypatch.setattr(BatchWriter, "write", planning)
     monkeypatch.setattr(BatchWriter, "write_stored", storing)
@@ -393,6 +393,27 @@ def test_keys_made_for_a_batch_that_was_refused_are_not_stored(make_app, tmp_pat
     assert writer.write_stored(plan) is False
     assert key_rows(app, newcomer.id) == []
     assert app.find_learner("L1").version == zoe.version - 1
+
+
+def test_a_stored_plan_calls_committing_once_written_and_before_the_commit(make_app):
+    app = make_app()
+    writer = BatchWriter(app)
+    newcomer = Learner.record("C1", "L2", {"given_name": "Siân", "family_name": "Jones",
+                                           "date_of_birth": date(2001, 3, 4), "gender": "2"},
+                              None, [], date(2025, 9, 1), Context(actor="t", source="test"))
+    planned = [app.sealing_mapper.prepare(e) for e in newcomer.collect_events()]
+    plan = writer.encode_plan(BatchPlan(1, planned), OrderedDict())
+    seen: list[tuple[int, int]] = []  # (events seen by another connection, keys stored)
+
+    def committing() -> None:
+        with app.engine.connect() as other:
+            seen.append((other.exec_driver_sql("SELECT count(*) FROM ledger_events").scalar(),
+                         len(key_rows(app, newcomer.id))))
+
+    assert writer.write_stored(plan, committing=committing) is True
+    assert seen == [(0, 0)]  # called once, when nothing was committed yet
+    assert app.repository.get(newcomer.id).version == 1
+    assert len(key_rows(app, newcomer.id)) == 1
 
 
 def test_a_batch_opens_or_makes_keys_only_for_learners_with_something_to_seal(
