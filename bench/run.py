@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import random
@@ -57,6 +56,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from ledger.bulk_writes import copy_stream  # noqa: E402
 from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
 from ledger.persistence import (  # noqa: E402
@@ -203,10 +203,9 @@ def raw_insert(app: Any, after: int, page_rows: int, own_file: bool = True) -> f
                                        "originator_version, topic, state) VALUES (?, ?, ?, ?)",
                                        values)
                 else:
-                    buffer = io.StringIO()
-                    for originator, version, topic, state in values:
-                        buffer.write(f"{originator}\t{version}\t{topic}\t\\\\x{state.hex()}\n")
-                    buffer.seek(0)
+                    buffer = copy_stream(  # as the ledger's COPYs are sent
+                        f"{originator}\t{version}\t{topic}\t\\\\x{state.hex()}\n"
+                        for originator, version, topic, state in values)
                     cursor.copy_expert("COPY bench_raw (originator_id, originator_version, "
                                        "topic, state) FROM STDIN", buffer)
                 sink.commit()

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger.bulk_writes import copy_text
+from ledger.bulk_writes import copy_stream, copy_text
 from ledger.chain import GENESIS, content_hash, link_digest
 from ledger.persistence import create_tables_once, widen_sqlite_cache
 from ledger.raw_rows import placeholder, uuid_text
@@ -281,7 +281,7 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         return list(range(before + 1, last + 1)) if count and count == last - before else []
 
     def _postgres_copy(self, cursor: Any, lines: Sequence[str], before: int) -> list[int]:
-        cursor.copy_expert(self._copy_events_sql, io.StringIO("".join(lines)))
+        cursor.copy_expert(self._copy_events_sql, copy_stream(lines))
         cursor.execute(self._ids_after_sql, (before,))
         return [row[0] for row in cursor.fetchall()]
 
@@ -377,10 +377,10 @@ def _events_for_copy(stored_events: Sequence[StoredEvent]) -> list[str]:
             f"{copy_text(event.state)}\n" for event in stored_events]
 
 
-def _chain_for_copy(rows: Sequence[tuple[int, int, str, str]]) -> io.StringIO:
+def _chain_for_copy(rows: Sequence[tuple[int, int, str, str]]) -> io.BytesIO:
     """Chain rows as COPY text rows: numbers and hex digests, with nothing to escape."""
-    return io.StringIO("".join([f"{position}\t{seq}\t{content}\t{chained}\n"
-                                for position, seq, content, chained in rows]))
+    return copy_stream([f"{position}\t{seq}\t{content}\t{chained}\n"
+                        for position, seq, content, chained in rows])
 
 
 def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
