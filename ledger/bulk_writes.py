@@ -24,8 +24,6 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
         cursor.close()
 
 
-
-
 def copy_buffer(rows: Iterable[Sequence[Any]]) -> io.BytesIO:
     """Rows in COPY's text format, to read from."""
     return copy_stream("\t".join([copy_text(value) for value in row]) + "\n" for row in rows)

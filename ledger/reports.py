@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -78,7 +80,6 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             Column("timeline", Text, nullable=False),
         )
         self.tables.append(self.timelines)
-        self._upsert_sql: tuple[str, tuple[str, ...]] | None = None  # SQL, parameter names
 
     def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:
         """Fold new learner events into the timelines; returns how many were new.
@@ -162,38 +163,41 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         """
         if not rows:
             return
-        if session.get_bind().dialect.name == "postgresql":
-            replaced = [row["learner_id"] for row in rows] if stored is None else stored
-            if replaced:
-                session.execute(delete(self.timelines).where(
-                    self.timelines.c.learner_id.in_(replaced)))
-            copy_rows(session, self.timelines, rows)
-            return
-        if len(rows) > PAGE_SIZE:  # more than a catch-up's page can hold: a rebuild's window
-            widen_sqlite_cache(session)
-        with deletes_without_zeroing(session):  # replaced rows free their old bytes
-            self._sqlite_upsert(session, rows)
+        try:
+            if session.get_bind().dialect.name == "postgresql":
+                replaced = [row["learner_id"] for row in rows] if stored is None else stored
+                if replaced:
+                    session.execute(delete(self.timelines).where(
+                        self.timelines.c.learner_id.in_(replaced)))
+                copy_rows(session, self.timelines, rows)
+                return
+            if len(rows) > PAGE_SIZE:  # more than a catch-up's page holds: a rebuild's window
+                widen_sqlite_cache(session)
+            with deletes_without_zeroing(session):  # replaced rows free their old bytes
+                self._sqlite_upsert(session, rows)
+        except session.get_bind().dialect.dbapi.Error as error:  # type: ignore[union-attr]
+            raise OperationalError(f"could not write the reports: {error}") from error
+
+    @cached_property
+    def _upsert_sql(self) -> tuple[str, tuple[str, ...]]:
+        """SQLite: SQLAlchemy's upsert of a timeline row, compiled, and its parameters' names
+        in order."""
+        upsert = sqlite_insert(self.timelines)
+        statement = upsert.on_conflict_do_update(
+            index_elements=["learner_id"],
+            set_={name: upsert.excluded[name]
+                  for name in ("centre", "reference", "position", "timeline")})
+        compiled = statement.compile(dialect=sqlite_dialect())
+        return str(compiled), tuple(compiled.positiontup or ())
 
     def _sqlite_upsert(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        """SQLite: the rows upserted through the driver, on the session's transaction.
-
-        The statement is SQLAlchemy's, compiled once; the rows go to the driver as tuples.
-        Through SQLAlchemy, processing each row's parameters (none of these columns' types
-        converts a value) took a fifth of a large rebuild's writing process."""
-        if self._upsert_sql is None:
-            upsert = sqlite_insert(self.timelines)
-            statement = upsert.on_conflict_do_update(
-                index_elements=["learner_id"],
-                set_={name: upsert.excluded[name]
-                      for name in ("centre", "reference", "position", "timeline")})
-            compiled = statement.compile(dialect=session.get_bind().dialect)
-            self._upsert_sql = (str(compiled), tuple(compiled.positiontup or ()))
+        """SQLite: the rows upserted through the driver, on the session's transaction, as
+        tuples: through SQLAlchemy, processing each row's parameters (none of these columns'
+        types converts a value) took a fifth of a large rebuild's writing process."""
         sql, names = self._upsert_sql
         cursor = session.connection().connection.cursor()
         try:
             cursor.executemany(sql, [tuple([row[name] for name in names]) for row in rows])
-        except session.get_bind().dialect.dbapi.Error as error:  # type: ignore[union-attr]
-            raise OperationalError(f"could not write the reports: {error}") from error
         finally:
             cursor.close()
 
