@@ -149,7 +149,7 @@ def test_a_row_the_table_refuses_fails_the_whole_window_as_a_database_error(
     view = open_view(app)
     rows = timeline_rows(3)
     rows[2]["timeline"] = None
-    with pytest.raises(OperationalError, match="(?i)could not write the reports: .*null"):
+    with pytest.raises(OperationalError, match=r"(?i)could not write the reports: .*null"):
         view.replace(rows, Tracking(app.name, 5), after=0)
     assert list(view.rows()) == []
     assert view.max_tracking_id(app.name) is None
