@@ -159,11 +159,9 @@ def configure_sqlite(engine: Engine) -> None:
     - Copy the write-ahead log back into the database file every SQLITE_CHECKPOINT_PAGES
       pages, not SQLite's default 1,000 (4 MB). A bulk write touches index pages all over
       the file; checkpointing after almost every batch copied the same pages again and
-      again. At 1,000,000 learners those indexes no longer fit in the storing connection's
-      page cache, and a checkpoint every 40,000 pages still copied most of a batch's index
-      pages once for every few batches: every 160,000 pages (about 640 MB of WAL during a
-      large import; the last connection to close checkpoints the WAL and removes it) an
-      import's write pass at that size takes about a tenth less. Bulk writes end with
+      again; at 1,000,000 learners every 40,000 pages still did, and every 160,000 (about
+      640 MB of WAL while the ledger is open: the last connection to close checkpoints it
+      and removes it) takes a tenth off an import's write pass. Bulk writes end with
       `checkpoint`, so no later writer pays for theirs.
     """
     if engine.dialect.name != "sqlite" or is_sqlite_in_memory(engine):
