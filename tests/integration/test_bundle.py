@@ -27,11 +27,13 @@ def record_two_centres(app) -> None:
 
 
 def _readable(line: dict) -> str:
-    """A bundle line as text, its event state decoded and without the sealed ciphertext:
-    base64 of random bytes spells any short word now and then ("Dee" in about 1% of runs)."""
+    """A bundle line as text, its event state (text or base64) parsed and without the sealed
+    ciphertext: base64 of random bytes spells any short word now and then ("Dee" in about 1%
+    of runs)."""
     line = dict(line)
-    if "state_base64" in line:
-        state = json.loads(base64.b64decode(line.pop("state_base64")))
+    if "state" in line or "state_base64" in line:
+        text = line.pop("state", None)
+        state = json.loads(text if text is not None else base64.b64decode(line.pop("state_base64")))
         state.get("_sealed", {}).pop("data", None)
         line["state"] = state
     return json.dumps(line, ensure_ascii=False)
