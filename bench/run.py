@@ -68,6 +68,12 @@ from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
+RAW_TABLE = {  # the raw insert's plain table: the events' columns, no index
+    "sqlite": "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, originator_id BLOB, "
+              "originator_version INTEGER, topic TEXT, state BLOB)",
+    "postgresql": "CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, originator_id UUID, "
+                  "originator_version INTEGER, topic TEXT, state BYTEA)",
+}
 SEED = 2026
 EXTRA_LEARNERS = 125  # about 1,000 new events for the incremental report
 RAW_FILE = "bench-raw.db"  # the raw insert's own SQLite file, beside the ledger's
@@ -225,18 +231,14 @@ def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
     sqlite = engine.dialect.name == "sqlite"
     path = Path(engine.url.database).with_name(RAW_FILE) if sqlite and own_file else None
     if path is not None:
-        _remove_sqlite_file(path)
+        remove_sqlite_file(path)
         url = f"sqlite:///{path}"
         enter_sqlite_wal_mode(url)
         engine = create_engine(url)
         configure_sqlite(engine)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS bench_raw"))
-        connection.execute(text(
-            "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, originator_id BLOB, "
-            "originator_version INTEGER, topic TEXT, state BLOB)" if sqlite else
-            "CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, originator_id UUID, "
-            "originator_version INTEGER, topic TEXT, state BYTEA)"))
+        connection.execute(text(RAW_TABLE[engine.dialect.name]))
     sink = engine.raw_connection()
     try:
         if sqlite:  # as the import's storing connection has it
@@ -249,10 +251,10 @@ def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
         sink.close()
         if path is not None:
             engine.dispose()
-            _remove_sqlite_file(path)
+            remove_sqlite_file(path)
 
 
-def _remove_sqlite_file(path: Path) -> None:
+def remove_sqlite_file(path: Path) -> None:
     """An SQLite database file and its write-ahead log, if they are there."""
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         name.unlink(missing_ok=True)
@@ -479,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for backend in backends:
             if backend == "sqlite":
                 db = folder / "bench-ledger.db"
-                _remove_sqlite_file(db)  # an earlier run's ledger in the same folder
+                remove_sqlite_file(db)  # an earlier run's ledger in the same folder
                 url = f"sqlite:///{db}"
             else:
                 url = fresh_postgres(args.postgres, args.schema)

@@ -6,7 +6,8 @@ The import's write pass is bound by its storing process. This bench gives that p
 database work alone, with no CSV, planning or encoding: batches of stored rows shaped as the
 import's (per learner its events, states of the bench ledger's sizes, ids `uuid5`, and the
 reference index's two events; 2,000 rows' worth a batch, one transaction each), made before
-each clock starts, then stored in a new ledger file by each of, in alternating rounds (each
+each clock starts (made again for every round, not held: at N = 100,000 they would take
+half a gigabyte), then stored in a new ledger file by each of, in alternating rounds (each
 timed to the end of the final checkpoint, as the import is):
 
 - raw: a plain table with no index (`bench/run.py`'s raw insert);
@@ -29,6 +30,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -37,13 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.run import BENCH_KEY, RAW_TABLE, remove_sqlite_file  # noqa: E402
 from ledger.app import LedgerApp  # noqa: E402
 from ledger.chain import content_hash  # noqa: E402
 from ledger.chained_recorder import PackedEvents  # noqa: E402
 from ledger.imports.writing import BatchWriter, StoredPlan  # noqa: E402
 from ledger.persistence import SQLITE_BULK_CACHE, checkpoint  # noqa: E402
 
-BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
 LEARNERS_A_BATCH = 1_850  # the import's batches of 2,000 rows hold about this many learners
 # (topic, state bytes) as the bench ledger stores them (bench/run.py at N = 100,000)
 RECORDED = ("aggregates.learner:Learner.Recorded", 788)
@@ -54,6 +56,7 @@ INDEX = (("aggregates.learner:LearnerReference.Created", 161),
 INSERT = ("INSERT INTO {table} (originator_id, originator_version, topic, state) "
           "VALUES (?, ?, ?, ?)")
 WAYS = ("raw", "events", "chained", "storing")
+Save = Callable[[list[Any], list[str], list[Any]], None]  # stores a batch's rows, hashes, keys
 
 
 def learner_events(number: int) -> list[tuple[str, int]]:
@@ -82,62 +85,65 @@ def batches(learners: int) -> Iterator[tuple[list[tuple[Any, ...]], list[str], l
         yield rows, [content_hash(UUID(bytes=row[0]), *row[1:]) for row in rows], ids
 
 
-def key_rows(app: LedgerApp, ids: list[UUID]) -> list[dict[str, Any]]:
-    """New keys for these learners, as the import's encoders make them for storing."""
+def key_rows(app: LedgerApp, way: str, ids: list[UUID]) -> list[dict[str, Any]]:
+    """New keys for these learners, as the import's encoders make them for storing (only
+    the storing way stores keys)."""
+    if way != "storing":
+        return []
     rows = app.keys.open_or_make(ids, OrderedDict())
     app.keys.forget(ids)
     return rows
 
 
-def store(app: LedgerApp, way: str) -> Callable[[list[Any], list[str], list[Any]], None]:
-    """How `way` stores one batch (its rows, their hashes, its new keys), in one transaction."""
-    raw = app.engine.raw_connection()
-    raw.cursor().execute(SQLITE_BULK_CACHE)  # as the recorder's storing connection has it
-    if way == "raw":
-        raw.cursor().execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, originator_id "
-                             "BLOB, originator_version INTEGER, topic TEXT, state BLOB)")
-        raw.commit()
-    writer = BatchWriter(app)
-
-    def by_executemany(rows: list[Any], _hashes: list[str], _keys: list[Any]) -> None:
+def store(app: LedgerApp, way: str, driver: Any) -> Save:
+    """How `way` stores one batch (its rows, their hashes, its new keys), in one transaction;
+    `driver` is a driver connection to the ledger's file, for the ways by executemany."""
+    if way in ("raw", "events"):
+        driver.cursor().execute(SQLITE_BULK_CACHE)  # as the recorder's storing connection has it
         table = "bench_raw" if way == "raw" else "ledger_events"
-        raw.cursor().executemany(INSERT.format(table=table), rows)
-        raw.commit()
+        if way == "raw":
+            driver.cursor().execute(RAW_TABLE["sqlite"])
+            driver.commit()
 
-    def chained(rows: list[Any], hashes: list[str], _keys: list[Any]) -> None:
-        app.chained_recorder.insert_packed(PackedEvents(rows, hashes))
+        def by_executemany(rows: list[Any], _hashes: list[str], _keys: list[Any]) -> None:
+            driver.cursor().executemany(INSERT.format(table=table), rows)
+            driver.commit()
+
+        return by_executemany
+    if way == "chained":
+        return lambda rows, hashes, _keys: app.chained_recorder.insert_packed(
+            PackedEvents(rows, hashes))
+    writer = BatchWriter(app)
 
     def storing(rows: list[Any], hashes: list[str], keys: list[Any]) -> None:
         if not writer.write_stored(StoredPlan(len(keys), PackedEvents(rows, hashes), keys)):
             raise SystemExit("the storing bench's batch was refused: its ledger was not new")
 
-    return {"raw": by_executemany, "events": by_executemany, "chained": chained,
-            "storing": storing}[way]
+    return storing
 
 
 def timed_round(folder: Path, way: str, learners: int) -> tuple[int, float]:
     """Rows stored and seconds spent storing them and checkpointing after (only that timed),
     in a new ledger."""
     path = folder / f"storing-{way}.db"
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        name.unlink(missing_ok=True)
+    remove_sqlite_file(path)
     app = LedgerApp(f"sqlite:///{path}")
     stored, seconds = 0, 0.0
     try:
-        save = store(app, way)
-        for rows, hashes, ids in batches(learners):
-            keys = key_rows(app, ids) if way == "storing" else []
-            started = time.perf_counter()
-            save(rows, hashes, keys)
-            seconds += time.perf_counter() - started
-            stored += len(rows)
+        with closing(app.engine.raw_connection()) as driver:
+            save = store(app, way, driver)
+            for rows, hashes, ids in batches(learners):
+                keys = key_rows(app, way, ids)
+                started = time.perf_counter()
+                save(rows, hashes, keys)
+                seconds += time.perf_counter() - started
+                stored += len(rows)
         started = time.perf_counter()
         checkpoint(app.engine)  # as the import ends
         seconds += time.perf_counter() - started
     finally:
         app.close()
-        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            name.unlink(missing_ok=True)
+        remove_sqlite_file(path)
     return stored, seconds
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,9 +46,10 @@ def test_each_way_stores_every_row_and_the_storing_way_a_chain_that_verifies(
 ) -> None:
     monkeypatch.setenv("LEDGER_MASTER_KEY", storing.BENCH_KEY)
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
-    save = storing.store(app, way)
-    for rows, hashes, ids in storing.batches(30):
-        save(rows, hashes, storing.key_rows(app, ids) if way == "storing" else [])
+    with closing(app.engine.raw_connection()) as driver:
+        save = storing.store(app, way, driver)
+        for rows, hashes, ids in storing.batches(30):
+            save(rows, hashes, storing.key_rows(app, way, ids))
     table = "bench_raw" if way == "raw" else "ledger_events"
     with app.engine.connect() as connection:
         count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
