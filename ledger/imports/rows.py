@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from aggregates.errors import InvalidValue
@@ -149,19 +149,9 @@ class Cells:
             return None
 
     def day(self, column: str, required: bool = False, past: bool = True) -> date | None:
-        """A date cell (not after today if `past`). As `take`, without a parser made for each
-        cell: a row has a dozen date columns."""
-        text = self.cells.get(column, "")
-        if not text:
-            if required:
-                self.problem(column, "is required")
-            return None
-        try:
-            day = parse_date(text, column)
-        except InvalidValue as error:
-            self.problem(column, error.message)
-            return None
-        if past and day > self.today:
+        """A date cell, not after today if `past`."""
+        day = self.take(column, _date_in(column), required)
+        if past and day is not None and day > self.today:
             self.problem(column, f"{day.isoformat()} is in the future")
             return None
         return day
@@ -181,6 +171,12 @@ class Cells:
     def needs(self, column: str, other: str) -> None:
         if self.cells.get(column) and not self.cells.get(other):
             self.problem(other, f"is required when {column} is given")
+
+
+@cache
+def _date_in(column: str) -> Callable[[str], date]:
+    """The parser of a date column: made once a column, not once a cell (a row has a dozen)."""
+    return lambda text: parse_date(text, column)
 
 
 def parse_row(record: Record, layout: Layout, today: date) -> tuple[ParsedRow | None,
