@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-from functools import cache
 from typing import Any, Self
 
-from eventsourcing.domain import Aggregate, decorated_funcs
+from eventsourcing.domain import Aggregate, _create_id_param_names, decorated_funcs
 from eventsourcing.utils import get_topic
 
 
@@ -38,8 +36,9 @@ class DirectAggregate(Aggregate):
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:
         """As the library's: a new aggregate, its created event applied and pending."""
-        if id is None:
-            id = cls.create_id(**{name: kwargs[name] for name in _create_id_names(cls)})
+        if id is None:  # the library's own table of each class's `create_id` parameters
+            names = _create_id_param_names[cls]
+            id = cls.create_id(**{name: value for name, value in kwargs.items() if name in names})
         timestamp = event_class.create_timestamp()
         created = event_class(originator_topic=get_topic(cls), originator_id=id,
                               originator_version=cls.INITIAL_VERSION, timestamp=timestamp,
@@ -50,9 +49,3 @@ class DirectAggregate(Aggregate):
         aggregate._pending_events.append(created)
         return aggregate
 
-
-@cache
-def _create_id_names(cls: type[Aggregate]) -> tuple[str, ...]:
-    """The named parameters of the class's `create_id` (as the library picks them out)."""
-    return tuple(name for name, parameter in inspect.signature(cls.create_id).parameters.items()
-                 if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
