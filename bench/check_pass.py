@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def check_seconds(path: Path, ledger: Path) -> tuple[float, int]:
     options = ImportOptions(actor="bench")
     source = CsvSource(path, options.layout)
     check = Check(app, source, source.header(), options, path.name, date.today())
-    with PlanSpool() as spool:
+    with closing(app), PlanSpool() as spool:
         started = time.process_time()
         problems, _ = check.share((0, 1), spool, NoProgress())
         seconds = time.process_time() - started
