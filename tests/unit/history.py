@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,15 @@ from aggregates.learner import Context, Learner
 from projections.timeline import Timeline, apply_event, new_timeline
 
 CTX = Context(actor="tester", source="unit test")
+
+
+def replayed(events: Iterable[Any]) -> Any:
+    """The aggregate rebuilt from its events, as the repository would (the library's mutate)."""
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    assert aggregate is not None
+    return aggregate
 
 
 class MemoryLedger:

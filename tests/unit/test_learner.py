@@ -12,6 +12,7 @@ from aggregates.errors import (
     UnknownEnrolment,
 )
 from aggregates.learner import Context, Learner, learner_id
+from tests.unit.history import replayed
 
 CTX = Context(actor="officer", source="test")
 DETAILS = {"given_name": "Ann", "family_name": "Lee", "date_of_birth": date(2000, 1, 1),
@@ -25,12 +26,6 @@ def new_learner(uln: str | None = "1000000043") -> Learner:
     return learner
 
 
-def replayed(learner: Learner) -> Learner:
-    """The learner rebuilt from its own events, as the repository would."""
-    copy = None
-    for event in learner.collect_events():
-        copy = event.mutate(copy)
-    return copy
 
 
 def test_the_same_centre_and_reference_always_give_the_same_id():
@@ -142,7 +137,7 @@ def test_a_retracted_withdrawal_no_longer_counts_and_survives_replay():
     withdrawn_version = learner.version
     learner.retract(withdrawn_version, "wrong learner", date(2026, 10, 2), CTX)
     assert learner.latest("withdrawn", "E1") is None
-    copy = replayed(learner)
+    copy = replayed(learner.collect_events())
     assert copy.latest("withdrawn", "E1") is None
     assert copy.retracted == {withdrawn_version}
     copy.submit_registration("E1", date(2026, 10, 3), CTX)
