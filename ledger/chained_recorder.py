@@ -33,11 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_stream, copy_text
-from ledger.chain import GENESIS, content_hash, link_digest
+from ledger.chain import GENESIS, chain_values, content_hash
 from ledger.persistence import create_tables_once, widen_sqlite_cache
 from ledger.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
+CHAIN_COLUMNS = 4  # position, seq, content_hash, hash: the values of one chain row
 _TABLES: dict[tuple[str | None, str], Table] = {}
 
 
@@ -300,22 +301,24 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             guess = self._last_head
             if not self._is_sqlite and len(contents) > self.CHUNK:
                 cursor.execute(self._head_sql)
-                rows = _chain_rows(_head(cursor.fetchone()), positions, contents)
-                cursor.copy_expert(self._copy_chain_sql, _chain_for_copy(rows))
-                self._last_head = (rows[-1][1], rows[-1][3])
+                values = chain_values(_head(cursor.fetchone()), positions, contents)
+                cursor.copy_expert(self._copy_chain_sql, _chain_for_copy(values))
+                self._last_head = _new_head(values)
                 return
             if guess is not None and len(contents) <= self.CHUNK:
-                rows = _chain_rows(guess, positions, contents)
-                cursor.execute(self._guarded_insert_sql(len(rows)), [*_flat(rows), guess[1]])
-                if cursor.rowcount == len(rows):
-                    self._last_head = (rows[-1][1], rows[-1][3])
+                values = chain_values(guess, positions, contents)
+                cursor.execute(self._guarded_insert_sql(len(contents)), [*values, guess[1]])
+                if cursor.rowcount == len(contents):
+                    self._last_head = _new_head(values)
                     return
             cursor.execute(self._head_sql)
-            rows = _chain_rows(_head(cursor.fetchone()), positions, contents)
-            for start in range(0, len(rows), self.CHUNK):
-                chunk = rows[start:start + self.CHUNK]
-                cursor.execute(self._insert_sql + self._values(len(chunk)), _flat(chunk))
-            self._last_head = (rows[-1][1], rows[-1][3])
+            values = chain_values(_head(cursor.fetchone()), positions, contents)
+            per_statement = CHAIN_COLUMNS * self.CHUNK
+            for start in range(0, len(values), per_statement):
+                chunk = values[start:start + per_statement]
+                cursor.execute(self._insert_sql + self._values(len(chunk) // CHAIN_COLUMNS),
+                               chunk)
+            self._last_head = _new_head(values)
         except self._dbapi_error as error:
             raise OperationalError(f"could not extend the hash chain: {error}") from error
         finally:
@@ -345,17 +348,9 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                 raise OperationalError(f"could not take the write lock: {error}") from error
 
 
-def _chain_rows(
-    head: tuple[int, str], positions: Sequence[int], contents: Sequence[str]
-) -> list[tuple[int, int, str, str]]:
-    """(position, seq, content_hash, hash) for each new event, chained after `head`."""
-    seq, previous = head[0], bytes.fromhex(head[1])
-    rows = []
-    for position, content in zip(positions, contents, strict=True):
-        seq += 1
-        previous = link_digest(previous, seq, position, bytes.fromhex(content))
-        rows.append((position, seq, content, previous.hex()))
-    return rows
+def _new_head(values: Sequence[Any]) -> tuple[int, str]:
+    """(seq, hash) of the last link of `chain_values`' flat list."""
+    return values[-3], values[-1]
 
 
 def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
@@ -377,14 +372,11 @@ def _events_for_copy(stored_events: Sequence[StoredEvent]) -> list[str]:
             f"{copy_text(event.state)}\n" for event in stored_events]
 
 
-def _chain_for_copy(rows: Sequence[tuple[int, int, str, str]]) -> io.BytesIO:
-    """Chain rows as COPY text rows: numbers and hex digests, with nothing to escape."""
-    return copy_stream([f"{position}\t{seq}\t{content}\t{chained}\n"
-                        for position, seq, content, chained in rows])
-
-
-def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
+def _chain_for_copy(values: Sequence[Any]) -> io.BytesIO:
+    """Chain rows (`chain_values`' flat list) as COPY text rows: numbers and hex digests,
+    with nothing to escape."""
+    return copy_stream([f"{values[at]}\t{values[at + 1]}\t{values[at + 2]}\t{values[at + 3]}\n"
+                        for at in range(0, len(values), CHAIN_COLUMNS)])
 
 
 class Factory(library_factory.SQLAlchemyFactory):  # the module's only factory class

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.chain import GENESIS, BadDigest, Digest, content_hash, link_hash
+from ledger.chain import GENESIS, BadDigest, Digest, chain_values, content_hash, link_hash
 
 events = st.tuples(st.uuids(), st.integers(0, 2**40), st.text(max_size=40),
                    st.binary(max_size=64))
@@ -43,6 +43,19 @@ def test_a_known_event_hashes_to_a_known_value():
     assert content == "0eb1751cda4b20ab91685d8448430378da1bd25709022cd9cbf05b96e6a106e6"
     assert link_hash(GENESIS, 1, 1, content) == (
         "ebbfe9180ccb5edff75f2f909a64683b800d5afc2bb0863e0a751367532a2adb")
+
+
+@given(st.integers(0, 2**40), st.binary(min_size=32, max_size=32),
+       st.lists(st.tuples(st.integers(1, 2**40), st.binary(min_size=32, max_size=32)),
+                max_size=20))
+def test_a_run_of_links_made_at_once_is_each_link_made_on_the_one_before(seq, head, events):
+    values = chain_values((seq, head.hex()), [position for position, _ in events],
+                          [content.hex() for _, content in events])
+    expected, previous = [], head.hex()
+    for number, (position, content) in enumerate(events, seq + 1):
+        previous = link_hash(previous, number, position, content.hex())
+        expected += [position, number, content.hex(), previous]
+    assert values == expected
 
 
 @given(st.integers(0, 2**62), st.binary(min_size=32, max_size=32))
