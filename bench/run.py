@@ -12,10 +12,11 @@ learner with the reference index), then for each backend, each step in its own p
   CPU seconds of its two passes (checking, importing); in the same run
   a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table
   (on SQLite in a new file, as the import's ledger was new), in as many transactions as the
-  import stored them in, --raw-rounds times (its rate varies with the disk from one round to
-  the next), and the ratio of the import's rate to the median round's, with the spread over
-  the rounds (and, for comparison with earlier runs, on SQLite the same rounds into a table
-  in the ledger's own file);
+  import stored them in, and on SQLite checkpointed after, as the import is, --raw-rounds
+  times (its rate varies with the disk from one round to the next), and the ratio of the
+  import's rate to the median round's, with the spread over the rounds (and, for comparison
+  with earlier runs, on SQLite the rounds' rates without their checkpoints, and the same
+  rounds into a table in the ledger's own file);
 - rebuild: `ledger rebuild` of the report projection, events/s and the process's peak RSS;
 - incremental: catching the reports up after about 1,000 new events (an import of new
   learners), seconds;
@@ -161,26 +162,36 @@ def step_import(url: str, path: str, raw_rounds: int = RAW_ROUNDS) -> dict[str, 
     # the import stores each batch in one transaction (a fresh ledger: every batch has events)
     per_transaction = -(-events // max(summary.batches, 1))
     # the raw insert's rate moves with the disk's syncs from one round to the next
-    raw_rounds_seconds = [raw_insert(app, before, per_transaction) for _ in range(raw_rounds)]
-    raw_seconds = statistics.median(raw_rounds_seconds)
+    raw_rounds_timed = [raw_insert(app, before, per_transaction) for _ in range(raw_rounds)]
+    whole = [inserting + checkpointing for inserting, checkpointing in raw_rounds_timed]
+    raw_seconds = statistics.median(whole)
     result = {"rows": summary.rows, "events": events, "learner_events": summary.events,
               "seconds": seconds, "rate": events / seconds, "batches": summary.batches,
               "raw_seconds": raw_seconds, "raw_rate": events / raw_seconds,
-              "raw_rates": [events / round_seconds for round_seconds in raw_rounds_seconds]}
-    if app.engine.dialect.name == "sqlite":  # the earlier runs' baseline, for comparison
-        in_ledger = [events / raw_insert(app, before, per_transaction, own_file=False)
+              "raw_rates": [events / round_seconds for round_seconds in whole]}
+    if app.engine.dialect.name == "sqlite":  # the earlier runs' baselines, for comparison
+        inserting_only = [events / inserting for inserting, _ in raw_rounds_timed]
+        result["raw_checkpoint_seconds"] = [checkpointing for _, checkpointing in raw_rounds_timed]
+        result["raw_no_checkpoint_rates"] = inserting_only
+        result["raw_no_checkpoint_rate"] = statistics.median(inserting_only)
+        in_ledger = [events / raw_insert(app, before, per_transaction, own_file=False)[0]
                      for _ in range(raw_rounds)]
         result["raw_in_ledger_rates"] = in_ledger
         result["raw_in_ledger_rate"] = statistics.median(in_ledger)
     return {**result, "peak_mb": peak, "passes": passes}
 
 
-def raw_insert(app: Any, after: int, page_rows: int, own_file: bool = True) -> float:
-    """Seconds to insert the stored event rows after position `after` again into a plain table.
+def raw_insert(app: Any, after: int, page_rows: int,
+               own_file: bool = True) -> tuple[float, float]:
+    """Seconds to insert the stored event rows after position `after` again into a plain
+    table, and seconds to checkpoint them after (SQLite; 0 on PostgreSQL).
 
     The rows are read a page of `page_rows` at a time (untimed) and each page inserted and
     committed (timed): with the import's rows per transaction, the same rows in as many
-    transactions as the import. On SQLite the table is in a new file beside the ledger's,
+    transactions as the import. On SQLite the write-ahead log is then checkpointed (timed
+    on its own), as the import ends with a checkpoint of its own: the import's time runs
+    until its rows are in the database file, and the raw insert's, like for like, until
+    its rows are too. On SQLite the table is in a new file beside the ledger's,
     set up as the ledger's connections are, since the import's ledger was new too
     (`own_file`): a table in the ledger's own file (`own_file=False`, the baseline of
     earlier runs) would, from the second round on, reuse the pages the round before freed
@@ -216,9 +227,13 @@ def raw_insert(app: Any, after: int, page_rows: int, own_file: bool = True) -> f
                                        "topic, state) FROM STDIN", buffer)
                 sink.commit()
                 seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            if sqlite:  # as `ledger.persistence.checkpoint` ends the import
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            checkpointing = time.perf_counter() - started if sqlite else 0.0
     finally:
         source.close()
-    return seconds
+    return seconds, checkpointing
 
 
 @contextmanager
@@ -377,15 +392,22 @@ def _import_lines(imp: dict[str, Any], backend: str) -> list[str]:
     target = TARGETS[f"import_{backend}"]
     rates = imp["raw_rates"]
     where = "in a new file, " if backend == "sqlite" else ""
+    until = ", to the end of its checkpoint as the import's" if backend == "sqlite" else ""
     return [
         f"  import          {imp['rate']:>10,.0f} events/s  ({imp['events']:,} events in "
         f"{imp['seconds']:.1f} s; target >= {target:,})",
         f"  raw insert      {imp['raw_rate']:>10,.0f} rows/s    import/raw = "
         f"{imp['rate'] / imp['raw_rate']:.3f} (target >= {TARGETS['import_raw_fraction']:.3f}; "
         f"{where}in as many transactions as the import's {imp['batches']:,} "
-        f"batches; the median of {len(rates)} round(s))",
+        f"batches{until}; the median of {len(rates)} round(s))",
         f"  raw rounds      {min(rates):>10,.0f} to {max(rates):,.0f} rows/s, import/raw "
         f"{imp['rate'] / max(rates):.3f} to {imp['rate'] / min(rates):.3f}",
+        *([f"  raw, no checkpoint{imp['raw_no_checkpoint_rate']:>8,.0f} rows/s    import/raw = "
+           f"{imp['rate'] / imp['raw_no_checkpoint_rate']:.3f} (the baseline of the runs "
+           "before 2026-12-07: its inserts and commits only, its rows left in the "
+           "write-ahead log; checkpoints "
+           f"{', '.join(f'{spent:.2f}' for spent in imp['raw_checkpoint_seconds'])} s)"]
+          if "raw_no_checkpoint_rate" in imp else []),
         *([f"  raw, ledger file{imp['raw_in_ledger_rate']:>10,.0f} rows/s    import/raw = "
            f"{imp['rate'] / imp['raw_in_ledger_rate']:.3f} (the baseline of earlier runs: a "
            "table in the ledger's file, whose later rounds reuse the pages freed before)"]

@@ -33,6 +33,11 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     rounds = sqlite["import"]["raw_rates"]
     assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[len(rounds) // 2] == (
         pytest.approx(sqlite["import"]["raw_rate"]))  # the ratio takes the median round
+    # each round is timed to the end of its checkpoint, as the import is; without it, faster
+    checkpoints = sqlite["import"]["raw_checkpoint_seconds"]
+    without = sqlite["import"]["raw_no_checkpoint_rates"]
+    assert len(checkpoints) == len(without) == bench.RAW_ROUNDS and min(checkpoints) > 0
+    assert all(fast > whole for fast, whole in zip(without, rounds, strict=True))
     assert sqlite["import"]["batches"] >= 1
     passes = sqlite["import"]["passes"]
     assert list(passes) == ["checking", "importing"]
@@ -46,6 +51,7 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
                                           + bench.EXTRA_LEARNERS * 2)
     out = capsys.readouterr().out
     assert "sqlite" in out and "host speed: sum(range(1000)) in " in out
+    assert "to the end of its checkpoint as the import's" in out and "raw, no checkpoint" in out
 
 
 def test_the_bench_can_run_only_some_steps_after_the_import(
