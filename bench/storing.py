@@ -175,13 +175,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each way (median)")
-    parser.add_argument("--workdir", help="folder for the ledger files (default: a temporary "
-                                          "one); each is deleted after its round")
+    parser.add_argument("--workdir", type=Path,
+                        help="folder for the ledger files, made if missing (default: a "
+                             "temporary one); each file is deleted after its round")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.learners < 1 or args.rounds < 1:
         parser.error("--learners and --rounds must be at least 1")
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         result = measure(Path(folder), args.learners, args.rounds)
     if args.json:

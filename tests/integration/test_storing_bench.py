@@ -20,13 +20,14 @@ def rows_of(learners: int) -> int:
 def test_the_storing_bench_times_every_way_on_the_same_rows_and_leaves_no_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = storing.main(["--learners", "40", "--rounds", "2", "--workdir", str(tmp_path)])
+    workdir = tmp_path / "not" / "made" / "yet"
+    result = storing.main(["--learners", "40", "--rounds", "2", "--workdir", str(workdir)])
     assert result["rows"] == rows_of(40) and result["rounds"] == 2
     assert list(result["ways"]) == list(storing.WAYS)
     for figures in result["ways"].values():
         assert len(figures["rounds_seconds"]) == 2 and figures["seconds"] > 0
     assert result["ways"]["raw"]["over_raw"] == 1.0
-    assert list(tmp_path.iterdir()) == []
+    assert list(workdir.iterdir()) == []  # made, and left empty
     assert "storing " in capsys.readouterr().out
 
 
