@@ -14,8 +14,10 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
+    Connection,
     MetaData,
     String,
     Table,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -60,6 +63,21 @@ LEARNER_TOPICS = tuple(
 )
 
 
+# PostgreSQL compresses a timeline's JSON of more than about 2 kB (half the bench's) as it
+# stores it, with pglz by default; lz4 writes a rebuild's rows in a sixth less time (and
+# reads faster). Only where the server has it, and only on a table made new (old rows keep
+# their compression; a table made by an earlier version keeps pglz).
+LZ4_TIMELINES = DDL("ALTER TABLE %(fullname)s ALTER COLUMN timeline SET COMPRESSION lz4")
+HAS_LZ4 = ("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+           "AND 'lz4' = ANY(enumvals)")
+
+
+def _has_lz4(_ddl: DDL, _target: Table, bind: Connection, **_: Any) -> bool:
+    """Whether the database is a PostgreSQL server with lz4 compression (14 and later, when
+    built with it)."""
+    return bind.dialect.name == "postgresql" and bind.exec_driver_sql(HAS_LZ4).first() is not None
+
+
 class ReportsView(SQLAlchemyTrackingRecorder):
     """Materialised learner timelines; each batch writes its rows and tracking in one go.
 
@@ -79,6 +97,8 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             Column("position", BigInteger, nullable=False),
             Column("timeline", Text, nullable=False),
         )
+        sqlalchemy_event.listen(self.timelines, "after_create", LZ4_TIMELINES.execute_if(
+            callable_=_has_lz4))
         self.tables.append(self.timelines)
 
     def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:

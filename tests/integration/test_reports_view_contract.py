@@ -39,3 +39,20 @@ class ReportsViewOnPostgreSQL(TrackingRecorderTestCase):
 
 
 del TrackingRecorderTestCase
+
+
+@pytest.mark.postgres
+def test_a_new_reports_table_on_postgresql_compresses_timelines_with_lz4_when_it_can() -> None:
+    from sqlalchemy import text
+
+    from ledger.reports import HAS_LZ4
+
+    view = ReportsView(SQLAlchemyDatastore(url=fresh_postgres_url()))
+    view.create_table()
+    view.create_table()  # again: the table is there, nothing is altered
+    with view.datastore.engine.connect() as connection:  # type: ignore[union-attr]
+        has_lz4 = connection.exec_driver_sql(HAS_LZ4).first() is not None
+        compression = connection.execute(text(
+            "SELECT attcompression FROM pg_attribute WHERE attname = 'timeline' AND "
+            "attrelid = 'ledger_report_timelines'::regclass")).scalar_one()
+    assert compression == ("l" if has_lz4 else "")
