@@ -184,14 +184,16 @@ def step_import(url: str, path: str, raw_rounds: int = RAW_ROUNDS) -> dict[str, 
 def raw_insert(app: Any, after: int, page_rows: int,
                own_file: bool = True) -> tuple[float, float]:
     """Seconds to insert the stored event rows after position `after` again into a plain
-    table, and seconds to checkpoint them after (SQLite; 0 on PostgreSQL).
+    table, and seconds to checkpoint them after (SQLite in its own file; else 0).
 
     The rows are read a page of `page_rows` at a time (untimed) and each page inserted and
     committed (timed): with the import's rows per transaction, the same rows in as many
-    transactions as the import. On SQLite the write-ahead log is then checkpointed (timed
-    on its own), as the import ends with a checkpoint of its own: the import's time runs
-    until its rows are in the database file, and the raw insert's, like for like, until
-    its rows are too. On SQLite the table is in a new file beside the ledger's,
+    transactions as the import. On SQLite, in its own file, the write-ahead log is then
+    checkpointed (timed on its own), as the import ends with a checkpoint of its own: the
+    import's time runs until its rows are in the database file, and the raw insert's, like
+    for like, until its rows are too. (In the ledger's file, the earlier runs' baseline, it
+    is not: as those runs measured it, and the ledger is left as they left it for the steps
+    after.) On SQLite the table is in a new file beside the ledger's,
     set up as the ledger's connections are, since the import's ledger was new too
     (`own_file`): a table in the ledger's own file (`own_file=False`, the baseline of
     earlier runs) would, from the second round on, reuse the pages the round before freed
@@ -228,9 +230,9 @@ def raw_insert(app: Any, after: int, page_rows: int,
                 sink.commit()
                 seconds += time.perf_counter() - started
             started = time.perf_counter()
-            if sqlite:  # as `ledger.persistence.checkpoint` ends the import
+            if sqlite and own_file:  # as `ledger.persistence.checkpoint` ends the import
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            checkpointing = time.perf_counter() - started if sqlite else 0.0
+            checkpointing = time.perf_counter() - started if sqlite and own_file else 0.0
     finally:
         source.close()
     return seconds, checkpointing
