@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
-from ledger.gc_pause import BulkPass, cyclic_gc_paused
+from ledger.gc_pause import BulkPass
 from ledger.persistence import checkpoint
 from ledger.progress import NoProgress, Progress
 from ledger.reports import (
@@ -133,14 +133,18 @@ def _work(part: int, pipe: Connection, app: LedgerApp, view: ReportsView, worker
     until told to stop (or the rebuild has gone)."""
     share = (part, workers)
     previous: dict[str, Timeline] = {}
-    while (window := _next_window(pipe)) is not None:
-        try:
-            with cyclic_gc_paused():
+    # the collector off for the whole share, not window by window: each time it ran again
+    # it first passed over what the window left alive (its timelines and rows), a twelfth
+    # of a worker's time
+    with BulkPass() as bulk:
+        while (window := _next_window(pipe)) is not None:
+            try:
                 previous, folded = _fold_window(app, view, share, window, previous)
-        except BaseException as error:  # the parent raises it
-            pipe.send(portable(error, "a rebuild worker"))
-            return
-        pipe.send(folded)
+            except BaseException as error:  # the parent raises it
+                pipe.send(portable(error, "a rebuild worker"))
+                return
+            pipe.send(folded)
+            bulk.step()
 
 
 def _next_window(pipe: Connection) -> Window | None:
