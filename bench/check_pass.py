@@ -77,11 +77,14 @@ def check_seconds(path: Path, ledger: Path) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--learners", type=int, default=5_000)
+    parser.add_argument("--learners", type=int, default=5_000,
+                        help="learners in the export written (default 5000)")
     parser.add_argument("--export", type=Path, default=None,
                         help="an MIS export to check (written by an earlier run), not a new one")
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the export and the ledger, made if missing (default: "
+                             "a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
     with tempfile.TemporaryDirectory() as scratch:

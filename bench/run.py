@@ -229,10 +229,11 @@ def raw_insert(app: Any, after: int, page_rows: int,
                                        "topic, state) FROM STDIN", buffer)
                 sink.commit()
                 seconds += time.perf_counter() - started
-            started = time.perf_counter()
+            checkpointing = 0.0
             if sqlite and own_file:  # as `ledger.persistence.checkpoint` ends the import
+                started = time.perf_counter()
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            checkpointing = time.perf_counter() - started if sqlite and own_file else 0.0
+                checkpointing = time.perf_counter() - started
     finally:
         source.close()
     return seconds, checkpointing
