@@ -63,7 +63,8 @@ def link_hash(previous: str, seq: int, position: int, content: str) -> str:
 
 
 def link_digest(previous: bytes, seq: int, position: int, content: bytes) -> bytes:
-    """`link_hash` of hashes as bytes, not hex: for loops that chain one link on another."""
+    """`link_hash` of hashes as bytes, not hex: for loops that chain one link on another.
+    (`chain_values` writes the same hash out in its loop: change both together.)"""
     return sha256(b"".join((HASH_VERSION, previous, _TWO_NUMBERS(seq, position),
                             content))).digest()
 

@@ -38,8 +38,8 @@ from ledger.persistence import create_tables_once, widen_sqlite_cache
 from ledger.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
-CHAIN_COLUMNS = 4  # position, seq, content_hash, hash: the values of one chain row
 _TABLES: dict[tuple[str | None, str], Table] = {}
+CHAIN_COLUMNS = 4  # position, seq, content_hash, hash: the values of one chain row
 
 
 def hashes_table_name(events_table_name: str) -> str:

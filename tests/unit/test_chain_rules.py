@@ -43,6 +43,9 @@ def test_a_known_event_hashes_to_a_known_value():
     assert content == "0eb1751cda4b20ab91685d8448430378da1bd25709022cd9cbf05b96e6a106e6"
     assert link_hash(GENESIS, 1, 1, content) == (
         "ebbfe9180ccb5edff75f2f909a64683b800d5afc2bb0863e0a751367532a2adb")
+    # the bulk path writes the link out again (chain_values): it must store the same
+    assert chain_values((0, GENESIS), [1], [content]) == [
+        1, 1, content, "ebbfe9180ccb5edff75f2f909a64683b800d5afc2bb0863e0a751367532a2adb"]
 
 
 @given(st.integers(0, 2**40), st.binary(min_size=32, max_size=32),

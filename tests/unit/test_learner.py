@@ -26,8 +26,6 @@ def new_learner(uln: str | None = "1000000043") -> Learner:
     return learner
 
 
-
-
 def test_the_same_centre_and_reference_always_give_the_same_id():
     assert new_learner().id == learner_id("C1", "L1")
     assert learner_id("C1", "L1") != learner_id("C2", "L1")
