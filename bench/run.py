@@ -62,6 +62,7 @@ from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
 from ledger.persistence import (  # noqa: E402
     SQLITE_BULK_CACHE,
+    checkpoint,
     configure_sqlite,
     enter_sqlite_wal_mode,
 )
@@ -204,7 +205,7 @@ def raw_insert(app: Any, after: int, page_rows: int,
     source = engine.raw_connection()
     seconds = 0.0
     try:
-        with _raw_table(engine, own_file) as sink:
+        with _raw_table(engine, own_file) as (sink, sink_engine):
             reader, cursor = source.cursor(), sink.cursor()
             while True:
                 reader.execute(
@@ -230,9 +231,9 @@ def raw_insert(app: Any, after: int, page_rows: int,
                 sink.commit()
                 seconds += time.perf_counter() - started
             checkpointing = 0.0
-            if sqlite and own_file:  # as `ledger.persistence.checkpoint` ends the import
+            if sqlite and own_file:  # as the import ends
                 started = time.perf_counter()
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                checkpoint(sink_engine)
                 checkpointing = time.perf_counter() - started
     finally:
         source.close()
@@ -240,8 +241,9 @@ def raw_insert(app: Any, after: int, page_rows: int,
 
 
 @contextmanager
-def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
-    """A driver connection holding a new, empty plain table `bench_raw`, dropped after.
+def _raw_table(engine: Any, own_file: bool) -> Iterator[tuple[Any, Any]]:
+    """A driver connection holding a new, empty plain table `bench_raw`, dropped after,
+    and its engine.
 
     SQLite with `own_file`: in a new database file beside the ledger's (WAL, its checkpoint
     interval, the storing connection's page cache, as the ledger has them), deleted after.
@@ -261,7 +263,7 @@ def _raw_table(engine: Any, own_file: bool) -> Iterator[Any]:
     try:
         if sqlite:  # as the import's storing connection has it
             sink.cursor().execute(SQLITE_BULK_CACHE)
-        yield sink
+        yield sink, engine
         if path is None:
             sink.cursor().execute("DROP TABLE bench_raw")
             sink.commit()

@@ -88,7 +88,7 @@ def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
     from ledger.persistence import SQLITE_BULK_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with bench._raw_table(app.engine, own_file=True) as sink:
+    with bench._raw_table(app.engine, own_file=True) as (sink, _):
         cursor = sink.cursor()
         files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
         settings = [cursor.execute(f"PRAGMA {name}").fetchone()[0]
@@ -98,7 +98,7 @@ def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
     assert settings == ["wal", SQLITE_CHECKPOINT_PAGES, -SQLITE_BULK_CACHE_KIB]
     assert tables == ["bench_raw"]
     assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))
-    with bench._raw_table(app.engine, own_file=False) as sink:
+    with bench._raw_table(app.engine, own_file=False) as (sink, _):
         files = [row[2] for row in sink.cursor().execute("PRAGMA database_list")
                  if row[1] == "main"]
     assert files == [str(tmp_path / "ledger.db")]
