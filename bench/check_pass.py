@@ -28,7 +28,6 @@ import csv
 import json
 import os
 import sys
-import tempfile
 import time
 from contextlib import closing
 from datetime import date
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import BENCH_KEY, remove_sqlite_file, write_export  # noqa: E402
+from bench.run import BENCH_KEY, remove_sqlite_file, work_folder, write_export  # noqa: E402
 
 
 def csv_seconds(path: Path) -> tuple[float, int]:
@@ -87,9 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
-    with tempfile.TemporaryDirectory() as scratch:
-        workdir = args.workdir or Path(scratch)
-        workdir.mkdir(parents=True, exist_ok=True)
+    with work_folder(args.workdir) as workdir:
         export = args.export or workdir / "check-export.csv"
         if args.export is None:
             write_export(export, args.learners)

@@ -274,6 +274,16 @@ def _raw_table(engine: Any, own_file: bool) -> Iterator[tuple[Any, Any]]:
             remove_sqlite_file(path)
 
 
+@contextmanager
+def work_folder(given: Path | None) -> Iterator[Path]:
+    """The folder given with `--workdir`, made if missing (and kept), or a temporary one
+    (removed after)."""
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = given or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+
+
 def remove_sqlite_file(path: Path) -> None:
     """An SQLite database file and its write-ahead log, if they are there."""
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -495,9 +505,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         parser.error(f"unknown step(s) {', '.join(sorted(unknown))}; choose from "
                      f"{', '.join(STEPS)}")
-    with tempfile.TemporaryDirectory() as temporary:
-        folder = args.workdir or Path(temporary)
-        folder.mkdir(parents=True, exist_ok=True)
+    with work_folder(args.workdir) as folder:
         export, extra = folder / "bench-export.csv", folder / "bench-extra.csv"
         rows = write_export(export, args.learners)
         write_export(extra, EXTRA_LEARNERS, prefix="X", seed=SEED + 1)
