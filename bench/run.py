@@ -187,18 +187,15 @@ def raw_insert(app: Any, after: int, page_rows: int,
     """Seconds to insert the stored event rows after position `after` again into a plain
     table, and seconds to checkpoint them after (SQLite in its own file; else 0).
 
-    The rows are read a page of `page_rows` at a time (untimed) and each page inserted and
-    committed (timed): with the import's rows per transaction, the same rows in as many
-    transactions as the import. On SQLite, in its own file, the write-ahead log is then
-    checkpointed (timed on its own), as the import ends with a checkpoint of its own: the
-    import's time runs until its rows are in the database file, and the raw insert's, like
-    for like, until its rows are too. (In the ledger's file, the earlier runs' baseline, it
-    is not: as those runs measured it, and the ledger is left as they left it for the steps
-    after.) On SQLite the table is in a new file beside the ledger's,
-    set up as the ledger's connections are, since the import's ledger was new too
-    (`own_file`): a table in the ledger's own file (`own_file=False`, the baseline of
-    earlier runs) would, from the second round on, reuse the pages the round before freed
-    when it dropped its table, which is faster than growing a file as the import did.
+    The rows are read a page of `page_rows` at a time (untimed), and each page is inserted
+    and committed (timed): with the import's rows per transaction, as many transactions as
+    the import. On SQLite the table is in a new file beside the ledger's (`own_file`), set
+    up as the ledger's connections are, since the import's ledger was new too, and its
+    write-ahead log is checkpointed after the last commit, as the import ends: both times
+    run until the rows are in the database file. `own_file=False`, the earlier runs'
+    baseline, puts the table in the ledger's own file, with no checkpoint, as those runs
+    measured it; from the second round on it reuses the pages the round before freed,
+    which is faster than growing a file as the import did.
     """
     engine = app.engine
     sqlite = engine.dialect.name == "sqlite"
