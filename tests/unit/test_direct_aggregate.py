@@ -3,12 +3,14 @@
 from contextlib import suppress
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pytest
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, decorated_funcs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregates.direct import CREATED_HEAD, EVENT_HEAD, attributes_in_order, made
 from aggregates.errors import LedgerError
 from aggregates.learner import Context, Learner, LearnerReference
 from tests.unit.history import replayed
@@ -87,3 +89,38 @@ def test_a_reference_index_is_created_and_extended_as_the_library_does():
     assert [e.originator_version for e in events] == [1, 2]
     copy = replayed(events)
     assert (copy.id, copy.version, copy.centres) == (index.id, 2, ["C1"])
+
+
+def _event_classes() -> list[tuple[type, tuple[str, ...]]]:
+    """Every event class the commands make, with the attributes before their own."""
+    created = [(Learner.Recorded, CREATED_HEAD), (LearnerReference.Created, CREATED_HEAD)]
+    return created + [(value, EVENT_HEAD) for aggregate in (Learner, LearnerReference)
+                      for value in vars(aggregate).values() if value in decorated_funcs]
+
+
+def test_every_event_class_is_filled_directly():
+    classes = _event_classes()
+    assert len(classes) == 21  # the Learner's 19 and the index's 2
+    assert all(attributes_in_order(cls, head) for cls, head in classes)
+
+
+ENROLLED = {"enrolment": "E1", "awarding_body": "IMI", "qualification": "603/1234/5",
+            "qualification_title": "Diploma", "units": ["A"], "programme_start": DAYS[0],
+            "planned_end": date(2027, 7, 1), "apprenticeship": False, "warnings": [],
+            "occurred_on": DAYS[0], "actor": "officer", "source": "test", "note": None}
+
+
+@pytest.mark.parametrize("attributes", [ENROLLED, dict(reversed(ENROLLED.items()))],
+                         ids=["in order", "out of order"])
+def test_an_event_made_directly_is_the_one_its_class_makes(attributes):
+    first = (uuid4(), 2, Learner.Enrolled.create_timestamp())
+    event = made(Learner.Enrolled, EVENT_HEAD, first, attributes)
+    library = Learner.Enrolled(**dict(zip(EVENT_HEAD, first, strict=True)), **ENROLLED)
+    assert event == library
+    assert list(vars(event).items()) == list(vars(library).items())  # the stored JSON's order
+
+
+def test_an_event_with_an_id_that_is_not_a_uuid_is_refused_as_the_library_does():
+    first = ("not-a-uuid", 2, Learner.Enrolled.create_timestamp())
+    with pytest.raises(TypeError, match="non-UUID originator_id"):
+        made(Learner.Enrolled, EVENT_HEAD, first, ENROLLED)
