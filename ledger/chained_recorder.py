@@ -10,10 +10,10 @@ behind one another and the chain has no forks and no gaps.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -33,13 +33,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.bulk_writes import copy_stream, copy_text
-from ledger.chain import GENESIS, chain_values, content_hash
+from ledger.chain import GENESIS, chain_values, content_digest, content_hash, framed_id
 from ledger.persistence import create_tables_once, widen_sqlite_cache
 from ledger.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}
 CHAIN_COLUMNS = 4  # position, seq, content_hash, hash: the values of one chain row
+T = TypeVar("T")
+R = TypeVar("R")
+_NOTHING = object()  # no value yet, not even None
 
 
 def hashes_table_name(events_table_name: str) -> str:
@@ -211,9 +214,9 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                              f"{len(stored_events)} stored event(s)")
         if not self._is_sqlite:
             return PackedEvents(_events_for_copy(stored_events), hashes)
-        uuid_value = self._uuid_bind
-        return PackedEvents([(uuid_value(event.originator_id), event.originator_version,
-                              event.topic, event.state) for event in stored_events], hashes)
+        ids = in_runs([event.originator_id for event in stored_events], self._uuid_bind)
+        return PackedEvents([(bound, event.originator_version, event.topic, event.state)
+                             for bound, event in zip(ids, stored_events, strict=True)], hashes)
 
     def insert_packed(self, packed: PackedEvents, session: Session | None = None) -> list[int]:
         """Store packed events as `insert_events` stores stored events: in a transaction of
@@ -357,8 +360,27 @@ def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
     """Each stored event's content hash. A caller of `insert_events` may work them out
     beforehand (in worker processes, say) and pass them as `content_hashes=`; `ledger verify`
     works every one out again from the stored event."""
-    return [content_hash(uuid_text(event.originator_id), event.originator_version, event.topic,
-                         event.state) for event in stored_events]
+    framed = in_runs([event.originator_id for event in stored_events], _framed_id)
+    return [content_digest(originator, event.originator_version, event.topic, event.state).hex()
+            for originator, event in zip(framed, stored_events, strict=True)]
+
+
+def _framed_id(originator_id: UUID | str) -> bytes:
+    return framed_id(uuid_text(originator_id))
+
+
+def in_runs(values: Sequence[T], convert: Callable[[T], R]) -> list[R]:
+    """`convert` of each value, worked out once for each run of the same object: a batch
+    holds each aggregate's events together, sharing one id object, so its id is converted
+    once (for a bulk import's hundreds of thousands of events)."""
+    converted: list[R] = []
+    last: Any = _NOTHING
+    result: Any = None
+    for value in values:
+        if value is not last:
+            last, result = value, convert(value)
+        converted.append(result)
+    return converted
 
 
 def _head(row: Any) -> tuple[int, str]:
