@@ -95,7 +95,8 @@ def _event_classes() -> list[tuple[type, tuple[str, ...]]]:
     """Every event class the commands make, with the attributes before their own."""
     created = [(Learner.Recorded, CREATED_HEAD), (LearnerReference.Created, CREATED_HEAD)]
     return created + [(value, EVENT_HEAD) for aggregate in (Learner, LearnerReference)
-                      for value in vars(aggregate).values() if value in decorated_funcs]
+                      for value in vars(aggregate).values()
+                      if isinstance(value, type) and value in decorated_funcs]
 
 
 def test_every_event_class_is_filled_directly():
