@@ -17,6 +17,7 @@ from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
 from bench.run import write_export
 from ledger.app import LedgerApp
+from ledger.chain import content_hash
 from ledger.chained_recorder import PackedEvents, content_hashes
 from ledger.imports import ImportOptions, import_csv
 from ledger.integrity import verify_ledger
@@ -267,13 +268,17 @@ def stored_rows(app) -> list[tuple]:
 def test_packed_events_are_stored_as_they_were_given_and_the_chain_verifies(make_app):
     app = make_app()
     recorder = app.chained_recorder
-    events = [StoredEvent(originator_id=uuid.uuid4(), originator_version=version,
+    first, other = uuid.uuid4(), uuid.uuid4()
+    # runs of one id object, an id coming back after another, and an equal id object
+    ids = [(first, 1), (first, 2), (other, 1), (first, 3), (uuid.UUID(str(first)), 4)]
+    events = [StoredEvent(originator_id=originator, originator_version=version,
                           topic="tests:Raw\\tab", state=bytes([0, 9, 10, 13, 92, 255]) * version)
-              for version in (1, 2, 3)]
+              for originator, version in ids]
     packed = pickle.loads(pickle.dumps(recorder.pack(events)))  # as it crosses processes
-    assert isinstance(packed, PackedEvents) and len(packed) == 3
-    assert packed.hashes == content_hashes(events)
-    assert recorder.insert_packed(packed) == [1, 2, 3]
+    assert isinstance(packed, PackedEvents) and len(packed) == 5
+    assert packed.hashes == content_hashes(events) == [
+        content_hash(e.originator_id, e.originator_version, e.topic, e.state) for e in events]
+    assert recorder.insert_packed(packed) == [1, 2, 3, 4, 5]
     stored = stored_rows(app)
     assert stored == [(position, event.originator_id, event.originator_version, event.topic,
                        event.state) for position, event in enumerate(events, 1)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.chain import GENESIS, BadDigest, Digest, chain_values, content_hash, link_hash
+from ledger.chained_recorder import content_hashes
 
 events = st.tuples(st.uuids(), st.integers(0, 2**40), st.text(max_size=40),
                    st.binary(max_size=64))
@@ -72,3 +74,15 @@ def test_a_digest_prints_and_parses_back(position, raw):
 def test_a_malformed_digest_is_refused(text):
     with pytest.raises(BadDigest, match="is not POSITION:HASH"):
         Digest.parse(text)
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 9), st.binary(max_size=16)),
+                max_size=12))
+def test_a_batch_s_content_hashes_are_each_event_s_whatever_the_runs_of_its_ids(drawn):
+    """`content_hashes` frames an id once for each run of one id object: equal ids in other
+    objects, and an id that comes back after another, are framed again, never mixed up."""
+    pool = [UUID(int=1), UUID(int=2), UUID(int=1)]  # the first and last equal, not the same
+    events = [StoredEvent(originator_id=pool[which], originator_version=version,
+                          topic="tests:Event", state=state) for which, version, state in drawn]
+    assert content_hashes(events) == [
+        content_hash(e.originator_id, e.originator_version, e.topic, e.state) for e in events]
