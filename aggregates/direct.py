@@ -65,10 +65,11 @@ def made(event_class: Any, head: tuple[str, ...], first: tuple[Any, ...],
     created event, topic), then the attributes.
 
     The library's events are frozen dataclasses, whose `__init__` sets each attribute
-    through `object.__setattr__`: about 3.3 µs an event of a dozen attributes, against 0.6
-    filling its `__dict__` in the same order, which is what this does when the attributes
-    come in the order the class declares them and the id is a UUID (all its
-    `__post_init__` checks). Otherwise it calls the class, as the library does.
+    through `object.__setattr__`: about 3.3 µs for an `Enrolled` (a dozen attributes),
+    against 1.6 here, checks included, filling its `__dict__` in the same order. That is
+    done when the attributes come in the order the class declares them and the id is a
+    UUID (all its `__post_init__` checks); otherwise the class is called, as the library
+    does.
     """
     if (attributes_in_order(event_class, head) == tuple(attributes)
             and type(first[0]) is UUID):
