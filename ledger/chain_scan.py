@@ -15,10 +15,10 @@ from typing import Any
 from eventsourcing.persistence import OperationalError
 from sqlalchemy import Select, and_, func, select
 
-from ledger.chain import EMPTY, Digest, content_digest, framed_id, link_digest
-from ledger.chained_recorder import ChainedApplicationRecorder
+from ledger.chain import EMPTY, Digest, content_digest, link_digest
+from ledger.chained_recorder import ChainedApplicationRecorder, framed_originator
 from ledger.gc_pause import cyclic_gc_paused
-from ledger.raw_rows import json_text_column, originator_column, raw_rows, uuid_text
+from ledger.raw_rows import json_text_column, originator_column, raw_rows
 from ledger.workers import use_own_connections
 
 # PostgreSQL's error for bytes that are not valid in the encoding (character_not_in_repertoire)
@@ -104,9 +104,8 @@ def _chained_rows(recorder: ChainedApplicationRecorder, after: int, upto: int) -
         raise
 
 
-@lru_cache(maxsize=4096)  # an aggregate's events come in runs: frame each id once
-def _framed_originator(value: Any) -> bytes:
-    return framed_id(uuid_text(value))
+# an aggregate's events come in runs: frame each id once
+_framed_originator = lru_cache(maxsize=4096)(framed_originator)
 
 
 _ADOPTED: list[ChainedApplicationRecorder] = []

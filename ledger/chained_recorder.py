@@ -360,12 +360,14 @@ def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
     """Each stored event's content hash. A caller of `insert_events` may work them out
     beforehand (in worker processes, say) and pass them as `content_hashes=`; `ledger verify`
     works every one out again from the stored event."""
-    framed = in_runs([event.originator_id for event in stored_events], _framed_id)
+    framed = in_runs([event.originator_id for event in stored_events], framed_originator)
     return [content_digest(originator, event.originator_version, event.topic, event.state).hex()
             for originator, event in zip(framed, stored_events, strict=True)]
 
 
-def _framed_id(originator_id: UUID | str) -> bytes:
+def framed_originator(originator_id: Any) -> bytes:
+    """An aggregate id as a stored event or a driver's row holds it (a UUID, its text or its
+    16 bytes), framed for `content_digest`."""
     return framed_id(uuid_text(originator_id))
 
 
