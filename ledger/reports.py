@@ -350,13 +350,15 @@ def learner_entries(app: LedgerApp, after: int, upto: int,
     only the window whatever its statistics say.
     """
     table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    conditions = [table.c.id > after, table.c.id <= upto]
+    if share is not None:  # before the topics: SQLite tests the conditions in this order,
+        # and the share, on the id's first byte, turns away more rows at less cost
+        conditions.append(originator_share(app.engine, table.c.originator_id, *share))
     query = (select(table.c.id, originator_column(app.engine, table.c.originator_id),
                     table.c.originator_version, table.c.topic,
                     json_text_column(app.engine, table.c.state))
-             .where(table.c.id > after, table.c.id <= upto, table.c.topic.in_(LEARNER_TOPICS))
+             .where(*conditions, table.c.topic.in_(LEARNER_TOPICS))
              .order_by(table.c.id))
-    if share is not None:
-        query = query.where(originator_share(app.engine, table.c.originator_id, *share))
     return entries_of_rows(raw_rows(app.engine, query))
 
 
