@@ -9,11 +9,14 @@ whether a value was given, which the sealed envelope's shape says without any ke
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import date, datetime
+from functools import lru_cache, partial
+from typing import Any, get_args, get_type_hints
 
 import orjson
 
 from aggregates.errors import LedgerError
+from aggregates.learner import Learner
 from ledger.keys import ENCRYPTED
 from ledger.raw_rows import uuid_text
 from ledger.sealing import ENVELOPE, WARNING_MESSAGES, learner_event_name
@@ -24,18 +27,37 @@ class UnreadableState(LedgerError):
     """A stored event holds a value the reports cannot read: never skipped, always raised."""
 
 
+# An Entry made from a tuple of its fields, without the Python call of Entry(...)'s __new__
+# (a rebuild makes one for every learner event)
+new_entry = partial(tuple.__new__, Entry)
+
+
 def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview | str]],
                     ) -> list[Entry]:
     """Stored learner events, as the driver returns their rows, as the fold reads them."""
-    names: dict[str, str | None] = {}
     entries = []
     for position, originator, version, topic, state in rows:
-        name = names.get(topic) or names.setdefault(topic, learner_event_name(topic))
+        name, dates = _learner_event(topic)
         if name is None:
             raise UnreadableState(f"event {position} ({topic}) is not a learner event")
-        entries.append(Entry(position, uuid_text(originator), version, name,
-                             plain_state(position, state)))
+        entries.append(new_entry((position, uuid_text(originator), version, name,
+                                  plain_state(position, state, dates))))
     return entries
+
+
+@lru_cache(maxsize=128)
+def _learner_event(topic: str) -> tuple[str | None, tuple[str, ...]]:
+    """A learner event's name and the attributes its class declares as dates or times
+    (None for another aggregate's event)."""
+    name = learner_event_name(topic)
+    cls = getattr(Learner, name, None) if name else None
+    return name, date_attributes(cls) if isinstance(cls, type) else ()
+
+
+def date_attributes(cls: type) -> tuple[str, ...]:
+    """The attributes an event class declares as a date or a time (or None)."""
+    return tuple(key for key, hint in get_type_hints(cls).items()
+                 if any(kind in (date, datetime) for kind in (hint, *get_args(hint))))
 
 
 # Transcodings whose stored text is already the plain value the fold keeps (ISO dates).
@@ -46,23 +68,29 @@ TYPE_KEY = b'"_type_":'
 TYPE_KEY_TEXT = TYPE_KEY.decode()
 
 
-def plain_state(position: int, state: bytes | memoryview | str) -> dict[str, Any]:
+def plain_state(position: int, state: bytes | memoryview | str,
+                dates: Iterable[str] | None = None) -> dict[str, Any]:
     """The stored state's attributes as plain values; sealed personal ones read `[encrypted]`.
 
-    The common case, an ISO date or time as an attribute, is unwrapped in place; values
-    wrapped deeper down (inside lists or mappings) are searched for only when the stored
-    text holds more wrappers than that. The state as stored (bytes) or read as text.
+    The common case, an ISO date or time as an attribute, is unwrapped in place: the
+    attributes named in `dates` (those the event's class declares as dates or times), or
+    else every attribute. Values wrapped anywhere else, deeper down too, are searched for
+    only when the stored text holds more wrappers than that, so `dates` changes nothing but
+    the time taken. The state as stored (bytes) or read as text.
     """
     text = bytes(state) if type(state) is memoryview else state
     decoded = orjson.loads(text)
     decoded.pop("originator_id", None)  # a column of the row, not part of what it recorded
     envelope = decoded.pop(ENVELOPE, None)
     unwrapped = 0
-    for key, value in decoded.items():
-        if type(value) is dict and _is_wrapped(value) and value["_type_"] in ISO_TEXT:
+    for key in decoded if dates is None else dates:
+        value = decoded.get(key)
+        if (type(value) is dict and len(value) == 2 and "_data_" in value
+                and value.get("_type_") in ISO_TEXT):
             decoded[key] = value["_data_"]
             unwrapped += 1
-    if _wrappers(text) > unwrapped:
+    # how many values the transcoder wrapped, by their marks in the stored text
+    if text.count(TYPE_KEY_TEXT if type(text) is str else TYPE_KEY) > unwrapped:
         for key, value in decoded.items():
             if type(value) is dict or (type(value) is list and value):
                 decoded[key] = _plain(position, value)
@@ -71,11 +99,6 @@ def plain_state(position: int, state: bytes | memoryview | str) -> dict[str, Any
             if attribute != WARNING_MESSAGES:
                 decoded[attribute] = ENCRYPTED
     return decoded  # type: ignore[no-any-return]
-
-
-def _wrappers(text: bytes | str) -> int:
-    """How many values the transcoder wrapped, by their marks in the stored text."""
-    return text.count(TYPE_KEY_TEXT) if isinstance(text, str) else text.count(TYPE_KEY)
 
 
 def _plain(position: int, value: Any) -> Any:

@@ -1,9 +1,13 @@
 """Stored learner events read straight from their JSON: plain values, nothing guessed."""
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aggregates.learner import Learner
 from ledger.keys import ENCRYPTED
-from ledger.plain_events import UnreadableState, entries_of_rows, plain_state
+from ledger.plain_events import UnreadableState, date_attributes, entries_of_rows, plain_state
 
 TOPIC = "aggregates.learner:Learner.Withdrawn"
 
@@ -74,3 +78,39 @@ def test_a_value_the_reports_cannot_read_is_refused_when_read_as_text_too():
     state = '{"steps":[{"amount":{"_type_":"decimal_str","_data_":"1.5"}}]}'
     with pytest.raises(UnreadableState, match="event 7 holds a 'decimal_str' value"):
         plain_state(7, state)
+
+
+WRAPPED = st.sampled_from([
+    {"_type_": "date_iso", "_data_": "2026-01-02"},
+    {"_type_": "datetime_iso", "_data_": "2026-01-02T03:04:05+00:00"},
+    {"_type_": "decimal_str", "_data_": "1.5"},  # one the reports cannot read
+    {"_type_": "date_iso", "other": 1},  # not a wrapper: a plain mapping
+    {"_type_": "date_iso", "_data_": "2026-01-02", "more": 2},  # nor this
+])
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-9, 9) | st.text(max_size=5) | WRAPPED,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+NAMES = st.sampled_from(["timestamp", "occurred_on", "left_on", "units", "note", "x"])
+
+
+def outcome(state: bytes, dates: list[str] | None) -> object:
+    try:
+        return plain_state(7, state, dates)
+    except UnreadableState as error:
+        return str(error)
+
+
+@given(st.dictionaries(NAMES, VALUES, max_size=5), st.lists(NAMES, max_size=4, unique=True))
+def test_the_date_attributes_named_change_nothing_but_the_time_taken(attributes, dates):
+    # whichever attributes are named, right or wrong, every wrapped value is still found
+    state = orjson.dumps(attributes)
+    assert outcome(state, dates) == outcome(state, None)
+
+
+def test_the_date_attributes_of_an_event_class_are_those_it_declares():
+    assert date_attributes(Learner.Withdrawn) == (
+        "timestamp", "left_on", "notified_on", "occurred_on")
+    assert date_attributes(Learner.AssessmentStarted) == ("timestamp", "occurred_on")
