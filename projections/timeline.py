@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from aggregates.learner import personal_attributes
@@ -57,28 +58,25 @@ def entry_of_event(position: int, event: Any) -> Entry:
                  event_name(event), state)
 
 
-_PERSONAL: dict[str, tuple[frozenset[str], frozenset[str], tuple[str, ...]]] = {}
-
-
-def _attributes(name: str) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
-    """An event's personal attributes, those the fold leaves out, and ULNs kept as flags."""
-    if name not in _PERSONAL:
-        personal = frozenset(personal_attributes(name))
-        _PERSONAL[name] = (personal, personal | COMMON_ATTRIBUTES,
-                           tuple(key for key in ("uln", "master_uln") if key in personal))
-    return _PERSONAL[name]
+@lru_cache(maxsize=256)  # asked for every event folded; an event class's attributes vary little
+def _kept(name: str, attributes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Of an event's attributes, those its fact keeps as they are (no personal data, none of
+    the attributes every event has) and the ULNs it keeps only as a flag that one was given."""
+    personal = personal_attributes(name)
+    kept = tuple(key for key in attributes
+                 if key not in personal and key not in COMMON_ATTRIBUTES and key[0] != "_")
+    flags = tuple(key for key in ("uln", "master_uln") if key in personal and key in attributes)
+    return kept, flags
 
 
 def _impersonal_values(name: str, state: dict[str, Any]) -> dict[str, Any]:
     """The event's values without personal data: reports need no names, dates of birth or
     notes, so none reach the materialised tables. A ULN becomes a flag that one was given;
     a data-quality warning keeps its code and field, not the message quoting the value."""
-    _, left_out, flags = _attributes(name)
-    values = {key: value for key, value in state.items()
-              if key not in left_out and key[0] != "_"}
+    kept, flags = _kept(name, tuple(state))
+    values = {key: state[key] for key in kept}
     for key in flags:
-        if key in state:
-            values[key] = state[key] is not None
+        values[key] = state[key] is not None
     if "warnings" in values:
         values["warnings"] = [
             {"code": w["code"], "field": w["field"]} for w in values["warnings"] or []
@@ -95,7 +93,8 @@ def new_timeline(learner_id: str) -> Timeline:
 def apply_entry(timeline: Timeline, entry: Entry) -> Timeline:
     """Add one event's fact to the timeline; a retraction removes the fact it retracts."""
     name, state, position = entry.name, entry.state, entry.position
-    timeline["position"] = max(timeline["position"], position)
+    if position > timeline["position"]:
+        timeline["position"] = position
     if name == "Retracted":
         version = state["retracted_version"]
         timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]
