@@ -10,12 +10,17 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
 
-def load_bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+def load_script(name: str):  # type: ignore[no-untyped-def]
+    """A script of bench/ loaded as a module."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH.parent / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_bench():  # type: ignore[no-untyped-def]
+    return load_script("run")
 
 
 def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
@@ -105,3 +110,23 @@ def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
     with app.engine.connect() as connection:  # the ledger's own table is dropped after
         assert "bench_raw" not in connection.exec_driver_sql(
             "SELECT name FROM sqlite_master").scalars().all()
+
+
+def test_the_fold_bench_folds_every_learner_event_of_its_ledger_once(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ledger.reports import LEARNER_TOPICS
+
+    fold_pass = load_script("fold_pass")
+    made = fold_pass.main(["--learners", "40", "--workdir", str(tmp_path)])
+    ledger = tmp_path / "fold-ledger.db"
+    marks = ",".join("?" * len(LEARNER_TOPICS))
+    with sqlite3.connect(ledger) as connection:
+        (learner_events,) = connection.execute(
+            f"SELECT count(*) FROM ledger_events WHERE topic IN ({marks})", LEARNER_TOPICS,
+        ).fetchone()
+    assert made["events"] == learner_events > 40 * 5  # both workers' shares, each event once
+    assert made["fold_cpu_seconds"] > 0 and made["read_cpu_seconds"] > 0
+    again = fold_pass.main(["--ledger", str(ledger), "--workers", "3", "--json"])
+    assert again["events"] == learner_events
+    assert fold_pass.main(["--ledger", str(ledger), "--windows", "0"])["events"] == 0
