@@ -38,7 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import BENCH_KEY, remove_sqlite_file, work_folder, write_export  # noqa: E402
+from bench.run import (  # noqa: E402
+    BENCH_KEY,
+    one_process_options,
+    remove_sqlite_file,
+    work_folder,
+    write_export,
+)
 
 
 def csv_seconds(path: Path) -> tuple[float, int]:
@@ -80,10 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="learners in the export written (default 5000)")
     parser.add_argument("--export", type=Path, default=None,
                         help="an MIS export to check (written by an earlier run), not a new one")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="folder for the export and the ledger, made if missing (default: "
-                             "a temporary one)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    one_process_options(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
     with work_folder(args.workdir) as workdir:

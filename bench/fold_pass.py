@@ -39,7 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import BENCH_KEY, remove_sqlite_file, work_folder, write_export  # noqa: E402
+from bench.run import (  # noqa: E402
+    BENCH_KEY,
+    one_process_options,
+    remove_sqlite_file,
+    work_folder,
+    write_export,
+)
 
 
 def new_ledger(path: Path, learners: int, folder: Path) -> None:
@@ -99,10 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "(default 2)")
     parser.add_argument("--windows", type=int, default=None,
                         help="fold only the first N windows (default: all)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="folder for the export and the ledger, made if missing (default: "
-                             "a temporary one)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    one_process_options(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
     with work_folder(args.workdir) as workdir:

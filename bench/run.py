@@ -281,6 +281,14 @@ def work_folder(given: Path | None) -> Iterator[Path]:
         yield folder
 
 
+def one_process_options(parser: argparse.ArgumentParser) -> None:
+    """`--workdir` and `--json`, as the benches of one pass in one process take them."""
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the export and the ledger, made if missing (default: "
+                             "a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
 def remove_sqlite_file(path: Path) -> None:
     """An SQLite database file and its write-ahead log, if they are there."""
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
