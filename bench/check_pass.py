@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="an MIS export to check (written by an earlier run), not a new one")
     one_process_options(parser)
     args = parser.parse_args(argv)
+    if args.export is not None and not args.export.is_file():
+        parser.error(f"--export {args.export}: no such file")
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
     with work_folder(args.workdir) as workdir:
         export = args.export or workdir / "check-export.csv"

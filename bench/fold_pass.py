@@ -11,7 +11,8 @@ every window of it as a rebuild's workers do (`ledger.rebuild`: each its share o
 learners, two by default, as on 2 cores, the collector paused), one share after the other,
 writing nothing, and prints their CPU seconds, the learner events folded and CPU µs per
 event; and, measured in the same run as a baseline, the CPU of reading the same rows through
-the driver without decoding them, and the ratio of the two.
+the driver (the workers' own queries) without decoding them, and the ratio of the two. (The
+reports' tables are made in the ledger if it has none, as any `ledger` command makes them.)
 
 For a comparison that does not move with the host, count instructions instead, on one ledger
 kept for every version of the code compared (`--ledger` reads it, writing none):
@@ -65,9 +66,9 @@ def fold_seconds(path: Path, workers: int, windows: int | None) -> tuple[float, 
     seconds to read the same rows undecoded, and the learner events folded."""
     from ledger.app import LedgerApp
     from ledger.gc_pause import BulkPass
-    from ledger.raw_rows import driver_rows
-    from ledger.rebuild import _fold_window
-    from ledger.reports import LEARNER_TOPICS, REBUILD_PAGE_SIZE, last_position, open_view
+    from ledger.raw_rows import raw_rows
+    from ledger.rebuild import fold_window
+    from ledger.reports import REBUILD_PAGE_SIZE, last_position, learner_rows, open_view
 
     with closing(LedgerApp(f"sqlite:///{path}")) as app:
         view = open_view(app)
@@ -80,16 +81,14 @@ def fold_seconds(path: Path, workers: int, windows: int | None) -> tuple[float, 
             for part in range(workers):
                 previous: dict[str, Any] = {}
                 for window in bounds:
-                    previous, (_, _, folded) = _fold_window(app, view, (part, workers),
-                                                            window, previous)
+                    previous, (_, _, folded) = fold_window(app, view, (part, workers),
+                                                           window, previous)
                     events += folded
             seconds = time.process_time() - started
-            topics = ", ".join(f"'{topic}'" for topic in LEARNER_TOPICS)
             started = time.process_time()
-            for after, upto in bounds:
-                driver_rows(app.engine, "SELECT id, originator_id, originator_version, topic, "
-                            f"state FROM ledger_events WHERE id > {after} AND id <= {upto} "
-                            f"AND topic IN ({topics}) ORDER BY id")
+            for part in range(workers):  # the same queries, their rows left undecoded
+                for window in bounds:
+                    raw_rows(app.engine, learner_rows(app, *window, (part, workers)))
             baseline = time.process_time() - started
     return seconds, baseline, events
 
@@ -107,6 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="fold only the first N windows (default: all)")
     one_process_options(parser)
     args = parser.parse_args(argv)
+    if args.ledger is not None and not args.ledger.is_file():
+        parser.error(f"--ledger {args.ledger}: no such file")
     os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
     with work_folder(args.workdir) as workdir:
         ledger = args.ledger or workdir / "fold-ledger.db"

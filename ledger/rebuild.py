@@ -139,7 +139,7 @@ def _work(part: int, pipe: Connection, app: LedgerApp, view: ReportsView, worker
     with BulkPass() as bulk:
         while (window := _next_window(pipe)) is not None:
             try:
-                previous, folded = _fold_window(app, view, share, window, previous)
+                previous, folded = fold_window(app, view, share, window, previous)
             except BaseException as error:  # the parent raises it
                 pipe.send(portable(error, "a rebuild worker"))
                 return
@@ -154,7 +154,7 @@ def _next_window(pipe: Connection) -> Window | None:
         return None
 
 
-def _fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], window: Window,
+def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], window: Window,
                  previous: dict[str, Timeline]) -> tuple[dict[str, Timeline], Folded]:
     """This share's events in the window folded into its learners' timelines: those of the
     window before as the worker left them, older ones as stored."""

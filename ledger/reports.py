@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Connection,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -346,20 +347,26 @@ def learner_entries(app: LedgerApp, after: int, upto: int,
     (only those of the learners in `share`, (part, parts), when given).
 
     Straight from the stored JSON (`ledger.plain_events`): no domain event objects, no
-    personal data opened. Pages are windows of positions, not LIMITs, so the database reads
-    only the window whatever its statistics say.
+    personal data opened.
     """
+    return entries_of_rows(raw_rows(app.engine, learner_rows(app, after, upto, share)))
+
+
+def learner_rows(app: LedgerApp, after: int, upto: int,
+                 share: tuple[int, int] | None = None) -> Select[Any]:
+    """The query of `learner_entries`' rows as the driver returns them. Pages are windows of
+    positions, not LIMITs, so the database reads only the window whatever its statistics
+    say."""
     table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
     conditions = [table.c.id > after, table.c.id <= upto]
     if share is not None:  # before the topics: SQLite tests the conditions in this order,
         # and the share, on the id's first byte, turns away more rows at less cost
         conditions.append(originator_share(app.engine, table.c.originator_id, *share))
-    query = (select(table.c.id, originator_column(app.engine, table.c.originator_id),
-                    table.c.originator_version, table.c.topic,
-                    json_text_column(app.engine, table.c.state))
-             .where(*conditions, table.c.topic.in_(LEARNER_TOPICS))
-             .order_by(table.c.id))
-    return entries_of_rows(raw_rows(app.engine, query))
+    return (select(table.c.id, originator_column(app.engine, table.c.originator_id),
+                   table.c.originator_version, table.c.topic,
+                   json_text_column(app.engine, table.c.state))
+            .where(*conditions, table.c.topic.in_(LEARNER_TOPICS))
+            .order_by(table.c.id))
 
 
 def entry_pages(app: LedgerApp, after: int = 0, stop: int | None = None,

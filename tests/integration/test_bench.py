@@ -130,3 +130,6 @@ def test_the_fold_bench_folds_every_learner_event_of_its_ledger_once(tmp_path: P
     again = fold_pass.main(["--ledger", str(ledger), "--workers", "3", "--json"])
     assert again["events"] == learner_events
     assert fold_pass.main(["--ledger", str(ledger), "--windows", "0"])["events"] == 0
+    with pytest.raises(SystemExit):  # a ledger that is not there is not made empty and folded
+        fold_pass.main(["--ledger", str(tmp_path / "missing.db")])
+    assert not (tmp_path / "missing.db").exists()
