@@ -399,13 +399,35 @@ STEPS = ("import", "rebuild", "incremental", "audit", "verify")
 
 
 def bench_backend(url: str, export: Path, extra: Path, learners: int, samples: int,
-                  steps: tuple[str, ...] = STEPS, raw_rounds: int = RAW_ROUNDS) -> dict[str, Any]:
+                  steps: tuple[str, ...] = STEPS, raw_rounds: int = RAW_ROUNDS,
+                  backend: str = "") -> dict[str, Any]:
     """Each step in its own process; the import always runs (it builds the ledger)."""
     arguments = {"import": (str(export), str(raw_rounds)), "rebuild": (),
                  "incremental": (str(extra),), "audit": (str(learners), str(samples)),
                  "verify": ()}
-    return {step: run_child(step, url, *arguments[step])
-            for step in STEPS if step == "import" or step in steps}
+    results = {}
+    for step in STEPS:
+        if step == "import" or step in steps:
+            say(f"{backend} {step}: {STEP_DOING[step]}...")
+            started = time.perf_counter()
+            results[step] = run_child(step, url, *arguments[step])
+            say(f"{backend} {step}: done in {time.perf_counter() - started:,.1f} s")
+    return results
+
+
+# what each step does, for the progress lines on stderr
+STEP_DOING = {
+    "import": "importing the export, then the raw insert's rounds",
+    "rebuild": "rebuilding the reports",
+    "incremental": "importing the new learners and catching the reports up",
+    "audit": "building random learners' audit trails",
+    "verify": "verifying the chain",
+}
+
+
+def say(message: str) -> None:
+    """A progress line on stderr (stdout holds the results: a table, or JSON)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def _import_lines(imp: dict[str, Any], backend: str) -> list[str]:
@@ -512,6 +534,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      f"{', '.join(STEPS)}")
     with work_folder(args.workdir) as folder:
         export, extra = folder / "bench-export.csv", folder / "bench-extra.csv"
+        say(f"writing an MIS export of {args.learners:,} learners to {folder}...")
         rows = write_export(export, args.learners)
         write_export(extra, EXTRA_LEARNERS, prefix="X", seed=SEED + 1)
         report: dict[str, Any] = {"learners": args.learners, "rows": rows,
@@ -527,7 +550,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 url = fresh_postgres(args.postgres, args.schema)
             report["backends"][backend] = bench_backend(
                 url, export, extra, args.learners, min(args.samples, args.learners), steps,
-                args.raw_rounds)
+                args.raw_rounds, backend)
         report["host_speed_us"].append(host_speed_us())
     print(json.dumps(report, indent=2) if args.json else table(report))
     return report

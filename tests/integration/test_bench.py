@@ -54,8 +54,14 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert sqlite["verify"]["events"] == (sqlite["import"]["events"]
                                           + sqlite["incremental"]["events"]
                                           + bench.EXTRA_LEARNERS * 2)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "sqlite" in out and "host speed: sum(range(1000)) in " in out
+    # progress goes to stderr, a line as each step starts and ends, in order
+    progress = [line for line in captured.err.splitlines() if line.startswith("bench: sqlite ")]
+    assert [line.split(":")[1].split()[1] for line in progress] == [
+        step for step in bench.STEPS for _ in (1, 2)]
+    assert progress[-1].startswith("bench: sqlite verify: done in ")
     assert "to the end of its checkpoint as the import's" in out and "raw, no checkpoint" in out
 
 
