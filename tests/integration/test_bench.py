@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,11 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert list(passes) == ["checking", "importing"]
     assert all(timed["seconds"] > 0 and timed["cpu_seconds"] > 0 for timed in passes.values())
     assert sum(timed["seconds"] for timed in passes.values()) <= sqlite["import"]["seconds"]
+    assert sqlite["import"]["raw_fraction"] == pytest.approx(
+        sqlite["import"]["rate"] / sqlite["import"]["raw_rate"])
+    assert sqlite["import"]["raw_no_checkpoint_fraction"] < sqlite["import"]["raw_fraction"]
     assert sqlite["rebuild"]["events"] == sqlite["import"]["learner_events"]
+    assert sqlite["rebuild"]["peak_total_mb"] > 10  # all the rebuild's processes, sampled
     assert sqlite["incremental"]["events"] >= 1_000  # the "after 1,000 new events"
     assert sqlite["audit"]["samples"] == 20
     assert sqlite["verify"]["events"] == (sqlite["import"]["events"]
@@ -63,6 +68,9 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
         step for step in bench.STEPS for _ in (1, 2)]
     assert progress[-1].startswith("bench: sqlite verify: done in ")
     assert "to the end of its checkpoint as the import's" in out and "raw, no checkpoint" in out
+    # every figure with a target says whether it met it
+    judged = [line for line in out.splitlines() if "target" in line]
+    assert len(judged) == 7 and all(re.search(r": (met|NOT MET)[;)]", line) for line in judged)
 
 
 def test_the_bench_can_run_only_some_steps_after_the_import(
@@ -139,3 +147,34 @@ def test_the_fold_bench_folds_every_learner_event_of_its_ledger_once(tmp_path: P
     with pytest.raises(SystemExit):  # a ledger that is not there is not made empty and folded
         fold_pass.main(["--ledger", str(tmp_path / "missing.db")])
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--learners", "0"],
+    ["--learners", "-5", "--backend", "postgres"],
+    ["--samples", "0"],
+    ["--schema", "bad-name", "--backend", "postgres"],
+    ["--postgres", "postgresql+psycopg2://postgres@127.0.0.1:1/test"],  # nothing listens
+    ["--postgres", "not a url", "--backend", "postgres"],
+])
+def test_the_bench_refuses_bad_input_before_writing_anything(
+    arguments: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_bench()
+    with pytest.raises(SystemExit) as stopped:
+        bench.main([*arguments, "--workdir", str(tmp_path / "work")])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "error: " in error and "Traceback" not in error
+    assert not (tmp_path / "work").exists()  # no export written, no SQLite run lost
+
+
+def test_the_bench_refuses_a_workdir_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_bench()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(SystemExit):
+        bench.main(["--backend", "sqlite", "--learners", "5", "--workdir", str(afile)])
+    assert "is a file, not a folder" in capsys.readouterr().err
