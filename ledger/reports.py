@@ -420,9 +420,12 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
 
 # Positions a rebuild folds per transaction. Each commit rewrites the pages of the learner-id
 # index that the window's (randomly spread) learners touch, nearly all of them on a large
-# ledger: fewer, larger windows write it fewer times (1,000,000 learners: 20,000 gave 94,000
-# events/s, 50,000 gave 112,000), at the cost of holding a window in memory (140 MB peak).
-REBUILD_PAGE_SIZE = 50_000
+# ledger: fewer, larger windows write it fewer times (1,000,000 learners, 2026-12-02: 20,000
+# gave 94,000 events/s, 50,000 gave 112,000), at the cost of holding a window in memory in
+# every process. 30,000 (2026-12-07): the rebuild's three processes together peak at 253 to
+# 263 MB on SQLite and about 195 on PostgreSQL, against 319 to 329 and 270 with 50,000, at
+# the same rate within the noise at 100,000 and 1,000,000 learners (docs/performance.md).
+REBUILD_PAGE_SIZE = 30_000
 
 
 def current_timelines(app: LedgerApp, centre: str | None = None,
