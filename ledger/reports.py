@@ -423,8 +423,8 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
 # ledger: fewer, larger windows write it fewer times (1,000,000 learners, 2026-12-02: 20,000
 # gave 94,000 events/s, 50,000 gave 112,000), at the cost of holding a window in memory in
 # every process. 30,000 (2026-12-07): the rebuild's three processes together peak at 253 to
-# 263 MB on SQLite and about 195 on PostgreSQL, against 319 to 329 and 270 with 50,000, at
-# the same rate within the noise at 100,000 and 1,000,000 learners (docs/performance.md).
+# 272 MB on SQLite and about 200 on PostgreSQL, against 319 to 336 and 270 with 50,000 (the
+# mark is 300), for about 5% of the rate on SQLite at 1,000,000 learners (docs/performance.md).
 REBUILD_PAGE_SIZE = 30_000
 
 
