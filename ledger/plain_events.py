@@ -85,6 +85,7 @@ def plain_state(position: int, state: bytes | memoryview | str,
     unwrapped = 0
     for key in decoded if dates is None else dates:
         value = decoded.get(key)
+        # `_is_wrapped(value)` written out: this runs for every date of every event folded
         if (type(value) is dict and len(value) == 2 and "_data_" in value
                 and value.get("_type_") in ISO_TEXT):
             decoded[key] = value["_data_"]

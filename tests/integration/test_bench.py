@@ -175,6 +175,7 @@ def test_the_bench_refuses_a_workdir_that_is_a_file(
     bench = load_bench()
     afile = tmp_path / "afile"
     afile.write_text("x")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stopped:
         bench.main(["--backend", "sqlite", "--learners", "5", "--workdir", str(afile)])
+    assert stopped.value.code == 2 and afile.read_text() == "x"
     assert "is a file, not a folder" in capsys.readouterr().err
