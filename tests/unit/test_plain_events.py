@@ -2,7 +2,7 @@
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.learner import Learner
@@ -103,6 +103,7 @@ def outcome(state: bytes, dates: list[str] | None) -> object:
         return str(error)
 
 
+@settings(deadline=None)  # a property, not a timing: a busy host must not fail it
 @given(st.dictionaries(NAMES, VALUES, max_size=5), st.lists(NAMES, max_size=4, unique=True))
 def test_the_date_attributes_named_change_nothing_but_the_time_taken(attributes, dates):
     # whichever attributes are named, right or wrong, every wrapped value is still found

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.learner import personal_attributes
@@ -36,6 +36,7 @@ def expected_values(name: str, state: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+@settings(deadline=None)  # a property, not a timing: a busy host must not fail it
 @given(EVENTS, st.lists(st.dictionaries(ATTRIBUTES, VALUES, max_size=6), min_size=1, max_size=4),
        WARNINGS)
 def test_each_fact_keeps_the_events_impersonal_values_whatever_its_attributes(
