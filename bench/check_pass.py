@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import sys
 import time
 from contextlib import closing
@@ -39,8 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.run import (  # noqa: E402
-    BENCH_KEY,
+    one_process_args,
     one_process_options,
+    print_result,
     remove_sqlite_file,
     work_folder,
     write_export,
@@ -82,15 +81,9 @@ def check_seconds(path: Path, ledger: Path) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--learners", type=int, default=5_000,
-                        help="learners in the export written (default 5000)")
-    parser.add_argument("--export", type=Path, default=None,
-                        help="an MIS export to check (written by an earlier run), not a new one")
-    one_process_options(parser)
-    args = parser.parse_args(argv)
-    if args.export is not None and not args.export.is_file():
-        parser.error(f"--export {args.export}: no such file")
-    os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
+    one_process_options(parser, "--export", "an MIS export to check (written by an earlier "
+                                            "run), not a new one")
+    args = one_process_args(parser, argv, "--export")
     with work_folder(args.workdir) as workdir:
         export = args.export or workdir / "check-export.csv"
         if args.export is None:
@@ -102,12 +95,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "check_cpu_seconds": seconds, "check_cpu_us_per_event": per_event,
               "csv_cpu_seconds": baseline,
               "check_over_csv": seconds / baseline if baseline else 0.0}
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"check: {events:,} stored events from {rows:,} rows in {seconds:.2f} CPU s "
-              f"({per_event:.1f} µs an event); reading the CSV: {baseline:.3f} CPU s; "
-              f"check ÷ reading: {result['check_over_csv']:.1f}")
+    print_result(result, args.json,
+                 f"check: {events:,} stored events from {rows:,} rows in {seconds:.2f} CPU s "
+                 f"({per_event:.1f} µs an event); reading the CSV: {baseline:.3f} CPU s; "
+                 f"check ÷ reading: {result['check_over_csv']:.1f}")
     return result
 
 

@@ -28,8 +28,6 @@ prints "Collected : N", the instructions run, the same from run to run (start-up
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from contextlib import closing
@@ -41,8 +39,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.run import (  # noqa: E402
-    BENCH_KEY,
+    one_process_args,
     one_process_options,
+    print_result,
     remove_sqlite_file,
     work_folder,
     write_export,
@@ -95,20 +94,14 @@ def fold_seconds(path: Path, workers: int, windows: int | None) -> tuple[float, 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--learners", type=int, default=5_000,
-                        help="learners in the ledger made (default 5000)")
-    parser.add_argument("--ledger", type=Path, default=None,
-                        help="an SQLite ledger to fold (made by an earlier run), not a new one")
+    one_process_options(parser, "--ledger", "an SQLite ledger to fold (made by an earlier "
+                                            "run), not a new one")
     parser.add_argument("--workers", type=int, default=2,
                         help="the rebuild's workers, whose shares are folded in turn "
                              "(default 2)")
     parser.add_argument("--windows", type=int, default=None,
                         help="fold only the first N windows (default: all)")
-    one_process_options(parser)
-    args = parser.parse_args(argv)
-    if args.ledger is not None and not args.ledger.is_file():
-        parser.error(f"--ledger {args.ledger}: no such file")
-    os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
+    args = one_process_args(parser, argv, "--ledger")
     with work_folder(args.workdir) as workdir:
         ledger = args.ledger or workdir / "fold-ledger.db"
         if args.ledger is None:
@@ -119,12 +112,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "fold_cpu_seconds": seconds, "fold_cpu_us_per_event": per_event,
               "read_cpu_seconds": baseline,
               "fold_over_read": seconds / baseline if events and baseline else 0.0}
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"fold: {events:,} learner events in {seconds:.2f} CPU s ({per_event:.1f} µs an "
-              f"event); reading their rows undecoded: {baseline:.3f} CPU s; fold ÷ reading: "
-              f"{result['fold_over_read']:.1f}")
+    print_result(result, args.json,
+                 f"fold: {events:,} learner events in {seconds:.2f} CPU s ({per_event:.1f} µs "
+                 f"an event); reading their rows undecoded: {baseline:.3f} CPU s; fold ÷ "
+                 f"reading: {result['fold_over_read']:.1f}")
     return result
 
 

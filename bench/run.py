@@ -288,12 +288,36 @@ def work_folder(given: Path | None) -> Iterator[Path]:
         yield folder
 
 
-def one_process_options(parser: argparse.ArgumentParser) -> None:
-    """`--workdir` and `--json`, as the benches of one pass in one process take them."""
+def one_process_options(parser: argparse.ArgumentParser, kept: str, kept_help: str) -> None:
+    """The options the benches of one pass in one process share: `--learners` for the input
+    they make, `kept` (`--export`, `--ledger`) for one an earlier run made instead,
+    `--workdir` and `--json`."""
+    parser.add_argument("--learners", type=int, default=5_000,
+                        help="learners in the input made (default 5000)")
+    parser.add_argument(kept, type=Path, default=None, help=kept_help)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="folder for the export and the ledger, made if missing (default: "
                              "a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def one_process_args(parser: argparse.ArgumentParser, argv: list[str] | None,
+                     kept: str) -> argparse.Namespace:
+    """The options parsed and checked (a kept input that is not there is refused, not made
+    anew), with the bench's master key set unless one is."""
+    args = parser.parse_args(argv)
+    given = getattr(args, kept.lstrip("-"))
+    if given is not None and not given.is_file():
+        parser.error(f"{kept} {given}: no such file")
+    if args.learners < 1:
+        parser.error("--learners must be at least 1")
+    os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)
+    return args
+
+
+def print_result(result: dict[str, Any], as_json: bool, line: str) -> None:
+    """The figures as JSON, or as the one line given."""
+    print(json.dumps(result, indent=2) if as_json else line)
 
 
 def remove_sqlite_file(path: Path) -> None:
