@@ -20,8 +20,8 @@ from eventsourcing.persistence import JSONTranscoder
 from sqlalchemy import create_engine, text
 
 from aggregates.learner import Context, Learner, LearnerReference
-from ledger.persistence import application_env
-from ledger.transcoding import DateAsISO
+from ledger.storage.persistence import application_env
+from ledger.storage.transcoding import DateAsISO
 
 TARGET = 0.15
 CTX = Context(actor="bench", source="bench")

@@ -58,10 +58,10 @@ def check_seconds(path: Path, ledger: Path) -> tuple[float, int]:
     """CPU seconds of the import's check over the whole file in this process, and the
     stored events it planned."""
     from ledger.app import LedgerApp
+    from ledger.bulk.progress import NoProgress
     from ledger.imports.runner import Check, ImportOptions
     from ledger.imports.source import CsvSource
     from ledger.imports.spool import PlanSpool
-    from ledger.progress import NoProgress
 
     remove_sqlite_file(ledger)
     app = LedgerApp(f"sqlite:///{ledger}")

@@ -7,7 +7,7 @@ A rebuild is bound by the CPU of its folding workers (reading each window's lear
 decoding their stored JSON, folding them into timelines, writing the timelines' JSON), and
 its wall time moves with the host by as much as a change to its code does. This bench
 imports an MIS export of N learners (`bench/run.py`'s) into a new SQLite ledger, then folds
-every window of it as a rebuild's workers do (`ledger.rebuild`: each its share of the
+every window of it as a rebuild's workers do (`ledger.reporting.rebuild`: each its share of the
 learners, two by default, as on 2 cores, the collector paused), one share after the other,
 writing nothing, and prints their CPU seconds, the learner events folded and CPU µs per
 event; and, measured in the same run as a baseline, the CPU of reading the same rows through
@@ -64,10 +64,10 @@ def fold_seconds(path: Path, workers: int, windows: int | None) -> tuple[float, 
     """CPU seconds to fold the ledger's windows as each of a rebuild's workers does, CPU
     seconds to read the same rows undecoded, and the learner events folded."""
     from ledger.app import LedgerApp
-    from ledger.gc_pause import BulkPass
-    from ledger.raw_rows import raw_rows
-    from ledger.rebuild import fold_window
-    from ledger.reports import REBUILD_PAGE_SIZE, last_position, learner_rows, open_view
+    from ledger.bulk.gc_pause import BulkPass
+    from ledger.reporting.rebuild import fold_window
+    from ledger.reporting.reports import REBUILD_PAGE_SIZE, last_position, learner_rows, open_view
+    from ledger.storage.raw_rows import raw_rows
 
     with closing(LedgerApp(f"sqlite:///{path}")) as app:
         view = open_view(app)

@@ -62,16 +62,16 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.exc import ArgumentError, DBAPIError  # noqa: E402
 
 from bench.memory import TreePeak  # noqa: E402
-from ledger.bulk_writes import copy_stream  # noqa: E402
+from ledger.bulk.progress import NoProgress  # noqa: E402
 from ledger.demo import CentreGenerator  # noqa: E402
 from ledger.imports.layouts import MIS_EXPORT  # noqa: E402
-from ledger.persistence import (  # noqa: E402
+from ledger.storage.bulk_writes import copy_stream  # noqa: E402
+from ledger.storage.persistence import (  # noqa: E402
     SQLITE_BULK_CACHE,
     checkpoint,
     configure_sqlite,
     enter_sqlite_wal_mode,
 )
-from ledger.progress import NoProgress  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 BENCH_KEY = "YmVuY2gtbWFzdGVyLWtleS1ub3QtZm9yLXByb2QtdXM="
@@ -327,9 +327,9 @@ def remove_sqlite_file(path: Path) -> None:
 
 
 def step_rebuild(url: str) -> dict[str, Any]:
-    from ledger.rebuild import rebuild
-    from ledger.reports import last_position, open_view
-    from ledger.workers import worker_count
+    from ledger.bulk.workers import worker_count
+    from ledger.reporting.rebuild import rebuild
+    from ledger.reporting.reports import last_position, open_view
     app = _app(url)
     view = open_view(app)
     with TreePeak() as memory:
@@ -343,7 +343,7 @@ def step_rebuild(url: str) -> dict[str, Any]:
 
 def step_incremental(url: str, path: str) -> dict[str, Any]:
     from ledger.imports.runner import ImportOptions, import_csv
-    from ledger.reports import catch_up, open_view
+    from ledger.reporting.reports import catch_up, open_view
     app = _app(url)
     view = open_view(app)
     catch_up(app, view)
@@ -372,8 +372,8 @@ def step_audit(url: str, learners: int, samples: int) -> dict[str, Any]:
 
 
 def step_verify(url: str) -> dict[str, Any]:
-    from ledger.integrity import verify_ledger
-    from ledger.workers import worker_count
+    from ledger.bulk.workers import worker_count
+    from ledger.integrity.verify import verify_ledger
     app = _app(url)
     started = time.perf_counter()
     result = verify_ledger(app)

@@ -41,10 +41,10 @@ if str(ROOT) not in sys.path:
 
 from bench.run import BENCH_KEY, RAW_TABLE, remove_sqlite_file  # noqa: E402
 from ledger.app import LedgerApp  # noqa: E402
-from ledger.chain import content_hash  # noqa: E402
-from ledger.chained_recorder import PackedEvents  # noqa: E402
 from ledger.imports.writing import BatchWriter, StoredPlan  # noqa: E402
-from ledger.persistence import SQLITE_BULK_CACHE, checkpoint  # noqa: E402
+from ledger.integrity.chain import content_hash  # noqa: E402
+from ledger.integrity.chained_recorder import PackedEvents  # noqa: E402
+from ledger.storage.persistence import SQLITE_BULK_CACHE, checkpoint  # noqa: E402
 
 LEARNERS_A_BATCH = 1_850  # the import's batches of 2,000 rows hold about this many learners
 # (topic, state bytes) as the bench ledger stores them (bench/run.py at N = 100,000)

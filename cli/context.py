@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregates.errors import ConfigurationError, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.persistence import database_url
+from ledger.storage.persistence import database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,9 +7,9 @@ import click
 from aggregates.values import parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
-from ledger.keys import ENCRYPTED
-from ledger.redaction import redact
-from ledger.sealing import holds_encrypted, why_encrypted
+from ledger.privacy.keys import ENCRYPTED
+from ledger.privacy.redaction import redact
+from ledger.privacy.sealing import holds_encrypted, why_encrypted
 from projections.audit import AUDIT_COLUMNS, audit_rows
 
 

@@ -10,9 +10,9 @@ from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option
-from ledger.bundle import export_bundle, verify_bundle
-from ledger.chain import Digest
-from ledger.integrity import LedgerTampered, current_digest, verify_ledger
+from ledger.integrity.bundle import export_bundle, verify_bundle
+from ledger.integrity.chain import Digest
+from ledger.integrity.verify import LedgerTampered, current_digest, verify_ledger
 
 
 @click.command("verify")

@@ -10,11 +10,11 @@ import click
 from aggregates.values import parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
-from ledger.crypto import MASTER_KEY_FILE_ENV, encode_key, new_key, write_key_file
-from ledger.erasure import erase_learner
-from ledger.retention import learners_due
-from ledger.roles import ROLES, grant
-from ledger.rulesets import load_rulebook
+from ledger.privacy.crypto import MASTER_KEY_FILE_ENV, encode_key, new_key, write_key_file
+from ledger.privacy.erasure import erase_learner
+from ledger.privacy.retention import learners_due
+from ledger.privacy.roles import ROLES, grant
+from ledger.rules.rulesets import load_rulebook
 
 RETENTION_COLUMNS = ("learner", "centre", "ended_on", "basis", "keep_until")
 

@@ -16,12 +16,12 @@ from cli.context import settings, user_errors
 from cli.output import emit_json, emit_rows, format_option
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
-from ledger.chain import EMPTY, Digest
-from ledger.integrity import digest_at
-from ledger.rebuild import rebuild
-from ledger.redaction import redact
-from ledger.reports import current_timelines, open_view, replay, timelines_as_at
-from ledger.rulesets import SEVERITIES, RuleBook, describe, load_rulebook
+from ledger.integrity.chain import EMPTY, Digest
+from ledger.integrity.verify import digest_at
+from ledger.privacy.redaction import redact
+from ledger.reporting.rebuild import rebuild
+from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
+from ledger.rules.rulesets import SEVERITIES, RuleBook, describe, load_rulebook
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations
 from projections.maladministration import FINDING_COLUMNS, maladministration

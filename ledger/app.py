@@ -42,10 +42,11 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
-from ledger.chained_recorder import ChainedApplicationRecorder
-from ledger.crypto import MasterKeySource
-from ledger.keys import KeyStore
-from ledger.persistence import (
+from ledger.integrity.chained_recorder import ChainedApplicationRecorder
+from ledger.privacy.crypto import MasterKeySource
+from ledger.privacy.keys import KeyStore
+from ledger.privacy.sealing import SealingMapper, check_recordable
+from ledger.storage.persistence import (
     application_env,
     configure_postgres,
     configure_sqlite,
@@ -54,8 +55,7 @@ from ledger.persistence import (
     install_append_only_triggers,
     schema_lock,
 )
-from ledger.sealing import SealingMapper, check_recordable
-from ledger.transcoding import LedgerTranscoder
+from ledger.storage.transcoding import LedgerTranscoder
 
 MAX_ATTEMPTS = 30
 MAX_POSITION = 2**63 - 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from aggregates.values import uln_check_digit
 from ledger.imports.layouts import EVENTS, MIS_EXPORT
-from ledger.rulesets import RuleBook, load_rulebook
+from ledger.rules.rulesets import RuleBook, load_rulebook
 
 CENTRE = "58231"
 GIVEN_NAMES = {

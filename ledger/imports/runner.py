@@ -16,7 +16,10 @@ from uuid import UUID
 
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
-from ledger.gc_pause import BulkPass
+from ledger.bulk.gc_pause import BulkPass
+from ledger.bulk.prefetch import Prefetch
+from ledger.bulk.progress import NoProgress, Progress
+from ledger.bulk.workers import can_fork_workers, run_shares, stream_shares, worker_count
 from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
@@ -32,11 +35,8 @@ from ledger.imports.writing import (
     load_references,
     new_learners,
 )
-from ledger.persistence import checkpoint
-from ledger.prefetch import Prefetch
-from ledger.progress import NoProgress, Progress
-from ledger.sealing import check_recordable
-from ledger.workers import can_fork_workers, run_shares, stream_shares, worker_count
+from ledger.privacy.sealing import check_recordable
+from ledger.storage.persistence import checkpoint
 
 DEFAULT_BATCH_SIZE = 2_000
 BYTES_PER_EVENT = 44  # about what an MIS export holds for each event its rows plan

@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from ledger.imports.tally import Tally
-from ledger.sealing import PreparedEvent
+from ledger.privacy.sealing import PreparedEvent
 
 Event = DomainEventProtocol[UUID]
 

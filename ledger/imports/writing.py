@@ -18,13 +18,13 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
 from ledger.app import LedgerApp
-from ledger.chained_recorder import PackedEvents
 from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
 from ledger.imports.tally import Tally
-from ledger.raw_rows import driver_rows, placeholder, uuid_text
-from ledger.sealing import PreparedEvent
+from ledger.integrity.chained_recorder import PackedEvents
+from ledger.privacy.sealing import PreparedEvent
+from ledger.storage.raw_rows import driver_rows, placeholder, uuid_text
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500

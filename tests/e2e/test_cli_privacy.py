@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from ledger.crypto import encode_key, new_key
+from ledger.privacy.crypto import encode_key, new_key
 
 LEARNER = ["learner", "add", "L1", "--centre", "C1", "--given-name", "Siân",
            "--family-name", "O'Brien", "--dob", "2004-05-06", "--gender", "2",

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from ledger.integrity import current_digest
+from ledger.integrity.verify import current_digest
 from tests.integration import tampering as t
 
 
@@ -155,7 +155,7 @@ def test_a_bundle_carries_the_rule_sets_the_reports_use(ledger, db_url, tmp_path
 
 
 def test_a_bundle_is_checked_against_an_earlier_digest_within_it(ledger, db_url, tmp_path):
-    from ledger.integrity import digest_at
+    from ledger.integrity.verify import digest_at
 
     earlier = str(digest_at(ledger, 8))
     out = tmp_path / "c1.jsonl"

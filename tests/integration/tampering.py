@@ -10,8 +10,8 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from aggregates.learner import Context
-from ledger.chain import GENESIS, content_hash, link_hash
-from ledger.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
+from ledger.integrity.chain import GENESIS, content_hash, link_hash
+from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
 
 CTX = Context(actor="tester", source="test")
 

@@ -104,7 +104,7 @@ def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
 ) -> None:
     bench = load_bench()
     from ledger.app import LedgerApp
-    from ledger.persistence import SQLITE_BULK_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
+    from ledger.storage.persistence import SQLITE_BULK_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
     with bench._raw_table(app.engine, own_file=True) as (sink, _):
@@ -129,7 +129,7 @@ def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
 def test_the_fold_bench_folds_every_learner_event_of_its_ledger_once(tmp_path: Path) -> None:
     import sqlite3
 
-    from ledger.reports import LEARNER_TOPICS
+    from ledger.reporting.reports import LEARNER_TOPICS
 
     fold_pass = load_script("fold_pass")
     made = fold_pass.main(["--learners", "40", "--workdir", str(tmp_path)])

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregates.learner import learner_id
-from ledger.bundle import BadBundle, export_bundle, verify_bundle
-from ledger.chain import Digest
-from ledger.integrity import LedgerTampered, current_digest
+from ledger.integrity.bundle import BadBundle, export_bundle, verify_bundle
+from ledger.integrity.chain import Digest
+from ledger.integrity.verify import LedgerTampered, current_digest
 from tests.integration import tampering as t
 
 RULES = '[rule]\nid = "CG-REG-1"\ndays = 30  # £ cited: handbook 4.2\n'

@@ -8,9 +8,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 
 from aggregates.learner import Context, Learner
-from ledger.integrity import verify_ledger
-from ledger.persistence import application_env
-from ledger.transcoding import DateAsISO
+from ledger.integrity.verify import verify_ledger
+from ledger.storage.persistence import application_env
+from ledger.storage.transcoding import DateAsISO
 from tests.integration.tampering import CTX
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.integrity import verify_ledger
+from ledger.integrity.verify import verify_ledger
 
 WRITERS = 3
 LEARNERS_EACH = 8

@@ -30,8 +30,8 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyTrackingRecorder,
 )
 
-from ledger.chained_recorder import ChainedApplicationRecorder, Factory
-from ledger.integrity import verify_chain
+from ledger.integrity.chained_recorder import ChainedApplicationRecorder, Factory
+from ledger.integrity.verify import verify_chain
 from tests.conftest import fresh_postgres_url
 
 
@@ -108,7 +108,7 @@ class _ChainedFactory(InfrastructureFactoryTestCase[Factory]):
             self._folder = tempfile.TemporaryDirectory()
             url = f"sqlite:///{os.path.join(self._folder.name, 'ledger.db')}"
         self.env = Environment("TestCase", {
-            "PERSISTENCE_MODULE": "ledger.chained_recorder", "SQLALCHEMY_URL": url,
+            "PERSISTENCE_MODULE": "ledger.integrity.chained_recorder", "SQLALCHEMY_URL": url,
         })
         super().setUp()
 

@@ -10,8 +10,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from sqlalchemy import func, select
 
 from ledger.app import LedgerApp
-from ledger.chained_recorder import ChainedApplicationRecorder
-from ledger.integrity import verify_ledger
+from ledger.integrity.chained_recorder import ChainedApplicationRecorder
+from ledger.integrity.verify import verify_ledger
 from tests.conftest import fresh_postgres_url
 
 pytestmark = pytest.mark.postgres

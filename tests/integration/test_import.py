@@ -261,7 +261,7 @@ def test_learners_are_counted_once_whatever_the_batch_size(make_app, tmp_path, b
 
 def test_rows_for_an_erased_learner_are_refused(make_app, tmp_path):
     from aggregates.learner import Context
-    from ledger.erasure import erase_learner
+    from ledger.privacy.erasure import erase_learner
 
     app = make_app()
     import_csv(app, write(tmp_path, HEADER + ZOE), OPTIONS)

@@ -17,19 +17,19 @@ from aggregates.errors import AmbiguousLearner, DuplicateLearner, LedgerError
 from aggregates.learner import Context
 from bench.run import write_export
 from ledger.app import LedgerApp
-from ledger.chain import content_hash
-from ledger.chained_recorder import PackedEvents, content_hashes
 from ledger.imports import ImportOptions, import_csv
-from ledger.integrity import verify_ledger
-from ledger.persistence import (
+from ledger.integrity.chain import content_hash
+from ledger.integrity.chained_recorder import PackedEvents, content_hashes
+from ledger.integrity.verify import verify_ledger
+from ledger.reporting.rebuild import rebuild
+from ledger.reporting.reports import TIMELINES_TABLE, open_view
+from ledger.storage.persistence import (
     SQLITE_BULK_CACHE_KIB,
     SQLITE_BUSY_MS,
     SQLITE_CHECKPOINT_PAGES,
     checkpoint,
     create_tables_once,
 )
-from ledger.rebuild import rebuild
-from ledger.reports import TIMELINES_TABLE, open_view
 from projections.audit import audit_rows
 
 CTX = Context(actor="officer", source="test")
@@ -136,7 +136,7 @@ def test_the_audit_as_at_a_moment_shows_only_what_was_recorded_by_then(make_app)
 def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
     from eventsourcing.persistence import PersistenceError
 
-    from ledger.raw_rows import driver_rows
+    from ledger.storage.raw_rows import driver_rows
 
     app = make_app()
     assert driver_rows(app.engine, "SELECT count(*) FROM ledger_events") == [(0,)]
@@ -146,7 +146,7 @@ def test_a_driver_error_reading_rows_is_the_library_persistence_error(make_app):
 
 def test_stored_json_is_read_as_text_from_postgresql_whatever_the_environment_says(
         make_app, monkeypatch):
-    from ledger.raw_rows import json_text_column, raw_rows
+    from ledger.storage.raw_rows import json_text_column, raw_rows
 
     monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # the ledger's connections are UTF-8
     app = make_app()

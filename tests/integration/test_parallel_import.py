@@ -22,14 +22,14 @@ from aggregates.errors import AmbiguousLearner
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from bench.run import write_export
 from ledger.app import LedgerApp
-from ledger.crypto import LearnerErased
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
 from ledger.imports.runner import ImportSummary, share_of
 from ledger.imports.source import Record
 from ledger.imports.spool import BatchPlan
 from ledger.imports.writing import BatchWriter
-from ledger.integrity import head_digest, verify_ledger
-from ledger.keys import learner_keys
+from ledger.integrity.verify import head_digest, verify_ledger
+from ledger.privacy.crypto import LearnerErased
+from ledger.privacy.keys import learner_keys
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 from tests.integration.test_import import HEADER, SIAN, ZOE
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError, Tracking
 
-import ledger.rebuild
+import ledger.reporting.rebuild
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.persistence import SQLITE_BULK_CACHE_KIB
-from ledger.plain_events import UnreadableState
-from ledger.rebuild import RebuildWorkerFailed, fold_in_parallel, rebuild
-from ledger.reports import PAGE_SIZE, catch_up, entry_pages, last_position, open_view
-from ledger.workers import can_fork_workers, worker_count
+from ledger.bulk.workers import can_fork_workers, worker_count
+from ledger.reporting.plain_events import UnreadableState
+from ledger.reporting.rebuild import RebuildWorkerFailed, fold_in_parallel, rebuild
+from ledger.reporting.reports import PAGE_SIZE, catch_up, entry_pages, last_position, open_view
+from ledger.storage.persistence import SQLITE_BULK_CACHE_KIB
 
 CTX = Context(actor="parallel", source="test")
 TITLE = 'Cert "A" \\ B'  # quotes and a backslash: escaped in JSON and again in COPY
@@ -71,7 +71,8 @@ def test_an_unreadable_event_met_by_a_worker_fails_the_rebuild_with_its_error(
     def unreadable(*_: Any) -> None:
         raise UnreadableState("event 3 holds a 'decimal_str' value the reports cannot read")
 
-    monkeypatch.setattr(ledger.rebuild, "fold", unreadable)  # the forked workers inherit it
+    # the forked workers inherit it
+    monkeypatch.setattr(ledger.reporting.rebuild, "fold", unreadable)
     with pytest.raises(UnreadableState, match="event 3 holds"):
         rebuild(app, open_view(app), workers=2)
 
@@ -81,7 +82,7 @@ def test_a_worker_that_dies_fails_the_rebuild(
 ) -> None:
     app = make_app()
     ledger_of(app, 4)
-    monkeypatch.setattr(ledger.rebuild, "fold", lambda *_: os._exit(3))
+    monkeypatch.setattr(ledger.reporting.rebuild, "fold", lambda *_: os._exit(3))
     with pytest.raises(RebuildWorkerFailed, match="stopped unexpectedly"):
         rebuild(app, open_view(app), workers=2)
 

@@ -12,10 +12,10 @@ from sqlalchemy.engine import make_url
 
 from aggregates.errors import ImpossibleCommand, LedgerError
 from aggregates.learner import Context
-from ledger.crypto import KeyUnavailable, LearnerErased, WrongMasterKey, encode_key, new_key
-from ledger.erasure import erase_learner
-from ledger.reports import current_timelines
-from ledger.sealing import holds_encrypted, why_encrypted
+from ledger.privacy.crypto import KeyUnavailable, LearnerErased, WrongMasterKey, encode_key, new_key
+from ledger.privacy.erasure import erase_learner
+from ledger.privacy.sealing import holds_encrypted, why_encrypted
+from ledger.reporting.reports import current_timelines
 from projections.audit import audit_rows
 from tests.conftest import TEST_SCHEMA
 

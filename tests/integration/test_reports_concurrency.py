@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.rebuild import rebuild
-from ledger.reports import catch_up, open_view
+from ledger.reporting.rebuild import rebuild
+from ledger.reporting.reports import catch_up, open_view
 
 CTX = Context(actor="concurrency", source="test")
 

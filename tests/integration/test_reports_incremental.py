@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from aggregates.errors import LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.rebuild import rebuild
-from ledger.reports import (
+from ledger.reporting.rebuild import rebuild
+from ledger.reporting.reports import (
     catch_up,
     entry_pages,
     last_position,
@@ -23,7 +23,7 @@ from ledger.reports import (
     open_view,
     timelines_as_at,
 )
-from ledger.rulesets import load_rulebook
+from ledger.rules.rulesets import load_rulebook
 from projections.late_registrations import late_registrations
 from projections.maladministration import maladministration
 from projections.timeline import apply_event, new_timeline

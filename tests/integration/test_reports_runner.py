@@ -8,7 +8,7 @@ import pytest
 
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.reports import catch_up, follow, open_view, timelines_as_at
+from ledger.reporting.reports import catch_up, follow, open_view, timelines_as_at
 from tests.conftest import fresh_postgres_url
 
 CTX = Context(actor="runner", source="test")

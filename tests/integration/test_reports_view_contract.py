@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 
-from ledger.reports import ReportsView
+from ledger.reporting.reports import ReportsView
 from tests.conftest import fresh_postgres_url
 
 
@@ -45,7 +45,7 @@ del TrackingRecorderTestCase
 def test_a_new_reports_table_on_postgresql_compresses_timelines_with_lz4_when_it_can() -> None:
     from sqlalchemy import text
 
-    from ledger.reports import HAS_LZ4
+    from ledger.reporting.reports import HAS_LZ4
 
     view = ReportsView(SQLAlchemyDatastore(url=fresh_postgres_url()))
     view.create_table()

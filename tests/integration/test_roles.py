@@ -7,8 +7,8 @@ from sqlalchemy.exc import DBAPIError
 from aggregates.errors import ConfigurationError, InvalidValue, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
-from ledger.erasure import erase_learner
-from ledger.roles import grant
+from ledger.privacy.erasure import erase_learner
+from ledger.privacy.roles import grant
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 
 CTX = Context(actor="officer", source="test")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from aggregates.learner import Context, Learner, LearnerReference, personal_attributes
 from ledger.app import LedgerApp
-from ledger.sealing import ENVELOPE
-from ledger.transcoding import register_ledger_transcodings
+from ledger.privacy.sealing import ENVELOPE
+from ledger.storage.transcoding import register_ledger_transcodings
 
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
                 min_size=1, max_size=30).map(lambda s: "§" + s)  # § never occurs otherwise

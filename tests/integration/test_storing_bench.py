@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from bench import storing
 from ledger.app import LedgerApp
-from ledger.integrity import verify_ledger
+from ledger.integrity.verify import verify_ledger
 
 
 def rows_of(learners: int) -> int:

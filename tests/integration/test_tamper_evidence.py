@@ -11,10 +11,10 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger import chain_scan
-from ledger.chain import Digest
-from ledger.integrity import current_digest, digest_at, verify_ledger
-from ledger.raw_rows import uuid_text
+from ledger.integrity import chain_scan
+from ledger.integrity.chain import Digest
+from ledger.integrity.verify import current_digest, digest_at, verify_ledger
+from ledger.storage.raw_rows import uuid_text
 from tests.integration import tampering as t
 
 Tamper = Callable[[Any, Any], object]

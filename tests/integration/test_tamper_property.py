@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.app import LedgerApp
-from ledger.integrity import verify_ledger
+from ledger.integrity.verify import verify_ledger
 from tests.integration import tampering as t
 
 EDITS = {

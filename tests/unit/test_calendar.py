@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregates.errors import ConfigurationError
-from ledger.calendar import WorkingCalendar, nation_code
+from ledger.rules.calendar import WorkingCalendar, nation_code
 
 # Easter 2026: Good Friday 3 April everywhere; Easter Monday 6 April except Scotland.
 # Early May bank holiday Monday 4 May everywhere.

@@ -9,8 +9,8 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.chain import GENESIS, BadDigest, Digest, chain_values, content_hash, link_hash
-from ledger.chained_recorder import content_hashes
+from ledger.integrity.chain import GENESIS, BadDigest, Digest, chain_values, content_hash, link_hash
+from ledger.integrity.chained_recorder import content_hashes
 
 events = st.tuples(st.uuids(), st.integers(0, 2**40), st.text(max_size=40),
                    st.binary(max_size=64))

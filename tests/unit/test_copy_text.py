@@ -5,7 +5,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.bulk_writes import copy_buffer, copy_text
+from ledger.storage.bulk_writes import copy_buffer, copy_text
 
 
 def test_none_is_copys_null_marker():

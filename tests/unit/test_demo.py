@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aggregates.values import is_valid_uln, parse_date
 from ledger.demo import academic_year_start, registration_window, write_demo_files
-from ledger.rulesets import load_rulebook
+from ledger.rules.rulesets import load_rulebook
 
 TODAY = date(2026, 11, 23)
 BOOK = load_rulebook()

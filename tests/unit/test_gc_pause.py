@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from ledger.gc_pause import BulkPass, cyclic_gc_paused
+from ledger.bulk.gc_pause import BulkPass, cyclic_gc_paused
 
 
 class Node:

@@ -12,7 +12,7 @@ from aggregates.learner import Context, Learner
 from ledger.app import LedgerApp
 from ledger.imports.spool import BatchPlan, PlanSpool
 from ledger.imports.tally import Tally
-from ledger.sealing import PreparedEvent
+from ledger.privacy.sealing import PreparedEvent
 
 CTX = Context(actor="importer", source="import f.csv:2", note="a note")
 

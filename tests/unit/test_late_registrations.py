@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.rulesets import load_rulebook
+from ledger.rules.rulesets import load_rulebook
 from projections.late_registrations import late_registrations
 from tests.unit.history import MemoryLedger
 

@@ -2,7 +2,7 @@
 
 from datetime import date, timedelta
 
-from ledger.rulesets import load_rulebook
+from ledger.rules.rulesets import load_rulebook
 from projections.maladministration import Finding, maladministration
 from tests.unit.history import History, MemoryLedger
 

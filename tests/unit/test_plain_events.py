@@ -6,8 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.learner import Learner
-from ledger.keys import ENCRYPTED
-from ledger.plain_events import UnreadableState, date_attributes, entries_of_rows, plain_state
+from ledger.privacy.keys import ENCRYPTED
+from ledger.reporting.plain_events import (
+    UnreadableState,
+    date_attributes,
+    entries_of_rows,
+    plain_state,
+)
 
 TOPIC = "aggregates.learner:Learner.Withdrawn"
 
@@ -69,7 +74,7 @@ def test_a_row_that_is_not_a_learner_event_is_refused():
     b'{"note":"{\\"_type_\\":\\"date_iso\\"}","flag":{"_type_":"date_iso","other":1}}',
 ])
 def test_a_state_read_as_text_gives_what_its_stored_bytes_give(state):
-    # PostgreSQL's scans read the stored JSON as text (ledger.raw_rows.json_text_column)
+    # PostgreSQL's scans read the stored JSON as text (ledger.storage.raw_rows.json_text_column)
     assert plain_state(7, state.decode()) == plain_state(7, state) == plain_state(
         7, memoryview(state))
 

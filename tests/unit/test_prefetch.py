@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.prefetch import Prefetch
+from ledger.bulk.prefetch import Prefetch
 
 
 class Broken(Exception):

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from aggregates.errors import ConfigurationError, ImpossibleCommand
 from aggregates.learner import Context, Learner
-from ledger import crypto
-from ledger.crypto import (
+from ledger.privacy import crypto
+from ledger.privacy.crypto import (
     MasterKeySource,
     OpenFailed,
     decode_key,
@@ -19,9 +19,9 @@ from ledger.crypto import (
     unseal,
     write_key_file,
 )
-from ledger.redaction import REDACTED, redact
-from ledger.retention import add_years, retention_of
-from ledger.rulesets import RuleBook
+from ledger.privacy.redaction import REDACTED, redact
+from ledger.privacy.retention import add_years, retention_of
+from ledger.rules.rulesets import RuleBook
 
 CTX = Context(actor="officer", source="test")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.rulesets import RuleSetError, load_rule_file, load_rulebook
+from ledger.rules.rulesets import RuleSetError, load_rule_file, load_rulebook
 
 GOOD = """\
 awarding_body = "OTHM"

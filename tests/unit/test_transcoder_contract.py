@@ -15,7 +15,7 @@ from eventsourcing.tests.persistence import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.transcoding import (
+from ledger.storage.transcoding import (
     LedgerTranscoder,
     _orjson_writes_alike,
     register_ledger_transcodings,
@@ -132,7 +132,7 @@ def test_one_transcoder_gives_the_librarys_bytes_value_after_value(
 
 
 def test_a_transcoder_keeps_a_bounded_number_of_dates(monkeypatch):
-    monkeypatch.setattr("ledger.transcoding.DATES_KEPT", 3)
+    monkeypatch.setattr("ledger.storage.transcoding.DATES_KEPT", 3)
     transcoder = ledger_transcoder()
     days = [date(2026, 1, day) for day in range(1, 8)]
     assert transcoder.decode(transcoder.encode(days)) == days

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import LedgerError
-from ledger.workers import STREAM_NICENESS, WorkerFailed, run_shares, stream_shares
+from ledger.bulk.workers import STREAM_NICENESS, WorkerFailed, run_shares, stream_shares
 
 
 class ShareRefused(LedgerError):

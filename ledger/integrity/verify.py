@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from aggregates.errors import ConfigurationError, LedgerError
-from ledger.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
-from ledger.chain_scan import engine_of, events_in, links_in, scan
-from ledger.chained_recorder import ChainedApplicationRecorder
-from ledger.workers import worker_count
+from ledger.bulk.workers import worker_count
+from ledger.integrity.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
+from ledger.integrity.chain_scan import engine_of, events_in, links_in, scan
+from ledger.integrity.chained_recorder import ChainedApplicationRecorder
 
 # positions read per query: each query (and on PostgreSQL its scan settings) costs a round
 # trip; 20,000 verified 1,000,000 learners on PostgreSQL 23% faster than 5,000, and 50,000

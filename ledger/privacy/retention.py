@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from aggregates.learner import Learner
-from ledger.rulesets import RuleBook
+from ledger.rules.rulesets import RuleBook
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp

@@ -17,9 +17,9 @@ import orjson
 
 from aggregates.errors import LedgerError
 from aggregates.learner import Learner
-from ledger.keys import ENCRYPTED
-from ledger.raw_rows import uuid_text
-from ledger.sealing import ENVELOPE, WARNING_MESSAGES, learner_event_name
+from ledger.privacy.keys import ENCRYPTED
+from ledger.privacy.sealing import ENVELOPE, WARNING_MESSAGES, learner_event_name
+from ledger.storage.raw_rows import uuid_text
 from projections.timeline import Entry
 
 

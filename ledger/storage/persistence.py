@@ -44,7 +44,7 @@ def database_url(given: str | None = None) -> str:
 def application_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for the ledger application on that database."""
     return {
-        "PERSISTENCE_MODULE": "ledger.chained_recorder",
+        "PERSISTENCE_MODULE": "ledger.integrity.chained_recorder",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "yes",
     }

@@ -1,7 +1,7 @@
 """The chain checked fast: a tight pass over raw rows, in parallel over cores for large ledgers.
 
 It only answers "does every event fit?" and recomputes the head; when something does not fit,
-`ledger.integrity` reads the chain again slowly to say what and where.
+`ledger.integrity.verify` reads the chain again slowly to say what and where.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from eventsourcing.persistence import OperationalError
 from sqlalchemy import Select, and_, func, select
 
-from ledger.chain import EMPTY, Digest, content_digest, link_digest
-from ledger.chained_recorder import ChainedApplicationRecorder, framed_originator
-from ledger.gc_pause import cyclic_gc_paused
-from ledger.raw_rows import json_text_column, originator_column, raw_rows
-from ledger.workers import use_own_connections
+from ledger.bulk.gc_pause import cyclic_gc_paused
+from ledger.bulk.workers import use_own_connections
+from ledger.integrity.chain import EMPTY, Digest, content_digest, link_digest
+from ledger.integrity.chained_recorder import ChainedApplicationRecorder, framed_originator
+from ledger.storage.raw_rows import json_text_column, originator_column, raw_rows
 
 # PostgreSQL's error for bytes that are not valid in the encoding (character_not_in_repertoire)
 NOT_UTF8 = "22021"
@@ -95,7 +95,7 @@ def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head
 
 def _chained_rows(recorder: ChainedApplicationRecorder, after: int, upto: int) -> list[Any] | None:
     """The rows of `chained_events_in`; None if PostgreSQL finds a stored state that is not
-    UTF-8 text (which no transcoded event is: `ledger.integrity` then reads the bytes)."""
+    UTF-8 text (which no transcoded event is: `ledger.integrity.verify` then reads the bytes)."""
     try:
         return raw_rows(engine_of(recorder), chained_events_in(recorder, after, upto))
     except OperationalError as error:

@@ -1,6 +1,7 @@
 """A persistence module whose application recorder hash-chains every event it stores.
 
-Name it as PERSISTENCE_MODULE (`ledger.chained_recorder`): the library resolves `Factory` here.
+Name it as PERSISTENCE_MODULE (`ledger.integrity.chained_recorder`): the library resolves
+`Factory` here.
 The chain row of each event is written in the same transaction as the event, after the library
 has locked the events table (PostgreSQL `LOCK TABLE ... IN EXCLUSIVE MODE`) or taken SQLite's
 write lock (`BEGIN IMMEDIATE`), so concurrent writers, in any number of processes, queue up
@@ -32,10 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger.bulk_writes import copy_stream, copy_text
-from ledger.chain import GENESIS, chain_values, content_digest, content_hash, framed_id
-from ledger.persistence import create_tables_once, widen_sqlite_cache
-from ledger.raw_rows import placeholder, uuid_text
+from ledger.integrity.chain import GENESIS, chain_values, content_digest, content_hash, framed_id
+from ledger.storage.bulk_writes import copy_stream, copy_text
+from ledger.storage.persistence import create_tables_once, widen_sqlite_cache
+from ledger.storage.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}

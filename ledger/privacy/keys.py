@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.crypto import (
+from ledger.privacy.crypto import (
     KEYGEN_HINT,
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
@@ -37,7 +37,7 @@ from ledger.crypto import (
     seal,
     unseal,
 )
-from ledger.persistence import create_tables_once
+from ledger.storage.persistence import create_tables_once
 
 KEYS_TABLE = "ledger_learner_keys"
 CHECK_TABLE = "ledger_master_key_check"

@@ -27,11 +27,11 @@ from typing import IO, Any
 from eventsourcing.persistence import StoredEvent
 
 from aggregates.errors import LedgerError, UnknownLearner
-from ledger.chain import GENESIS, HASH_VERSION, Digest, content_hash, link_hash
-from ledger.integrity import LedgerTampered, chain_entries, chained_recorder, verify_ledger
+from ledger.integrity.chain import GENESIS, HASH_VERSION, Digest, content_hash, link_hash
+from ledger.integrity.verify import LedgerTampered, chain_entries, chained_recorder, verify_ledger
 
 BUNDLE_FORMAT = "ledger-bundle/1"
-POLICIES_DIR = Path(__file__).parent / "policies"
+POLICIES_DIR = Path(__file__).parents[1] / "policies"
 LEARNER_TOPIC_PREFIX = "aggregates.learner:Learner."
 RECORDED_TOPIC = LEARNER_TOPIC_PREFIX + "Recorded"
 

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from aggregates.errors import ConfigurationError, InvalidValue
-from ledger.keys import CHECK_TABLE, KEYS_TABLE
-from ledger.persistence import EVENTS_TABLE
+from ledger.privacy.keys import CHECK_TABLE, KEYS_TABLE
+from ledger.storage.persistence import EVENTS_TABLE
 
 ROLES = ("officer", "eqa", "auditor")
 GROUP_ROLE = {role: f"ledger_{role}" for role in ROLES}

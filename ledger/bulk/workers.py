@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import LedgerError
-from ledger.persistence import is_sqlite_in_memory
-from ledger.progress import Progress
+from ledger.bulk.progress import Progress
+from ledger.storage.persistence import is_sqlite_in_memory
 
 PARALLEL_FROM = 50_000  # events: below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8

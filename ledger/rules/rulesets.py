@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from aggregates.errors import ConfigurationError
-from ledger.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
+from ledger.rules.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
 
-SHIPPED_POLICIES = Path(__file__).parent / "policies"
+SHIPPED_POLICIES = Path(__file__).parents[1] / "policies"
 CENTRES_FILE = "centres.toml"
 DEFAULT_RETENTION_YEARS = 3
 SEVERITIES = ("minor", "major", "critical")

@@ -17,10 +17,17 @@ from eventsourcing.persistence import Tracking
 
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
-from ledger.gc_pause import BulkPass
-from ledger.persistence import checkpoint
-from ledger.progress import NoProgress, Progress
-from ledger.reports import (
+from ledger.bulk.gc_pause import BulkPass
+from ledger.bulk.progress import NoProgress, Progress
+from ledger.bulk.workers import (
+    WorkerFailed,
+    can_fork_workers,
+    portable,
+    start_workers,
+    stop_processes,
+    worker_count,
+)
+from ledger.reporting.reports import (
     REBUILD_PAGE_SIZE,
     ReportsView,
     catch_up,
@@ -30,14 +37,7 @@ from ledger.reports import (
     learners_of,
     timeline_row,
 )
-from ledger.workers import (
-    WorkerFailed,
-    can_fork_workers,
-    portable,
-    start_workers,
-    stop_processes,
-    worker_count,
-)
+from ledger.storage.persistence import checkpoint
 from projections.timeline import Entry, Timeline
 
 Window = tuple[int, int]

@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
 from ledger.app import LedgerApp
-from ledger.bulk_writes import copy_rows, deletes_without_zeroing
-from ledger.gc_pause import cyclic_gc_paused
-from ledger.persistence import application_env, create_tables_once, widen_sqlite_cache
-from ledger.plain_events import entries_of_rows
-from ledger.progress import NoProgress, Progress
-from ledger.raw_rows import json_text_column, originator_column, originator_share, raw_rows
+from ledger.bulk.gc_pause import cyclic_gc_paused
+from ledger.bulk.progress import NoProgress, Progress
+from ledger.reporting.plain_events import entries_of_rows
+from ledger.storage.bulk_writes import copy_rows, deletes_without_zeroing
+from ledger.storage.persistence import application_env, create_tables_once, widen_sqlite_cache
+from ledger.storage.raw_rows import json_text_column, originator_column, originator_share, raw_rows
 from projections.timeline import (
     Entry,
     Timeline,
@@ -346,7 +346,7 @@ def learner_entries(app: LedgerApp, after: int, upto: int,
     """The learner events at positions after `after` up to `upto`, decoded for the fold
     (only those of the learners in `share`, (part, parts), when given).
 
-    Straight from the stored JSON (`ledger.plain_events`): no domain event objects, no
+    Straight from the stored JSON (`ledger.reporting.plain_events`): no domain event objects, no
     personal data opened.
     """
     return entries_of_rows(raw_rows(app.engine, learner_rows(app, after, upto, share)))

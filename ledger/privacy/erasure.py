@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Context
 from aggregates.values import parse_text
-from ledger.keys import check_can_erase
+from ledger.privacy.keys import check_can_erase
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp

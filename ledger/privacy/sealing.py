@@ -12,9 +12,9 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
 from aggregates.learner import Learner, personal_attributes
-from ledger.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
-from ledger.keys import ENCRYPTED, ERASED, KeyStore
-from ledger.raw_rows import uuid_text
+from ledger.privacy.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
+from ledger.privacy.keys import ENCRYPTED, ERASED, KeyStore
+from ledger.storage.raw_rows import uuid_text
 
 LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
 ENVELOPE = "_sealed"

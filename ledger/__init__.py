@@ -1,0 +1,12 @@
+"""The ledger application (`app.py`) and its rooms, one sub-package per concern.
+
+Dependencies point one way: `cli` -> `ledger.app` -> the rooms below -> `projections`,
+`aggregates`. A room may use `bulk` and `storage`; no room imports `cli`.
+- `storage/`: database URLs, append-only triggers, raw rows, bulk writes, event JSON.
+- `integrity/`: the hash chain, its recorder, verify, EQA bundles.
+- `privacy/`: master and learner keys, sealing, erasure, retention, roles, redaction.
+- `rules/`: awarding-body rule sets (TOML) and working-day calendars.
+- `reporting/`: report tables, catch-up, rebuild, as-at replays.
+- `imports/`: CSV imports.
+- `bulk/`: worker processes, GC pauses, prefetching and progress shared by bulk passes.
+"""
