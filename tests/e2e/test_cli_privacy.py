@@ -135,7 +135,7 @@ def test_retention_lists_learners_past_their_period_and_erases_after_confirmatio
 
 def test_grant_needs_postgresql_for_an_sqlite_ledger(ledger, db_url):
     if not db_url.startswith("sqlite"):
-        pytest.skip("the PostgreSQL roles are tested in tests/integration/test_roles.py")
+        pytest.skip("the PostgreSQL roles are tested in tests/integration/privacy/test_roles.py")
     result = ledger("grant", "--role", "eqa", "reviewer")
     assert (result.exit_code, result.stderr) == (
         1, "Error: roles need PostgreSQL; an SQLite ledger is protected by its file "

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from ledger.integrity.verify import current_digest
-from tests.integration import tampering as t
+from tests.integration.integrity import tampering as t
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from aggregates.learner import Context, Learner
 from ledger.integrity.verify import verify_ledger
 from ledger.storage.persistence import application_env
 from ledger.storage.transcoding import DateAsISO
-from tests.integration.tampering import CTX
+from tests.integration.integrity.tampering import CTX
 
 
 class UnchainedLedger(Application):
@@ -45,7 +45,7 @@ def test_an_unchained_ledger_is_chained_on_first_open_and_then_extended(db_url, 
 
 
 def test_an_emptied_chain_table_is_not_rebuilt_on_open_but_reported(db_url, make_app):
-    from tests.integration import tampering as t
+    from tests.integration.integrity import tampering as t
 
     app = make_app()
     t.record_small_ledger(app)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "run.py"
 
 
 def load_script(name: str):  # type: ignore[no-untyped-def]

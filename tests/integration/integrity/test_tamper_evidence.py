@@ -15,7 +15,7 @@ from ledger.integrity import chain_scan
 from ledger.integrity.chain import Digest
 from ledger.integrity.verify import current_digest, digest_at, verify_ledger
 from ledger.storage.raw_rows import uuid_text
-from tests.integration import tampering as t
+from tests.integration.integrity import tampering as t
 
 Tamper = Callable[[Any, Any], object]
 

@@ -15,7 +15,7 @@ from aggregates.learner import learner_id
 from ledger.integrity.bundle import BadBundle, export_bundle, verify_bundle
 from ledger.integrity.chain import Digest
 from ledger.integrity.verify import LedgerTampered, current_digest
-from tests.integration import tampering as t
+from tests.integration.integrity import tampering as t
 
 RULES = '[rule]\nid = "CG-REG-1"\ndays = 30  # £ cited: handbook 4.2\n'
 

@@ -31,7 +31,7 @@ from ledger.integrity.verify import head_digest, verify_ledger
 from ledger.privacy.crypto import LearnerErased
 from ledger.privacy.keys import learner_keys
 from tests.conftest import TEST_SCHEMA, fresh_postgres_url
-from tests.integration.test_import import HEADER, SIAN, ZOE
+from tests.integration.imports.test_import import HEADER, SIAN, ZOE
 
 SERIAL = ImportOptions(actor="importer", workers=1)
 PARALLEL = ImportOptions(actor="importer", workers=2)

@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, text
 from ledger.app import LedgerApp
 from ledger.demo import write_demo_files
 from ledger.imports import ImportOptions, import_csv
-from tests.integration.test_import import ledger_facts
+from tests.integration.imports.test_import import ledger_facts
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def count_events(url: str) -> int:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.app import LedgerApp
 from ledger.integrity.verify import verify_ledger
-from tests.integration import tampering as t
+from tests.integration.integrity import tampering as t
 
 EDITS = {
     "changed": t.edit_state_byte,

@@ -1,0 +1,1 @@
+"""Integration tests of the bench scripts on small ledgers."""

@@ -1,0 +1,1 @@
+"""Integration tests of ledger/imports/ on SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Integration tests of ledger/integrity/ on SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Integration tests of ledger/privacy/ on SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Integration tests of ledger/reporting/ on SQLite and PostgreSQL."""

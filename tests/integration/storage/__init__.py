@@ -1,0 +1,1 @@
+"""Integration tests of ledger/storage/ on SQLite and PostgreSQL."""
