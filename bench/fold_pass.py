@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import (  # noqa: E402
+from bench.common import (  # noqa: E402
     one_process_args,
     one_process_options,
     print_result,

@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import BENCH_KEY, RAW_TABLE, remove_sqlite_file  # noqa: E402
+from bench.common import BENCH_KEY, remove_sqlite_file  # noqa: E402
+from bench.steps.importing import RAW_TABLE  # noqa: E402
 from ledger.app import LedgerApp  # noqa: E402
 from ledger.imports.writing import BatchWriter, StoredPlan  # noqa: E402
 from ledger.integrity.chain import content_hash  # noqa: E402

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.steps import importing, incremental
+
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "run.py"
 
 
@@ -35,14 +37,14 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert len(report["host_speed_us"]) == 2 and min(report["host_speed_us"]) > 0
     assert sqlite["import"]["events"] > 50 * 5
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_in_ledger_rate"] > 0
-    assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))  # the raw insert's file is removed
+    assert not list(tmp_path.glob(f"{importing.RAW_FILE}*"))  # the raw insert's file is removed
     rounds = sqlite["import"]["raw_rates"]
-    assert len(rounds) == bench.RAW_ROUNDS and sorted(rounds)[len(rounds) // 2] == (
+    assert len(rounds) == importing.RAW_ROUNDS and sorted(rounds)[len(rounds) // 2] == (
         pytest.approx(sqlite["import"]["raw_rate"]))  # the ratio takes the median round
     # each round is timed to the end of its checkpoint, as the import is; without it, faster
     checkpoints = sqlite["import"]["raw_checkpoint_seconds"]
     without = sqlite["import"]["raw_no_checkpoint_rates"]
-    assert len(checkpoints) == len(without) == bench.RAW_ROUNDS and min(checkpoints) > 0
+    assert len(checkpoints) == len(without) == importing.RAW_ROUNDS and min(checkpoints) > 0
     assert all(fast > whole for fast, whole in zip(without, rounds, strict=True))
     assert sqlite["import"]["batches"] >= 1
     passes = sqlite["import"]["passes"]
@@ -58,7 +60,7 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert sqlite["audit"]["samples"] == 20
     assert sqlite["verify"]["events"] == (sqlite["import"]["events"]
                                           + sqlite["incremental"]["events"]
-                                          + bench.EXTRA_LEARNERS * 2)
+                                          + incremental.EXTRA_LEARNERS * 2)
     captured = capsys.readouterr()
     out = captured.out
     assert "sqlite" in out and "host speed: sum(range(1000)) in " in out
@@ -102,22 +104,21 @@ def test_the_bench_takes_as_many_raw_insert_rounds_as_asked(
 def test_the_raw_insert_on_sqlite_goes_to_a_new_file_set_up_as_the_ledgers_are(
     tmp_path: Path,
 ) -> None:
-    bench = load_bench()
     from ledger.app import LedgerApp
     from ledger.storage.persistence import SQLITE_BULK_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 
     app = LedgerApp(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with bench._raw_table(app.engine, own_file=True) as (sink, _):
+    with importing._raw_table(app.engine, own_file=True) as (sink, _):
         cursor = sink.cursor()
         files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
         settings = [cursor.execute(f"PRAGMA {name}").fetchone()[0]
                     for name in ("journal_mode", "wal_autocheckpoint", "cache_size")]
         tables = [row[0] for row in cursor.execute("SELECT name FROM sqlite_master")]
-    assert files == [str(tmp_path / bench.RAW_FILE)]
+    assert files == [str(tmp_path / importing.RAW_FILE)]
     assert settings == ["wal", SQLITE_CHECKPOINT_PAGES, -SQLITE_BULK_CACHE_KIB]
     assert tables == ["bench_raw"]
-    assert not list(tmp_path.glob(f"{bench.RAW_FILE}*"))
-    with bench._raw_table(app.engine, own_file=False) as (sink, _):
+    assert not list(tmp_path.glob(f"{importing.RAW_FILE}*"))
+    with importing._raw_table(app.engine, own_file=False) as (sink, _):
         files = [row[2] for row in sink.cursor().execute("PRAGMA database_list")
                  if row[1] == "main"]
     assert files == [str(tmp_path / "ledger.db")]
