@@ -7,13 +7,10 @@ from functools import cache
 from typing import Any, Self
 from uuid import UUID
 
-from eventsourcing.domain import (
-    Aggregate,
-    DomainEvent,
-    _create_id_param_names,
-    decorated_funcs,
-)
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.utils import get_topic
+
+from aggregates.library_internals import applying_function, create_id_parameters
 
 EVENT_HEAD = ("originator_id", "originator_version", "timestamp")
 CREATED_HEAD = (*EVENT_HEAD, "originator_topic")
@@ -38,7 +35,7 @@ class DirectAggregate(Aggregate):
         version = self._version + 1
         timestamp = event_class.create_timestamp()
         new_event = made(event_class, EVENT_HEAD, (self._id, version, timestamp), kwargs)
-        decorated_funcs[event_class](self, **kwargs)
+        applying_function(event_class)(self, **kwargs)
         self._version = version
         self._modified_on = timestamp
         self._pending_events.append(new_event)
@@ -47,7 +44,7 @@ class DirectAggregate(Aggregate):
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:
         """As the library's: a new aggregate, its created event applied and pending."""
         if id is None:  # the library's own table of each class's `create_id` parameters
-            names = _create_id_param_names[cls]
+            names = create_id_parameters(cls)
             id = cls.create_id(**{name: value for name, value in kwargs.items() if name in names})
         timestamp = event_class.create_timestamp()
         created = made(event_class, CREATED_HEAD,
