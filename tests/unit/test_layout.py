@@ -1,0 +1,69 @@
+"""The layout holds: one room per concern under ledger/, each documented, imports one way."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LEDGER = ROOT / "ledger"
+TOP_LEVEL_MODULES = {"__init__.py", "app.py", "demo.py"}
+# what each room may import of ours besides itself (projections and aggregates always)
+ROOM_MAY_IMPORT = {
+    "storage": set(),
+    "rules": set(),
+    "bulk": {"storage"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module the file imports, at any depth (function-level imports count too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def python_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def test_no_module_lives_in_ledger_outside_a_room_but_the_app_and_the_demo() -> None:
+    loose = {path.name for path in LEDGER.glob("*.py")} - TOP_LEVEL_MODULES
+    assert not loose, f"modules outside a room: {sorted(loose)}"
+
+
+@pytest.mark.parametrize("room", sorted(path.parent.name for path in LEDGER.glob("*/__init__.py")))
+def test_each_room_says_what_it_owns_in_its_init(room: str) -> None:
+    docstring = ast.get_docstring(ast.parse((LEDGER / room / "__init__.py").read_text()))
+    assert docstring and len(docstring) > 40, f"ledger/{room}/__init__.py has no docstring"
+
+
+@pytest.mark.parametrize(("folder", "forbidden"), [
+    ("aggregates", ("ledger", "projections", "cli")),
+    ("projections", ("ledger", "cli")),
+    ("ledger", ("cli",)),
+])
+def test_lower_layers_never_import_higher_ones(folder: str, forbidden: tuple[str, ...]) -> None:
+    offending = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files(ROOT / folder) for name in imported_modules(path)
+        if name.split(".")[0] in forbidden
+    ]
+    assert not offending, offending
+
+
+@pytest.mark.parametrize("room", sorted(ROOM_MAY_IMPORT))
+def test_the_foundation_rooms_import_only_what_they_may(room: str) -> None:
+    allowed = ROOM_MAY_IMPORT[room] | {room}
+    offending = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files(LEDGER / room) for name in imported_modules(path)
+        if name.startswith("ledger.") and name.split(".")[1] not in allowed
+    ]
+    assert not offending, offending
