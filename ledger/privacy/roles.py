@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from aggregates.errors import ConfigurationError, InvalidValue
 from ledger.privacy.keys import CHECK_TABLE, KEYS_TABLE
-from ledger.storage.persistence import EVENTS_TABLE
+from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
 
 ROLES = ("officer", "eqa", "auditor")
 GROUP_ROLE = {role: f"ledger_{role}" for role in ROLES}
@@ -64,7 +64,9 @@ def install_privileges(connection: Connection) -> None:
     connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {everyone}')
     connection.exec_driver_sql(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {everyone}')
     for table in tables:
-        connection.exec_driver_sql(f'GRANT SELECT, INSERT ON "{table}" TO {officer}')
+        # the chain's entries are the server's to write (ledger.integrity.server_chain)
+        rights = "SELECT" if table == EVENT_HASHES_TABLE else "SELECT, INSERT"
+        connection.exec_driver_sql(f'GRANT {rights} ON "{table}" TO {officer}')
         if table not in KEY_TABLES:
             connection.exec_driver_sql(f'GRANT SELECT ON "{table}" TO {auditor}')
     # The library locks the events table IN EXCLUSIVE MODE to order inserts, which PostgreSQL
