@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.exc import DBAPIError
 
+from cli.main import cli as main_cli
 from ledger.app import LedgerApp
 from ledger.integrity.verify import current_digest, verify_ledger
 from ledger.privacy.roles import grant
@@ -204,3 +206,33 @@ def test_a_stamp_changed_without_rechaining_fails_verify(make_app):
     result = verify_ledger(app)
     assert result.problem is not None
     assert (result.problem.position, result.problem.kind) == (5, "changed")
+
+
+def cli(url: str, *args: str) -> str:
+    result = CliRunner().invoke(main_cli, ["--db", url, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_audit_and_replay_show_the_login_beside_the_actor_name(db_url):
+    if db_url.startswith("postgresql"):
+        owner = LedgerApp(db_url)
+        grant(owner.engine, "officer", OFFICER)
+        owner.close()
+        owner.engine.dispose()
+        recording_url, login = login_url(owner, OFFICER), OFFICER
+    else:
+        recording_url, login = db_url, getpass.getuser()
+    cli(recording_url, "--actor", "Someone Else", "learner", "add", "L1", "--centre", "C1",
+        "--given-name", "Ann", "--family-name", "Lee", "--dob", "2000-01-01", "--gender", "2")
+    audit = json.loads(cli(db_url, "audit", "L1", "--format", "json"))
+    assert [(row["actor"], row["login"]) for row in audit["events"]] == [
+        ("Someone Else", login)]
+    stamped = datetime.fromisoformat(audit["events"][0]["stamped_at"])
+    assert abs(stamped - datetime.fromisoformat(audit["events"][0]["recorded"])) < timedelta(
+        minutes=1)
+    replayed = json.loads(cli(db_url, "replay", "--format", "json"))
+    assert [(step["actor"], step["login"]) for step in replayed["steps"]] == [
+        ("Someone Else", login)]
+    table = cli(db_url, "audit", "L1")
+    assert "Someone Else" in table and login in table
