@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.integrity.chain import HASH_VERSION, STAMPED_HASH_VERSION
 
-SERVER_CHAIN_VERSION = "1"  # bump to replace installed functions when their SQL changes
+SERVER_CHAIN_VERSION = "2"  # bump to replace installed functions when their SQL changes
 
 
 def function_name(hashes_table: str) -> str:
@@ -51,8 +51,6 @@ def server_chain_sql(schema: str, events_table: str, hashes_table: str) -> list[
             stamp bytea;
             link_prefix constant bytea := convert_to('{link_prefix}', 'UTF8');
             content_prefix constant bytea := convert_to('{content_prefix}', 'UTF8');
-            positions bigint[] := '{{}}';
-            seqs bigint[] := '{{}}';
             contents bytea[] := '{{}}';
             links bytea[] := '{{}}';
             event record;
@@ -65,37 +63,41 @@ def server_chain_sql(schema: str, events_table: str, hashes_table: str) -> list[
                 last_position := 0; chain_seq := 0; last_at := 0;
                 previous := decode(repeat('00', 32), 'hex');
             END IF;
+            IF (SELECT min(n.id) FROM new_events n) <= last_position THEN
+                RAISE EXCEPTION 'ledger events are chained in position order: new positions '
+                    'must come after %: lock {events_table} IN EXCLUSIVE MODE before '
+                    'inserting', last_position;
+            END IF;
             at_us := greatest(
                 floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint, last_at);
             stamp := int8send(octet_length(login)::bigint) || convert_to(login, 'UTF8')
                      || int8send(at_us);
+            -- the contents, and each link's bytes after the previous hash, worked out by the
+            -- query; the loop only chains (one hash on the one before)
             FOR event IN
-                SELECT n.id, sha256(content_prefix
-                    || int8send(36) || convert_to(n.originator_id::text, 'UTF8')
-                    || int8send(length(n.originator_version::text)::bigint)
-                    || convert_to(n.originator_version::text, 'UTF8')
-                    || int8send(octet_length(n.topic)::bigint) || convert_to(n.topic, 'UTF8')
-                    || int8send(length(n.state)::bigint) || n.state) AS content
-                FROM new_events n ORDER BY n.id
+                SELECT c.content, int8send(chain_seq + c.number) || int8send(c.id)
+                                  || c.content || stamp AS tail
+                FROM (SELECT n.id, row_number() OVER (ORDER BY n.id) AS number,
+                             sha256(content_prefix
+                                 || int8send(36) || convert_to(n.originator_id::text, 'UTF8')
+                                 || int8send(length(n.originator_version::text)::bigint)
+                                 || convert_to(n.originator_version::text, 'UTF8')
+                                 || int8send(octet_length(n.topic)::bigint)
+                                 || convert_to(n.topic, 'UTF8')
+                                 || int8send(length(n.state)::bigint) || n.state) AS content
+                      FROM new_events n) c
+                ORDER BY c.id
             LOOP
-                IF event.id <= last_position THEN
-                    RAISE EXCEPTION 'ledger events are chained in position order: position % '
-                        'comes after %: lock {events_table} IN EXCLUSIVE MODE before '
-                        'inserting', event.id, last_position;
-                END IF;
-                chain_seq := chain_seq + 1;
-                previous := sha256(link_prefix || previous || int8send(chain_seq)
-                                   || int8send(event.id) || event.content || stamp);
-                positions := positions || event.id;
-                seqs := seqs || chain_seq;
+                previous := sha256(link_prefix || previous || event.tail);
                 contents := contents || event.content;
                 links := links || previous;
-                last_position := event.id;
             END LOOP;
             INSERT INTO {chain} (position, seq, content_hash, hash, recorded_by,
                                  recorded_at_us)
-                SELECT p, s, encode(c, 'hex'), encode(l, 'hex'), login, at_us
-                FROM unnest(positions, seqs, contents, links) AS t(p, s, c, l);
+                SELECT n.id, chain_seq + n.number, encode(contents[n.number], 'hex'),
+                       encode(links[n.number], 'hex'), login, at_us
+                FROM (SELECT id, row_number() OVER (ORDER BY id) AS number
+                      FROM new_events) n;
             RETURN NULL;
         END $fn$""",
         f"COMMENT ON FUNCTION {function}() IS 'ledger server chain {SERVER_CHAIN_VERSION}'",
