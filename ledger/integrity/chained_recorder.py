@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from ledger.integrity.chain import GENESIS, chain_values, content_digest, content_hash, framed_id
 from ledger.integrity.server_chain import install_server_chain
 from ledger.storage.bulk_writes import copy_stream, copy_text
-from ledger.storage.persistence import create_tables_once, widen_sqlite_cache
+from ledger.storage.persistence import create_tables_once, owner_upgrade, widen_sqlite_cache
 from ledger.storage.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
@@ -186,7 +186,8 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         if is_new and self._has_unchained_events():
             self._chain_existing_events()
         if not self._is_sqlite:
-            with self.datastore.engine.begin() as connection:
+            with owner_upgrade("the server-side chain"), \
+                    self.datastore.engine.begin() as connection:
                 install_server_chain(connection, self.events_record_cls.__table__.name,
                                      self.hashes_table.name)
 
@@ -202,7 +203,8 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                                                    ("recorded_at_us", "BIGINT"))
                    if name not in columns]
         if missing:
-            with self.datastore.engine.begin() as connection:
+            with owner_upgrade("the chain's stamp columns"), \
+                    self.datastore.engine.begin() as connection:
                 for name, kind in missing:
                     connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
+from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE, owner_upgrade
 
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 TOPIC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
@@ -105,7 +105,7 @@ def postgres_checks_sql(schema: str) -> list[str]:
 
 
 def _install_postgres(engine: Engine) -> None:
-    with engine.begin() as connection:
+    with owner_upgrade("the event checks"), engine.begin() as connection:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
         installed = connection.exec_driver_sql(
             "SELECT obj_description(to_regprocedure(%(function)s), 'pg_proc') = %(comment)s "

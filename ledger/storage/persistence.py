@@ -71,6 +71,23 @@ def create_tables_once(create: Callable[[], None]) -> None:
                 raise
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
+
+
+@contextmanager
+def owner_upgrade(what: str) -> Iterator[None]:
+    """Set-up that only the ledger's owner may do (on PostgreSQL): a login without the
+    privilege gets one line saying who must run `ledger init`, not a driver error."""
+    try:
+        yield
+    except DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise ConfigurationError(
+            f"this ledger needs {what}, which only its owner can install: run `ledger init` "
+            "once as the ledger's owner") from None
+
+
 @contextmanager
 def schema_lock(url: str) -> Iterator[None]:
     """Serialise table creation between processes starting at once (PostgreSQL races on it)."""

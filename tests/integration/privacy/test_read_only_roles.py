@@ -181,3 +181,17 @@ def test_a_read_only_sqlite_file_gives_reports_and_is_not_written(tmp_path: Path
     wal = path.with_name(path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
     path.chmod(0o600)
+
+
+@pytest.mark.postgres
+def test_a_read_only_login_on_a_ledger_its_owner_has_not_upgraded_is_told_who_must(
+    postgres_ledger
+):
+    with postgres_ledger.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER ledger_event_hashes_server_chain ON ledger_events"))
+    code, out, err = run(login_url(postgres_ledger, AUDITOR), "verify")
+    assert (code, out) == (1, "")
+    assert err == ("Error: this ledger needs the server-side chain, which only its owner can "
+                   "install: run `ledger init` once as the ledger's owner\n")
+    assert run(postgres_ledger.url, "init")[0] == 0
+    assert run(login_url(postgres_ledger, AUDITOR), "verify")[0] == 0
