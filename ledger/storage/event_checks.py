@@ -8,9 +8,13 @@ the server's clock: a login with INSERT can neither poison the ledger with a row
 decode nor backdate what the ledger knew. (Who recorded it and when, as the server saw it, is
 the chain's stamp: `ledger.integrity.server_chain`.)
 
-SQLite: `INSERT OR REPLACE`, `REPLACE` and `INSERT ... ON CONFLICT DO UPDATE` replace a row
-without firing its DELETE or UPDATE triggers; a BEFORE INSERT trigger refuses any insert whose
-id or aggregate version is already stored, before the conflict is resolved.
+SQLite: `INSERT OR REPLACE` and `REPLACE` replace a row without firing its DELETE triggers;
+a BEFORE INSERT trigger refuses an insert whose id (chain: position) is already stored, before
+the conflict is resolved. It costs the ledger's own inserts one comparison: they never give an
+id (SQLite shows an id not given as -1 to the trigger). `INSERT ... ON CONFLICT DO UPDATE` is
+an UPDATE, refused by the append-only triggers. A REPLACE on an aggregate's version under a new
+id (which deletes the stored event) is not refused here, to spare every insert an index
+lookup: `verify` names the position whose event is gone (`missing`).
 """
 
 from __future__ import annotations
@@ -42,9 +46,7 @@ def sqlite_replace_triggers() -> list[str]:
     refuse = f"SELECT RAISE(ABORT, '{REPLACE_MESSAGE}')"
     return [
         f"""CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_replace BEFORE INSERT ON {EVENTS_TABLE}
-            WHEN EXISTS (SELECT 1 FROM {EVENTS_TABLE} WHERE id = NEW.id
-                         OR (originator_id = NEW.originator_id
-                             AND originator_version = NEW.originator_version))
+            WHEN NEW.id >= 0 AND EXISTS (SELECT 1 FROM {EVENTS_TABLE} WHERE id = NEW.id)
             BEGIN {refuse}; END""",
         f"""CREATE TRIGGER IF NOT EXISTS {EVENT_HASHES_TABLE}_no_replace
             BEFORE INSERT ON {EVENT_HASHES_TABLE}

@@ -22,8 +22,6 @@ REPLACING = {
                             "CAST('{}' AS BLOB) FROM ledger_events WHERE id = 4",
     "replace-id": "REPLACE INTO ledger_events SELECT id, originator_id, originator_version, "
                   "topic, CAST('{}' AS BLOB) FROM ledger_events WHERE id = 4",
-    "replace-aggregate-version": "REPLACE INTO ledger_events (originator_id, "
-                                 f"originator_version, topic, state) {EVENT} WHERE id = 4",
     "upsert": "INSERT INTO ledger_events SELECT id, originator_id, originator_version, topic, "
               "state FROM ledger_events WHERE id = 4 ON CONFLICT (id) DO UPDATE SET "
               "state = CAST('{}' AS BLOB)",
@@ -52,10 +50,21 @@ def ledger_file(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("statement", REPLACING.values(), ids=REPLACING.keys())
 def test_an_insert_that_would_replace_a_stored_row_is_refused(ledger_file, statement):
     with sqlite3.connect(ledger_file) as connection, pytest.raises(
-            sqlite3.IntegrityError, match="an insert may not replace a stored row"):
+            sqlite3.IntegrityError, match="ledger events are append-only"):
         connection.execute(statement)
     app = LedgerApp(f"sqlite:///{ledger_file}")
     assert verify_ledger(app).ok and verify_ledger(app).events == 10
+    app.close()
+
+
+def test_a_replace_of_an_aggregate_version_under_a_new_id_is_named_by_verify(ledger_file):
+    with sqlite3.connect(ledger_file) as connection:
+        connection.execute("REPLACE INTO ledger_events (originator_id, originator_version, "
+                           f"topic, state) {EVENT} WHERE id = 4")
+    app = LedgerApp(f"sqlite:///{ledger_file}")
+    result = verify_ledger(app)
+    assert result.problem is not None
+    assert (result.problem.position, result.problem.kind) == (4, "missing")
     app.close()
 
 
