@@ -233,12 +233,14 @@ class ReportsView(SQLAlchemyTrackingRecorder):
     def _lock(self, session: Session) -> None:
         """One writer at a time across processes, taken before anything is read.
 
-        PostgreSQL: an advisory transaction lock. SQLite: a first statement that writes, so
-        the transaction holds the database's write lock (waiting for other writers) and
+        PostgreSQL: an advisory transaction lock of this ledger's schema (ledgers in other
+        schemas of the database do not wait for it). SQLite: a first statement that writes,
+        so the transaction holds the database's write lock (waiting for other writers) and
         reads what they committed.
         """
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+            session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK}, "
+                                 "hashtext(current_schema()))"))
         else:
             session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
 
