@@ -7,6 +7,7 @@ import click
 from aggregates.values import parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
+from ledger.integrity.stamps import stamps_of
 from ledger.privacy.keys import ENCRYPTED
 from ledger.privacy.redaction import redact
 from ledger.privacy.sealing import holds_encrypted, why_encrypted
@@ -29,7 +30,7 @@ def audit(
     moment = parse_timestamp(as_at) if as_at else None
     app = settings().app()
     centre, events = app.learner_history(reference, centre)
-    rows = audit_rows(events, moment)
+    rows = audit_rows(events, moment, stamps_of(app, (position for position, _ in events)))
     if holds_encrypted(rows):
         click.echo(f"Note: personal data reads {ENCRYPTED}: {why_encrypted(app.keys)}",
                    err=True)

@@ -17,6 +17,7 @@ from cli.output import emit_json, emit_rows, format_option
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
+from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import digest_at
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
@@ -181,8 +182,9 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
         references[key] = timeline["reference"]
         per_learner.setdefault(key, []).append((position, event))
     rows = []
+    stamps = stamps_of(app, (p for events in per_learner.values() for p, _ in events))
     for key, events in per_learner.items():
-        for row in audit_rows(events, moment):
+        for row in audit_rows(events, moment, stamps):
             recorded = row["recorded"].date()
             if (first and recorded < first) or (last and recorded > last):
                 continue
@@ -245,14 +247,18 @@ def replay_command(learner: str | None, centre: str | None, until: str | None,
             "event": event_name(event), "enrolment": getattr(event, "enrolment", None),
             "occurred_on": getattr(event, "occurred_on", None),
             "retracts": getattr(event, "retracted_version", None),
+            "actor": getattr(event, "actor", None), "login": None, "stamped_at": None,
             "state": state, "state_text": _state_text(state),
         })
+    stamps = stamps_of(app, (row["position"] for row in rows))
+    for row in rows:
+        row["login"], row["stamped_at"] = stamps.get(row["position"], (None, None))
     if fmt == "json":
         emit_json({"learner": learner, "until": until,
                    "steps": [{k: v for k, v in r.items() if k != "state_text"} for r in rows]})
     else:
         columns = ("position", "recorded", "learner", "event", "enrolment", "occurred_on",
-                   "state_text")
+                   "actor", "login", "state_text")
         emit_rows(rows, columns, fmt, "Replay")
 
 

@@ -46,10 +46,12 @@ from ledger.integrity.chained_recorder import ChainedApplicationRecorder
 from ledger.privacy.crypto import MasterKeySource
 from ledger.privacy.keys import KeyStore
 from ledger.privacy.sealing import SealingMapper, check_recordable
+from ledger.storage.event_checks import install_event_checks
 from ledger.storage.persistence import (
     application_env,
     configure_postgres,
     configure_sqlite,
+    create_sqlite_file_privately,
     database_url,
     enter_sqlite_wal_mode,
     install_append_only_triggers,
@@ -118,12 +120,14 @@ class LedgerApp(Application[UUID]):
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
+        create_sqlite_file_privately(self.url)
         enter_sqlite_wal_mode(self.url)
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
             configure_sqlite(self.engine)
             configure_postgres(self.engine)
             install_append_only_triggers(self.engine)
+            install_event_checks(self.engine)
             self.keys.create_tables()
 
     def construct_mapper(self) -> Mapper[UUID]:

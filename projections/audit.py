@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,8 @@ COMMON_ATTRIBUTES = frozenset({
     "actor", "source", "note", "enrolment",
 })
 AUDIT_COLUMNS = (
-    "position", "recorded", "occurred_on", "event", "enrolment", "changes", "actor", "source",
-    "note", "status",
+    "position", "recorded", "occurred_on", "event", "enrolment", "changes", "actor", "login",
+    "source", "note", "status",
 )
 
 
@@ -30,9 +30,15 @@ def event_changes(event: Any) -> dict[str, Any]:
 
 
 def audit_rows(
-    events: Iterable[tuple[int, Any]], as_at: datetime | None = None
+    events: Iterable[tuple[int, Any]], as_at: datetime | None = None,
+    stamps: Mapping[int, tuple[str | None, datetime | None]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit rows for one learner's (position, event) pairs recorded up to `as_at`."""
+    """Audit rows for one learner's (position, event) pairs recorded up to `as_at`.
+
+    `stamps`: each position's (login, time) as the database stamped it: `login` is who
+    recorded the event, beside the `actor` name they gave; `stamped_at` is when the chain
+    took it. Positions without one show None."""
+    stamps = stamps or {}
     known = [(p, e) for p, e in events if as_at is None or e.timestamp <= as_at]
     position_of = {e.originator_version: p for p, e in known}
     retracted_by = {
@@ -56,6 +62,8 @@ def audit_rows(
             "enrolment": getattr(event, "enrolment", None),
             "changes": changes,
             "actor": getattr(event, "actor", None),
+            "login": stamps.get(position, (None, None))[0],
+            "stamped_at": stamps.get(position, (None, None))[1],
             "source": getattr(event, "source", None),
             "note": getattr(event, "note", None),
             "status": status,

@@ -27,7 +27,14 @@ from typing import IO, Any
 from eventsourcing.persistence import StoredEvent
 
 from aggregates.errors import LedgerError, UnknownLearner
-from ledger.integrity.chain import GENESIS, HASH_VERSION, Digest, content_hash, link_hash
+from ledger.integrity.chain import (
+    GENESIS,
+    HASH_VERSION,
+    STAMPED_HASH_VERSION,
+    Digest,
+    content_hash,
+    link_hash,
+)
 from ledger.integrity.verify import LedgerTampered, chain_entries, chained_recorder, verify_ledger
 
 BUNDLE_FORMAT = "ledger-bundle/1"
@@ -87,7 +94,7 @@ def export_bundle(
                 events += 1
             elif started:
                 writer.line({"type": "link", "position": link.position, "seq": link.seq,
-                             "content_hash": link.content_hash})
+                             "content_hash": link.content_hash, **_stamp(link)})
             if included or started:
                 started, entries = True, entries + 1
             chained = link.hash
@@ -173,7 +180,7 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
                 raise BadBundle(f"{where}: the chain must start at an event line")
             content = _field(line, "content_hash", str, number)
         try:
-            running = link_hash(running, seq, position, content)
+            running = link_hash(running, seq, position, content, *_line_stamp(line, number))
         except ValueError:
             raise BadBundle(f"{where}: a hash is not 64 hexadecimal digits") from None
         if kind == "event" and running != line.get("hash"):
@@ -210,8 +217,24 @@ def _hash_rule() -> str:
     return (f"content_hash = sha256({HASH_VERSION.decode()} || len8(aggregate_id) || "
             "len8(version) || len8(topic) || len8(state)); hash = sha256("
             f"{HASH_VERSION.decode()} || previous(32 bytes) || seq(8) || position(8) || "
-            "content_hash(32)); len8(x) = 8-byte big-endian length of x, then x; first "
-            "previous = 64 zeros")
+            "content_hash(32)) for an entry without recorded_by, else sha256("
+            f"{STAMPED_HASH_VERSION.decode()} || previous(32 bytes) || seq(8) || position(8) "
+            "|| content_hash(32) || len8(recorded_by) || recorded_at_us(8)); len8(x) = 8-byte "
+            "big-endian length of x, then x; first previous = 64 zeros")
+
+
+def _stamp(link: Any) -> dict[str, Any]:
+    """A chain entry's stamp as a bundle line holds it (nothing for an unstamped entry)."""
+    if link.recorded_at_us is None:
+        return {}
+    return {"recorded_by": link.recorded_by, "recorded_at_us": link.recorded_at_us}
+
+
+def _line_stamp(line: dict[str, Any], number: int) -> tuple[str | None, int | None]:
+    if "recorded_at_us" not in line and "recorded_by" not in line:
+        return None, None
+    return (_field(line, "recorded_by", str, number),
+            _field(line, "recorded_at_us", int, number))
 
 
 def _included(
@@ -245,7 +268,8 @@ def _event_line(row: Any, link: Any, previous: str) -> dict[str, Any]:
         line["state"] = state.decode("utf-8")
     except UnicodeDecodeError:
         line["state_base64"] = base64.b64encode(state).decode()
-    line.update({"content_hash": link.content_hash, "previous": previous, "hash": link.hash})
+    line.update({"content_hash": link.content_hash, "previous": previous, "hash": link.hash,
+                 **_stamp(link)})
     return line
 
 

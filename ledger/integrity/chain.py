@@ -13,7 +13,8 @@ from uuid import UUID
 
 from aggregates.errors import LedgerError
 
-HASH_VERSION = b"ledger-chain/1"
+HASH_VERSION = b"ledger-chain/1"  # content hashes, and the links of unstamped entries
+STAMPED_HASH_VERSION = b"ledger-chain/2"  # links that also cover the login and recorded time
 GENESIS = "0" * 64
 _LENGTH = struct.Struct(">Q").pack
 _TWO_NUMBERS = struct.Struct(">QQ").pack
@@ -57,34 +58,56 @@ def _framed(value: int | str) -> bytes:
     return _LENGTH(len(data)) + data
 
 
-def link_hash(previous: str, seq: int, position: int, content: str) -> str:
-    """SHA-256 chaining one event to the one before it: previous hash, seq, position, content."""
-    return link_digest(bytes.fromhex(previous), seq, position, bytes.fromhex(content)).hex()
+def link_hash(previous: str, seq: int, position: int, content: str,
+              recorded_by: str | None = None, recorded_at_us: int | None = None) -> str:
+    """SHA-256 chaining one event to the one before it: previous hash, seq, position, content,
+    and (on a stamped entry, `STAMPED_HASH_VERSION`) the recording login and recorded time."""
+    return link_digest(bytes.fromhex(previous), seq, position, bytes.fromhex(content),
+                       stamp_bytes(recorded_by, recorded_at_us)).hex()
 
 
-def link_digest(previous: bytes, seq: int, position: int, content: bytes) -> bytes:
+def stamp_bytes(recorded_by: str | None, recorded_at_us: int | None) -> bytes | None:
+    """A stamp as the link hashes it: the login, length-prefixed, then the recorded time in
+    microseconds since 1970-01-01 UTC as 8 bytes; None for an unstamped (version 1) entry."""
+    if recorded_by is None and recorded_at_us is None:
+        return None
+    if recorded_by is None or recorded_at_us is None:
+        raise ValueError("a stamp has both a login and a recorded time")
+    login = recorded_by.encode()
+    return _LENGTH(len(login)) + login + _LENGTH(recorded_at_us)
+
+
+def link_digest(previous: bytes, seq: int, position: int, content: bytes,
+                stamp: bytes | None = None) -> bytes:
     """`link_hash` of hashes as bytes, not hex: for loops that chain one link on another.
-    (`chain_values` writes the same hash out in its loop: change both together.)"""
-    return sha256(b"".join((HASH_VERSION, previous, _TWO_NUMBERS(seq, position),
-                            content))).digest()
+    `stamp` is `stamp_bytes` of a stamped entry, None for a version 1 one. (`chain_values`
+    and the PostgreSQL trigger, `ledger.integrity.server_chain`, write the same hash out:
+    change them together.)"""
+    if stamp is None:
+        return sha256(b"".join((HASH_VERSION, previous, _TWO_NUMBERS(seq, position),
+                                content))).digest()
+    return sha256(b"".join((STAMPED_HASH_VERSION, previous, _TWO_NUMBERS(seq, position),
+                            content, stamp))).digest()
 
 
 def chain_values(head: tuple[int, str], positions: Iterable[int],
-                 contents: Iterable[str]) -> list[Any]:
-    """The chain's new links after `head` (its seq and hash) as one flat list, as a
-    multi-row INSERT takes them: position, seq, content hash, hash, for each event in turn.
+                 contents: Iterable[str], recorded_by: str, recorded_at_us: int) -> list[Any]:
+    """The chain's new stamped links after `head` (its seq and hash) as one flat list, as a
+    multi-row INSERT takes them: position, seq, content hash, hash, login, recorded time,
+    for each event in turn (one stamp for the whole batch).
 
     The links of `link_digest`, written out in the loop: a bulk import stores one link an
     event in a single process, and calling it cost a third more.
     """
     seq, previous = head[0], bytes.fromhex(head[1])
+    stamp = stamp_bytes(recorded_by, recorded_at_us)
     values: list[Any] = []
     add, join, fromhex, pack = values.extend, b"".join, bytes.fromhex, _TWO_NUMBERS
     for position, content in zip(positions, contents, strict=True):
         seq += 1
-        previous = sha256(join((HASH_VERSION, previous, pack(seq, position),
-                                fromhex(content)))).digest()
-        add((position, seq, content, previous.hex()))
+        previous = sha256(join((STAMPED_HASH_VERSION, previous, pack(seq, position),
+                                fromhex(content), stamp))).digest()
+        add((position, seq, content, previous.hex(), recorded_by, recorded_at_us))
     return values
 
 
@@ -96,6 +119,8 @@ class Link:
     seq: int
     content_hash: str
     hash: str
+    recorded_by: str | None = None  # the login that recorded it (None: an unstamped entry)
+    recorded_at_us: int | None = None  # when, in microseconds since 1970-01-01 UTC
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import Select, and_, func, select
 
 from ledger.bulk.gc_pause import cyclic_gc_paused
 from ledger.bulk.workers import use_own_connections
-from ledger.integrity.chain import EMPTY, Digest, content_digest, link_digest
+from ledger.integrity.chain import EMPTY, Digest, content_digest, link_digest, stamp_bytes
 from ledger.integrity.chained_recorder import ChainedApplicationRecorder, framed_originator
 from ledger.storage.raw_rows import json_text_column, originator_column, raw_rows
 
@@ -35,7 +36,7 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
     (each ends on the entry the next started from), which makes it the same check.
     """
     if workers <= 1:
-        return _scan_range(recorder, 0, stop, EMPTY, page, digest_position)
+        return _scan_range(recorder, 0, stop, Start(EMPTY), page, digest_position)
     cuts = [stop * part // workers for part in range(workers + 1)]
     starts = [_entry_at_or_before(recorder, cut) for cut in cuts[:-1]]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
@@ -44,13 +45,22 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
                               itertools.repeat(page), itertools.repeat(digest_position)))
     found = [part for part in parts if part is not None]
     if len(found) < len(parts) or any(
-            part[0] != start for part, start in zip(found, starts[1:], strict=False)):
+            part[0] != start.digest for part, start in zip(found, starts[1:], strict=False)):
         return None
     at_digest = next((part[1] for part in found if part[1] is not None), None)
     return found[-1][0], at_digest
 
 
-def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Digest,
+@dataclass(frozen=True)
+class Start:
+    """Where a scan starts: the chain entry before its first position (as a digest), and
+    that entry's stamp time (None: unstamped, so later entries may be unstamped too)."""
+
+    digest: Digest
+    recorded_at_us: int | None = None
+
+
+def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Start,
                 page: int, digest_position: int | None) -> tuple[Digest, str | None] | None:
     """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`."""
     head, at_digest = start, None
@@ -66,31 +76,50 @@ def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, sta
         head, at_page = checked
         at_digest = at_page or at_digest
         after = upto
-    return (head if head.events else EMPTY), at_digest
+    return (head.digest if head.digest.events else EMPTY), at_digest
 
 
-def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head: Digest,
-               digest_position: int | None) -> tuple[Digest, str | None] | None:
+def _scan_page(recorder: ChainedApplicationRecorder, after: int, upto: int, head: Start,
+               digest_position: int | None) -> tuple[Start, str | None] | None:
     """The head after the positions after `after` up to `upto`, chained on from `head`, and
-    the chained hash at `digest_position` if it is among them; None if anything does not fit."""
-    previous, position, seq, at_digest = bytes.fromhex(head.hash), head.position, head.events, None
+    the chained hash at `digest_position` if it is among them; None if anything does not fit:
+    a content or link that does not match, a stored value of the wrong type, an unstamped
+    entry after a stamped one, or a recorded time before the one chained before it."""
+    digest, last_at = head.digest, head.recorded_at_us
+    previous, position, seq, at_digest = bytes.fromhex(digest.hash), digest.position, \
+        digest.events, None
     rows = _chained_rows(recorder, after, upto)
     if rows is None or links_count(recorder, after, upto) != len(rows):
         return None  # a state that is not text, or a chain entry with no event
-    for position, originator, version, topic, state, link_seq, link_content, link_hash in rows:
+    states_as_text = engine_of(recorder).dialect.name == "postgresql"
+    for (position, originator, version, topic, state, link_seq, link_content, link_hash,
+         recorded_by, recorded_at_us) in rows:
         seq += 1
         if link_seq != seq:  # None when the event has no chain entry
             return None
-        data = state.encode() if type(state) is str else state
+        if states_as_text:
+            data = state.encode()
+        elif type(state) is not bytes or type(topic) is not str or type(version) is not int:
+            return None  # SQLite stores any type in any column: only the recorder's are right
+        else:
+            data = state
         content = content_digest(_framed_originator(originator), version, topic, data)
         if content.hex() != link_content:
             return None
-        previous = link_digest(previous, seq, position, content)
+        if recorded_at_us is None:
+            if last_at is not None:
+                return None  # an unstamped entry after a stamped one
+            stamp = None
+        else:
+            if (last_at is not None and recorded_at_us < last_at) or type(recorded_by) is not str:
+                return None
+            last_at, stamp = recorded_at_us, stamp_bytes(recorded_by, recorded_at_us)
+        previous = link_digest(previous, seq, position, content, stamp)
         if previous.hex() != link_hash:
             return None
         if position == digest_position:
             at_digest = previous.hex()
-    return Digest(position, previous.hex(), seq), at_digest
+    return Start(Digest(position, previous.hex(), seq), last_at), at_digest
 
 
 def _chained_rows(recorder: ChainedApplicationRecorder, after: int, upto: int) -> list[Any] | None:
@@ -117,19 +146,21 @@ def _adopt(recorder: ChainedApplicationRecorder) -> None:
     _ADOPTED.append(recorder)
 
 
-def _scan_adopted(after: int, stop: int, start: Digest, page: int,
+def _scan_adopted(after: int, stop: int, start: Start, page: int,
                   digest_position: int | None) -> tuple[Digest, str | None] | None:
     return _scan_range(_ADOPTED[0], after, stop, start, page, digest_position)
 
 
-def _entry_at_or_before(recorder: ChainedApplicationRecorder, position: int) -> Digest:
+def _entry_at_or_before(recorder: ChainedApplicationRecorder, position: int) -> Start:
     """The chain entry stored at or before a position, as the digest it makes."""
     table = recorder.hashes_table
-    query = (select(table.c.position, table.c.seq, table.c.hash)
+    query = (select(table.c.position, table.c.seq, table.c.hash, table.c.recorded_at_us)
              .where(table.c.position <= position).order_by(table.c.position.desc()).limit(1))
     with engine_of(recorder).connect() as connection:
         row = connection.execute(query).first()
-    return EMPTY if row is None else Digest(row.position, row.hash, row.seq)
+    if row is None:
+        return Start(EMPTY)
+    return Start(Digest(row.position, row.hash, row.seq), row.recorded_at_us)
 
 
 def engine_of(recorder: ChainedApplicationRecorder) -> Any:
@@ -158,14 +189,15 @@ def events_in(recorder: ChainedApplicationRecorder, after: int, upto: int,
 def chained_events_in(recorder: ChainedApplicationRecorder, after: int,
                       upto: int) -> Select[Any]:
     """The events of `events_in` (their states as text on PostgreSQL), each with its chain
-    entry's seq, content hash and hash (NULLs if it has none)."""
+    entry's seq, content hash, hash and stamp (NULLs if it has none)."""
     table = recorder.hashes_table
     record = recorder.events_record_cls
     # the window on the entries too: without it PostgreSQL read the whole table to join
     entry = and_(table.c.position == record.id, table.c.position > after,
                  table.c.position <= upto)
     return (events_in(recorder, after, upto, states_as_text=True)
-            .add_columns(table.c.seq, table.c.content_hash, table.c.hash)
+            .add_columns(table.c.seq, table.c.content_hash, table.c.hash,
+                         table.c.recorded_by, table.c.recorded_at_us)
             .outerjoin(table, entry))
 
 

@@ -5,12 +5,17 @@ Name it as PERSISTENCE_MODULE (`ledger.integrity.chained_recorder`): the library
 The chain row of each event is written in the same transaction as the event, after the library
 has locked the events table (PostgreSQL `LOCK TABLE ... IN EXCLUSIVE MODE`) or taken SQLite's
 write lock (`BEGIN IMMEDIATE`), so concurrent writers, in any number of processes, queue up
-behind one another and the chain has no forks and no gaps.
+behind one another and the chain has no forks and no gaps. Each entry is stamped with the
+login that recorded the event and the time, taken after the lock: on PostgreSQL the server
+computes and stamps the entries itself (`ledger.integrity.server_chain`, a trigger: the
+client's word counts for nothing), on SQLite this recorder does, with the OS user.
 """
 
 from __future__ import annotations
 
-import io
+import getpass
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,13 +39,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.integrity.chain import GENESIS, chain_values, content_digest, content_hash, framed_id
+from ledger.integrity.server_chain import install_server_chain
 from ledger.storage.bulk_writes import copy_stream, copy_text
-from ledger.storage.persistence import create_tables_once, widen_sqlite_cache
+from ledger.storage.persistence import create_tables_once, owner_upgrade, widen_sqlite_cache
 from ledger.storage.raw_rows import placeholder, uuid_text
 
 _METADATA = MetaData()
 _TABLES: dict[tuple[str | None, str], Table] = {}
-CHAIN_COLUMNS = 4  # position, seq, content_hash, hash: the values of one chain row
+CHAIN_COLUMNS = 6  # position, seq, content_hash, hash, recorded_by, recorded_at_us: one row
 T = TypeVar("T")
 R = TypeVar("R")
 _NOTHING = object()  # no value yet, not even None
@@ -62,6 +68,10 @@ def hashes_table(name: str, schema: str | None = None) -> Table:
             Column("seq", integer, nullable=False),
             Column("content_hash", String(64), nullable=False),
             Column("hash", String(64), nullable=False),
+            # the stamp: who recorded the event (PostgreSQL login, SQLite OS user) and when
+            # (microseconds since 1970-01-01 UTC); NULL on entries chained before stamps
+            Column("recorded_by", String(), nullable=True),
+            Column("recorded_at_us", integer, nullable=True),
             schema=schema,
         )
     return _TABLES[key]
@@ -110,10 +120,12 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         dbapi = datastore.engine.dialect.dbapi
         self._dbapi_error: type[Exception] = dbapi.Error  # type: ignore[union-attr]
         self._dbapi_integrity_error: type[Exception] = dbapi.IntegrityError  # type: ignore[union-attr]
-        self._head_sql = f"SELECT seq, hash FROM {name} ORDER BY position DESC LIMIT 1"
+        self._head_sql = (f"SELECT seq, hash, recorded_at_us FROM {name} "
+                          "ORDER BY position DESC LIMIT 1")
         self._head_hash_sql = f"SELECT hash FROM {name} ORDER BY position DESC LIMIT 1"
-        self._last_head: tuple[int, str] | None = None  # (seq, hash) this recorder last wrote
-        self._insert_sql = f"INSERT INTO {name} (position, seq, content_hash, hash) VALUES "
+        self._last_head: Head | None = None  # (seq, hash, recorded_at_us) last written here
+        self._insert_sql = (f"INSERT INTO {name} (position, seq, content_hash, hash, "
+                            "recorded_by, recorded_at_us) VALUES ")
         events = self.events_record_cls.__table__
         events_name = f"{schema_name}.{events.name}" if schema_name else events.name
         self._max_id_sql = f"SELECT max(id) FROM {events_name}"
@@ -121,7 +133,6 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         self._ids_after_sql = f"SELECT id FROM {events_name} WHERE id > %s ORDER BY id"
         self._copy_events_sql = (f"COPY {events_name} (originator_id, originator_version, "
                                  "topic, state) FROM STDIN")
-        self._copy_chain_sql = f"COPY {name} (position, seq, content_hash, hash) FROM STDIN"
         self._sqlite_insert_sql = (f"INSERT INTO {events_name} (originator_id, "
                                    "originator_version, topic, state) VALUES (?, ?, ?, ?)")
         bind = (events.c.originator_id.type.bind_processor(datastore.engine.dialect)
@@ -171,8 +182,31 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             self.hashes_table.name, schema=self.schema_name
         )
         create_tables_once(super().create_table)
+        self._add_stamp_columns()
         if is_new and self._has_unchained_events():
             self._chain_existing_events()
+        if not self._is_sqlite:
+            with owner_upgrade("the server-side chain"), \
+                    self.datastore.engine.begin() as connection:
+                install_server_chain(connection, self.events_record_cls.__table__.name,
+                                     self.hashes_table.name)
+
+    def _add_stamp_columns(self) -> None:
+        """A chain table made before stamps gets their columns (empty on its old entries)."""
+        assert self.datastore.engine is not None
+        columns = {column["name"] for column in inspect(self.datastore.engine).get_columns(
+            self.hashes_table.name, schema=self.schema_name)}
+        table = self.hashes_table.name
+        if self.schema_name:
+            table = f"{self.schema_name}.{table}"
+        missing = [(name, kind) for name, kind in (("recorded_by", "TEXT"),
+                                                   ("recorded_at_us", "BIGINT"))
+                   if name not in columns]
+        if missing:
+            with owner_upgrade("the chain's stamp columns"), \
+                    self.datastore.engine.begin() as connection:
+                for name, kind in missing:
+                    connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _has_unchained_events(self) -> bool:
         record = self.events_record_cls
@@ -245,7 +279,8 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
             return []
         positions = self._bulk_insert(session, packed.rows)
         self._notify_channel(session)
-        self._chain(session, positions, packed.hashes)
+        if self._is_sqlite:  # PostgreSQL's trigger has chained them (server_chain)
+            self._chain(session, positions, packed.hashes)
         return positions
 
     def _bulk_insert(self, session: Session, rows: Sequence[Any]) -> list[int]:
@@ -291,32 +326,30 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         return [row[0] for row in cursor.fetchall()]
 
     def _chain(self, session: Session, positions: Sequence[int], contents: Sequence[str]) -> None:
-        """Append one chain row per event after the head, on the transaction's connection.
+        """Append one stamped chain row per event after the head, on the transaction's
+        connection (SQLite; and a PostgreSQL ledger chained after the fact, by its owner).
 
         Plain DB-API statements (as the library does for NOTIFY), not trips through the ORM.
-        A large batch on PostgreSQL reads the head and COPYs its rows after it. Otherwise the
-        head this recorder last wrote is tried first, with an INSERT that only inserts if it
-        is still the head: one statement when no other process wrote in between; otherwise
-        (or on a first write) the head is read and the rows inserted after it. `contents`:
-        the events' content hashes, one per position.
+        The head this recorder last wrote is tried first, with an INSERT that only inserts if
+        it is still the head: one statement when no other process wrote in between; otherwise
+        (or on a first write) the head is read and the rows inserted after it. The stamp is
+        the OS user (on PostgreSQL the session's login) and the time now, taken after the
+        write lock and never before the head's. `contents`: the events' content hashes.
         """
         cursor = session.connection().connection.cursor()
         try:
+            login = self._login(cursor)
             guess = self._last_head
-            if not self._is_sqlite and len(contents) > self.CHUNK:
-                cursor.execute(self._head_sql)
-                values = chain_values(_head(cursor.fetchone()), positions, contents)
-                cursor.copy_expert(self._copy_chain_sql, _chain_for_copy(values))
-                self._last_head = _new_head(values)
-                return
             if guess is not None and len(contents) <= self.CHUNK:
-                values = chain_values(guess, positions, contents)
+                values = chain_values(guess[:2], positions, contents, login,
+                                      _now_us(guess[2]))
                 cursor.execute(self._guarded_insert_sql(len(contents)), [*values, guess[1]])
                 if cursor.rowcount == len(contents):
                     self._last_head = _new_head(values)
                     return
             cursor.execute(self._head_sql)
-            values = chain_values(_head(cursor.fetchone()), positions, contents)
+            head = _head(cursor.fetchone())
+            values = chain_values(head[:2], positions, contents, login, _now_us(head[2]))
             per_statement = CHAIN_COLUMNS * self.CHUNK
             for start in range(0, len(values), per_statement):
                 chunk = values[start:start + per_statement]
@@ -328,9 +361,16 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
         finally:
             cursor.close()
 
+    def _login(self, cursor: Any) -> str:
+        if self._is_sqlite:
+            return os_user()
+        cursor.execute("SELECT session_user")
+        return str(cursor.fetchone()[0])
+
     def _values(self, count: int) -> str:
         marker = self._marker
-        return ",".join([f"({marker},{marker},{marker},{marker})"] * count)
+        row = "(" + ",".join([marker] * CHAIN_COLUMNS) + ")"
+        return ",".join([row] * count)
 
     def _guarded_insert_sql(self, count: int) -> str:
         return (f"{self._insert_sql.removesuffix(' VALUES ')} SELECT * FROM "
@@ -352,9 +392,25 @@ class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
                 raise OperationalError(f"could not take the write lock: {error}") from error
 
 
-def _new_head(values: Sequence[Any]) -> tuple[int, str]:
-    """(seq, hash) of the last link of `chain_values`' flat list."""
-    return values[-3], values[-1]
+Head = tuple[int, str, int]  # the chain head's seq, hash and recorded time (µs)
+
+
+def os_user() -> str:
+    """The OS user running this process: the recording login of an SQLite ledger."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's bare uid)
+        return f"uid {os.getuid()}"
+
+
+def _now_us(not_before: int) -> int:
+    """The time now in microseconds since 1970 UTC, never before the chain head's stamp."""
+    return max(time.time_ns() // 1000, not_before)
+
+
+def _new_head(values: Sequence[Any]) -> Head:
+    """(seq, hash, recorded_at_us) of the last link of `chain_values`' flat list."""
+    return values[-5], values[-3], values[-1]
 
 
 def content_hashes(stored_events: Sequence[StoredEvent]) -> list[str]:
@@ -386,22 +442,15 @@ def in_runs(values: Sequence[T], convert: Callable[[T], R]) -> list[R]:
     return converted
 
 
-def _head(row: Any) -> tuple[int, str]:
-    """(seq, hash) of the chain's head row, or of the genesis when the chain is empty."""
-    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+def _head(row: Any) -> Head:
+    """(seq, hash, recorded_at_us) of the chain's head row, or the genesis's."""
+    return (int(row[0]), str(row[1]), int(row[2] or 0)) if row is not None else (0, GENESIS, 0)
 
 
 def _events_for_copy(stored_events: Sequence[StoredEvent]) -> list[str]:
     """Stored events as COPY text lines (originator_id, originator_version, topic, state)."""
     return [f"{event.originator_id}\t{event.originator_version}\t{copy_text(event.topic)}\t"
             f"{copy_text(event.state)}\n" for event in stored_events]
-
-
-def _chain_for_copy(values: Sequence[Any]) -> io.BytesIO:
-    """Chain rows (`chain_values`' flat list) as COPY text rows: numbers and hex digests,
-    with nothing to escape."""
-    return copy_stream([f"{values[at]}\t{values[at + 1]}\t{values[at + 2]}\t{values[at + 3]}\n"
-                        for at in range(0, len(values), CHAIN_COLUMNS)])
 
 
 class Factory(library_factory.SQLAlchemyFactory):  # the module's only factory class

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select
 
@@ -35,7 +37,7 @@ class Problem:
     """The first event that does not fit the chain: where, what kind, and why."""
 
     position: int
-    kind: str  # changed | missing | inserted | reordered | truncated
+    kind: str  # changed | missing | inserted | reordered | truncated | unstamped | backdated
     message: str
 
 
@@ -137,6 +139,7 @@ def _explain(recorder: ChainedApplicationRecorder, stop: int, digest: Digest | N
         extends = digest
 
     position, seq = 0, 0  # the last event that fitted (head), kept as plain values
+    last_at: int | None = None  # the last stamped entry's recorded time
 
     def failed(problem: Problem) -> Verification:
         head = Digest(position, previous, seq) if seq else EMPTY
@@ -151,13 +154,30 @@ def _explain(recorder: ChainedApplicationRecorder, stop: int, digest: Digest | N
             return failed(Problem(link.position, "missing", (
                 f"the event at position {link.position} (chained as #{link.seq}) "
                 "has been deleted")))
+        wrong = _wrong_type(event)
+        if wrong:
+            return failed(Problem(event.id, "changed", (
+                f"event {event.id} has {wrong}: it was written outside the ledger")))
         content = content_hash(event.originator_id, event.originator_version, event.topic,
                                _state(event.state))
         if content != link.content_hash:
             return failed(_content_mismatch(recorder, event, content))
         if link.seq != expected:
             return failed(_out_of_sequence(recorder, event, link, expected))
-        chained = link_hash(previous, expected, event.id, content)
+        if link.recorded_at_us is None and last_at is not None:
+            return failed(Problem(event.id, "unstamped", (
+                f"the chain entry of {describe(event)} has no login and recorded time, "
+                "though entries before it have: it was not chained by the ledger")))
+        if link.recorded_at_us is not None and not isinstance(link.recorded_by, str):
+            return failed(Problem(event.id, "changed", (
+                f"the chain entry of {describe(event)} has a recorded time but no login")))
+        if last_at is not None and link.recorded_at_us < last_at:
+            return failed(Problem(event.id, "backdated", (
+                f"{describe(event)} was recorded at {format_stamp(link.recorded_at_us)}, "
+                f"before the event chained ahead of it ({format_stamp(last_at)}): "
+                "recorded times only go forward")))
+        chained = link_hash(previous, expected, event.id, content, link.recorded_by,
+                            link.recorded_at_us)
         if chained != link.hash:
             return failed(Problem(event.id, "changed", (
                 f"the chain entry of {describe(event)} was altered: its hash does not follow "
@@ -174,6 +194,7 @@ def _explain(recorder: ChainedApplicationRecorder, stop: int, digest: Digest | N
                     f"the event at position {digest.position}, head of digest {digest}, "
                     "is no longer in the ledger")))
         previous, position, seq = chained, event.id, expected
+        last_at = link.recorded_at_us if link.recorded_at_us is not None else last_at
         expected += 1
         event, link = next(events, None), next(links, None)
 
@@ -277,3 +298,25 @@ def _links(recorder: ChainedApplicationRecorder, stop: int, page: int) -> Iterat
 
 def _state(state: Any) -> bytes:
     return bytes(state) if isinstance(state, memoryview) else state
+
+
+def _wrong_type(event: Any) -> str | None:
+    """What is of the wrong type in a stored event (SQLite keeps any value in any column),
+    or None when each column holds what the ledger stores there."""
+    if not isinstance(event.state, bytes | memoryview):
+        return f"a state stored as {type(event.state).__name__}, not bytes"
+    if not isinstance(event.topic, str):
+        return f"a topic stored as {type(event.topic).__name__}, not text"
+    if not isinstance(event.originator_version, int):
+        return f"a version stored as {type(event.originator_version).__name__}, not a number"
+    if not isinstance(event.originator_id, UUID | str | bytes):
+        return f"an aggregate id stored as {type(event.originator_id).__name__}"
+    return None
+
+
+def format_stamp(recorded_at_us: int | None) -> str:
+    """A stamp's recorded time as ISO 8601 UTC text ('' for an unstamped entry)."""
+    if recorded_at_us is None:
+        return ""
+    moment = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=recorded_at_us)
+    return moment.isoformat()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,20 @@ def decode_key(text: str, where: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise ConfigurationError(f"{where} is not a base64 32-byte key ({KEYGEN_HINT})")
     return key
+
+
+_WARNED: set[Path] = set()
+
+
+def read_key_file(path: Path) -> bytes:
+    """The key in a key file, with a warning on stderr (once a process) when its group or
+    others may read or write it: whoever reads it can open every learner's personal data."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and path not in _WARNED:
+        _WARNED.add(path)
+        sys.stderr.write(f"Warning: the key file {path} can be read or written by others than "
+                         f"its owner (mode {mode:o}): chmod 600 {path}\n")
+    return decode_key(path.read_text(), f"key file {path}")
 
 
 def seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:
@@ -128,11 +143,11 @@ class MasterKeySource:
             path = Path(named)
             if not path.is_file():
                 raise ConfigurationError(f"{MASTER_KEY_FILE_ENV} names {named!r}, which is no file")
-            return decode_key(path.read_text(), f"key file {named}")
+            return read_key_file(path)
         if self.default_file is None:
             return None
         if self.default_file.is_file():
-            return decode_key(self.default_file.read_text(), f"key file {self.default_file}")
+            return read_key_file(self.default_file)
         if not create:
             return None
         key = new_key()

@@ -86,6 +86,7 @@ class KeyStore:
         self._writing: bytes | None = None
         self._preloaded: dict[UUID, Any] | None = None
         self._reads = 0
+        self._may_read: bool | None = None
 
     def create_tables(self) -> None:
         """Create the key tables if they are missing."""
@@ -100,7 +101,23 @@ class KeyStore:
 
     # ----- the master key -------------------------------------------------------------------
 
+    def may_read_keys(self) -> bool:
+        """Whether this login may read the key tables: on PostgreSQL an auditor or EQA login
+        may not (`ledger grant`), and reads personal data as `[encrypted]`, never an error."""
+        if self._may_read is None:
+            engine = self.engine
+            self._may_read = True
+            if engine.dialect.name == "postgresql":
+                with engine.connect() as connection:
+                    self._may_read = bool(connection.exec_driver_sql(
+                        "SELECT coalesce(has_table_privilege(to_regclass(%(keys)s), 'SELECT') "
+                        "AND has_table_privilege(to_regclass(%(check)s), 'SELECT'), false)",
+                        {"keys": KEYS_TABLE, "check": CHECK_TABLE}).scalar())
+        return self._may_read
+
     def _check_token(self) -> bytes | None:
+        if not self.may_read_keys():
+            return None
         with self.engine.connect() as connection:
             token = connection.execute(
                 select(master_key_check.c.token).where(master_key_check.c.id == 1)
@@ -141,7 +158,10 @@ class KeyStore:
         return master
 
     def why_locked(self) -> str:
-        """Why personal data cannot be opened: no master key, or not this ledger's."""
+        """Why personal data cannot be opened: no master key, or not this ledger's, or a
+        login that may not read the learner keys."""
+        if not self.may_read_keys():
+            return "this login may not read the learner keys (an auditor or EQA login)"
         if self.source.load(create=False) is None:
             places = [MASTER_KEY_ENV, MASTER_KEY_FILE_ENV]
             if self.source.default_file is not None:
@@ -151,6 +171,8 @@ class KeyStore:
 
     def master_for_reading(self) -> bytes | None:
         """The master key if one is configured and it is this ledger's; else None."""
+        if self._reading is None and not self.may_read_keys():
+            self._reading = (None,)
         if self._reading is None:
             master = self.source.load(create=False)
             token = self._check_token() if master is not None else None
@@ -162,6 +184,8 @@ class KeyStore:
     # ----- learner keys ---------------------------------------------------------------------
 
     def _row(self, learner: UUID) -> Any:
+        if not self.may_read_keys():
+            return None
         with self.engine.connect() as connection:
             return connection.execute(
                 select(learner_keys).where(learner_keys.c.learner_id == str(learner))
@@ -274,7 +298,7 @@ class KeyStore:
         one), then one query for all of them (reports and replays read many)."""
         if self._preloaded is None:
             self._reads += 1
-            if self._reads <= PRELOAD_AFTER:
+            if self._reads <= PRELOAD_AFTER or not self.may_read_keys():
                 return self._row(learner)
             with self.engine.connect() as connection:
                 rows = connection.execute(select(learner_keys)).all()
@@ -306,7 +330,9 @@ class KeyStore:
         return row is not None
 
     def erased_learners(self) -> set[UUID]:
-        """Every learner whose key was destroyed."""
+        """Every learner whose key was destroyed (none that this login may see)."""
+        if not self.may_read_keys():
+            return set()
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(learner_keys.c.learner_id).where(learner_keys.c.erased.is_(True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cached_property
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     delete,
     func,
+    inspect,
     select,
     text,
 )
@@ -231,12 +233,14 @@ class ReportsView(SQLAlchemyTrackingRecorder):
     def _lock(self, session: Session) -> None:
         """One writer at a time across processes, taken before anything is read.
 
-        PostgreSQL: an advisory transaction lock. SQLite: a first statement that writes, so
-        the transaction holds the database's write lock (waiting for other writers) and
+        PostgreSQL: an advisory transaction lock of this ledger's schema (ledgers in other
+        schemas of the database do not wait for it). SQLite: a first statement that writes,
+        so the transaction holds the database's write lock (waiting for other writers) and
         reads what they committed.
         """
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+            session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK}, "
+                                 "hashtext(current_schema()))"))
         else:
             session.execute(self.timelines.update().where(text("0 = 1")).values(position=0))
 
@@ -431,10 +435,64 @@ REBUILD_PAGE_SIZE = 30_000
 def current_timelines(app: LedgerApp, centre: str | None = None,
                       ) -> tuple[list[Timeline], int]:
     """The timelines after catching up with every recorded event, and the position caught
-    up to (the ledger digest at that position names what the report was computed from)."""
+    up to (the ledger digest at that position names what the report was computed from).
+
+    A login or file that may not write the report tables gets them caught up in memory
+    (`timelines_read_only`): a report never needs to write."""
+    if not may_write_reports(app):
+        return timelines_read_only(app, centre)
     view = open_view(app)
     catch_up(app, view)
     return list(view.rows(centre)), view.max_tracking_id(app.name) or 0
+
+
+def may_write_reports(app: LedgerApp) -> bool:
+    """Whether this process may catch the report tables up: on PostgreSQL the login has
+    INSERT on them (or may create them, when missing); on SQLite the file is writable and
+    not made read-only (chmod a-w)."""
+    engine = app.engine
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database or ""
+        if path in ("", ":memory:"):
+            return True
+        # a file whose write bits are off is read-only, even to root who could write it
+        return os.access(path, os.W_OK) and bool(os.stat(path).st_mode & 0o222)
+    with engine.connect() as connection:
+        return bool(connection.exec_driver_sql(
+            "SELECT CASE WHEN to_regclass(%(timelines)s) IS NULL "
+            "OR to_regclass(%(tracking)s) IS NULL "
+            "THEN has_schema_privilege(current_schema(), 'CREATE') "
+            "ELSE has_table_privilege(to_regclass(%(timelines)s), 'INSERT, UPDATE, DELETE') "
+            "AND has_table_privilege(to_regclass(%(tracking)s), 'INSERT') END",
+            {"timelines": TIMELINES_TABLE, "tracking": TRACKING_TABLE}).scalar())
+
+
+def timelines_read_only(app: LedgerApp, centre: str | None = None,
+                        ) -> tuple[list[Timeline], int]:
+    """`current_timelines` without writing: the stored timelines (if there are any) with
+    the events recorded since they were caught up folded in, in memory.
+
+    An event at or before a stored timeline's own position is in it already (a learner's
+    events are folded in position order), so a catch-up by another process between the
+    reads folds nothing twice."""
+    view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    timelines: dict[str, Timeline] = {}
+    done = 0
+    inspector = inspect(app.engine)
+    if inspector.has_table(TIMELINES_TABLE) and inspector.has_table(TRACKING_TABLE):
+        done = view.max_tracking_id(app.name) or 0
+        timelines = {timeline["learner_id"]: timeline for timeline in view.rows()}
+    stop = last_position(app)
+    for batch in entry_pages(app, after=done, stop=stop, page=REBUILD_PAGE_SIZE):
+        with cyclic_gc_paused():
+            fresh = [entry for entry in batch if entry.position > timelines.get(
+                entry.learner_id, _UNSEEN)["position"]]
+            timelines.update(fold(timelines, fresh))
+    found = [t for t in timelines.values() if centre is None or t["centre"] == centre]
+    return sorted(found, key=lambda t: t["learner_id"]), stop
+
+
+_UNSEEN: Timeline = {"position": 0}
 
 
 def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,

@@ -71,6 +71,23 @@ def create_tables_once(create: Callable[[], None]) -> None:
                 raise
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
+
+
+@contextmanager
+def owner_upgrade(what: str) -> Iterator[None]:
+    """Set-up that only the ledger's owner may do (on PostgreSQL): a login without the
+    privilege gets one line saying who must run `ledger init`, not a driver error."""
+    try:
+        yield
+    except DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise ConfigurationError(
+            f"this ledger needs {what}, which only its owner can install: run `ledger init` "
+            "once as the ledger's owner") from None
+
+
 @contextmanager
 def schema_lock(url: str) -> Iterator[None]:
     """Serialise table creation between processes starting at once (PostgreSQL races on it)."""
@@ -176,6 +193,25 @@ def configure_sqlite(engine: Engine) -> None:
 
 
 SQLITE_WAL_RETRY_SECONDS = 0.02
+SQLITE_FILE_MODE = 0o600
+
+
+def create_sqlite_file_privately(url: str) -> None:
+    """SQLite: a new ledger file is created owner-only (0600), whatever the umask, before
+    SQLite opens it (its write-ahead log and shared-memory files take the file's mode).
+
+    A SQLite ledger is only as safe as its file's permissions: whoever can write the file
+    can rewrite its history and chain (which checkpoints kept elsewhere detect); whoever can
+    read it reads every event. An existing file is left as it is."""
+    if not url.startswith("sqlite:///") or ":memory:" in url or "mode=memory" in url:
+        return
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.fchmod(descriptor, SQLITE_FILE_MODE)  # the umask may have taken bits off, never added
+    os.close(descriptor)
 
 
 def enter_sqlite_wal_mode(url: str) -> None:

@@ -45,9 +45,20 @@ def test_a_known_event_hashes_to_a_known_value():
     assert content == "0eb1751cda4b20ab91685d8448430378da1bd25709022cd9cbf05b96e6a106e6"
     assert link_hash(GENESIS, 1, 1, content) == (
         "ebbfe9180ccb5edff75f2f909a64683b800d5afc2bb0863e0a751367532a2adb")
+    stamped = link_hash(GENESIS, 1, 1, content, "officer", 1_796_000_000_000_000)
+    assert stamped == "99337615ca3c474f885599cbe2a7735ed1c7a0c73a16af6ddfd0ccba2b5fb149"
     # the bulk path writes the link out again (chain_values): it must store the same
-    assert chain_values((0, GENESIS), [1], [content]) == [
-        1, 1, content, "ebbfe9180ccb5edff75f2f909a64683b800d5afc2bb0863e0a751367532a2adb"]
+    assert chain_values((0, GENESIS), [1], [content], "officer", 1_796_000_000_000_000) == [
+        1, 1, content, stamped, "officer", 1_796_000_000_000_000]
+
+
+@given(st.text(max_size=20), st.integers(0, 2**62), st.text(max_size=20), st.integers(0, 2**62))
+def test_a_stamped_link_depends_on_its_login_and_recorded_time(login, at, other_login, other_at):
+    content, link = "ab" * 32, (GENESIS, 1, 1)
+    base = link_hash(*link, content, login, at)
+    assert base != link_hash(*link, content)
+    assert (base == link_hash(*link, content, other_login, other_at)) == (
+        (login, at) == (other_login, other_at))
 
 
 @given(st.integers(0, 2**40), st.binary(min_size=32, max_size=32),
@@ -55,11 +66,11 @@ def test_a_known_event_hashes_to_a_known_value():
                 max_size=20))
 def test_a_run_of_links_made_at_once_is_each_link_made_on_the_one_before(seq, head, events):
     values = chain_values((seq, head.hex()), [position for position, _ in events],
-                          [content.hex() for _, content in events])
+                          [content.hex() for _, content in events], "clerk", 7)
     expected, previous = [], head.hex()
     for number, (position, content) in enumerate(events, seq + 1):
-        previous = link_hash(previous, number, position, content.hex())
-        expected += [position, number, content.hex(), previous]
+        previous = link_hash(previous, number, position, content.hex(), "clerk", 7)
+        expected += [position, number, content.hex(), previous, "clerk", 7]
     assert values == expected
 
 

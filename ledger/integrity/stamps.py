@@ -1,0 +1,45 @@
+"""The chain's stamps read back: who recorded each event (the login) and when, as stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+
+from ledger.integrity.verify import chained_recorder
+
+QUERY_POSITIONS = 5_000  # positions per query
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Stamp(NamedTuple):
+    """The login that recorded an event and the time the chain took it (None: unstamped)."""
+
+    login: str | None
+    at: datetime | None
+
+
+UNSTAMPED = Stamp(None, None)
+
+
+def stamp_time(recorded_at_us: int | None) -> datetime | None:
+    """A stamp's time from its microseconds since 1970 UTC."""
+    return None if recorded_at_us is None else EPOCH + timedelta(microseconds=recorded_at_us)
+
+
+def stamps_of(app: Any, positions: Iterable[int]) -> dict[int, Stamp]:
+    """The stamps of the chain entries at these positions (unstamped ones left out)."""
+    table = chained_recorder(app).hashes_table
+    wanted = sorted(set(positions))
+    found: dict[int, Stamp] = {}
+    with app.engine.connect() as connection:
+        for start in range(0, len(wanted), QUERY_POSITIONS):
+            chunk = wanted[start:start + QUERY_POSITIONS]
+            rows = connection.execute(
+                select(table.c.position, table.c.recorded_by, table.c.recorded_at_us)
+                .where(table.c.position.in_(chunk), table.c.recorded_at_us.is_not(None)))
+            found.update({row.position: Stamp(row.recorded_by, stamp_time(row.recorded_at_us))
+                          for row in rows})
+    return found
