@@ -20,6 +20,7 @@ DEMO_DB = "sqlite:///ledger-demo.db"
 
 def run_import(path: Path, options: ImportOptions) -> ImportSummary:
     """Import with a progress bar; refusals list every problem on stderr, then exit 1."""
+    settings().may_create = True
     app = settings().app()
     try:
         with TerminalProgress() as progress:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from aggregates.errors import InvalidValue
+from aggregates.errors import EmptyLedger, InvalidValue
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option
@@ -21,8 +21,11 @@ from ledger.integrity.verify import LedgerTampered, current_digest, verify_ledge
                    "was taken from, e.g. the digest printed on a kept report.")
 @click.option("--bundle", "bundle", type=click.Path(dir_okay=False, path_type=Path),
               help="Verify an exported bundle offline instead (no database is opened).")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept a ledger with no events (refused by default: a mistyped or emptied "
+                   "database would otherwise verify).")
 @user_errors
-def verify(digest_text: str | None, bundle: Path | None) -> None:
+def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool) -> None:
     """Re-read every event and check the hash chain; exit 1 naming the first bad event."""
     digest = Digest.parse(digest_text) if digest_text else None
     if bundle is not None:
@@ -37,6 +40,9 @@ def verify(digest_text: str | None, bundle: Path | None) -> None:
     result = verify_ledger(settings().app(), digest)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
+    if result.events == 0 and not allow_empty:
+        raise EmptyLedger("the ledger holds no events: nothing to verify "
+                          "(give --allow-empty to accept an empty ledger)")
     click.echo(f"Verified {result.events} events.")
     click.echo(f"Digest: {result.head}")
     if result.extends is not None:

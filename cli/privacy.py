@@ -96,6 +96,7 @@ def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
 @user_errors
 def grant_role(role: str, password: str | None, name: str) -> None:
     """Create or update PostgreSQL login role NAME with the privileges of a ledger role."""
+    settings().may_create = True  # as before: granting on a new database sets the ledger up
     click.echo(grant(settings().app().engine, role, name, password))
 
 
