@@ -19,7 +19,7 @@ from ledger.integrity.signing import (
 )
 from ledger.privacy.crypto import MASTER_KEY_FILE_ENV, encode_key, new_key, write_key_file
 from ledger.privacy.erasure import erase_learner
-from ledger.privacy.retention import learners_due
+from ledger.privacy.retention import check_erasure_date, learners_due
 from ledger.privacy.roles import ROLES, grant
 from ledger.rules.rulesets import load_rulebook
 
@@ -95,6 +95,8 @@ def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
     the rule set's `[retention] years_after_end` (default 3); open enrolments keep it all.
     """
     day = parse_date(on, "on") if on else date.today()
+    if erase_due:
+        check_erasure_date(day, date.today())
     app = settings().app()
     due = learners_due(app, day, load_rulebook(policies))
     emit_rows([r.as_row() for r in due], RETENTION_COLUMNS, fmt,
