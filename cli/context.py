@@ -60,9 +60,12 @@ class Settings:
             return
         if self._app is not None:
             app, self._app = self._app, None
-            with app.engine.connect() as connection:
-                recorded = connection.exec_driver_sql(
-                    "SELECT EXISTS (SELECT 1 FROM ledger_events)").scalar()
+            try:
+                with app.engine.connect() as connection:
+                    recorded = connection.exec_driver_sql(
+                        "SELECT EXISTS (SELECT 1 FROM ledger_events)").scalar()
+            except SQLAlchemyError:  # set-up failed before the table was made: nothing in it
+                recorded = False
             app.close()
             app.engine.dispose()
             if recorded:

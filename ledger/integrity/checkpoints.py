@@ -51,6 +51,10 @@ class CheckpointBroken(LedgerError):
     """A checkpoint no longer holds against the ledger, or the checkpoint log was forged."""
 
 
+class CheckpointNotAppended(LedgerError):
+    """Events were recorded, but the automatic checkpoint after them could not be made."""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -391,10 +395,15 @@ class AutoCheckpoints:
         new = head.events - self._last_events
         if new <= 0 or (not force and new < self.every):
             return None
-        if self._key is None:
-            self._key = load_signing_key(self.key_path)
-        checkpoint = sign_checkpoint(app, self._key, head)
-        append_entries(self.log, [checkpoint])
+        try:
+            if self._key is None:
+                self._key = load_signing_key(self.key_path)
+            checkpoint = sign_checkpoint(app, self._key, head)
+            append_entries(self.log, [checkpoint])
+        except LedgerError as error:
+            raise CheckpointNotAppended(
+                f"the events were recorded (up to position {head.position}), but no "
+                f"checkpoint was appended: {error}") from error
         self._last_events = head.events
         return checkpoint
 

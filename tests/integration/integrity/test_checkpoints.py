@@ -174,3 +174,20 @@ def test_automatic_checkpoints_every_n_events(make_app, db_url, tmp_path, monkey
     positions = [entry.position for _, entry in read_log(log)]
     assert positions == [6, 10]  # saved 3 events at a time: 6 - 0 >= 4, then 10 - 6 >= 4
     assert check_log(app, log).checkpoints == 2
+
+
+def test_an_automatic_checkpoint_that_cannot_be_written_says_the_events_were_recorded(
+        make_app, tmp_path, monkeypatch):
+    from ledger.integrity.checkpoints import CheckpointNotAppended
+    from ledger.integrity.signing import write_signing_key
+    key = tmp_path / "centre.pem"
+    write_signing_key(key, CENTRE_KEY)
+    monkeypatch.setenv("LEDGER_SIGNING_KEY", str(key))
+    monkeypatch.setenv("LEDGER_CHECKPOINT_LOG", str(tmp_path / "no-such-folder" / "log"))
+    monkeypatch.setenv("LEDGER_CHECKPOINT_EVERY", "1")
+    app = make_app()
+    with pytest.raises(CheckpointNotAppended, match=(
+            r"^the events were recorded \(up to position 3\), but no checkpoint was appended: "
+            "cannot append to the checkpoint log")):
+        t.record_small_ledger(app)
+    assert app.recorder.max_notification_id() == 3
