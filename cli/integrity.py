@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from aggregates.errors import (
     ConfigurationError,
     EmptyLedger,
     InvalidValue,
-    LedgerError,
     NotALedger,
 )
 from aggregates.values import parse_centre, parse_date
@@ -22,13 +22,13 @@ from ledger.integrity.chain import Digest
 from ledger.integrity.checkpoints import (
     LOG_ENV,
     LOG_SUFFIX,
-    Checkpoint,
     CheckpointBroken,
     append_entries,
+    as_broken_checkpoint,
+    check_kept_log,
     check_log,
     countersign,
     log_path,
-    read_log,
     sign_checkpoint,
     signer_for,
 )
@@ -90,20 +90,16 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
     try:
         app = current.app()
     except NotALedger as error:
-        raise _with_checkpoints(error, path) from None
+        raise as_broken_checkpoint(error, path) from None
     result = verify_ledger(app, digest)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
-    checked = None
-    if path is not None and (path.exists() or log is not None):
-        if not path.exists():
-            raise CheckpointBroken(f"no checkpoint log at {path}")
-        configured = app.checkpoints.key_path
-        if not centre_keys and configured is not None:
-            centre_keys = [load_public_key(configured)]
-        checked = check_log(app, path, centre_keys, [load_public_key(p) for p in witnesses])
-    elif witnesses:
-        raise CheckpointBroken("--witness-key needs a checkpoint log (--checkpoint-log)")
+    configured = app.checkpoints.key_path
+    if not centre_keys and configured is not None:
+        centre_keys = [load_public_key(configured)]
+    named = click.get_current_context().get_parameter_source("log") is ParameterSource.COMMANDLINE
+    checked = check_kept_log(app, path, named, centre_keys,
+                             [load_public_key(p) for p in witnesses])
     if result.events == 0 and not allow_empty:
         raise EmptyLedger("the ledger holds no events: nothing to verify "
                           "(give --allow-empty to accept an empty ledger)")
@@ -114,16 +110,6 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
                    f"{result.extends.position} was changed.")
     if checked is not None:
         click.echo(checked.summary())
-
-
-def _with_checkpoints(error: NotALedger, path: Path | None) -> LedgerError:
-    """A database that is no ledger, named as the checkpoint it breaks if the log has one."""
-    entries = read_log(path) if path is not None else []
-    first = next((entry for _, entry in entries if isinstance(entry, Checkpoint)), None)
-    if first is None:
-        return error
-    return CheckpointBroken(f"checkpoint 1 of {path} ({first.describe()}) no longer holds: "
-                            f"{error}")
 
 
 @click.command("checkpoint")

@@ -313,6 +313,30 @@ def check_log(app: Any, path: Path, trusted: Sequence[str] = (),
                     tuple(dict.fromkeys(countersigned)))
 
 
+def check_kept_log(app: Any, path: Path | None, required: bool, trusted: Sequence[str] = (),
+                   witnesses: Sequence[str] = ()) -> LogCheck | None:
+    """`check_log` on the ledger's log, if it keeps one: None when there is no log and none
+    was asked for by name (`required`); witnesses need a log."""
+    if path is None or not path.exists():
+        if required:
+            raise CheckpointBroken(f"no checkpoint log at {path}")
+        if witnesses:
+            raise CheckpointBroken("a witness key needs a checkpoint log (--checkpoint-log)")
+        return None
+    return check_log(app, path, trusted, witnesses)
+
+
+def as_broken_checkpoint(error: LedgerError, path: Path | None) -> LedgerError:
+    """A database that is no ledger (`NotALedger`), named as the first checkpoint it breaks
+    when the log has one: the tables were dropped, or the file removed or emptied."""
+    entries = read_log(path) if path is not None else []
+    first = next((entry for _, entry in entries if isinstance(entry, Checkpoint)), None)
+    if first is None:
+        return error
+    return CheckpointBroken(f"checkpoint 1 of {path} ({first.describe()}) no longer holds: "
+                            f"{error}")
+
+
 def _check_signed(checkpoint: Checkpoint, keys: set[str], name: str) -> None:
     if not checkpoint.signed:
         raise CheckpointBroken(f"{name}: its signature does not hold: the log was edited")

@@ -203,3 +203,12 @@ def test_a_bundle_carries_a_signed_checkpoint_and_verify_checks_it(ledger, db_ur
     forged = CliRunner().invoke(cli, ["verify", "--bundle", str(out)])
     assert (forged.exit_code, forged.output) == (1, (
         "Error: line 1: the bundle's checkpoint signature does not hold: it was edited\n"))
+
+
+def test_a_log_named_on_the_command_line_must_exist(ledger, db_url, log):
+    result = run(db_url, log, "verify")
+    assert (result.exit_code, result.output) == (1, f"Error: no checkpoint log at {log}\n")
+    from_env = CliRunner(env={"LEDGER_CHECKPOINT_LOG": str(log)}).invoke(
+        cli, ["--db", db_url, "verify"])
+    assert from_env.exit_code == 0, from_env.output  # configured, none written yet
+    assert "Checkpoints" not in from_env.output
