@@ -133,7 +133,9 @@ class LedgerApp(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save new events, then append a signed checkpoint if one is due."""
         recordings = super().save(*objs, **kwargs)
-        self.checkpoints.after_recording(self)
+        if self.checkpoints.enabled and recordings:
+            last = max(recording.notification.id for recording in recordings)
+            self.checkpoints.after_recording(self, last)
         return recordings
 
     def checkpoint_after_import(self) -> Checkpoint | None:

@@ -386,13 +386,15 @@ def _check_countersignature(entry: Countersignature, seen: dict[str, Checkpoint]
 
 @dataclass
 class AutoCheckpoints:
-    """Append a checkpoint after every `every` events recorded, and after every import, when
-    a signing key is configured (LEDGER_SIGNING_KEY; LEDGER_CHECKPOINT_EVERY, default 1000)."""
+    """Append a checkpoint after every `every` events recorded (positions, which on
+    PostgreSQL can skip numbers: so at most `every` events apart), and after every import,
+    when a signing key is configured (LEDGER_SIGNING_KEY; LEDGER_CHECKPOINT_EVERY, default
+    1000). Each process counts from the latest checkpoint in the log when it first records."""
 
     key_path: Path | None
     log: Path | None
     every: int = DEFAULT_EVERY
-    _last_events: int | None = None
+    _last_position: int | None = None
     _key: Ed25519PrivateKey | None = None
 
     @classmethod
@@ -408,15 +410,20 @@ class AutoCheckpoints:
     def enabled(self) -> bool:
         return self.key_path is not None and self.log is not None
 
-    def after_recording(self, app: Any, force: bool = False) -> Checkpoint | None:
-        """Append a checkpoint if one is due (or `force`, after an import, if anything new)."""
+    def after_recording(self, app: Any, position: int | None = None,
+                        force: bool = False) -> Checkpoint | None:
+        """Append a checkpoint if one is due: `position` (the last event just saved) is
+        `every` or more past the latest checkpoint's; or, with `force` (after an import),
+        if anything was recorded since. The chain's head is read only when one is due."""
         if self.key_path is None or self.log is None:
             return None
-        head = head_digest(chained_recorder(app))
-        if self._last_events is None:
+        if self._last_position is None:
             latest = latest_checkpoint(read_log(self.log))
-            self._last_events = 0 if latest is None else latest.events
-        new = head.events - self._last_events
+            self._last_position = 0 if latest is None else latest.position
+        if position is not None and position - self._last_position < self.every and not force:
+            return None
+        head = head_digest(chained_recorder(app))
+        new = head.position - self._last_position
         if new <= 0 or (not force and new < self.every):
             return None
         try:
@@ -428,7 +435,7 @@ class AutoCheckpoints:
             raise CheckpointNotAppended(
                 f"the events were recorded (up to position {head.position}), but no "
                 f"checkpoint was appended: {error}") from error
-        self._last_events = head.events
+        self._last_position = head.position
         return checkpoint
 
 
