@@ -120,13 +120,17 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
               help="As an EQA: countersign the log's latest checkpoint with this signing key "
                    "(yours, from `ledger keygen --signing`) once the ledger verifies against "
                    "the whole log.")
+@click.option("--trusted-key", "trusted", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --countersign: the centre's public key file; every checkpoint in the "
+                   "log must be signed with it (default: the key of the log's first one).")
 @click.option("--keep", "keep", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="With --countersign: also append the checkpoint and your countersignature "
                    "to this file of your own (check it later with `ledger verify "
                    "--checkpoint-log FILE`).")
 @user_errors
 def checkpoint(log: Path | None, key: Path | None, witness_key: Path | None,
-               keep: Path | None) -> None:
+               trusted: Path | None, keep: Path | None) -> None:
     """Sign the chain's head (position, hash, recorded time, ledger id) and append it to the
     checkpoint log, after verifying the ledger against the chain and the log so far."""
     current = settings()
@@ -138,7 +142,8 @@ def checkpoint(log: Path | None, key: Path | None, witness_key: Path | None,
     result = verify_ledger(app)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
-    centre_keys = [load_public_key(key)] if key is not None and witness_key is None else []
+    centre_key = trusted if witness_key is not None else key
+    centre_keys = [load_public_key(centre_key)] if centre_key is not None else []
     checked = check_log(app, path, centre_keys)
     if witness_key is not None:
         latest = checked.latest

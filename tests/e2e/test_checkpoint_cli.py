@@ -212,3 +212,14 @@ def test_a_log_named_on_the_command_line_must_exist(ledger, db_url, log):
         cli, ["--db", db_url, "verify"])
     assert from_env.exit_code == 0, from_env.output  # configured, none written yet
     assert "Checkpoints" not in from_env.output
+
+
+def test_an_eqa_refuses_to_countersign_a_log_not_signed_by_the_centres_key(ledger, db_url,
+                                                                          log, keys):
+    assert run(db_url, log, "checkpoint", "--signing-key", str(keys["eqa"])).exit_code == 0
+    result = run(db_url, log, "checkpoint", "--countersign", str(keys["eqa"]),
+                 "--trusted-key", str(keys["centre"]) + ".pub")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: checkpoint 1 (line 1 of ")
+    assert "not the centre's key" in result.output
+    assert len(read_log(log)) == 1  # nothing countersigned
