@@ -23,6 +23,8 @@ READ_COMMANDS = [
     ["rebuild"],
     ["retention"],
     ["export", "--centre", "C1", "out.jsonl"],
+    ["checkpoint", "--signing-key", "no-key.pem"],
+    ["erase", "L1", "--reason", "request"],
 ]
 LEARNER = ["learner", "add", "L1", "--centre", "C1", "--given-name", "Ann",
            "--family-name", "Lee", "--dob", "2000-01-01", "--gender", "2"]
