@@ -52,3 +52,11 @@ class ConcurrencyConflict(LedgerError):
 
 class ConfigurationError(LedgerError):
     """A rule set, database URL or other setting is unusable."""
+
+
+class NotALedger(LedgerError):
+    """The database named holds no ledger: missing, empty, or without the event tables."""
+
+
+class EmptyLedger(NotALedger):
+    """The ledger holds no events where some were expected (`verify` without --allow-empty)."""

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregates.errors import ConfigurationError, LedgerError
 from aggregates.learner import Context
 from ledger.app import LedgerApp
+from ledger.storage.existence import require_ledger, sqlite_path
 from ledger.storage.persistence import database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,21 +29,59 @@ class Settings:
 
     db: str | None
     actor: str
+    may_create: bool = False
     _app: LedgerApp | None = field(default=None, repr=False)
+    _new_files: list[Path] = field(default_factory=list, repr=False)
 
     def app(self) -> LedgerApp:
-        """The ledger application, opened on first use."""
+        """The ledger application, opened on first use.
+
+        Only commands that record (and `init`) set `may_create` and so may create a new
+        ledger; any other refuses a database that is not one yet, creating nothing.
+        """
         if self._app is None:
             url = database_url(self.db)
             if url.rstrip("/") == "sqlite:" or ":memory:" in url:
                 raise ConfigurationError(
                     f"{url!r} is an in-memory database: everything recorded would be lost; "
                     "give a file, e.g. sqlite:///ledger.db")
+            if not self.may_create:
+                require_ledger(url)
+            path = sqlite_path(url)
+            if path is not None:
+                self._new_files = [file for file in _sqlite_files(path) if not file.exists()]
             self._app = LedgerApp(url)
         return self._app
 
+    def discard_new_ledger(self) -> None:
+        """After a failed command: remove the SQLite files it created, if it recorded nothing,
+        so no empty ledger is left behind (e.g. a mistyped --db with a bad command)."""
+        if not self._new_files:
+            return
+        if self._app is not None:
+            app, self._app = self._app, None
+            try:
+                with app.engine.connect() as connection:
+                    recorded = connection.exec_driver_sql(
+                        "SELECT EXISTS (SELECT 1 FROM ledger_events)").scalar()
+            except SQLAlchemyError:  # set-up failed before the table was made: nothing in it
+                recorded = False
+            app.close()
+            app.engine.dispose()
+            if recorded:
+                return
+        for file in self._new_files:
+            file.unlink(missing_ok=True)
+        self._new_files = []
+
     def context(self, note: str | None = None, source: str = "cli") -> Context:
         return Context(actor=self.actor, source=source, note=note)
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    """The files an SQLite ledger may create: the database, its WAL and shared memory, its
+    master-key file."""
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", ".key"))]
 
 
 def default_actor() -> str:

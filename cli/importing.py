@@ -20,6 +20,7 @@ DEMO_DB = "sqlite:///ledger-demo.db"
 
 def run_import(path: Path, options: ImportOptions) -> ImportSummary:
     """Import with a progress bar; refusals list every problem on stderr, then exit 1."""
+    settings().may_create = True
     app = settings().app()
     try:
         with TerminalProgress() as progress:
@@ -33,6 +34,8 @@ def run_import(path: Path, options: ImportOptions) -> ImportSummary:
             "interrupted; every batch already written is complete: run the same import again "
             "to finish (nothing is recorded twice)"
         ) from None
+    if not options.dry_run:
+        app.checkpoint_after_import()
     if summary.ignored_columns:
         click.echo(f"Notice: ignored column(s) not in the {summary.layout} layout: "
                    f"{', '.join(summary.ignored_columns)}", err=True)

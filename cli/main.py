@@ -31,6 +31,14 @@ class LedgerGroup(click.Group):
             click.echo("Error: aborted", err=True)
         sys.exit(1)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BaseException:
+            if isinstance(ctx.obj, Settings):
+                ctx.obj.discard_new_ledger()
+            raise
+
 
 @click.group("ledger", cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="LEDGER_DB", default=None,
@@ -49,6 +57,7 @@ def cli(context: click.Context, db: str | None, actor: str | None) -> None:
 @user_errors
 def init() -> None:
     """Create the ledger's tables and append-only triggers (safe to run again)."""
+    settings().may_create = True
     app = settings().app()
     click.echo(f"Ledger ready at {app.engine.url.render_as_string(hide_password=True)}")
 

@@ -10,21 +10,45 @@ import click
 from aggregates.values import parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_rows, format_option
+from ledger.integrity.signing import (
+    SIGNING_KEY_ENV,
+    key_id,
+    load_public_key,
+    new_signing_key,
+    write_signing_key,
+)
 from ledger.privacy.crypto import MASTER_KEY_FILE_ENV, encode_key, new_key, write_key_file
 from ledger.privacy.erasure import erase_learner
-from ledger.privacy.retention import learners_due
+from ledger.privacy.retention import check_erasure_date, learners_due
 from ledger.privacy.roles import ROLES, grant
 from ledger.rules.rulesets import load_rulebook
 
+DEFAULT_SIGNING_KEY = "ledger-signing.pem"
 RETENTION_COLUMNS = ("learner", "centre", "ended_on", "basis", "keep_until")
 
 
 @click.command("keygen")
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the key to this new file (owner-only) instead of printing it.")
+@click.option("--signing", is_flag=True,
+              help=f"Make an Ed25519 signing key for checkpoints instead (written to --file, "
+                   f"default {DEFAULT_SIGNING_KEY}, owner-only, its public key beside it as "
+                   "FILE.pub).")
 @user_errors
-def keygen(path: Path | None) -> None:
-    """Create a master key: base64 of 32 random bytes, for LEDGER_MASTER_KEY or a key file."""
+def keygen(path: Path | None, signing: bool) -> None:
+    """Create a master key: base64 of 32 random bytes, for LEDGER_MASTER_KEY or a key file.
+
+    With --signing: a checkpoint signing key, for a centre (LEDGER_SIGNING_KEY) or an EQA
+    (`ledger checkpoint --countersign FILE`).
+    """
+    if signing:
+        target = path or Path(DEFAULT_SIGNING_KEY)
+        public = write_signing_key(target, new_signing_key())
+        click.echo(f"Signing key written to {target} (owner-only); public key {public} "
+                   f"(key id {key_id(load_public_key(public))}).")
+        click.echo(f"A centre sets {SIGNING_KEY_ENV}={target}; an EQA, with a key of their "
+                   f"own, countersigns with `ledger checkpoint --countersign {target}`.")
+        return
     key = new_key()
     if path is None:
         click.echo(encode_key(key))
@@ -71,6 +95,8 @@ def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
     the rule set's `[retention] years_after_end` (default 3); open enrolments keep it all.
     """
     day = parse_date(on, "on") if on else date.today()
+    if erase_due:
+        check_erasure_date(day, date.today())
     app = settings().app()
     due = learners_due(app, day, load_rulebook(policies))
     emit_rows([r.as_row() for r in due], RETENTION_COLUMNS, fmt,
@@ -96,6 +122,7 @@ def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
 @user_errors
 def grant_role(role: str, password: str | None, name: str) -> None:
     """Create or update PostgreSQL login role NAME with the privileges of a ledger role."""
+    settings().may_create = True  # as before: granting on a new database sets the ledger up
     click.echo(grant(settings().app().engine, role, name, password))
 
 

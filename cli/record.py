@@ -38,6 +38,7 @@ def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
     @note_option
     @user_errors
     def command(fmt: str, note: str | None, **kwargs: Any) -> None:
+        settings().may_create = True
         positions = function(note=note, **kwargs)
         reference = kwargs.get("reference")
         report_recorded(fmt, reference, positions)

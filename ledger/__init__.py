@@ -2,8 +2,10 @@
 
 Dependencies point one way: `cli` -> `ledger.app` -> the rooms below -> `projections`,
 `aggregates`. A room may use `bulk` and `storage`; no room imports `cli`.
-- `storage/`: database URLs, append-only triggers, raw rows, bulk writes, event JSON.
-- `integrity/`: the hash chain, its recorder, verify, EQA bundles.
+- `storage/`: database URLs, append-only triggers, raw rows, bulk writes, event JSON, what
+  counts as an existing ledger.
+- `integrity/`: the hash chain, its recorder, verify, EQA bundles, the ledger id, signed
+  checkpoints and countersignatures.
 - `privacy/`: master and learner keys, sealing, erasure, retention, roles, redaction.
 - `rules/`: awarding-body rule sets (TOML) and working-day calendars.
 - `reporting/`: report tables, catch-up, rebuild, as-at replays.

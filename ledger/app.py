@@ -43,6 +43,8 @@ from aggregates.values import (
     parse_uln,
 )
 from ledger.integrity.chained_recorder import ChainedApplicationRecorder
+from ledger.integrity.checkpoints import AutoCheckpoints, Checkpoint
+from ledger.integrity.ledger_id import ensure_ledger_id
 from ledger.privacy.crypto import MasterKeySource
 from ledger.privacy.keys import KeyStore
 from ledger.privacy.sealing import SealingMapper, check_recordable
@@ -129,6 +131,20 @@ class LedgerApp(Application[UUID]):
             install_append_only_triggers(self.engine)
             install_event_checks(self.engine)
             self.keys.create_tables()
+            self.ledger_id = ensure_ledger_id(self.engine)
+        self.checkpoints = AutoCheckpoints.from_env(self.url)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save new events, then append a signed checkpoint if one is due."""
+        recordings = super().save(*objs, **kwargs)
+        if self.checkpoints.enabled and recordings:
+            last = max(recording.notification.id for recording in recordings)
+            self.checkpoints.after_recording(self, last)
+        return recordings
+
+    def checkpoint_after_import(self) -> Checkpoint | None:
+        """After an import: a signed checkpoint of anything new, when a key is configured."""
+        return self.checkpoints.after_recording(self, force=True)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(self.construct_transcoder(), self.keys)

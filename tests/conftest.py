@@ -55,6 +55,13 @@ def master_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return TEST_MASTER_KEY
 
 
+@pytest.fixture(autouse=True)
+def no_checkpoint_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test signs checkpoints unless it sets LEDGER_SIGNING_KEY itself."""
+    for name in ("LEDGER_SIGNING_KEY", "LEDGER_CHECKPOINT_LOG", "LEDGER_CHECKPOINT_EVERY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty ledger database, once per backend."""

@@ -1,6 +1,7 @@
 """Integrity: the SHA-256 hash chain over stored events, the recorder that writes it in the
 same transaction as the events, `verify` (a fast parallel scan and a page-by-page check), head
-digests, and EQA bundles that carry the chain for checking with no database.
+digests, EQA bundles that carry the chain for checking with no database, the ledger id, and
+signed checkpoints (Ed25519) kept in a log outside the database, with EQA countersignatures.
 
 It may import `storage` and `bulk`; nothing here reads personal data or report tables.
 """

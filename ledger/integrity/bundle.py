@@ -18,8 +18,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +35,7 @@ from ledger.integrity.chain import (
     content_hash,
     link_hash,
 )
+from ledger.integrity.checkpoints import Checkpoint, CheckpointBroken
 from ledger.integrity.verify import LedgerTampered, chain_entries, chained_recorder, verify_ledger
 
 BUNDLE_FORMAT = "ledger-bundle/1"
@@ -58,18 +59,23 @@ class BundleSummary:
     rule_sets: tuple[str, ...]
     start: str | None = None
     end: str | None = None
+    checkpoint: Checkpoint | None = None
+    checkpoint_note: str = ""
 
 
 def export_bundle(
     app: Any, centre: str, out: Path, start: date | None = None, end: date | None = None,
     policies: Path = POLICIES_DIR, extra_policies: Path | None = None,
+    checkpoint_for: Callable[[Any, Digest], Checkpoint | None] | None = None,
 ) -> BundleSummary:
     """Write one centre's events (recorded between start and end, inclusive) as a bundle,
-    with the rule-set files the reports use (the shipped ones, overridden by extra ones)."""
+    with the rule-set files the reports use (the shipped ones, overridden by extra ones) and
+    the signed checkpoint `checkpoint_for` gives for the bundle's head, if any."""
     verification = verify_ledger(app)
     if verification.problem is not None:
         raise LedgerTampered(verification.problem)
     digest = verification.head
+    signed = checkpoint_for(app, digest) if checkpoint_for is not None else None
     rule_sets = rule_set_files(policies, extra_policies)
     header = {
         "type": "bundle", "format": BUNDLE_FORMAT, "centre": centre,
@@ -78,6 +84,8 @@ def export_bundle(
         "hash_rule": _hash_rule(), "digest": digest.as_dict(),
         "selection": "events of the centre's learners recorded from..to (UTC dates, inclusive)",
     }
+    if signed is not None:
+        header["checkpoint"] = signed.as_line()
     learners: set[Any] = set()
     events = entries = 0
     with _HashingWriter(out) as writer:
@@ -103,7 +111,7 @@ def export_bundle(
         out.unlink()
         raise UnknownLearner(f"no learner is recorded at centre {centre}")
     return BundleSummary(centre, events, entries, digest, tuple(p.name for p in rule_sets),
-                         header["from"], header["to"])
+                         header["from"], header["to"], signed)
 
 
 def rule_set_files(shipped: Path, extra: Path | None) -> list[Path]:
@@ -115,13 +123,17 @@ def rule_set_files(shipped: Path, extra: Path | None) -> list[Path]:
     return [files[name] for name in sorted(files)]
 
 
-def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
-    """Check a bundle offline: every line, every hash, the chain to its digest, the checksum."""
+def verify_bundle(path: Path, digest: Digest | None = None,
+                  trusted: Sequence[str] = ()) -> BundleSummary:
+    """Check a bundle offline: every line, every hash, the chain to its digest, the checksum,
+    and the signed checkpoint it carries (signed by one of `trusted`, if given)."""
     lines = _lines(path)
     number, header = _next(lines, "bundle")
     if header.get("format") != BUNDLE_FORMAT:
         raise BadBundle(f"line {number}: not a {BUNDLE_FORMAT} bundle")
     claimed = _digest(header, number)
+    signed = _checkpoint(header, number, trusted)
+    anchored = False
     if digest is not None and digest.position > claimed.position:
         raise BadBundle(f"the digest given ({digest}) is later than the bundle's {claimed}")
     if digest is not None and digest.position == claimed.position and digest.hash != claimed.hash:
@@ -142,8 +154,9 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
             if earlier is not None and not earlier_seen:
                 raise BadBundle(f"position {earlier.position} of the digest given is not in "
                                 "the bundle's chain entries: it cannot be checked against it")
-            return _finish(line, number, checksum, claimed, running, last_position,
-                           events, entries, header, rule_sets)
+            summary = _finish(line, number, checksum, claimed, running, last_position,
+                              events, entries, header, rule_sets)
+            return _with_checkpoint(summary, signed, anchored)
         checksum.update(line["_raw"])
         if kind == "rule-set":
             if entries:
@@ -191,6 +204,11 @@ def verify_bundle(path: Path, digest: Digest | None = None) -> BundleSummary:
                 raise BadBundle(f"{where}: the chain's hash here is {running}, not the digest "
                                 f"given ({earlier}): the history before it was changed")
             earlier_seen = True
+        if signed is not None and position == signed.position:
+            if (running, seq) != (signed.hash, signed.events):
+                raise BadBundle(f"{where}: the chain here does not match the bundle's signed "
+                                f"checkpoint ({signed.describe()}): the history was changed")
+            anchored = True
         last_seq, last_position = seq, position
         entries += 1
     raise BadBundle("the bundle has no end line: it was cut short")
@@ -211,6 +229,41 @@ def _finish(
                         f"not at the digest {claimed}")
     return BundleSummary(str(header.get("centre")), events, entries, claimed, tuple(rule_sets),
                          header.get("from"), header.get("to"))
+
+
+def _checkpoint(header: dict[str, Any], number: int,
+                trusted: Sequence[str]) -> Checkpoint | None:
+    """The bundle's signed checkpoint, if it carries one, with its signature checked."""
+    line = header.get("checkpoint")
+    if line is None:
+        if trusted:
+            raise BadBundle(f"line {number}: the bundle carries no signed checkpoint")
+        return None
+    try:
+        signed = Checkpoint.from_line(line if isinstance(line, dict) else {}, f"line {number}")
+    except CheckpointBroken as error:
+        raise BadBundle(f"the bundle's checkpoint: {error}") from None
+    if not signed.signed:
+        raise BadBundle(f"line {number}: the bundle's checkpoint signature does not hold: "
+                        "it was edited")
+    if trusted and signed.public_key not in trusted:
+        raise BadBundle(f"line {number}: the bundle's checkpoint is signed by key "
+                        f"{signed.key_id}, not by the centre's key given")
+    return signed
+
+
+def _with_checkpoint(summary: BundleSummary, signed: Checkpoint | None,
+                     anchored: bool) -> BundleSummary:
+    """The summary with what the checkpoint proved: its hash is the chain's, or (before the
+    bundle's first entry) only its signature could be checked."""
+    if signed is None:
+        return summary
+    if signed.position > summary.digest.position:
+        raise BadBundle(f"the bundle's checkpoint ({signed.describe()}) is beyond its digest "
+                        f"{summary.digest}")
+    note = ("the bundle's chain reaches its hash" if anchored else
+            "it is before the bundle's first chain entry, so only its signature is checked")
+    return replace(summary, checkpoint=signed, checkpoint_note=note)
 
 
 def _hash_rule() -> str:

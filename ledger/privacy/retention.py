@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from aggregates.errors import InvalidValue
 from aggregates.learner import Learner
 from ledger.rules.rulesets import RuleBook
 
@@ -76,6 +77,15 @@ def retention_of(learner: Learner, book: RuleBook) -> Retention:
         ends.append((add_years(end[0], years), end[0], end[1]))
     until, ended, basis = max(ends)
     return Retention(learner.id, learner.reference, learner.centre, ended, basis, until)
+
+
+def check_erasure_date(on: date, today: date) -> None:
+    """Erasure is irreversible: it uses only what has ended by today. A later `--on` date
+    is for listing what will be due, never for erasing it early."""
+    if on > today:
+        raise InvalidValue("on", f"--erase erases only what has ended by today "
+                                 f"({today.isoformat()}); {on.isoformat()} is in the future: "
+                                 "--on is for listing")
 
 
 def learner_ids(app: LedgerApp) -> Iterator[UUID]:

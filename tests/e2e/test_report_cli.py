@@ -244,6 +244,7 @@ def test_a_broken_rule_file_is_an_error_naming_file_and_key(sqlite_ledger: Ledge
 ])
 def test_user_mistakes_are_one_line_errors(sqlite_ledger: Ledger, args: tuple[str, ...],
                                            message: str) -> None:
+    sqlite_ledger("init")
     result = sqlite_ledger(*args, code=1)
     assert result.stderr.startswith(message)
     assert "Traceback" not in result.output
