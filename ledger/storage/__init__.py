@@ -1,5 +1,5 @@
-"""Storage: database URLs and settings, append-only triggers, stored rows read raw, bulk writes
-and the JSON transcoding of event state.
+"""Storage: database URLs and settings, append-only triggers and the checks on new events
+(`event_checks`), stored rows read raw, bulk writes and the JSON transcoding of event state.
 
 It owns how bytes reach the database and come back, nothing about what they mean. It imports
 only the libraries (SQLAlchemy, eventsourcing) and nothing else of ours.
