@@ -86,3 +86,16 @@ def make_app(db_url: str) -> Iterator[Callable[[], object]]:
     for app in apps:
         app.close()
         app.engine.dispose()
+
+
+def without_event_checks(app: object) -> object:
+    """The ledger with PostgreSQL's event checks removed (the owner can), for tests of the
+    recorder's plumbing that store arbitrary topics and bytes, which no ledger event has."""
+    from ledger.storage.event_checks import CHECKS_TRIGGER
+    from ledger.storage.persistence import EVENTS_TABLE
+
+    engine = app.engine  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {CHECKS_TRIGGER} ON {EVENTS_TABLE}"))
+    return app

@@ -30,6 +30,7 @@ TOPIC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-
 CHECKS_VERSION = "2"  # bump to replace the installed function when its SQL changes
 TIME_PREFIX = '{"timestamp":{"_type_":"datetime_iso","_data_":"'  # every stored state's start
 REPLACE_MESSAGE = "ledger events are append-only: an insert may not replace a stored row"
+CHECKS_TRIGGER = f"{EVENTS_TABLE}_checks"
 
 
 def install_event_checks(engine: Engine) -> None:
@@ -99,7 +100,7 @@ def postgres_checks_sql(schema: str) -> list[str]:
             RETURN NULL;
         END $fn$""",
         f"COMMENT ON FUNCTION {function}() IS 'ledger event checks {CHECKS_VERSION}'",
-        f"""CREATE OR REPLACE TRIGGER {EVENTS_TABLE}_checks
+        f"""CREATE OR REPLACE TRIGGER {CHECKS_TRIGGER}
             AFTER INSERT ON "{schema}"."{EVENTS_TABLE}"
             REFERENCING NEW TABLE AS new_events
             FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
@@ -115,7 +116,7 @@ def _install_postgres(engine: Engine) -> None:
             "AND tgrelid = to_regclass(%(events)s))",
             {"function": f'"{schema}"."{EVENTS_TABLE}_check"()',
              "comment": f"ledger event checks {CHECKS_VERSION}",
-             "trigger": f"{EVENTS_TABLE}_checks", "events": f'"{schema}"."{EVENTS_TABLE}"'},
+             "trigger": CHECKS_TRIGGER, "events": f'"{schema}"."{EVENTS_TABLE}"'},
         ).scalar_one()
         if installed:
             return

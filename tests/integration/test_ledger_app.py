@@ -31,6 +31,7 @@ from ledger.storage.persistence import (
     create_tables_once,
 )
 from projections.audit import audit_rows
+from tests.conftest import without_event_checks
 
 CTX = Context(actor="officer", source="test")
 
@@ -149,7 +150,7 @@ def test_stored_json_is_read_as_text_from_postgresql_whatever_the_environment_sa
     from ledger.storage.raw_rows import json_text_column, raw_rows
 
     monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # the ledger's connections are UTF-8
-    app = make_app()
+    app = without_event_checks(make_app())
     app.recorder.insert_events([StoredEvent(originator_id=uuid.uuid4(), originator_version=1,
                                             topic="t", state='{"title":"Cymraeg ŵ"}'.encode())])
     state = app.recorder.events_record_cls.__table__.c.state
@@ -220,7 +221,7 @@ def test_a_sqlite_ledger_waits_a_minute_for_another_writer(tmp_path):
 
 
 def test_content_hashes_given_for_other_events_than_stored_refuse_the_batch_whole(make_app):
-    app = make_app()
+    app = without_event_checks(make_app())
     events = [StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="tests:Raw",
                           state=b"{}") for _ in range(3)]
     with pytest.raises(ValueError):
@@ -266,7 +267,7 @@ def stored_rows(app) -> list[tuple]:
 
 
 def test_packed_events_are_stored_as_they_were_given_and_the_chain_verifies(make_app):
-    app = make_app()
+    app = without_event_checks(make_app())
     recorder = app.chained_recorder
     first, other = uuid.uuid4(), uuid.uuid4()
     # runs of one id object, an id coming back after another, and an equal id object

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from aggregates.learner import Context
 from ledger.integrity.chain import GENESIS, content_hash, link_hash
 from ledger.integrity.server_chain import trigger_name
+from ledger.storage.event_checks import CHECKS_TRIGGER
 from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
 
 CTX = Context(actor="tester", source="test")
@@ -73,18 +74,20 @@ def swap_events(app: Any, connection: Connection, first: int, second: int) -> No
 
 def insert_forged_event(app: Any, connection: Connection) -> int:
     """An event inserted behind the chain's back: on PostgreSQL, what only the database owner
-    can do, with the server's chaining trigger disabled for the insert."""
+    can do, with the server's chaining and checking triggers disabled for the insert."""
     events = app.recorder.events_record_cls.__table__
     postgres = connection.dialect.name == "postgresql"
-    chaining = f"TRIGGER {trigger_name(EVENT_HASHES_TABLE)}"
+    triggers = (trigger_name(EVENT_HASHES_TABLE), CHECKS_TRIGGER)
     if postgres:
-        connection.execute(text(f"ALTER TABLE {EVENTS_TABLE} DISABLE {chaining}"))
+        for trigger in triggers:
+            connection.execute(text(f"ALTER TABLE {EVENTS_TABLE} DISABLE TRIGGER {trigger}"))
     connection.execute(insert(events).values(
         originator_id=uuid4(), originator_version=1,
         topic="aggregates.learner:Learner.Recorded", state=b'{"forged": true}',
     ))
     if postgres:
-        connection.execute(text(f"ALTER TABLE {EVENTS_TABLE} ENABLE {chaining}"))
+        for trigger in triggers:
+            connection.execute(text(f"ALTER TABLE {EVENTS_TABLE} ENABLE TRIGGER {trigger}"))
     return int(connection.execute(select(events.c.id).order_by(events.c.id.desc())).first()[0])
 
 
