@@ -336,7 +336,10 @@ class Learner(DirectAggregate):
         self.trigger_event(self.RegistrationRejected, enrolment=ref, reason=reason, occurred_on=on,
                            **_meta(ctx))
 
-    def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context) -> None:
+    def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context,
+              warnings: list[dict[str, str]] | None = None) -> None:
+        """Amend one detail; `warnings` are the new value's data-quality warnings, found by
+        the same checks as a new learner's (an amendment closes a finding only without one)."""
         if name not in DETAIL_FIELDS:
             raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
         old = self.detail(name)
@@ -345,7 +348,7 @@ class Learner(DirectAggregate):
         self.trigger_event(
             self.DetailsAmended,
             field=name, old=old, new=new, reason=reason, lrs_field=name in LRS_FIELDS,
-            occurred_on=on, **_meta(ctx),
+            warnings=list(warnings or []), occurred_on=on, **_meta(ctx),
         )
 
     def start_assessment(self, ref: str, on: date, ctx: Context) -> None:
@@ -518,10 +521,31 @@ class Learner(DirectAggregate):
     ) -> None:
         self._remember("registration-rejected", occurred_on, enrolment, reason=reason)
 
-    @event("DetailsAmended")
+    class DetailsAmended(DirectAggregate.Event):
+        """A learner detail changed. Version 2 adds the new value's data-quality warnings
+        (version 1 amendments read as having none)."""
+
+        class_version = 2
+        field: str
+        old: Any
+        new: Any
+        reason: str
+        lrs_field: bool
+        warnings: list[dict[str, str]]
+        occurred_on: date
+        actor: str
+        source: str
+        note: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["warnings"] = []
+
+    @event(DetailsAmended)
     def _details_amended(
-        self, field: str, old: Any, new: Any, reason: str, lrs_field: bool, occurred_on: date,
-        actor: str, source: str, note: str | None,
+        self, field: str, old: Any, new: Any, reason: str, lrs_field: bool,
+        warnings: list[dict[str, str]], occurred_on: date, actor: str, source: str,
+        note: str | None,
     ) -> None:
         self._remember("amended", occurred_on, field=field, old=old, new=new)
 

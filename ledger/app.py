@@ -102,6 +102,19 @@ def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
     return parser(value), []
 
 
+def amended_age_warnings(learner: Learner, name: str, value: Any) -> list[dict[str, str]]:
+    """A new date of birth checked against each live enrolment's programme start, as
+    enrolling checks it (one warning at most)."""
+    if name != "date_of_birth":
+        return []
+    for ref in learner.enrolment_refs:
+        start = learner.enrolment(ref).values["programme_start"]
+        found = check_age_at_start(value, start)
+        if found:
+            return [found[0].as_dict()]
+    return []
+
+
 _DETAIL_PARSERS: dict[str, Callable[[str], Any]] = {
     "gender": parse_gender,
     "postcode": parse_postcode,
@@ -342,12 +355,13 @@ class LedgerApp(Application[UUID]):
         why = parse_text(reason, "reason")
         if not changes:
             raise InvalidValue("set", "give at least one field=value")
-        parsed = {name: parse_detail(name, value)[0] for name, value in changes.items()}
+        parsed = {name: parse_detail(name, value) for name, value in changes.items()}
         day = optional_date(on, "on") or date.today()
 
         def command(learner: Learner) -> None:
-            for name, value in parsed.items():
-                learner.amend(name, value, why, day, ctx)
+            for name, (value, warnings) in parsed.items():
+                learner.amend(name, value, why, day, ctx,
+                              warnings + amended_age_warnings(learner, name, value))
 
         return self._change(reference, centre, command)
 

@@ -220,21 +220,25 @@ def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Ite
 
 
 def check_data_quality(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+    """Warnings of the learner's record and enrolments, and of each amendment's new value:
+    an amendment replaces the warnings of its field with its own, so a finding closes only
+    when the new value passes the check."""
     codes = set(rule.params["codes"])
-    for index, fact in enumerate(view.facts):
-        if fact["event"] not in ("Recorded", "Enrolled"):
-            continue
-        for warning in fact["values"].get("warnings") or []:
-            if warning["code"] not in codes:
-                continue
-            corrected = any(
-                later["event"] == "DetailsAmended" and later["values"]["field"] == warning["field"]
-                for later in view.facts[index + 1:]
-            )
-            if not corrected:
-                yield finding(rule, view.centre, view.reference, fact["enrolment"],
-                              {"recorded": day(fact)}, [fact["position"]],
-                              f"{warning['code']}: {warning['field']} not corrected")
+    open_by_field: dict[str, list[tuple[dict[str, str], Fact]]] = {}
+    for fact in view.facts:
+        if fact["event"] in ("Recorded", "Enrolled"):
+            for warning in fact["values"].get("warnings") or []:
+                open_by_field.setdefault(warning["field"], []).append((warning, fact))
+        elif fact["event"] == "DetailsAmended":
+            open_by_field[fact["values"]["field"]] = [
+                (warning, fact) for warning in fact["values"].get("warnings") or []]
+    still_open = [pair for pairs in open_by_field.values() for pair in pairs]
+    still_open.sort(key=lambda pair: pair[1]["position"])
+    for warning, fact in still_open:
+        if warning["code"] in codes:
+            yield finding(rule, view.centre, view.reference, fact["enrolment"],
+                          {"recorded": day(fact)}, [fact["position"]],
+                          f"{warning['code']}: {warning['field']} not corrected")
 
 
 LEARNER_CHECKS: dict[str, LearnerCheck] = {
