@@ -305,8 +305,12 @@ class Learner(DirectAggregate):
     def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
         self.enrolment(ref)
         withdrawn = self.latest("withdrawn", ref)
-        if withdrawn is not None:
-            raise ImpossibleCommand(f"enrolment {ref} is withdrawn; it cannot be registered")
+        if withdrawn is not None and withdrawn.values["left_on"] < on:
+            raise ImpossibleCommand(
+                f"enrolment {ref} was withdrawn (learner left on "
+                f"{withdrawn.values['left_on'].isoformat()}); a registration submitted on "
+                f"{on.isoformat()} came after it"
+            )
         state, fact = self.registration(ref)
         if state in ("submitted", "confirmed"):
             assert fact is not None
