@@ -61,7 +61,8 @@ def test_a_full_history_is_recorded_and_audited_as_json(ledger):
         "ClaimSubmitted", "CertificateReceived", "CertificateIssued"]
     amended = audit["events"][6]
     assert amended["changes"] == {"field": "email", "old": None, "new": "sian@example.org",
-                                  "reason": "new address", "lrs_field": False}
+                                  "reason": "new address", "lrs_field": False,
+                                  "warnings": []}
     assert {e["actor"] for e in audit["events"]} == {"tester"}
 
 
