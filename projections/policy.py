@@ -17,6 +17,11 @@ class RuleLike(Protocol):
     severity: str
     params: dict[str, Any]
 
+    @property
+    def reference(self) -> str:
+        """How a finding cites the rule (AO, version and clause, or its other source)."""
+        ...
+
 
 class CalendarLike(Protocol):
     """A centre's working-day calendar."""

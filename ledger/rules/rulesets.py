@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -16,6 +16,7 @@ from ledger.rules.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
 
 SHIPPED_POLICIES = Path(__file__).parents[1] / "policies"
 CENTRES_FILE = "centres.toml"
+LEDGER_FILE = "ledger.toml"  # the ledger's own rules, for every awarding body
 DEFAULT_RETENTION_YEARS = 3
 SEVERITIES = ("minor", "major", "critical")
 UNITS = ("calendar", "working")
@@ -60,6 +61,17 @@ def _codes(path: Path, key: str, value: Any) -> list[str]:
     return list(value)
 
 
+CLAIM_CONDITIONS = ("iqa-sign-off", "registration-confirmed", "not-withdrawn",
+                    "units-complete", "eqa-sampling")
+
+
+def _conditions(path: Path, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(v in CLAIM_CONDITIONS for v in value):
+        choices = ", ".join(CLAIM_CONDITIONS)
+        raise RuleSetError(path, key, f"must be a list of claim conditions ({choices})")
+    return list(value)
+
+
 LRS_FIELD_NAMES = ("given_name", "family_name", "date_of_birth", "gender", "postcode")
 
 
@@ -80,14 +92,17 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "persistent-late-registration": ({"count": _positive, "window_months": _positive}, {}),
     "assessment-before-registration": ({}, {}),
     "withdrawal-notification": ({"days": _positive, "unit": _unit}, {}),
-    "claim-eligibility": ({}, {}),
+    "claim-eligibility": ({}, {"requires": (_conditions, list(CLAIM_CONDITIONS[:3]))}),
+    "uln-apprenticeship": ({}, {}),
     "claim-deadline": ({"days": _positive, "unit": _unit}, {}),
     "certificate-issue": ({"days": _positive, "unit": _unit}, {}),
     "uln-rejected-uncorrected": ({}, {"days": (_not_negative, 0)}),
     "lrs-reverification": ({}, {"fields": (_lrs_fields, None)}),
     "data-quality": ({"codes": _codes}, {}),
 }
-COMMON_KEYS = {"clause", "severity", "description"}
+COMMON_KEYS = {"clause", "severity", "description", "quote", "seed", "source"}
+# A rule's `source`, when it is not the awarding body's document: how findings cite it.
+RULE_SOURCES = ("centre policy", "ledger consistency rule")
 
 
 @dataclass(frozen=True)
@@ -102,10 +117,17 @@ class Rule:
     params: dict[str, Any]
     description: str = ""
     source: str = ""
+    quote: str = ""
+    seed: str = ""
+    basis: str = ""
 
     @property
     def reference(self) -> str:
-        """How a finding cites the rule, e.g. `AIM 2024-01 clause 3.2`."""
+        """How a finding cites the rule: `AIM policy-1.0 clause 3.2` for the awarding body's
+        own clause; `centre policy: ...` or `ledger consistency rule: ...` for a rule that is
+        not the awarding body's (its `source` in the TOML)."""
+        if self.basis:
+            return f"{self.basis}: {self.clause}"
         return f"{self.awarding_body} {self.version} clause {self.clause}"
 
 
@@ -137,7 +159,9 @@ class RuleBook:
     centres: dict[str, CentreSettings] = field(default_factory=dict)
     default_nation: str = DEFAULT_NATION
     retention: dict[str, int] = field(default_factory=dict)
+    common: dict[str, Rule] = field(default_factory=dict)
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict, repr=False)
+    _common_by_body: dict[str, dict[str, Rule]] = field(default_factory=dict, repr=False)
 
     @property
     def awarding_bodies(self) -> list[str]:
@@ -149,8 +173,21 @@ class RuleBook:
         return candidates[-1] if candidates else None
 
     def rules_in_force(self, awarding_body: str, on: date) -> dict[str, Rule] | None:
+        """The AO's rules in force on a date over the ledger's own rules (which apply to
+        every awarding body, with or without a rule set); None when there are neither."""
         version = self.in_force(awarding_body, on)
-        return None if version is None else version.rules
+        common = self.common_rules(awarding_body)
+        if version is None:
+            return common or None
+        return {**common, **version.rules} if common else version.rules
+
+    def common_rules(self, awarding_body: str) -> dict[str, Rule]:
+        """The ledger's own rules, as they apply to an awarding body's enrolments."""
+        if awarding_body not in self._common_by_body:
+            self._common_by_body[awarding_body] = {
+                rule_id: replace(rule, awarding_body=awarding_body)
+                for rule_id, rule in self.common.items()}
+        return self._common_by_body[awarding_body]
 
     def retention_years(self, awarding_body: str | None) -> int:
         """Years the AO's rule set keeps records after an enrolment ends (default 3)."""
@@ -181,11 +218,15 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
     versions: dict[str, list[RuleSetVersion]] = {}
     centres: dict[str, CentreSettings] = {}
     retention: dict[str, int] = {}
+    common: dict[str, Rule] = {}
     for folder in policy_directories(extra):
         found: dict[str, list[RuleSetVersion]] = {}
         for path in sorted(folder.glob("*.toml")):
             if path.name == CENTRES_FILE:
                 centres.update(load_centres(path))
+                continue
+            if path.name == LEDGER_FILE:
+                common = load_ledger_rules(path)
                 continue
             rule_file = load_rule_file(path)
             if rule_file.retention_years is not None:
@@ -198,7 +239,20 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
         versions.update(found)
     default = nation or os.environ.get("LEDGER_NATION") or DEFAULT_NATION
     nation_code(default)
-    return RuleBook(versions, centres, default, retention)
+    return RuleBook(versions, centres, default, retention, common)
+
+
+def load_ledger_rules(path: Path) -> dict[str, Rule]:
+    """The ledger's own rules (`ledger.toml`): each applies to every awarding body."""
+    data = _read(path)
+    unknown = set(data) - {"version", "source", "rules"}
+    if unknown:
+        raise RuleSetError(path, sorted(unknown)[0], "is not a known key")
+    version = _require(path, data, "version", "", str)
+    source = _require(path, data, "source", "", str)
+    raw_rules = _require(path, data, "rules", "", dict)
+    return {rule_id: _load_rule(path, "*", version, source, rule_id, spec, f"rules.{rule_id}.")
+            for rule_id, spec in raw_rules.items()}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -308,8 +362,15 @@ def _load_rule(
         params[key] = check(path, prefix + key, spec[key]) if key in spec else default
     if rule_id == "late-registration":
         _check_long_course(path, prefix, params)
-    return Rule(rule_id, body, version, clause, severity, params,
-                str(spec.get("description", "")), source)
+    texts = {key: spec.get(key, "") for key in ("description", "quote", "seed", "source")}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise RuleSetError(path, prefix + key, f"must be text, not {value!r}")
+    if texts["source"] and texts["source"] not in RULE_SOURCES:
+        raise RuleSetError(path, prefix + "source",
+                           f"must be one of {', '.join(RULE_SOURCES)}, not {texts['source']!r}")
+    return Rule(rule_id, body, version, clause, severity, params, texts["description"],
+                source, texts["quote"], texts["seed"], texts["source"])
 
 
 def _check_long_course(path: Path, prefix: str, params: dict[str, Any]) -> None:

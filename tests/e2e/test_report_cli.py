@@ -111,7 +111,7 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
     add(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
-    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")  # after --on: not counted
     result = sqlite_ledger("report", "late-registrations", "--on", "2026-05-05",
                            "--format", "csv")
     assert result.stdout == (
@@ -119,7 +119,7 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
         "rule\n"
         "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,AIM policy-1.0 clause 3.2: "
         "25 working days\n"
-        "L1,E2,IMI,2026-04-01,2026-06-30,2026-07-01,late,1,IMI issue-10 clause "
+        "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,IMI issue-10 clause "
         "Introduction: 90 days\n"
     )
 
@@ -283,8 +283,8 @@ def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Led
     enrol(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
-    late = sqlite_ledger("report", "late-registrations", "--on", "2026-06-01").stdout
-    found = sqlite_ledger("report", "maladministration", "--on", "2026-06-01").stdout
+    late = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01").stdout
+    found = sqlite_ledger("report", "maladministration", "--on", "2026-07-01").stdout
     assert late.splitlines()[-2] == "2 enrolments: 1 late, 1 overdue"
     assert found.splitlines()[-2] == "2 findings: 2 major"
 
