@@ -94,6 +94,8 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "withdrawal-notification": ({"days": _positive, "unit": _unit}, {}),
     "claim-eligibility": ({}, {"requires": (_conditions, list(CLAIM_CONDITIONS[:3]))}),
     "uln-apprenticeship": ({}, {}),
+    "registration-check": ({"days": _positive, "unit": _unit}, {}),
+    "certificate-uncollected": ({"months": _positive}, {}),
     "claim-deadline": ({"days": _positive, "unit": _unit}, {}),
     "certificate-issue": ({"days": _positive, "unit": _unit}, {}),
     "uln-rejected-uncorrected": ({}, {"days": (_not_negative, 0)}),
@@ -417,3 +419,21 @@ def describe(book: RuleBook) -> Iterable[dict[str, Any]]:
             yield {"awarding_body": body, "version": version.version,
                    "effective_from": version.effective_from, "rules": sorted(version.rules),
                    "file": str(version.path)}
+
+
+def rule_rows(book: RuleBook) -> Iterable[dict[str, Any]]:
+    """One row per rule of every version, then the ledger's own rules: what `ledger rules`
+    lists (the clause a finding cites, and the seed's words that support it)."""
+    for body in book.awarding_bodies:
+        for version in book.versions[body]:
+            for rule in version.rules.values():
+                yield _rule_row(rule, body, version.effective_from)
+    for rule in book.common.values():
+        yield _rule_row(rule, "every awarding body", None)
+
+
+def _rule_row(rule: Rule, body: str, effective_from: date | None) -> dict[str, Any]:
+    return {"awarding_body": body, "version": rule.version, "effective_from": effective_from,
+            "rule": rule.id, "severity": rule.severity, "cited": rule.reference,
+            "clause": rule.clause, "source": rule.basis or rule.source, "seed": rule.seed,
+            "quote": rule.quote, "description": rule.description, "params": rule.params}

@@ -217,14 +217,25 @@ def test_data_quality_warnings_are_findings_until_corrected() -> None:
 
 def test_learner_findings_are_reported_under_each_awarding_body_once() -> None:
     ledger = MemoryLedger()
-    learner = ledger.learner(given_name="A. J.", warnings=[
-        {"code": "name-initials", "field": "given_name", "message": "'A. J.' uses initials"}])
+    learner = ledger.learner(born=date(1901, 1, 1), warnings=[
+        {"code": "dob-placeholder", "field": "date_of_birth", "message": "a placeholder"}])
     learner.enrol_on("E1", "IMI", START, SHORT_END)
     learner.enrol_on("E2", "IMI", START, SHORT_END)
     learner.enrol_on("E3", "AIM", START, SHORT_END)
     found = findings(ledger, on=START, rule="data-quality")
     assert [f.awarding_body for f in found] == ["AIM", "IMI"]
     assert [f.awarding_body for f in findings(ledger, on=START, body="IMI")] == ["IMI"]
+
+
+def test_initials_and_capitals_are_imis_rejection_reasons_not_aims() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner(given_name="A. J.", warnings=[
+        {"code": "name-initials", "field": "given_name", "message": "'A. J.' uses initials"}])
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.enrol_on("E3", "AIM", START, SHORT_END)
+    found = findings(ledger, on=START, rule="data-quality")
+    assert [(f.awarding_body, f.clause) for f in found] == [
+        ("IMI", "Registering learners: rejection reasons")]
 
 
 def test_a_retracted_assessment_start_is_no_longer_a_finding() -> None:
