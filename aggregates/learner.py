@@ -19,6 +19,7 @@ from aggregates.errors import (
     UnknownEnrolment,
     UnknownEvent,
 )
+from aggregates.reference import REFERENCE
 from aggregates.values import is_valid_uln
 
 LEARNER_NAMESPACE = uuid5(NAMESPACE_URL, "https://compliance-ledger.invalid/learner")
@@ -27,19 +28,10 @@ DETAIL_FIELDS = (
     "title", "given_name", "family_name", "date_of_birth", "gender", "postcode", "email",
 )
 LRS_FIELDS = frozenset({"given_name", "family_name", "date_of_birth", "gender", "postcode"})
-WITHDRAWAL_REASONS = ("left", "requested", "no-contact", "transferred", "cannot-complete")
-ID_DOCUMENTS = (
-    "passport", "driving-licence", "birth-certificate", "national-id", "residence-permit",
-    "other",
-)
-LRS_OUTCOMES = {
-    "WSVRC001": "confirmed",
-    "WSVRC002": "confirmed",
-    "WSVRC003": "review",
-    "WSVRC004": "review",
-    "WSVRC005": "rejected",
-    "WSVRC006": "rejected",
-}
+# Reference data, from ledger/policies/ledger.toml (see aggregates/reference.py)
+WITHDRAWAL_REASONS = REFERENCE.withdrawal_reasons
+ID_DOCUMENTS = REFERENCE.id_documents
+LRS_OUTCOMES = REFERENCE.lrs_outcomes
 LRS_FLAGS = frozenset(f"VRF{n}" for n in range(1, 9))
 
 # Free text typed by people (notes, reasons for amendments and retractions) may name or

@@ -14,7 +14,6 @@ LATE_COLUMNS = (
     "learner", "enrolment", "awarding_body", "programme_start", "deadline", "submitted",
     "status", "days_late", "rule",
 )
-AT_RISK_WORKING_DAYS = 5
 STATUSES = ("late", "overdue", "at-risk", "on-time")
 
 
@@ -77,8 +76,10 @@ def submission(view: LearnerView, enrolment: str) -> Fact | None:
 
 def judge(
     view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+    at_risk_days: int,
 ) -> RegistrationRow:
-    """Status on `on`: late, overdue, at-risk (deadline within 5 working days) or on-time.
+    """Status on `on`: late, overdue, at-risk (deadline within `at_risk_days` working days:
+    the rule book's reports.at_risk_working_days) or on-time.
     An unregistered learner who left is judged up to the day they left, not beyond."""
     ref, values = enrolled["enrolment"], enrolled["values"]
     start = date.fromisoformat(values["programme_start"])
@@ -101,7 +102,7 @@ def judge(
         judged_to = on if withdrawn is None else min(on, day(withdrawn, "left_on"))
         if on > deadline and not left_in_time:
             status, days_late = "overdue", (judged_to - deadline).days
-        elif not left_in_time and calendar.add_working_days(on, AT_RISK_WORKING_DAYS) >= deadline:
+        elif not left_in_time and calendar.add_working_days(on, at_risk_days) >= deadline:
             status, days_late = "at-risk", 0
         else:
             status, days_late = "on-time", 0
@@ -140,7 +141,7 @@ def late_registrations(
                 unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start))
                 continue
             rows.append(judge(view, enrolled, rules["late-registration"],
-                              policy.calendar_for(view.centre), on))
+                              policy.calendar_for(view.centre), on, policy.at_risk_working_days))
     rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
     unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
     return rows, unjudged

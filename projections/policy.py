@@ -32,6 +32,8 @@ class CalendarLike(Protocol):
 class PolicyLike(Protocol):
     """The rule book: rules in force for an AO on a programme start date; a centre's calendar."""
 
+    at_risk_working_days: int  # an unsubmitted registration this close to its deadline
+
     def rules_in_force(self, awarding_body: str, on: date) -> Mapping[str, RuleLike] | None: ...
 
     def calendar_for(self, centre: str) -> CalendarLike: ...

@@ -17,7 +17,6 @@ from ledger.rules.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
 SHIPPED_POLICIES = Path(__file__).parents[1] / "policies"
 CENTRES_FILE = "centres.toml"
 LEDGER_FILE = "ledger.toml"  # the ledger's own rules, for every awarding body
-DEFAULT_RETENTION_YEARS = 3
 SEVERITIES = ("minor", "major", "critical")
 UNITS = ("calendar", "working")
 DATA_QUALITY_CODES = ("name-capitals", "name-initials", "dob-placeholder", "age-implausible")
@@ -162,6 +161,9 @@ class RuleBook:
     default_nation: str = DEFAULT_NATION
     retention: dict[str, int] = field(default_factory=dict)
     common: dict[str, Rule] = field(default_factory=dict)
+    default_retention_years: int | None = None  # ledger.toml: retention.learner-record
+    at_risk_working_days: int = 0  # ledger.toml: reports.at_risk_working_days
+    record_retention: dict[str, dict[str, Any]] = field(default_factory=dict)
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict, repr=False)
     _common_by_body: dict[str, dict[str, Rule]] = field(default_factory=dict, repr=False)
 
@@ -192,8 +194,13 @@ class RuleBook:
         return self._common_by_body[awarding_body]
 
     def retention_years(self, awarding_body: str | None) -> int:
-        """Years the AO's rule set keeps records after an enrolment ends (default 3)."""
-        return self.retention.get(awarding_body or "", DEFAULT_RETENTION_YEARS)
+        """Years the AO's rule set keeps records after an enrolment ends; else the centre's
+        policy for the learner record (ledger.toml's `[retention.learner-record]`)."""
+        years = self.retention.get(awarding_body or "", self.default_retention_years)
+        if years is None:
+            raise ConfigurationError("no retention period: ledger.toml sets no "
+                                     "[retention.learner-record] years_after_end")
+        return years
 
     def calendar_for(self, centre: str) -> WorkingCalendar:
         """The working-day calendar of a centre (its nation and closure days)."""
@@ -220,7 +227,7 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
     versions: dict[str, list[RuleSetVersion]] = {}
     centres: dict[str, CentreSettings] = {}
     retention: dict[str, int] = {}
-    common: dict[str, Rule] = {}
+    ledger_data: LedgerData | None = None
     for folder in policy_directories(extra):
         found: dict[str, list[RuleSetVersion]] = {}
         for path in sorted(folder.glob("*.toml")):
@@ -228,7 +235,7 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
                 centres.update(load_centres(path))
                 continue
             if path.name == LEDGER_FILE:
-                common = load_ledger_rules(path)
+                ledger_data = load_ledger_data(path)
                 continue
             rule_file = load_rule_file(path)
             if rule_file.retention_years is not None:
@@ -241,20 +248,53 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
         versions.update(found)
     default = nation or os.environ.get("LEDGER_NATION") or DEFAULT_NATION
     nation_code(default)
-    return RuleBook(versions, centres, default, retention, common)
+    if ledger_data is None:
+        raise ConfigurationError(f"no {LEDGER_FILE} among the policies: the ledger's own "
+                                 "rules and reference data are missing")
+    return RuleBook(versions, centres, default, retention, ledger_data.rules,
+                    ledger_data.learner_record_years, ledger_data.at_risk_working_days,
+                    ledger_data.record_retention)
 
 
-def load_ledger_rules(path: Path) -> dict[str, Rule]:
-    """The ledger's own rules (`ledger.toml`): each applies to every awarding body."""
+@dataclass(frozen=True)
+class LedgerData:
+    """The ledger's own rules and settings (`ledger.toml`), for every awarding body."""
+
+    rules: dict[str, Rule]
+    learner_record_years: int
+    at_risk_working_days: int
+    record_retention: dict[str, dict[str, Any]]
+
+
+# `data-quality` and `vocabulary` are the domain's reference data: aggregates/reference.py
+# reads and checks them.
+LEDGER_KEYS = {"version", "source", "rules", "reports", "retention", "data-quality",
+               "vocabulary"}
+
+
+def load_ledger_data(path: Path) -> LedgerData:
+    """The ledger's own rules (each applies to every awarding body), its retention of each
+    kind of record, and its reports' settings, from `ledger.toml`."""
     data = _read(path)
-    unknown = set(data) - {"version", "source", "rules"}
+    unknown = set(data) - LEDGER_KEYS
     if unknown:
         raise RuleSetError(path, sorted(unknown)[0], "is not a known key")
     version = _require(path, data, "version", "", str)
     source = _require(path, data, "source", "", str)
     raw_rules = _require(path, data, "rules", "", dict)
-    return {rule_id: _load_rule(path, "*", version, source, rule_id, spec, f"rules.{rule_id}.")
-            for rule_id, spec in raw_rules.items()}
+    rules = {rule_id: _load_rule(path, "*", version, source, rule_id, spec, f"rules.{rule_id}.")
+             for rule_id, spec in raw_rules.items()}
+    reports = _require(path, data, "reports", "", dict)
+    at_risk = _not_negative(path, "reports.at_risk_working_days",
+                            reports.get("at_risk_working_days"))
+    kinds = _require(path, data, "retention", "", dict)
+    for kind, spec in kinds.items():
+        if not isinstance(spec, dict):
+            raise RuleSetError(path, f"retention.{kind}", "must be a table")
+        _not_negative(path, f"retention.{kind}.years_after_end", spec.get("years_after_end"))
+    if "learner-record" not in kinds:
+        raise RuleSetError(path, "retention.learner-record", "is missing")
+    return LedgerData(rules, kinds["learner-record"]["years_after_end"], at_risk, kinds)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -74,3 +74,11 @@ def test_a_rule_source_must_be_a_known_kind(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=re.escape("source: must be one of")):
         load_rulebook(tmp_path)
     assert set(RULE_SOURCES) == {"centre policy", "ledger consistency rule"}
+
+
+def test_each_retention_period_quoting_a_seed_quotes_it_exactly() -> None:
+    kinds = load_rulebook().record_retention
+    quoted = [spec for spec in kinds.values() if spec.get("seed")]
+    assert quoted, "the seed's 3 years for reasonable adjustments is cited"
+    for spec in quoted:
+        assert normalised(spec["quote"]) in seed_text(spec["seed"])
