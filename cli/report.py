@@ -222,12 +222,19 @@ RULE_COLUMNS = ("awarding_body", "version", "effective_from", "rule", "severity"
 def rules_command(policies: str | None, awarding_body: str | None, fmt: str) -> None:
     """Every rule: its awarding body and version, the clause it cites and the seed's words."""
     body = parse_awarding_body(awarding_body) if awarding_body else None
-    rows = [row for row in rule_rows(load_rulebook(policies))
+    book = load_rulebook(policies)
+    rows = [row for row in rule_rows(book)
             if body is None or row["awarding_body"] in (body, "every awarding body")]
     if fmt == "text":
         _print_rules(rows)
+        click.echo("\nHow the ledger counts")
+        width = max(40, min(shutil.get_terminal_size().columns, 100))
+        for text in book.conventions.values():
+            click.echo(textwrap.fill(text, width, initial_indent="  - ",
+                                     subsequent_indent="    "))
     else:
-        emit_rows(rows, RULE_COLUMNS, fmt, "Rules", {"awarding_body": body})
+        emit_rows(rows, RULE_COLUMNS, fmt, "Rules",
+                  {"awarding_body": body, "conventions": book.conventions})
 
 
 def _print_rules(rows: list[dict[str, Any]]) -> None:

@@ -164,6 +164,7 @@ class RuleBook:
     default_retention_years: int | None = None  # ledger.toml: retention.learner-record
     at_risk_working_days: int = 0  # ledger.toml: reports.at_risk_working_days
     record_retention: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conventions: dict[str, str] = field(default_factory=dict)  # how deadlines are counted
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict, repr=False)
     _common_by_body: dict[str, dict[str, Rule]] = field(default_factory=dict, repr=False)
 
@@ -253,7 +254,7 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
                                  "rules and reference data are missing")
     return RuleBook(versions, centres, default, retention, ledger_data.rules,
                     ledger_data.learner_record_years, ledger_data.at_risk_working_days,
-                    ledger_data.record_retention)
+                    ledger_data.record_retention, ledger_data.conventions)
 
 
 @dataclass(frozen=True)
@@ -264,12 +265,13 @@ class LedgerData:
     learner_record_years: int
     at_risk_working_days: int
     record_retention: dict[str, dict[str, Any]]
+    conventions: dict[str, str]
 
 
 # `data-quality` and `vocabulary` are the domain's reference data: aggregates/reference.py
 # reads and checks them.
 LEDGER_KEYS = {"version", "source", "rules", "reports", "retention", "data-quality",
-               "vocabulary"}
+               "vocabulary", "conventions"}
 
 
 def load_ledger_data(path: Path) -> LedgerData:
@@ -294,7 +296,11 @@ def load_ledger_data(path: Path) -> LedgerData:
         _not_negative(path, f"retention.{kind}.years_after_end", spec.get("years_after_end"))
     if "learner-record" not in kinds:
         raise RuleSetError(path, "retention.learner-record", "is missing")
-    return LedgerData(rules, kinds["learner-record"]["years_after_end"], at_risk, kinds)
+    conventions = _require(path, data, "conventions", "", dict)
+    if not all(isinstance(text, str) for text in conventions.values()):
+        raise RuleSetError(path, "conventions", "must give each convention as text")
+    return LedgerData(rules, kinds["learner-record"]["years_after_end"], at_risk, kinds,
+                      conventions)
 
 
 def _read(path: Path) -> dict[str, Any]:
