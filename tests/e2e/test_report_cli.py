@@ -341,7 +341,7 @@ def test_ledger_rules_shows_each_rule_with_its_clause_and_quote(sqlite_ledger: L
 
 def test_ledger_rules_ends_with_how_the_ledger_counts(sqlite_ledger: Ledger) -> None:
     text = sqlite_ledger("rules").stdout
-    counting = text.split("How the ledger counts")[1]
+    counting = " ".join(text.split("How the ledger counts")[1].split())  # wrapped lines
     assert "day 0" in counting and "rejected does not count as submitted" in counting
     assert "planned end minus its programme start" in counting
     assert "day the registration is confirmed is not before" in counting
