@@ -32,6 +32,8 @@ LRS_FIELDS = frozenset({"given_name", "family_name", "date_of_birth", "gender", 
 WITHDRAWAL_REASONS = REFERENCE.withdrawal_reasons
 ID_DOCUMENTS = REFERENCE.id_documents
 LRS_OUTCOMES = REFERENCE.lrs_outcomes
+REGISTRATION_STATES = frozenset({
+    "registration-submitted", "registration-confirmed", "registration-rejected"})
 LRS_FLAGS = frozenset(f"VRF{n}" for n in range(1, 9))
 
 # Free text typed by people (notes, reasons for amendments and retractions) may name or
@@ -189,7 +191,7 @@ class Learner(DirectAggregate):
         """The registration state of an enrolment: none, submitted, confirmed or rejected."""
         state: tuple[str, Fact | None] = ("none", None)
         for fact in self.live_facts():
-            if fact.enrolment == ref and fact.kind.startswith("registration-"):
+            if fact.enrolment == ref and fact.kind in REGISTRATION_STATES:
                 state = (fact.kind.removeprefix("registration-"), fact)
         return state
 
@@ -422,6 +424,46 @@ class Learner(DirectAggregate):
         self.check_not_before(on, before.occurred_on, step.replace("-", " "),
                               previous.replace("-", " "))
 
+    def check_registration(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the registration's details were checked for accuracy (AIM 3.4)."""
+        self.enrolment(ref)
+        state, _ = self.registration(ref)
+        submitted = next((f for f in reversed(self.live_facts()) if f.enrolment == ref
+                          and f.kind == "registration-submitted"), None)
+        if state not in ("submitted", "confirmed") or submitted is None:
+            raise ImpossibleCommand(f"enrolment {ref} has no registration submitted to check")
+        self.check_not_before(on, submitted.occurred_on, "registration check", "submission")
+        done = self.latest("registration-checked", ref)
+        if done is not None and done.occurred_on >= submitted.occurred_on:
+            raise ImpossibleCommand(
+                f"the registration of {ref} was already checked on "
+                f"{done.occurred_on.isoformat()} (event version {done.version})")
+        self.trigger_event(self.RegistrationChecked, enrolment=ref, occurred_on=on,
+                           **_meta(ctx))
+
+    def complete_units(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the assessor confirmed every mandatory unit complete (AIM 5.1)."""
+        self.check_open_enrolment(ref, on, "units completion")
+        self.check_once("units-completed", ref, f"units completion for {ref}")
+        self.trigger_event(self.UnitsCompleted, enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def require_eqa_sampling(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the awarding body's EQA selected the enrolment for sampling."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], "EQA sampling request",
+                              "programme start")
+        self.check_once("eqa-sampling-required", ref, f"EQA sampling request for {ref}")
+        self.trigger_event(self.EqaSamplingRequired, enrolment=ref, occurred_on=on,
+                           **_meta(ctx))
+
+    def record_eqa_sampled(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the EQA sampling of the enrolment took place."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], "EQA sampling",
+                              "programme start")
+        self.check_once("eqa-sampled", ref, f"EQA sampling of {ref}")
+        self.trigger_event(self.EqaSampled, enrolment=ref, occurred_on=on, **_meta(ctx))
+
     def retract(self, version: int, reason: str, on: date, ctx: Context) -> None:
         fact = self.fact_at(version)
         if version == 1 and fact.kind == "recorded":
@@ -608,6 +650,32 @@ class Learner(DirectAggregate):
         self, reason: str, occurred_on: date, actor: str, source: str, note: str | None
     ) -> None:
         self._remember("erased", occurred_on, reason=reason)
+
+    # Events added after the first release: new classes only, none of the above reordered.
+
+    @event("RegistrationChecked")
+    def _registration_checked(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("registration-checked", occurred_on, enrolment)
+
+    @event("UnitsCompleted")
+    def _units_completed(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("units-completed", occurred_on, enrolment)
+
+    @event("EqaSamplingRequired")
+    def _eqa_sampling_required(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("eqa-sampling-required", occurred_on, enrolment)
+
+    @event("EqaSampled")
+    def _eqa_sampled(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("eqa-sampled", occurred_on, enrolment)
 
 
 class LearnerReference(DirectAggregate):

@@ -102,6 +102,8 @@ def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
 CLAIM_REASONS = {
     "iqa-sign-off": "no IQA sign-off",
     "registration-confirmed": "registration not confirmed",
+    "units-complete": "units not recorded as complete",
+    "eqa-sampling": "EQA sampling required but not done",
 }
 
 
@@ -114,12 +116,17 @@ def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike, c
     if claim is None:
         return
     claimed = day(claim)
-    requires = rule.params.get("requires") or [*CLAIM_REASONS, "not-withdrawn"]
+    requires = rule.params.get("requires") or [
+        "iqa-sign-off", "registration-confirmed", "not-withdrawn"]
     proof = [claim["position"]] + [f["position"] for f in view.of("CertificateReceived", ref)]
+    def by_claim(event: str) -> bool:
+        return any(day(f) <= claimed for f in view.of(event, ref))
+
     held = {
-        "iqa-sign-off": any(day(f) <= claimed for f in view.of("IqaSignedOff", ref)),
-        "registration-confirmed": any(
-            day(f) <= claimed for f in view.of("RegistrationConfirmed", ref)),
+        "iqa-sign-off": by_claim("IqaSignedOff"),
+        "registration-confirmed": by_claim("RegistrationConfirmed"),
+        "units-complete": by_claim("UnitsCompleted"),
+        "eqa-sampling": not by_claim("EqaSamplingRequired") or by_claim("EqaSampled"),
     }
     reasons = [(CLAIM_REASONS[condition], []) for condition in CLAIM_REASONS
                if condition in requires and not held[condition]]
@@ -154,6 +161,32 @@ def check_uln_apprenticeship(view: LearnerView, enrolled: Fact, rule: RuleLike,
         yield finding(rule, view.centre, view.reference, ref, {"submitted": when},
                       [enrolled["position"], submitted["position"]],
                       f"apprenticeship registered on {when.isoformat()} without a ULN")
+
+
+def check_registration_check(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                             calendar: Any, on: date) -> Iterator[Finding]:
+    """The standing submission checked for accuracy within the rule's days (AIM 3.4): a
+    finding when the first check after it came late, or none came by the deadline."""
+    ref = enrolled["enrolment"]
+    submitted = submission(view, ref)
+    if submitted is None:
+        return
+    sent = day(submitted)
+    deadline = add_days(sent, rule.params["days"], rule.params["unit"], calendar)
+    window = describe_days(rule.params["days"], rule.params["unit"])
+    checks = [f for f in view.of("RegistrationChecked", ref) if day(f) >= sent]
+    checked = min(checks, key=day) if checks else None
+    dates = {"submitted": sent, "deadline": deadline,
+             "checked": day(checked) if checked else None}
+    if checked is not None and day(checked) > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates,
+                      [submitted["position"], checked["position"]],
+                      f"registration checked on {day(checked).isoformat()}, after the deadline "
+                      f"{deadline.isoformat()} ({window} from submission on {sent.isoformat()})")
+    elif checked is None and on > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates, [submitted["position"]],
+                      f"registration not checked by {deadline.isoformat()} ({window} from "
+                      f"submission on {sent.isoformat()})")
 
 
 def _step_deadline(
@@ -199,6 +232,7 @@ ENROLMENT_CHECKS: dict[str, EnrolmentCheck] = {
     "withdrawal-notification": check_withdrawal,
     "claim-eligibility": check_claim_eligibility,
     "uln-apprenticeship": check_uln_apprenticeship,
+    "registration-check": check_registration_check,
     "claim-deadline": check_claim_deadline,
     "certificate-issue": check_certificate_issue,
 }

@@ -182,7 +182,8 @@ def summarise(timeline: Timeline) -> dict[str, Any]:
         steps = [f["event"] for f in view.facts if f["enrolment"] == ref and f is not enrolled]
         registration = "none"
         for step in steps:
-            if step.startswith("Registration"):
+            if step in ("RegistrationSubmitted", "RegistrationConfirmed",
+                        "RegistrationRejected"):
                 registration = step.removeprefix("Registration").lower()
         enrolments[ref] = {
             "awarding_body": enrolled["values"]["awarding_body"],

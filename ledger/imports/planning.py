@@ -272,6 +272,10 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
             "certificate-received": learner.receive_certificate,
             "certificate-issued": learner.issue_certificate,
             "certificate-collected": learner.collect_certificate,
+            "registration-checked": learner.check_registration,
+            "units-completed": learner.complete_units,
+            "eqa-sampling-required": learner.require_eqa_sampling,
+            "eqa-sampled": learner.record_eqa_sampled,
         }[kind]
         once(learner, kind, ref, on, "occurred_on", kind.replace("-", " "),
              lambda: method(ref, on, ctx))

@@ -58,6 +58,12 @@ EVENT_KINDS = {
     "certificate-issued": "certificate-issued", "certificateissued": "certificate-issued",
     "certificate-collected": "certificate-collected",
     "certificatecollected": "certificate-collected",
+    "registration-checked": "registration-checked",
+    "registrationchecked": "registration-checked",
+    "units-completed": "units-completed", "unitscompleted": "units-completed",
+    "eqa-sampling-required": "eqa-sampling-required",
+    "eqasamplingrequired": "eqa-sampling-required",
+    "eqa-sampled": "eqa-sampled", "eqasampled": "eqa-sampled",
 }
 LEARNER_LEVEL_EVENTS = frozenset({"uln", "lrs-result", "id-verified", "amended"})
 EVENT_NEEDS = {
