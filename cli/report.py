@@ -25,6 +25,11 @@ from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
 from ledger.rules.rulesets import SEVERITIES, RuleBook, describe, load_rulebook, rule_rows
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
+from projections.certificates import (
+    CERTIFICATE_COLUMNS,
+    CERTIFICATE_STATUSES,
+    uncollected_certificates,
+)
 from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations
 from projections.maladministration import FINDING_COLUMNS, maladministration
 from projections.timeline import Timeline, summarise
@@ -157,6 +162,25 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     selection.print_digest(fmt)
     if check and found:
         sys.exit(1)
+
+
+@report_group.command("certificates")
+@report_options
+@user_errors
+def certificates_report(fmt: str, **options: Any) -> None:
+    """Certificates received and not collected: held, or held past the awarding body's months
+    and due for the centre to contact the learner (AIM 5.4)."""
+    selection = Selection(**options)
+    held = uncollected_certificates(selection.timelines(), selection.book, selection.on,
+                                    selection.body, selection.centre)
+    rows = selection.rows([row.as_row() for row in held])
+    emit_rows(rows, CERTIFICATE_COLUMNS, fmt, selection.title("Uncollected certificates"),
+              selection.header("certificates"))
+    if fmt == "table":
+        counts = Counter(row.status for row in held)
+        detail = ", ".join(f"{counts[s]} {s}" for s in CERTIFICATE_STATUSES if counts[s])
+        click.echo(f"{len(held)} certificates not collected" + (f": {detail}" if detail else ""))
+    selection.print_digest(fmt)
 
 
 @report_group.command("audit")

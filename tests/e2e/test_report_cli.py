@@ -270,6 +270,7 @@ def test_check_exits_1_when_there_are_findings(sqlite_ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("command", [
     ("report",), ("report", "late-registrations"), ("report", "maladministration"),
+    ("report", "certificates"), ("rules",),
     ("report", "audit"), ("report", "rules"), ("rebuild",), ("replay",),
 ])
 def test_every_report_command_has_help(command: tuple[str, ...]) -> None:
@@ -346,3 +347,19 @@ def test_ledger_rules_ends_with_how_the_ledger_counts(sqlite_ledger: Ledger) -> 
     assert "planned end minus its programme start" in counting
     assert "day the registration is confirmed is not before" in counting
     assert sqlite_ledger.json("rules")["conventions"]["day_zero"].startswith("Deadlines")
+
+
+def test_the_certificates_report_lists_those_held_and_due_for_contact(ledger: Ledger) -> None:
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    ledger("register", "L1", "E1", "--submitted", "2026-04-08", "--confirmed", "2026-04-09",
+           "--ao-ref", "AIM-1")
+    ledger("complete", "L1", "E1", "--iqa-signed-off", "2026-06-01")
+    ledger("claim", "L1", "E1", "--claimed", "2026-06-02")
+    ledger("certificate", "L1", "E1", "--received", "2026-06-30", "--issued", "2026-07-01")
+    document = ledger.json("report", "certificates", "--on", "2026-11-01")
+    (row,) = document["rows"]
+    assert (row["learner"], row["held_until"], row["status"]) == ("L1", "2027-06-30", "held")
+    assert document["report"] == "certificates" and document["ledger_digest"]
+    table = ledger("report", "certificates", "--on", "2026-11-01").stdout
+    assert "1 certificates not collected: 1 held" in table
