@@ -19,6 +19,7 @@ from aggregates.errors import (
     UnknownEnrolment,
     UnknownEvent,
 )
+from aggregates.reference import REFERENCE
 from aggregates.values import is_valid_uln
 
 LEARNER_NAMESPACE = uuid5(NAMESPACE_URL, "https://compliance-ledger.invalid/learner")
@@ -27,19 +28,12 @@ DETAIL_FIELDS = (
     "title", "given_name", "family_name", "date_of_birth", "gender", "postcode", "email",
 )
 LRS_FIELDS = frozenset({"given_name", "family_name", "date_of_birth", "gender", "postcode"})
-WITHDRAWAL_REASONS = ("left", "requested", "no-contact", "transferred", "cannot-complete")
-ID_DOCUMENTS = (
-    "passport", "driving-licence", "birth-certificate", "national-id", "residence-permit",
-    "other",
-)
-LRS_OUTCOMES = {
-    "WSVRC001": "confirmed",
-    "WSVRC002": "confirmed",
-    "WSVRC003": "review",
-    "WSVRC004": "review",
-    "WSVRC005": "rejected",
-    "WSVRC006": "rejected",
-}
+# Reference data, from ledger/policies/ledger.toml (see aggregates/reference.py)
+WITHDRAWAL_REASONS = REFERENCE.withdrawal_reasons
+ID_DOCUMENTS = REFERENCE.id_documents
+LRS_OUTCOMES = REFERENCE.lrs_outcomes
+REGISTRATION_STATES = frozenset({
+    "registration-submitted", "registration-confirmed", "registration-rejected"})
 LRS_FLAGS = frozenset(f"VRF{n}" for n in range(1, 9))
 
 # Free text typed by people (notes, reasons for amendments and retractions) may name or
@@ -197,7 +191,7 @@ class Learner(DirectAggregate):
         """The registration state of an enrolment: none, submitted, confirmed or rejected."""
         state: tuple[str, Fact | None] = ("none", None)
         for fact in self.live_facts():
-            if fact.enrolment == ref and fact.kind.startswith("registration-"):
+            if fact.enrolment == ref and fact.kind in REGISTRATION_STATES:
                 state = (fact.kind.removeprefix("registration-"), fact)
         return state
 
@@ -305,8 +299,12 @@ class Learner(DirectAggregate):
     def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
         self.enrolment(ref)
         withdrawn = self.latest("withdrawn", ref)
-        if withdrawn is not None:
-            raise ImpossibleCommand(f"enrolment {ref} is withdrawn; it cannot be registered")
+        if withdrawn is not None and withdrawn.values["left_on"] < on:
+            raise ImpossibleCommand(
+                f"enrolment {ref} was withdrawn (learner left on "
+                f"{withdrawn.values['left_on'].isoformat()}); a registration submitted on "
+                f"{on.isoformat()} came after it"
+            )
         state, fact = self.registration(ref)
         if state in ("submitted", "confirmed"):
             assert fact is not None
@@ -336,7 +334,10 @@ class Learner(DirectAggregate):
         self.trigger_event(self.RegistrationRejected, enrolment=ref, reason=reason, occurred_on=on,
                            **_meta(ctx))
 
-    def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context) -> None:
+    def amend(self, name: str, new: Any, reason: str, on: date, ctx: Context,
+              warnings: list[dict[str, str]] | None = None) -> None:
+        """Amend one detail; `warnings` are the new value's data-quality warnings, found by
+        the same checks as a new learner's (an amendment closes a finding only without one)."""
         if name not in DETAIL_FIELDS:
             raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
         old = self.detail(name)
@@ -345,7 +346,7 @@ class Learner(DirectAggregate):
         self.trigger_event(
             self.DetailsAmended,
             field=name, old=old, new=new, reason=reason, lrs_field=name in LRS_FIELDS,
-            occurred_on=on, **_meta(ctx),
+            warnings=list(warnings or []), occurred_on=on, **_meta(ctx),
         )
 
     def start_assessment(self, ref: str, on: date, ctx: Context) -> None:
@@ -422,6 +423,46 @@ class Learner(DirectAggregate):
         self.check_once(step, ref, f"{step.replace('-', ' ')} for {ref}")
         self.check_not_before(on, before.occurred_on, step.replace("-", " "),
                               previous.replace("-", " "))
+
+    def check_registration(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the registration's details were checked for accuracy (AIM 3.4)."""
+        self.enrolment(ref)
+        state, _ = self.registration(ref)
+        submitted = next((f for f in reversed(self.live_facts()) if f.enrolment == ref
+                          and f.kind == "registration-submitted"), None)
+        if state not in ("submitted", "confirmed") or submitted is None:
+            raise ImpossibleCommand(f"enrolment {ref} has no registration submitted to check")
+        self.check_not_before(on, submitted.occurred_on, "registration check", "submission")
+        done = self.latest("registration-checked", ref)
+        if done is not None and done.occurred_on >= submitted.occurred_on:
+            raise ImpossibleCommand(
+                f"the registration of {ref} was already checked on "
+                f"{done.occurred_on.isoformat()} (event version {done.version})")
+        self.trigger_event(self.RegistrationChecked, enrolment=ref, occurred_on=on,
+                           **_meta(ctx))
+
+    def complete_units(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the assessor confirmed every mandatory unit complete (AIM 5.1)."""
+        self.check_open_enrolment(ref, on, "units completion")
+        self.check_once("units-completed", ref, f"units completion for {ref}")
+        self.trigger_event(self.UnitsCompleted, enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def require_eqa_sampling(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the awarding body's EQA selected the enrolment for sampling."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], "EQA sampling request",
+                              "programme start")
+        self.check_once("eqa-sampling-required", ref, f"EQA sampling request for {ref}")
+        self.trigger_event(self.EqaSamplingRequired, enrolment=ref, occurred_on=on,
+                           **_meta(ctx))
+
+    def record_eqa_sampled(self, ref: str, on: date, ctx: Context) -> None:
+        """Record that the EQA sampling of the enrolment took place."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], "EQA sampling",
+                              "programme start")
+        self.check_once("eqa-sampled", ref, f"EQA sampling of {ref}")
+        self.trigger_event(self.EqaSampled, enrolment=ref, occurred_on=on, **_meta(ctx))
 
     def retract(self, version: int, reason: str, on: date, ctx: Context) -> None:
         fact = self.fact_at(version)
@@ -518,10 +559,31 @@ class Learner(DirectAggregate):
     ) -> None:
         self._remember("registration-rejected", occurred_on, enrolment, reason=reason)
 
-    @event("DetailsAmended")
+    class DetailsAmended(DirectAggregate.Event):
+        """A learner detail changed. Version 2 adds the new value's data-quality warnings
+        (version 1 amendments read as having none)."""
+
+        class_version = 2
+        field: str
+        old: Any
+        new: Any
+        reason: str
+        lrs_field: bool
+        warnings: list[dict[str, str]]
+        occurred_on: date
+        actor: str
+        source: str
+        note: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["warnings"] = []
+
+    @event(DetailsAmended)
     def _details_amended(
-        self, field: str, old: Any, new: Any, reason: str, lrs_field: bool, occurred_on: date,
-        actor: str, source: str, note: str | None,
+        self, field: str, old: Any, new: Any, reason: str, lrs_field: bool,
+        warnings: list[dict[str, str]], occurred_on: date, actor: str, source: str,
+        note: str | None,
     ) -> None:
         self._remember("amended", occurred_on, field=field, old=old, new=new)
 
@@ -588,6 +650,32 @@ class Learner(DirectAggregate):
         self, reason: str, occurred_on: date, actor: str, source: str, note: str | None
     ) -> None:
         self._remember("erased", occurred_on, reason=reason)
+
+    # Events added after the first release: new classes only, none of the above reordered.
+
+    @event("RegistrationChecked")
+    def _registration_checked(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("registration-checked", occurred_on, enrolment)
+
+    @event("UnitsCompleted")
+    def _units_completed(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("units-completed", occurred_on, enrolment)
+
+    @event("EqaSamplingRequired")
+    def _eqa_sampling_required(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("eqa-sampling-required", occurred_on, enrolment)
+
+    @event("EqaSampled")
+    def _eqa_sampled(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("eqa-sampled", occurred_on, enrolment)
 
 
 class LearnerReference(DirectAggregate):

@@ -9,14 +9,15 @@ from functools import lru_cache
 from operator import mul
 
 from aggregates.errors import InvalidValue
+from aggregates.reference import REFERENCE
 
 ULN_NOT_KNOWN = "9999999999"
 ULN_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-NAME_MAX_LENGTH = 35
+NAME_MAX_LENGTH = REFERENCE.name_max_length  # the rules' values: ledger/policies/ledger.toml
 POSTCODE_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]{2}$")
 POSTCODE_UNKNOWN = "ZZ99 9ZZ"
-PLACEHOLDER_BIRTH_DATES = frozenset({date(1900, 1, 1), date(1901, 1, 1)})
-PLAUSIBLE_AGES = range(13, 111)
+PLACEHOLDER_BIRTH_DATES = REFERENCE.placeholder_birth_dates
+PLAUSIBLE_AGES = range(REFERENCE.youngest_age, REFERENCE.oldest_age + 1)
 EARLIEST_START = date(1990, 1, 1)
 START_HORIZON_DAYS = 2 * 366
 LONGEST_PROGRAMME_DAYS = 10 * 366
@@ -124,7 +125,8 @@ def age_on(born: date, on: date) -> int:
 
 
 def check_age_at_start(born: date, start: date) -> list[QualityWarning]:
-    """Warn when the learner's age on the programme start date is implausible (13 to 110)."""
+    """Warn when the learner's age on the programme start date is implausible (by default
+    14 to 110: the reference data's range)."""
     age = age_on(born, start)
     if age in PLAUSIBLE_AGES:
         return []

@@ -148,15 +148,18 @@ def id_check(reference: str, document: str, on: str, centre: str | None,
 @click.option("--ao-ref", default="", help="The AO's registration number (with --confirmed).")
 @click.option("--rejected", default=None, help="Date the AO rejected it.")
 @click.option("--reason", default="", help="The AO's rejection reason (with --rejected).")
+@click.option("--checked", default=None,
+              help="Date the registration's details were checked for accuracy.")
 @centre_option
 @recording
 def register(reference: str, enrolment: str, submitted: str | None, confirmed: str | None,
-             ao_ref: str, rejected: str | None, reason: str, centre: str | None,
-             note: str | None) -> list[int]:
+             ao_ref: str, rejected: str | None, reason: str, checked: str | None,
+             centre: str | None, note: str | None) -> list[int]:
     """Record the registration of ENROLMENT with the awarding body."""
     return settings().app().register(
         settings().context(note), reference, enrolment, submitted=submitted,
-        confirmed=confirmed, ao_ref=ao_ref, rejected=rejected, reason=reason, centre=centre,
+        confirmed=confirmed, ao_ref=ao_ref, rejected=rejected, reason=reason, checked=checked,
+        centre=centre,
     )
 
 
@@ -225,14 +228,34 @@ def withdraw(reference: str, enrolment: str, left: str | None, reason: str,
 @click.command("complete")
 @click.argument("reference")
 @click.argument("enrolment")
-@click.option("--iqa-signed-off", required=True, help="Date the IQA signed the work off.")
+@click.option("--units-completed", default=None,
+              help="Date the assessor confirmed every mandatory unit complete.")
+@click.option("--iqa-signed-off", default=None, help="Date the IQA signed the work off.")
 @centre_option
 @recording
-def complete(reference: str, enrolment: str, iqa_signed_off: str, centre: str | None,
-             note: str | None) -> list[int]:
-    """Record the IQA sign-off of ENROLMENT."""
+def complete(reference: str, enrolment: str, units_completed: str | None,
+             iqa_signed_off: str | None, centre: str | None, note: str | None) -> list[int]:
+    """Record ENROLMENT's units completed and/or its IQA sign-off."""
     return settings().app().sign_off_iqa(
-        settings().context(note), reference, enrolment, iqa_signed_off, centre
+        settings().context(note), reference, enrolment, iqa_signed_off, centre,
+        units_completed=units_completed,
+    )
+
+
+@click.command("eqa")
+@click.argument("reference")
+@click.argument("enrolment")
+@click.option("--required", default=None,
+              help="Date the awarding body's EQA selected ENROLMENT for sampling.")
+@click.option("--sampled", default=None, help="Date the EQA sampling took place.")
+@centre_option
+@recording
+def eqa(reference: str, enrolment: str, required: str | None, sampled: str | None,
+        centre: str | None, note: str | None) -> list[int]:
+    """Record the external quality assurer's sampling of ENROLMENT."""
+    return settings().app().eqa_sampling(
+        settings().context(note), reference, enrolment, required=required, sampled=sampled,
+        centre=centre,
     )
 
 
@@ -277,4 +300,4 @@ def retract(event_id: int, reason: str, note: str | None) -> list[int]:
 
 
 COMMANDS = (enrol, uln, uln_result, id_check, register, amend, assess, withdraw, complete,
-            claim, certificate, retract)
+            eqa, claim, certificate, retract)

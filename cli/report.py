@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
@@ -22,8 +24,13 @@ from ledger.integrity.verify import digest_at
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
-from ledger.rules.rulesets import SEVERITIES, RuleBook, describe, load_rulebook
+from ledger.rules.rulesets import SEVERITIES, RuleBook, describe, load_rulebook, rule_rows
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
+from projections.certificates import (
+    CERTIFICATE_COLUMNS,
+    CERTIFICATE_STATUSES,
+    uncollected_certificates,
+)
 from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations
 from projections.maladministration import FINDING_COLUMNS, maladministration
 from projections.timeline import Timeline, summarise
@@ -145,7 +152,8 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     title = selection.title("Maladministration findings")
     if fmt == "table":
         for row in rows:
-            row["cited"] = f"{row['awarding_body']} {row['rule_version']} clause {row['clause']}"
+            row["cited"] = row["citation"] or (
+                f"{row['awarding_body']} {row['rule_version']} clause {row['clause']}")
         emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
         counts = Counter(f.severity for f in found)
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
@@ -155,6 +163,25 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     selection.print_digest(fmt)
     if check and found:
         sys.exit(1)
+
+
+@report_group.command("certificates")
+@report_options
+@user_errors
+def certificates_report(fmt: str, **options: Any) -> None:
+    """Certificates received and not collected: held, or held past the awarding body's months
+    and due for the centre to contact the learner (AIM 5.4)."""
+    selection = Selection(**options)
+    held = uncollected_certificates(selection.timelines(), selection.book, selection.on,
+                                    selection.body, selection.centre)
+    rows = selection.rows([row.as_row() for row in held])
+    emit_rows(rows, CERTIFICATE_COLUMNS, fmt, selection.title("Uncollected certificates"),
+              selection.header("certificates"))
+    if fmt == "table":
+        counts = Counter(row.status for row in held)
+        detail = ", ".join(f"{counts[s]} {s}" for s in CERTIFICATE_STATUSES if counts[s])
+        click.echo(f"{len(held)} certificates not collected" + (f": {detail}" if detail else ""))
+    selection.print_digest(fmt)
 
 
 @report_group.command("audit")
@@ -205,6 +232,57 @@ def rules_listing(policies: str | None, fmt: str) -> None:
     rows = list(describe(load_rulebook(policies)))
     emit_rows(rows, ("awarding_body", "version", "effective_from", "rules", "file"), fmt,
               "Rule sets")
+
+
+RULE_COLUMNS = ("awarding_body", "version", "effective_from", "rule", "severity", "cited",
+                "quote")
+
+
+@click.command("rules")
+@click.option("--policies", envvar="LEDGER_POLICIES", default=None,
+              help="Extra rule-set directory (default: LEDGER_POLICIES).")
+@click.option("--awarding-body", "awarding_body", default=None,
+              help="Only this awarding body (e.g. AIM).")
+@format_option("text", "json", "csv")
+@user_errors
+def rules_command(policies: str | None, awarding_body: str | None, fmt: str) -> None:
+    """Every rule: its awarding body and version, the clause it cites and the seed's words."""
+    body = parse_awarding_body(awarding_body) if awarding_body else None
+    book = load_rulebook(policies)
+    rows = [row for row in rule_rows(book)
+            if body is None or row["awarding_body"] in (body, "every awarding body")]
+    if fmt == "text":
+        _print_rules(rows)
+        click.echo("\nHow the ledger counts")
+        width = max(40, min(shutil.get_terminal_size().columns, 100))
+        for text in book.conventions.values():
+            click.echo(textwrap.fill(text, width, initial_indent="  - ",
+                                     subsequent_indent="    "))
+    else:
+        emit_rows(rows, RULE_COLUMNS, fmt, "Rules",
+                  {"awarding_body": body, "conventions": book.conventions})
+
+
+def _print_rules(rows: list[dict[str, Any]]) -> None:
+    """Rules as blocks wrapped to the terminal: a heading per rule-set version, then each
+    rule's id, severity and citation, its quote indented below."""
+    width = max(40, min(shutil.get_terminal_size().columns, 100))
+    heading = None
+    for row in rows:
+        since = row["effective_from"]
+        this = (f"{row['awarding_body']} {row['version']} (in force from "
+                f"{since.isoformat()})" if since else
+                "The ledger's own rules (every awarding body)")
+        if this != heading:
+            click.echo(("\n" if heading else "") + this)
+            heading = this
+        click.echo(textwrap.fill(f"{row['rule']} ({row['severity']}): {row['cited']}",
+                                 width, initial_indent="  ", subsequent_indent="    ",
+                                 break_on_hyphens=False))
+        if row["quote"]:
+            click.echo(textwrap.fill(f"\u201c{row['quote']}\u201d", width,
+                                     initial_indent="    ", subsequent_indent="    ",
+                                     break_on_hyphens=False))
 
 
 @click.command("rebuild")

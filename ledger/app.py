@@ -106,6 +106,19 @@ def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
     return parser(value), []
 
 
+def amended_age_warnings(learner: Learner, name: str, value: Any) -> list[dict[str, str]]:
+    """A new date of birth checked against each live enrolment's programme start, as
+    enrolling checks it (one warning at most)."""
+    if name != "date_of_birth":
+        return []
+    for ref in learner.enrolment_refs:
+        start = learner.enrolment(ref).values["programme_start"]
+        found = check_age_at_start(value, start)
+        if found:
+            return [found[0].as_dict()]
+    return []
+
+
 _DETAIL_PARSERS: dict[str, Callable[[str], Any]] = {
     "gender": parse_gender,
     "postcode": parse_postcode,
@@ -325,16 +338,19 @@ class LedgerApp(Application[UUID]):
     def register(
         self, ctx: Context, reference: str, enrolment: str, *, submitted: DateLike | None = None,
         confirmed: DateLike | None = None, ao_ref: str = "", rejected: DateLike | None = None,
-        reason: str = "", centre: str | None = None,
+        reason: str = "", checked: DateLike | None = None, centre: str | None = None,
     ) -> list[int]:
-        """Record a registration submitted to the AO, then confirmed or rejected."""
+        """Record a registration submitted to the AO, then confirmed or rejected, and the
+        check of its details for accuracy."""
         submitted_on = optional_date(submitted, "submitted")
         confirmed_on = optional_date(confirmed, "confirmed")
         rejected_on = optional_date(rejected, "rejected")
+        checked_on = optional_date(checked, "checked")
         if confirmed_on and rejected_on:
             raise InvalidValue("rejected", "a registration is either confirmed or rejected")
-        if not (submitted_on or confirmed_on or rejected_on):
-            raise InvalidValue("submitted", "give --submitted, --confirmed or --rejected")
+        if not (submitted_on or confirmed_on or rejected_on or checked_on):
+            raise InvalidValue("submitted",
+                               "give --submitted, --confirmed, --rejected or --checked")
         if confirmed_on and not ao_ref.strip():
             raise InvalidValue("ao_ref", "a confirmed registration needs the AO's reference")
         if rejected_on and not reason.strip():
@@ -351,6 +367,8 @@ class LedgerApp(Application[UUID]):
                 learner.confirm_registration(enrolment, confirmed_on, ao_ref.strip(), ctx)
             if rejected_on:
                 learner.reject_registration(enrolment, rejected_on, reason.strip(), ctx)
+            if checked_on:
+                learner.check_registration(enrolment, checked_on, ctx)
 
         return self._change(reference, centre, command)
 
@@ -362,12 +380,13 @@ class LedgerApp(Application[UUID]):
         why = parse_text(reason, "reason")
         if not changes:
             raise InvalidValue("set", "give at least one field=value")
-        parsed = {name: parse_detail(name, value)[0] for name, value in changes.items()}
+        parsed = {name: parse_detail(name, value) for name, value in changes.items()}
         day = optional_date(on, "on") or date.today()
 
         def command(learner: Learner) -> None:
-            for name, value in parsed.items():
-                learner.amend(name, value, why, day, ctx)
+            for name, (value, warnings) in parsed.items():
+                learner.amend(name, value, why, day, ctx,
+                              warnings + amended_age_warnings(learner, name, value))
 
         return self._change(reference, centre, command)
 
@@ -400,12 +419,41 @@ class LedgerApp(Application[UUID]):
         return self._change(reference, centre, command)
 
     def sign_off_iqa(
-        self, ctx: Context, reference: str, enrolment: str, signed_off: DateLike,
+        self, ctx: Context, reference: str, enrolment: str, signed_off: DateLike | None,
+        centre: str | None = None, units_completed: DateLike | None = None,
+    ) -> list[int]:
+        """Record the units completed (the assessor's confirmation) and/or the IQA sign-off."""
+        units_on = optional_date(units_completed, "units_completed")
+        signed_on = optional_date(signed_off, "iqa_signed_off")
+        if units_on is None and signed_on is None:
+            raise InvalidValue("iqa_signed_off", "give --units-completed or --iqa-signed-off")
+
+        def command(learner: Learner) -> None:
+            if units_on is not None:
+                learner.complete_units(enrolment, units_on, ctx)
+            if signed_on is not None:
+                learner.sign_off_iqa(enrolment, signed_on, ctx)
+
+        return self._change(reference, centre, command)
+
+    def eqa_sampling(
+        self, ctx: Context, reference: str, enrolment: str, *,
+        required: DateLike | None = None, sampled: DateLike | None = None,
         centre: str | None = None,
     ) -> list[int]:
-        """Record the IQA sign-off of a completed enrolment."""
-        day = past_date(signed_off, "iqa_signed_off")
-        return self._change(reference, centre, lambda it: it.sign_off_iqa(enrolment, day, ctx))
+        """Record that the AO's EQA asked to sample the enrolment and/or sampled it."""
+        required_on = optional_date(required, "required")
+        sampled_on = optional_date(sampled, "sampled")
+        if required_on is None and sampled_on is None:
+            raise InvalidValue("required", "give --required or --sampled")
+
+        def command(learner: Learner) -> None:
+            if required_on is not None:
+                learner.require_eqa_sampling(enrolment, required_on, ctx)
+            if sampled_on is not None:
+                learner.record_eqa_sampled(enrolment, sampled_on, ctx)
+
+        return self._change(reference, centre, command)
 
     def submit_claim(
         self, ctx: Context, reference: str, enrolment: str, claimed: DateLike,

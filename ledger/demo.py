@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from aggregates.learner import WITHDRAWAL_REASONS
 from aggregates.values import uln_check_digit
 from ledger.imports.layouts import EVENTS, MIS_EXPORT
 from ledger.rules.rulesets import RuleBook, load_rulebook
@@ -61,7 +62,7 @@ COURSES = (
     Course("AIM", "603/5713/X", "AIM Qualifications Level 1 Award in Employability Skills",
            (6, 12)),
 )
-WITHDRAWAL_REASONS = ("left", "requested", "no-contact", "transferred", "cannot-complete")
+
 
 
 def academic_year_start(today: date) -> date:

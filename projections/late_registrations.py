@@ -8,13 +8,12 @@ from datetime import date
 from typing import Any
 
 from projections.policy import PolicyLike, RuleLike, add_days, describe_days
-from projections.timeline import Fact, LearnerView, Timeline, day
+from projections.timeline import Fact, LearnerView, Timeline, as_on, day
 
 LATE_COLUMNS = (
     "learner", "enrolment", "awarding_body", "programme_start", "deadline", "submitted",
     "status", "days_late", "rule",
 )
-AT_RISK_WORKING_DAYS = 5
 STATUSES = ("late", "overdue", "at-risk", "on-time")
 
 
@@ -35,6 +34,7 @@ class RegistrationRow:
     rule_version: str
     clause: str
     evidence: list[int] = field(default_factory=list)
+    left: date | None = None
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +76,11 @@ def submission(view: LearnerView, enrolment: str) -> Fact | None:
 
 def judge(
     view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+    at_risk_days: int,
 ) -> RegistrationRow:
-    """Status on `on`: late, overdue, at-risk (deadline within 5 working days) or on-time."""
+    """Status on `on`: late, overdue, at-risk (deadline within `at_risk_days` working days:
+    the rule book's reports.at_risk_working_days) or on-time.
+    An unregistered learner who left is judged up to the day they left, not beyond."""
     ref, values = enrolled["enrolment"], enrolled["values"]
     start = date.fromisoformat(values["programme_start"])
     end = date.fromisoformat(values["planned_end"])
@@ -85,6 +88,7 @@ def judge(
     submitted_fact = submission(view, ref)
     evidence = [enrolled["position"]]
     submitted = None
+    withdrawn_fact = view.last("Withdrawn", ref)
     if submitted_fact is not None:
         submitted = day(submitted_fact)
         evidence.append(submitted_fact["position"])
@@ -95,9 +99,10 @@ def judge(
         left_in_time = withdrawn is not None and day(withdrawn, "left_on") <= deadline
         if withdrawn is not None:
             evidence.append(withdrawn["position"])
+        judged_to = on if withdrawn is None else min(on, day(withdrawn, "left_on"))
         if on > deadline and not left_in_time:
-            status, days_late = "overdue", (on - deadline).days
-        elif not left_in_time and calendar.add_working_days(on, AT_RISK_WORKING_DAYS) >= deadline:
+            status, days_late = "overdue", (judged_to - deadline).days
+        elif not left_in_time and calendar.add_working_days(on, at_risk_days) >= deadline:
             status, days_late = "at-risk", 0
         else:
             status, days_late = "on-time", 0
@@ -107,6 +112,7 @@ def judge(
         programme_start=start, deadline=deadline, submitted=submitted, status=status,
         days_late=days_late, rule=citation, centre=view.centre, rule_version=rule.version,
         clause=rule.clause, evidence=evidence,
+        left=None if withdrawn_fact is None else day(withdrawn_fact, "left_on"),
     )
 
 
@@ -124,7 +130,7 @@ def late_registrations(
     """Every selected enrolment's row, sorted, and the enrolments no rule set covers."""
     rows, unjudged = [], []
     for timeline in timelines:
-        view = LearnerView(timeline)
+        view = LearnerView(as_on(timeline, on))
         for enrolled in view.enrolments():
             if not selected(view, enrolled, awarding_body, centre):
                 continue
@@ -135,7 +141,7 @@ def late_registrations(
                 unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start))
                 continue
             rows.append(judge(view, enrolled, rules["late-registration"],
-                              policy.calendar_for(view.centre), on))
+                              policy.calendar_for(view.centre), on, policy.at_risk_working_days))
     rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
     unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
     return rows, unjudged

@@ -7,13 +7,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from projections.late_registrations import late_registrations, selected
+from projections.late_registrations import late_registrations, selected, submission
 from projections.policy import PolicyLike, RuleLike, add_days, add_months, describe_days
-from projections.timeline import Fact, LearnerView, Timeline, day
+from projections.timeline import Fact, LearnerView, Timeline, as_on, day
 
 FINDING_COLUMNS = (
     "rule", "awarding_body", "rule_version", "clause", "severity", "learner", "enrolment",
-    "dates", "evidence", "message",
+    "dates", "evidence", "message", "citation",
 )
 
 
@@ -33,6 +33,7 @@ class Finding:
     evidence: list[int]
     message: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    citation: str = field(default="", compare=False)  # e.g. `AIM policy-1.0 clause 3.2`
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -43,7 +44,8 @@ class Finding:
 def finding(rule: RuleLike, centre: str, learner: str | None, enrolment: str | None,
             dates: dict[str, date | None], evidence: Iterable[int], message: str) -> Finding:
     return Finding(rule.id, rule.awarding_body, rule.version, rule.clause, rule.severity,
-                   centre, learner, enrolment, dates, sorted(set(evidence)), message)
+                   centre, learner, enrolment, dates, sorted(set(evidence)), message,
+                   citation=rule.reference)
 
 
 EnrolmentCheck = Callable[[LearnerView, Fact, RuleLike, Any, date], Iterator[Finding]]
@@ -72,8 +74,8 @@ def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
                      on: date) -> Iterator[Finding]:
     ref = enrolled["enrolment"]
     withdrawn = view.last("Withdrawn", ref)
-    if withdrawn is None:
-        return
+    if withdrawn is None or submission(view, ref) is None:
+        return  # only a registration the AO holds needs withdrawing
     left = day(withdrawn, "left_on")
     deadline = add_days(left, rule.params["days"], rule.params["unit"], calendar)
     window = describe_days(rule.params["days"], rule.params["unit"])
@@ -97,29 +99,94 @@ def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
                       f"({window} of leaving on {left.isoformat()})")
 
 
+CLAIM_REASONS = {
+    "iqa-sign-off": "no IQA sign-off",
+    "registration-confirmed": "registration not confirmed",
+    "units-complete": "units not recorded as complete",
+    "eqa-sampling": "EQA sampling required but not done",
+}
+
+
 def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
                             on: date) -> Iterator[Finding]:
+    """A claim breaks each condition the rule requires that did not hold on the claim date;
+    a certificate received on such a claim is evidence too."""
     ref = enrolled["enrolment"]
     claim = view.last("ClaimSubmitted", ref)
     if claim is None:
         return
     claimed = day(claim)
-    signed = [f for f in view.of("IqaSignedOff", ref) if day(f) <= claimed]
-    confirmed = [f for f in view.of("RegistrationConfirmed", ref) if day(f) <= claimed]
+    requires = rule.params.get("requires") or [
+        "iqa-sign-off", "registration-confirmed", "not-withdrawn"]
+    proof = [claim["position"]] + [f["position"] for f in view.of("CertificateReceived", ref)]
+    def by_claim(event: str) -> bool:
+        return any(day(f) <= claimed for f in view.of(event, ref))
+
+    held = {
+        "iqa-sign-off": by_claim("IqaSignedOff"),
+        "registration-confirmed": by_claim("RegistrationConfirmed"),
+        "units-complete": by_claim("UnitsCompleted"),
+        "eqa-sampling": not by_claim("EqaSamplingRequired") or by_claim("EqaSampled"),
+    }
+    reasons = [(CLAIM_REASONS[condition], []) for condition in CLAIM_REASONS
+               if condition in requires and not held[condition]]
     withdrawn = [f for f in view.of("Withdrawn", ref) if day(f, "left_on") <= claimed]
-    reasons = []
-    if not signed:
-        reasons.append(("no IQA sign-off", []))
-    if not confirmed:
-        reasons.append(("registration not confirmed", []))
-    if withdrawn:
+    if "not-withdrawn" in requires and withdrawn:
         reasons.append((f"learner withdrawn (left on {day(withdrawn[-1], 'left_on')})",
                         [withdrawn[-1]["position"]]))
     for reason, more in reasons:
         yield finding(rule, view.centre, view.reference, ref, {"claimed": claimed},
-                      [claim["position"], *more],
+                      [*proof, *more],
                       f"certificate claimed on {claimed.isoformat()} for an ineligible "
                       f"enrolment: {reason}")
+
+
+def check_uln_apprenticeship(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                             calendar: Any, on: date) -> Iterator[Finding]:
+    """An Apprenticeship Standard registered (a standing submission) with no ULN on the
+    learner's record on the submission date (one the LRS rejected counts as none)."""
+    ref = enrolled["enrolment"]
+    submitted = submission(view, ref)
+    if not enrolled["values"].get("apprenticeship") or submitted is None:
+        return
+    when = day(submitted)
+    has_uln = False
+    for fact in view.facts:
+        event = fact["event"]
+        if event == "Recorded":
+            has_uln = bool(fact["values"].get("uln"))
+        elif event in ("UlnRecorded", "LrsResultRecorded") and day(fact) <= when:
+            has_uln = event == "UlnRecorded" or fact["values"]["outcome"] != "rejected"
+    if not has_uln:
+        yield finding(rule, view.centre, view.reference, ref, {"submitted": when},
+                      [enrolled["position"], submitted["position"]],
+                      f"apprenticeship registered on {when.isoformat()} without a ULN")
+
+
+def check_registration_check(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                             calendar: Any, on: date) -> Iterator[Finding]:
+    """The standing submission checked for accuracy within the rule's days (AIM 3.4): a
+    finding when the first check after it came late, or none came by the deadline."""
+    ref = enrolled["enrolment"]
+    submitted = submission(view, ref)
+    if submitted is None:
+        return
+    sent = day(submitted)
+    deadline = add_days(sent, rule.params["days"], rule.params["unit"], calendar)
+    window = describe_days(rule.params["days"], rule.params["unit"])
+    checks = [f for f in view.of("RegistrationChecked", ref) if day(f) >= sent]
+    checked = min(checks, key=day) if checks else None
+    dates = {"submitted": sent, "deadline": deadline,
+             "checked": day(checked) if checked else None}
+    if checked is not None and day(checked) > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates,
+                      [submitted["position"], checked["position"]],
+                      f"registration checked on {day(checked).isoformat()}, after the deadline "
+                      f"{deadline.isoformat()} ({window} from submission on {sent.isoformat()})")
+    elif checked is None and on > deadline:
+        yield finding(rule, view.centre, view.reference, ref, dates, [submitted["position"]],
+                      f"registration not checked by {deadline.isoformat()} ({window} from "
+                      f"submission on {sent.isoformat()})")
 
 
 def _step_deadline(
@@ -164,6 +231,8 @@ ENROLMENT_CHECKS: dict[str, EnrolmentCheck] = {
     "assessment-before-registration": check_assessment,
     "withdrawal-notification": check_withdrawal,
     "claim-eligibility": check_claim_eligibility,
+    "uln-apprenticeship": check_uln_apprenticeship,
+    "registration-check": check_registration_check,
     "claim-deadline": check_claim_deadline,
     "certificate-issue": check_certificate_issue,
 }
@@ -220,21 +289,25 @@ def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Ite
 
 
 def check_data_quality(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+    """Warnings of the learner's record and enrolments, and of each amendment's new value:
+    an amendment replaces the warnings of its field with its own, so a finding closes only
+    when the new value passes the check."""
     codes = set(rule.params["codes"])
-    for index, fact in enumerate(view.facts):
-        if fact["event"] not in ("Recorded", "Enrolled"):
-            continue
-        for warning in fact["values"].get("warnings") or []:
-            if warning["code"] not in codes:
-                continue
-            corrected = any(
-                later["event"] == "DetailsAmended" and later["values"]["field"] == warning["field"]
-                for later in view.facts[index + 1:]
-            )
-            if not corrected:
-                yield finding(rule, view.centre, view.reference, fact["enrolment"],
-                              {"recorded": day(fact)}, [fact["position"]],
-                              f"{warning['code']}: {warning['field']} not corrected")
+    open_by_field: dict[str, list[tuple[dict[str, str], Fact]]] = {}
+    for fact in view.facts:
+        if fact["event"] in ("Recorded", "Enrolled"):
+            for warning in fact["values"].get("warnings") or []:
+                open_by_field.setdefault(warning["field"], []).append((warning, fact))
+        elif fact["event"] == "DetailsAmended":
+            open_by_field[fact["values"]["field"]] = [
+                (warning, fact) for warning in fact["values"].get("warnings") or []]
+    still_open = [pair for pairs in open_by_field.values() for pair in pairs]
+    still_open.sort(key=lambda pair: pair[1]["position"])
+    for warning, fact in still_open:
+        if warning["code"] in codes:
+            yield finding(rule, view.centre, view.reference, fact["enrolment"],
+                          {"recorded": day(fact)}, [fact["position"]],
+                          f"{warning['code']}: {warning['field']} not corrected")
 
 
 LEARNER_CHECKS: dict[str, LearnerCheck] = {
@@ -274,7 +347,8 @@ def maladministration(
         assert rules is not None
         rule = rules["late-registration"]
         when = (f"submitted on {row.submitted.isoformat()}" if row.submitted
-                else f"not submitted by {on.isoformat()}")
+                else f"not submitted before the learner left on {row.left.isoformat()}"
+                if row.left and row.left < on else f"not submitted by {on.isoformat()}")
         found.append(finding(
             rule, row.centre, row.learner, row.enrolment,
             {"programme_start": row.programme_start, "deadline": row.deadline,
@@ -283,7 +357,7 @@ def maladministration(
             f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)"))
     found.extend(persistent_late(late_rows, policy))
     for timeline in timelines:
-        view = LearnerView(timeline)
+        view = LearnerView(as_on(timeline, on))
         seen_bodies: set[str] = set()
         for enrolled in view.enrolments():
             if not selected(view, enrolled, awarding_body, centre):

@@ -17,6 +17,11 @@ class RuleLike(Protocol):
     severity: str
     params: dict[str, Any]
 
+    @property
+    def reference(self) -> str:
+        """How a finding cites the rule (AO, version and clause, or its other source)."""
+        ...
+
 
 class CalendarLike(Protocol):
     """A centre's working-day calendar."""
@@ -26,6 +31,8 @@ class CalendarLike(Protocol):
 
 class PolicyLike(Protocol):
     """The rule book: rules in force for an AO on a programme start date; a centre's calendar."""
+
+    at_risk_working_days: int  # an unsubmitted registration this close to its deadline
 
     def rules_in_force(self, awarding_body: str, on: date) -> Mapping[str, RuleLike] | None: ...
 

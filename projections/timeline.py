@@ -119,6 +119,23 @@ def apply_event(timeline: Timeline, position: int, event: Any) -> Timeline:
     return apply_entry(timeline, entry_of_event(position, event))
 
 
+def as_on(timeline: Timeline, on: date) -> Timeline:
+    """The timeline as it stood on a date: only facts that occurred on or before it.
+
+    The learner's record itself (Recorded: who they are, as given) always counts. An
+    enrolment starts on its programme start, so one not yet started is left out; a
+    withdrawal notified to the AO after the date reads as not yet notified."""
+    cutoff = on.isoformat()  # ISO dates compare as their text
+    facts = []
+    for fact in timeline["facts"]:
+        if fact["event"] == "Recorded" or fact["occurred_on"] <= cutoff:
+            notified = fact["values"].get("notified_on")
+            if fact["event"] == "Withdrawn" and notified and notified > cutoff:
+                fact = {**fact, "values": {**fact["values"], "notified_on": None}}
+            facts.append(fact)
+    return {**timeline, "facts": facts}
+
+
 class LearnerView:
     """Questions the reports ask of one learner's timeline."""
 
@@ -165,7 +182,8 @@ def summarise(timeline: Timeline) -> dict[str, Any]:
         steps = [f["event"] for f in view.facts if f["enrolment"] == ref and f is not enrolled]
         registration = "none"
         for step in steps:
-            if step.startswith("Registration"):
+            if step in ("RegistrationSubmitted", "RegistrationConfirmed",
+                        "RegistrationRejected"):
                 registration = step.removeprefix("Registration").lower()
         enrolments[ref] = {
             "awarding_body": enrolled["values"]["awarding_body"],

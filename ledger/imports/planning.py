@@ -9,6 +9,7 @@ from typing import Any
 from aggregates.errors import LedgerError
 from aggregates.learner import DETAIL_FIELDS, Context, Fact, Learner
 from aggregates.values import check_age_at_start
+from ledger.app import amended_age_warnings
 from ledger.imports.problems import RowError, refusal
 from ledger.imports.rows import EnrolmentFacts, EventRow, LearnerRow, ParsedRow
 
@@ -243,7 +244,9 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
                 and f.values["field"] == values["field"] and f.values["new"] == values["value"]]
         if not same and learner.detail(values["field"]) != values["value"]:
             with column("value"):
-                learner.amend(values["field"], values["value"], values["reason"], on, ctx)
+                learner.amend(values["field"], values["value"], values["reason"], on, ctx,
+                              values["warnings"] + amended_age_warnings(
+                                  learner, values["field"], values["value"]))
     elif kind == "registration-submitted":
         submission = _last_submission(learner, ref)
         if submission is None or submission.occurred_on != on:
@@ -269,6 +272,10 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
             "certificate-received": learner.receive_certificate,
             "certificate-issued": learner.issue_certificate,
             "certificate-collected": learner.collect_certificate,
+            "registration-checked": learner.check_registration,
+            "units-completed": learner.complete_units,
+            "eqa-sampling-required": learner.require_eqa_sampling,
+            "eqa-sampled": learner.record_eqa_sampled,
         }[kind]
         once(learner, kind, ref, on, "occurred_on", kind.replace("-", " "),
              lambda: method(ref, on, ctx))

@@ -58,6 +58,12 @@ EVENT_KINDS = {
     "certificate-issued": "certificate-issued", "certificateissued": "certificate-issued",
     "certificate-collected": "certificate-collected",
     "certificatecollected": "certificate-collected",
+    "registration-checked": "registration-checked",
+    "registrationchecked": "registration-checked",
+    "units-completed": "units-completed", "unitscompleted": "units-completed",
+    "eqa-sampling-required": "eqa-sampling-required",
+    "eqasamplingrequired": "eqa-sampling-required",
+    "eqa-sampled": "eqa-sampled", "eqasampled": "eqa-sampled",
 }
 LEARNER_LEVEL_EVENTS = frozenset({"uln", "lrs-result", "id-verified", "amended"})
 EVENT_NEEDS = {
@@ -375,12 +381,12 @@ def _event_values(cells: Cells, kind: str) -> dict[str, Any]:
         return {"reason": take("reason", _reason_code)}
     if kind == "amended":
         name = take("field", _field)
-        value = None
+        value, warnings = None, []
         if name is not None:
             try:
-                value = parse_detail(name, cells.record.get("value"))[0]
+                value, warnings = parse_detail(name, cells.record.get("value"))
             except InvalidValue as error:
                 cells.problem("value", error.message)
-        return {"field": name, "value": value,
+        return {"field": name, "value": value, "warnings": warnings,
                 "reason": take("reason", lambda t: parse_text(t, "reason"))}
     return {}

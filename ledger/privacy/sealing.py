@@ -25,7 +25,7 @@ TIMESTAMP_MEMBER = b'{"timestamp":'
 ENVELOPE_MEMBER = b',"' + ENVELOPE.encode() + b'":{"v":1,"data":"'
 
 # Data-quality warnings quote the values they warn about: their messages are personal.
-WARNINGS_QUOTE_VALUES = frozenset({"Recorded", "Enrolled"})
+WARNINGS_QUOTE_VALUES = frozenset({"Recorded", "Enrolled", "DetailsAmended"})
 
 
 class Sealed(str):

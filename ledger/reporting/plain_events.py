@@ -40,9 +40,25 @@ def entries_of_rows(rows: Iterable[tuple[int, Any, int, str, bytes | memoryview 
         name, dates = _learner_event(topic)
         if name is None:
             raise UnreadableState(f"event {position} ({topic}) is not a learner event")
-        entries.append(new_entry((position, uuid_text(originator), version, name,
-                                  plain_state(position, state, dates))))
+        plain = plain_state(position, state, dates)
+        if name in VERSIONED:
+            upcast(name, plain)
+        entries.append(new_entry((position, uuid_text(originator), version, name, plain)))
     return entries
+
+
+# Learner events whose class is past version 1: their older stored states are upcast as the
+# library's mapper upcasts them, so a rebuild reads what a catch-up reads.
+VERSIONED = frozenset(name for name, cls in vars(Learner).items()
+                      if isinstance(cls, type) and getattr(cls, "class_version", 1) > 1)
+
+
+def upcast(name: str, state: dict[str, Any]) -> None:
+    """The state brought to its class's current version, as the library's mapper does."""
+    cls = getattr(Learner, name)
+    stored = state.pop("class_version", 1)
+    for version in range(stored, cls.class_version):
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
 
 
 @lru_cache(maxsize=128)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -16,7 +16,7 @@ from ledger.rules.calendar import DEFAULT_NATION, WorkingCalendar, nation_code
 
 SHIPPED_POLICIES = Path(__file__).parents[1] / "policies"
 CENTRES_FILE = "centres.toml"
-DEFAULT_RETENTION_YEARS = 3
+LEDGER_FILE = "ledger.toml"  # the ledger's own rules, for every awarding body
 SEVERITIES = ("minor", "major", "critical")
 UNITS = ("calendar", "working")
 DATA_QUALITY_CODES = ("name-capitals", "name-initials", "dob-placeholder", "age-implausible")
@@ -60,6 +60,17 @@ def _codes(path: Path, key: str, value: Any) -> list[str]:
     return list(value)
 
 
+CLAIM_CONDITIONS = ("iqa-sign-off", "registration-confirmed", "not-withdrawn",
+                    "units-complete", "eqa-sampling")
+
+
+def _conditions(path: Path, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(v in CLAIM_CONDITIONS for v in value):
+        choices = ", ".join(CLAIM_CONDITIONS)
+        raise RuleSetError(path, key, f"must be a list of claim conditions ({choices})")
+    return list(value)
+
+
 LRS_FIELD_NAMES = ("given_name", "family_name", "date_of_birth", "gender", "postcode")
 
 
@@ -80,14 +91,19 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "persistent-late-registration": ({"count": _positive, "window_months": _positive}, {}),
     "assessment-before-registration": ({}, {}),
     "withdrawal-notification": ({"days": _positive, "unit": _unit}, {}),
-    "claim-eligibility": ({}, {}),
+    "claim-eligibility": ({}, {"requires": (_conditions, list(CLAIM_CONDITIONS[:3]))}),
+    "uln-apprenticeship": ({}, {}),
+    "registration-check": ({"days": _positive, "unit": _unit}, {}),
+    "certificate-uncollected": ({"months": _positive}, {}),
     "claim-deadline": ({"days": _positive, "unit": _unit}, {}),
     "certificate-issue": ({"days": _positive, "unit": _unit}, {}),
     "uln-rejected-uncorrected": ({}, {"days": (_not_negative, 0)}),
     "lrs-reverification": ({}, {"fields": (_lrs_fields, None)}),
     "data-quality": ({"codes": _codes}, {}),
 }
-COMMON_KEYS = {"clause", "severity", "description"}
+COMMON_KEYS = {"clause", "severity", "description", "quote", "seed", "source"}
+# A rule's `source`, when it is not the awarding body's document: how findings cite it.
+RULE_SOURCES = ("centre policy", "ledger consistency rule")
 
 
 @dataclass(frozen=True)
@@ -102,10 +118,17 @@ class Rule:
     params: dict[str, Any]
     description: str = ""
     source: str = ""
+    quote: str = ""
+    seed: str = ""
+    basis: str = ""
 
     @property
     def reference(self) -> str:
-        """How a finding cites the rule, e.g. `AIM 2024-01 clause 3.2`."""
+        """How a finding cites the rule: `AIM policy-1.0 clause 3.2` for the awarding body's
+        own clause; `centre policy: ...` or `ledger consistency rule: ...` for a rule that is
+        not the awarding body's (its `source` in the TOML)."""
+        if self.basis:
+            return f"{self.basis}: {self.clause}"
         return f"{self.awarding_body} {self.version} clause {self.clause}"
 
 
@@ -137,7 +160,13 @@ class RuleBook:
     centres: dict[str, CentreSettings] = field(default_factory=dict)
     default_nation: str = DEFAULT_NATION
     retention: dict[str, int] = field(default_factory=dict)
+    common: dict[str, Rule] = field(default_factory=dict)
+    default_retention_years: int | None = None  # ledger.toml: retention.learner-record
+    at_risk_working_days: int = 0  # ledger.toml: reports.at_risk_working_days
+    record_retention: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conventions: dict[str, str] = field(default_factory=dict)  # how deadlines are counted
     _calendars: dict[str, WorkingCalendar] = field(default_factory=dict, repr=False)
+    _common_by_body: dict[str, dict[str, Rule]] = field(default_factory=dict, repr=False)
 
     @property
     def awarding_bodies(self) -> list[str]:
@@ -149,12 +178,30 @@ class RuleBook:
         return candidates[-1] if candidates else None
 
     def rules_in_force(self, awarding_body: str, on: date) -> dict[str, Rule] | None:
+        """The AO's rules in force on a date over the ledger's own rules (which apply to
+        every awarding body, with or without a rule set); None when there are neither."""
         version = self.in_force(awarding_body, on)
-        return None if version is None else version.rules
+        common = self.common_rules(awarding_body)
+        if version is None:
+            return common or None
+        return {**common, **version.rules} if common else version.rules
+
+    def common_rules(self, awarding_body: str) -> dict[str, Rule]:
+        """The ledger's own rules, as they apply to an awarding body's enrolments."""
+        if awarding_body not in self._common_by_body:
+            self._common_by_body[awarding_body] = {
+                rule_id: replace(rule, awarding_body=awarding_body)
+                for rule_id, rule in self.common.items()}
+        return self._common_by_body[awarding_body]
 
     def retention_years(self, awarding_body: str | None) -> int:
-        """Years the AO's rule set keeps records after an enrolment ends (default 3)."""
-        return self.retention.get(awarding_body or "", DEFAULT_RETENTION_YEARS)
+        """Years the AO's rule set keeps records after an enrolment ends; else the centre's
+        policy for the learner record (ledger.toml's `[retention.learner-record]`)."""
+        years = self.retention.get(awarding_body or "", self.default_retention_years)
+        if years is None:
+            raise ConfigurationError("no retention period: ledger.toml sets no "
+                                     "[retention.learner-record] years_after_end")
+        return years
 
     def calendar_for(self, centre: str) -> WorkingCalendar:
         """The working-day calendar of a centre (its nation and closure days)."""
@@ -181,11 +228,15 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
     versions: dict[str, list[RuleSetVersion]] = {}
     centres: dict[str, CentreSettings] = {}
     retention: dict[str, int] = {}
+    ledger_data: LedgerData | None = None
     for folder in policy_directories(extra):
         found: dict[str, list[RuleSetVersion]] = {}
         for path in sorted(folder.glob("*.toml")):
             if path.name == CENTRES_FILE:
                 centres.update(load_centres(path))
+                continue
+            if path.name == LEDGER_FILE:
+                ledger_data = load_ledger_data(path)
                 continue
             rule_file = load_rule_file(path)
             if rule_file.retention_years is not None:
@@ -198,7 +249,58 @@ def load_rulebook(extra: str | Path | None = None, nation: str | None = None) ->
         versions.update(found)
     default = nation or os.environ.get("LEDGER_NATION") or DEFAULT_NATION
     nation_code(default)
-    return RuleBook(versions, centres, default, retention)
+    if ledger_data is None:
+        raise ConfigurationError(f"no {LEDGER_FILE} among the policies: the ledger's own "
+                                 "rules and reference data are missing")
+    return RuleBook(versions, centres, default, retention, ledger_data.rules,
+                    ledger_data.learner_record_years, ledger_data.at_risk_working_days,
+                    ledger_data.record_retention, ledger_data.conventions)
+
+
+@dataclass(frozen=True)
+class LedgerData:
+    """The ledger's own rules and settings (`ledger.toml`), for every awarding body."""
+
+    rules: dict[str, Rule]
+    learner_record_years: int
+    at_risk_working_days: int
+    record_retention: dict[str, dict[str, Any]]
+    conventions: dict[str, str]
+
+
+# `data-quality` and `vocabulary` are the domain's reference data: aggregates/reference.py
+# reads and checks them.
+LEDGER_KEYS = {"version", "source", "rules", "reports", "retention", "data-quality",
+               "vocabulary", "conventions"}
+
+
+def load_ledger_data(path: Path) -> LedgerData:
+    """The ledger's own rules (each applies to every awarding body), its retention of each
+    kind of record, and its reports' settings, from `ledger.toml`."""
+    data = _read(path)
+    unknown = set(data) - LEDGER_KEYS
+    if unknown:
+        raise RuleSetError(path, sorted(unknown)[0], "is not a known key")
+    version = _require(path, data, "version", "", str)
+    source = _require(path, data, "source", "", str)
+    raw_rules = _require(path, data, "rules", "", dict)
+    rules = {rule_id: _load_rule(path, "*", version, source, rule_id, spec, f"rules.{rule_id}.")
+             for rule_id, spec in raw_rules.items()}
+    reports = _require(path, data, "reports", "", dict)
+    at_risk = _not_negative(path, "reports.at_risk_working_days",
+                            reports.get("at_risk_working_days"))
+    kinds = _require(path, data, "retention", "", dict)
+    for kind, spec in kinds.items():
+        if not isinstance(spec, dict):
+            raise RuleSetError(path, f"retention.{kind}", "must be a table")
+        _not_negative(path, f"retention.{kind}.years_after_end", spec.get("years_after_end"))
+    if "learner-record" not in kinds:
+        raise RuleSetError(path, "retention.learner-record", "is missing")
+    conventions = _require(path, data, "conventions", "", dict)
+    if not all(isinstance(text, str) for text in conventions.values()):
+        raise RuleSetError(path, "conventions", "must give each convention as text")
+    return LedgerData(rules, kinds["learner-record"]["years_after_end"], at_risk, kinds,
+                      conventions)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -308,8 +410,15 @@ def _load_rule(
         params[key] = check(path, prefix + key, spec[key]) if key in spec else default
     if rule_id == "late-registration":
         _check_long_course(path, prefix, params)
-    return Rule(rule_id, body, version, clause, severity, params,
-                str(spec.get("description", "")), source)
+    texts = {key: spec.get(key, "") for key in ("description", "quote", "seed", "source")}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise RuleSetError(path, prefix + key, f"must be text, not {value!r}")
+    if texts["source"] and texts["source"] not in RULE_SOURCES:
+        raise RuleSetError(path, prefix + "source",
+                           f"must be one of {', '.join(RULE_SOURCES)}, not {texts['source']!r}")
+    return Rule(rule_id, body, version, clause, severity, params, texts["description"],
+                source, texts["quote"], texts["seed"], texts["source"])
 
 
 def _check_long_course(path: Path, prefix: str, params: dict[str, Any]) -> None:
@@ -356,3 +465,21 @@ def describe(book: RuleBook) -> Iterable[dict[str, Any]]:
             yield {"awarding_body": body, "version": version.version,
                    "effective_from": version.effective_from, "rules": sorted(version.rules),
                    "file": str(version.path)}
+
+
+def rule_rows(book: RuleBook) -> Iterable[dict[str, Any]]:
+    """One row per rule of every version, then the ledger's own rules: what `ledger rules`
+    lists (the clause a finding cites, and the seed's words that support it)."""
+    for body in book.awarding_bodies:
+        for version in book.versions[body]:
+            for rule in version.rules.values():
+                yield _rule_row(rule, body, version.effective_from)
+    for rule in book.common.values():
+        yield _rule_row(rule, "every awarding body", None)
+
+
+def _rule_row(rule: Rule, body: str, effective_from: date | None) -> dict[str, Any]:
+    return {"awarding_body": body, "version": rule.version, "effective_from": effective_from,
+            "rule": rule.id, "severity": rule.severity, "cited": rule.reference,
+            "clause": rule.clause, "source": rule.basis or rule.source, "seed": rule.seed,
+            "quote": rule.quote, "description": rule.description, "params": rule.params}

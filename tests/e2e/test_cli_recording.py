@@ -61,7 +61,8 @@ def test_a_full_history_is_recorded_and_audited_as_json(ledger):
         "ClaimSubmitted", "CertificateReceived", "CertificateIssued"]
     amended = audit["events"][6]
     assert amended["changes"] == {"field": "email", "old": None, "new": "sian@example.org",
-                                  "reason": "new address", "lrs_field": False}
+                                  "reason": "new address", "lrs_field": False,
+                                  "warnings": []}
     assert {e["actor"] for e in audit["events"]} == {"tester"}
 
 
@@ -183,3 +184,48 @@ def test_an_in_memory_database_is_refused_on_the_command_line(url):
     result = CliRunner().invoke(cli, ["--db", url, *LEARNER])
     assert result.exit_code == 1
     assert "is an in-memory database" in result.stderr
+
+
+AIM_ENROL = ["enrol", "L1", "E1", "--awarding-body", "AIM", "--qualification", "603/1234/5",
+             "--title", "Award", "--start", "2026-04-01", "--planned-end", "2026-07-01"]
+
+
+def test_registration_checks_units_and_eqa_sampling_are_recorded_and_audited(ledger):
+    ledger(*LEARNER)
+    ledger(*AIM_ENROL)
+    steps = [
+        ["register", "L1", "E1", "--submitted", "2026-04-08", "--checked", "2026-04-10"],
+        ["register", "L1", "E1", "--confirmed", "2026-04-09", "--ao-ref", "AIM-1"],
+        ["complete", "L1", "E1", "--units-completed", "2026-06-25", "--iqa-signed-off",
+         "2026-07-01"],
+        ["eqa", "L1", "E1", "--required", "2026-06-01", "--sampled", "2026-07-02"],
+        ["claim", "L1", "E1", "--claimed", "2026-07-03"],
+    ]
+    for step in steps:
+        result = ledger(*step)
+        assert result.exit_code == 0, (step, result.stderr)
+    audit = json.loads(ledger("audit", "L1", "--format", "json").stdout)
+    assert [e["event"] for e in audit["events"]][2:] == [
+        "RegistrationSubmitted", "RegistrationChecked", "RegistrationConfirmed",
+        "UnitsCompleted", "IqaSignedOff", "EqaSamplingRequired", "EqaSampled",
+        "ClaimSubmitted"]
+    found = json.loads(ledger("report", "maladministration", "--on", "2026-11-01",
+                              "--format", "json").stdout)["rows"]
+    assert [f["rule"] for f in found] == []
+
+
+def test_a_second_registration_check_is_refused_with_an_error_line(ledger):
+    ledger(*LEARNER)
+    ledger(*AIM_ENROL)
+    ledger("register", "L1", "E1", "--submitted", "2026-04-08", "--checked", "2026-04-10")
+    result = ledger("register", "L1", "E1", "--checked", "2026-04-11")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: the registration of E1 was already checked")
+
+
+def test_complete_and_eqa_need_a_date(ledger):
+    ledger(*LEARNER)
+    ledger(*AIM_ENROL)
+    for command in (["complete", "L1", "E1"], ["eqa", "L1", "E1"]):
+        result = ledger(*command)
+        assert result.exit_code == 1 and result.stderr.startswith("Error: ")

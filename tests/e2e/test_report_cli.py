@@ -111,7 +111,7 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
     add(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
-    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")  # after --on: not counted
     result = sqlite_ledger("report", "late-registrations", "--on", "2026-05-05",
                            "--format", "csv")
     assert result.stdout == (
@@ -119,7 +119,7 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
         "rule\n"
         "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,AIM policy-1.0 clause 3.2: "
         "25 working days\n"
-        "L1,E2,IMI,2026-04-01,2026-06-30,2026-07-01,late,1,IMI issue-10 clause "
+        "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,IMI issue-10 clause "
         "Introduction: 90 days\n"
     )
 
@@ -271,6 +271,7 @@ def test_check_exits_1_when_there_are_findings(sqlite_ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("command", [
     ("report",), ("report", "late-registrations"), ("report", "maladministration"),
+    ("report", "certificates"), ("rules",),
     ("report", "audit"), ("report", "rules"), ("rebuild",), ("replay",),
 ])
 def test_every_report_command_has_help(command: tuple[str, ...]) -> None:
@@ -284,8 +285,8 @@ def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Led
     enrol(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
-    late = sqlite_ledger("report", "late-registrations", "--on", "2026-06-01").stdout
-    found = sqlite_ledger("report", "maladministration", "--on", "2026-06-01").stdout
+    late = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01").stdout
+    found = sqlite_ledger("report", "maladministration", "--on", "2026-07-01").stdout
     assert late.splitlines()[-2] == "2 enrolments: 1 late, 1 overdue"
     assert found.splitlines()[-2] == "2 findings: 2 major"
 
@@ -324,3 +325,42 @@ def test_reports_can_be_redacted_for_sharing(sqlite_ledger: Ledger) -> None:
     text = json.dumps(shared)
     assert "1901-01-01" not in text and "SW1A" not in text
     assert any(row["rule"] == "data-quality" for row in shared["rows"])
+
+
+def test_ledger_rules_shows_each_rule_with_its_clause_and_quote(sqlite_ledger: Ledger) -> None:
+    rows = sqlite_ledger.json("rules")["rows"]
+    aim = {row["rule"]: row for row in rows if row["awarding_body"] == "AIM"}
+    assert aim["withdrawal-notification"]["cited"] == "AIM policy-1.0 clause 4.2"
+    assert "within 30 days of the learner withdrawing" in aim["withdrawal-notification"]["quote"]
+    assert aim["persistent-late-registration"]["cited"].startswith("centre policy: ")
+    assert all(row["quote"] for row in rows if row["awarding_body"] != "every awarding body")
+    text = sqlite_ledger("rules", "--awarding-body", "IMI").stdout
+    assert "IMI issue-10 (in force from 2025-08-01)" in text
+    assert "uln-apprenticeship (major): IMI issue-10 clause ULN" in text
+    assert "“For Apprenticeship Standards it is a mandatory requirement" in text
+    assert "AIM" not in text
+
+
+def test_ledger_rules_ends_with_how_the_ledger_counts(sqlite_ledger: Ledger) -> None:
+    text = sqlite_ledger("rules").stdout
+    counting = " ".join(text.split("How the ledger counts")[1].split())  # wrapped lines
+    assert "day 0" in counting and "rejected does not count as submitted" in counting
+    assert "planned end minus its programme start" in counting
+    assert "day the registration is confirmed is not before" in counting
+    assert sqlite_ledger.json("rules")["conventions"]["day_zero"].startswith("Deadlines")
+
+
+def test_the_certificates_report_lists_those_held_and_due_for_contact(ledger: Ledger) -> None:
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    ledger("register", "L1", "E1", "--submitted", "2026-04-08", "--confirmed", "2026-04-09",
+           "--ao-ref", "AIM-1")
+    ledger("complete", "L1", "E1", "--iqa-signed-off", "2026-06-01")
+    ledger("claim", "L1", "E1", "--claimed", "2026-06-02")
+    ledger("certificate", "L1", "E1", "--received", "2026-06-30", "--issued", "2026-07-01")
+    document = ledger.json("report", "certificates", "--on", "2026-11-01")
+    (row,) = document["rows"]
+    assert (row["learner"], row["held_until"], row["status"]) == ("L1", "2027-06-30", "held")
+    assert document["report"] == "certificates" and document["ledger_digest"]
+    table = ledger("report", "certificates", "--on", "2026-11-01").stdout
+    assert "1 certificates not collected: 1 held" in table

@@ -148,3 +148,37 @@ def test_each_nations_deadline_day_is_on_time_and_the_next_day_late(
     rows = judge(ledger, date(2026, 11, 1), tmp_path)
     assert [(r["learner"], r["deadline"], r["status"], r["days_late"]) for r in rows] == [
         ("L1", deadline, "on-time", 0), ("L2", deadline, "late", 1)]
+
+
+@pytest.mark.parametrize("on", [date(2026, 7, 20), date(2026, 11, 1), date(2027, 6, 1)])
+def test_a_learner_who_left_unregistered_after_the_deadline_is_judged_up_to_leaving(
+    on: date,
+) -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.withdraw("E1", date(2026, 7, 10), "left", date(2026, 7, 11))
+    (row,) = judge(ledger, on)
+    assert (row["status"], row["days_late"]) == ("overdue", 10)   # 30 June to 10 July
+
+
+def test_judged_on_a_date_only_facts_that_occurred_by_then_count() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.submit_registration("E1", date(2026, 7, 20))
+    (row,) = judge(ledger, date(2026, 7, 10))
+    assert (row["status"], row["submitted"], row["days_late"]) == ("overdue", None, 10)
+    (row,) = judge(ledger, date(2026, 7, 20))
+    assert (row["status"], row["submitted"]) == ("late", date(2026, 7, 20))
+
+
+def test_an_enrolment_not_yet_started_on_the_date_is_not_listed() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "IMI", date(2026, 9, 1), date(2027, 6, 1))
+    learner.submit_registration("E1", date(2026, 12, 1))
+    assert judge(ledger, date(2026, 6, 1)) == []
+    assert judge(ledger, date(2026, 8, 31)) == []
+    (row,) = judge(ledger, date(2026, 9, 1))
+    assert (row["status"], row["submitted"]) == ("on-time", None)

@@ -152,7 +152,11 @@ def test_a_certificate_issued_after_5_working_days_from_receipt_is_late() -> Non
     issued = learner.issue_certificate("E1", date(2026, 9, 1))
     (found,) = findings(ledger, rule="certificate-issue")
     assert (found.evidence, found.dates["deadline"]) == ([received, issued], date(2026, 8, 28))
-    assert findings(ledger, on=date(2026, 8, 28), rule="certificate-issue")
+    # judged on the deadline day, the issue (1 September) has not happened yet: none due;
+    # the day after, it is overdue
+    assert findings(ledger, on=date(2026, 8, 28), rule="certificate-issue") == []
+    (overdue,) = findings(ledger, on=date(2026, 8, 29), rule="certificate-issue")
+    assert overdue.dates["issued"] is None
 
 
 def test_a_uln_rejected_by_the_lrs_and_not_corrected_is_a_finding_after_a_week() -> None:
@@ -213,8 +217,8 @@ def test_data_quality_warnings_are_findings_until_corrected() -> None:
 
 def test_learner_findings_are_reported_under_each_awarding_body_once() -> None:
     ledger = MemoryLedger()
-    learner = ledger.learner(given_name="A. J.", warnings=[
-        {"code": "name-initials", "field": "given_name", "message": "'A. J.' uses initials"}])
+    learner = ledger.learner(born=date(1901, 1, 1), warnings=[
+        {"code": "dob-placeholder", "field": "date_of_birth", "message": "a placeholder"}])
     learner.enrol_on("E1", "IMI", START, SHORT_END)
     learner.enrol_on("E2", "IMI", START, SHORT_END)
     learner.enrol_on("E3", "AIM", START, SHORT_END)
@@ -223,11 +227,130 @@ def test_learner_findings_are_reported_under_each_awarding_body_once() -> None:
     assert [f.awarding_body for f in findings(ledger, on=START, body="IMI")] == ["IMI"]
 
 
+def test_initials_and_capitals_are_imis_rejection_reasons_not_aims() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner(given_name="A. J.", warnings=[
+        {"code": "name-initials", "field": "given_name", "message": "'A. J.' uses initials"}])
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.enrol_on("E3", "AIM", START, SHORT_END)
+    found = findings(ledger, on=START, rule="data-quality")
+    assert [(f.awarding_body, f.clause) for f in found] == [
+        ("IMI", "Registering learners: rejection reasons")]
+
+
 def test_a_retracted_assessment_start_is_no_longer_a_finding() -> None:
     ledger = MemoryLedger()
     learner = ledger.learner()
     learner.enrol_on("E1", "AIM", START, SHORT_END)
     started = learner.start_assessment("E1", date(2026, 4, 2))
-    assert findings(ledger, on=START, rule="assessment-before-registration")
+    assert findings(ledger, on=date(2026, 4, 2), rule="assessment-before-registration")
     learner.retract_at(started)
-    assert findings(ledger, on=START, rule="assessment-before-registration") == []
+    assert findings(ledger, on=date(2026, 4, 2), rule="assessment-before-registration") == []
+
+
+def test_a_learner_never_registered_owes_no_withdrawal_notification() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "AIM", START, SHORT_END)
+    learner.withdraw("E1", date(2026, 4, 20), "left", None)   # before the 11 May deadline
+    assert findings(ledger, rule="withdrawal-notification") == []
+    assert findings(ledger) == []
+
+
+def test_a_registration_rejected_by_the_ao_needs_no_withdrawal_notification() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "AIM", START, SHORT_END)
+    learner.submit_registration("E1", date(2026, 4, 8))
+    learner.reject_registration("E1", date(2026, 4, 9), "no such qualification")
+    learner.withdraw("E1", date(2026, 4, 20), "left", None)
+    assert findings(ledger, rule="withdrawal-notification") == []
+
+
+def test_a_registered_learner_who_left_still_owes_the_notification() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "AIM", START, SHORT_END)
+    learner.withdraw("E1", date(2026, 4, 20), "left", None)
+    learner.submit_registration("E1", date(2026, 4, 8))   # learned after the withdrawal
+    (found,) = findings(ledger, rule="withdrawal-notification")
+    assert found.dates["deadline"] == date(2026, 5, 20)
+
+
+def apprentice(ledger: MemoryLedger, uln: str | None) -> History:
+    learner = ledger.learner(uln=uln)
+    learner.enrol("E1", "IMI", "603/0000/1", "Apprenticeship", [], START,
+                  START + timedelta(weeks=60), True, [])
+    return learner
+
+
+def test_an_apprenticeship_registered_without_a_uln_is_a_finding() -> None:
+    ledger = MemoryLedger()
+    learner = apprentice(ledger, None)
+    submitted = learner.submit_registration("E1", date(2026, 4, 8))
+    (found,) = findings(ledger, rule="uln-apprenticeship")
+    assert (found.awarding_body, found.enrolment, found.evidence) == (
+        "IMI", "E1", [learner.events[1][0], submitted])
+    assert "registered on 2026-04-08 without a ULN" in found.message
+
+
+def test_an_apprenticeship_registered_with_a_uln_is_not_a_finding() -> None:
+    ledger = MemoryLedger()
+    with_uln = apprentice(ledger, "1000000043")
+    with_uln.submit_registration("E1", date(2026, 4, 8))
+    later = MemoryLedger()
+    learner = apprentice(later, None)
+    learner.record_uln("1000000043", date(2026, 4, 7))
+    learner.submit_registration("E1", date(2026, 4, 8))
+    assert findings(ledger, rule="uln-apprenticeship") == []
+    assert findings(later, rule="uln-apprenticeship") == []
+
+
+def test_a_uln_recorded_only_after_the_registration_does_not_clear_the_finding() -> None:
+    ledger = MemoryLedger()
+    learner = apprentice(ledger, None)
+    learner.submit_registration("E1", date(2026, 4, 8))
+    learner.record_uln("1000000043", date(2026, 4, 9))
+    assert len(findings(ledger, rule="uln-apprenticeship")) == 1
+
+
+def test_a_claim_without_registration_or_sign_off_is_a_finding_for_every_awarding_body(
+) -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.enrol_on("E2", "GATEWAY", START, SHORT_END)
+    learner.enrol_on("E3", "NOSUCH", START, SHORT_END)
+    for ref in ("E1", "E2", "E3"):
+        learner.submit_claim(ref, date(2026, 6, 1))
+    found = findings(ledger, rule="claim-eligibility")
+    assert sorted((f.awarding_body, f.message.split(": ")[-1]) for f in found) == [
+        (body, reason) for body in ("GATEWAY", "IMI", "NOSUCH")
+        for reason in ("no IQA sign-off", "registration not confirmed")]
+    assert {f.rule_version for f in found} == {"ledger"}
+    assert {f.citation for f in found} == {
+        "ledger consistency rule: no certificate without a confirmed registration and an "
+        "IQA sign-off"}
+
+
+def test_a_certificate_received_for_an_unregistered_enrolment_is_a_finding() -> None:
+    ledger = MemoryLedger()
+    learner = ledger.learner()
+    learner.enrol_on("E1", "IMI", START, SHORT_END)
+    learner.sign_off_iqa("E1", date(2026, 5, 1))
+    learner.submit_claim("E1", date(2026, 5, 4))
+    received = learner.receive_certificate("E1", date(2026, 5, 20))
+    found = [f for f in findings(ledger, rule="claim-eligibility")
+             if received in f.evidence]
+    assert [f.message.split(": ")[-1] for f in found] == ["registration not confirmed"]
+
+
+def test_facts_after_the_judging_date_raise_no_finding() -> None:
+    ledger = MemoryLedger()
+    learner, _ = registered(ledger, confirmed=date(2026, 4, 10))
+    learner.start_assessment("E1", date(2026, 4, 9))
+    learner.withdraw("E1", date(2026, 5, 1), "left", date(2026, 6, 5))
+    assert findings(ledger, on=date(2026, 4, 8)) == []
+    (found,) = findings(ledger, on=date(2026, 6, 1), rule="withdrawal-notification")
+    assert found.dates["notified"] is None      # notified on 5 June: not yet on 1 June
+    assert findings(ledger, on=date(2026, 6, 1), rule="assessment-before-registration")

@@ -120,3 +120,23 @@ def test_the_date_attributes_of_an_event_class_are_those_it_declares():
     assert date_attributes(Learner.Withdrawn) == (
         "timestamp", "left_on", "notified_on", "occurred_on")
     assert date_attributes(Learner.AssessmentStarted) == ("timestamp", "occurred_on")
+
+
+AMENDED = "aggregates.learner:Learner.DetailsAmended"
+
+
+def test_an_amendment_stored_before_version_2_reads_as_having_no_warnings():
+    (entry,) = entries_of_rows([(9, bytes(16), 3, AMENDED, b'{"field":"family_name"}')])
+    assert entry.state == {"field": "family_name", "warnings": []}
+
+
+def test_an_amendment_stored_at_version_2_keeps_its_warnings_and_drops_the_version():
+    state = b'{"field":"family_name","warnings":[{"code":"name-capitals"}],"class_version":2}'
+    (entry,) = entries_of_rows([(9, bytes(16), 3, AMENDED, state)])
+    assert entry.state == {"field": "family_name", "warnings": [{"code": "name-capitals"}]}
+
+
+def test_the_library_upcasts_a_version_1_amendment_the_same_way():
+    state = {"field": "family_name"}
+    Learner.DetailsAmended.upcast_v1_v2(state)
+    assert state == {"field": "family_name", "warnings": []}

@@ -85,7 +85,7 @@ def learner_with(*enrolments):
 
 
 def test_retention_runs_from_the_last_enrolment_to_end():
-    book = RuleBook(versions={}, retention={"ILM": 6})
+    book = RuleBook(versions={}, retention={"ILM": 6}, default_retention_years=3)
     learner = learner_with(("E1", "IMI"), ("E2", "ILM"))
     learner.withdraw("E1", date(2023, 10, 2), "requested", None, CTX)
     assert retention_of(learner, book).keep_until is None
@@ -100,7 +100,7 @@ def test_retention_runs_from_the_last_enrolment_to_end():
 
 
 def test_a_learner_never_enrolled_is_kept_three_years_from_recording():
-    retention = retention_of(learner_with(), RuleBook(versions={}))
+    retention = retention_of(learner_with(), RuleBook(versions={}, default_retention_years=3))
     assert (retention.basis, retention.keep_until) == ("recorded, never enrolled",
                                                        date(2026, 1, 1))
 

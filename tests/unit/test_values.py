@@ -113,10 +113,11 @@ def test_a_birth_date_in_the_future_is_refused_and_a_placeholder_is_warned():
 
 
 @pytest.mark.parametrize(("born", "warned"), [
-    (date(2013, 9, 1), False), (date(2013, 9, 2), True), (date(1916, 9, 2), False),
+    (date(2012, 9, 1), False), (date(2012, 9, 2), True), (date(1916, 9, 2), False),
     (date(1915, 9, 1), True),
 ])
-def test_age_on_the_programme_start_must_be_13_to_110(born, warned):
+def test_age_on_the_programme_start_must_be_14_to_110(born, warned):
+    """Seed 003: ULNs are for learners aged 14 and over (the range is ledger.toml's)."""
     assert bool(check_age_at_start(born, date(2026, 9, 1))) is warned
 
 

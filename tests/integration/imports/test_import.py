@@ -396,3 +396,23 @@ def test_a_change_between_the_check_and_the_write_that_contradicts_a_row_refuses
 
 def _versions(app, learner: UUID) -> list[int]:
     return [event.originator_version for _, event in app.learner_events(learner)]
+
+
+def test_event_rows_record_registration_checks_units_and_eqa_sampling_idempotently(
+    make_app, tmp_path
+):
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + SIAN.replace(",,,\n", ",2025-10-01,,\n")),
+               OPTIONS)
+    events = write(tmp_path, (
+        "event,centre,learner,enrolment,occurred_on\n"
+        "registration-checked,C1,L2,E1,2025-10-03\n"
+        "units-completed,C1,L2,E1,2026-05-01\n"
+        "eqa-sampling-required,C1,L2,E1,2026-04-01\n"
+        "EqaSampled,C1,L2,E1,2026-05-04\n"
+    ), "events.csv")
+    summary = import_csv(app, events, OPTIONS)
+    assert summary.events == 4
+    assert kinds(app.find_learner("L2"))[-4:] == [
+        "registration-checked", "units-completed", "eqa-sampling-required", "eqa-sampled"]
+    assert import_csv(app, events, OPTIONS).events == 0

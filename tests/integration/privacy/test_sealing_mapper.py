@@ -71,7 +71,7 @@ def expected_state(event, sealed_data: str | None) -> bytes:
              if key not in ("originator_id", "originator_version")}
     name = type(event).__name__
     personal = [a for a in personal_attributes(name) if state.get(a) is not None]
-    quotes = name in ("Recorded", "Enrolled") and state.get("warnings")
+    quotes = name in ("Recorded", "Enrolled", "DetailsAmended") and state.get("warnings")
     shape = {attribute: None for attribute in personal}
     for attribute in personal:
         if isinstance(state[attribute], dict):
@@ -80,6 +80,8 @@ def expected_state(event, sealed_data: str | None) -> bytes:
     if quotes:
         state["warnings"] = [{**w, "message": None} for w in state["warnings"]]
         shape["warnings.message"] = None
+    if getattr(type(event), "class_version", 1) > 1:  # as the library's mapper adds it
+        state["class_version"] = type(event).class_version
     if sealed_data is not None:
         state[ENVELOPE] = {"v": 1, "data": sealed_data, "shape": shape}
     return library_json().encode(state)
@@ -110,7 +112,7 @@ def test_events_are_stored_as_the_library_writes_their_state_sealed_or_prepared(
                              None, record_warnings, date(2026, 1, 1), ctx)
     learner.enrol("E1", "IMI", "603/1234/5", title, units, date(2026, 1, 5),
                   date(2026, 9, 1), False, enrol_warnings, ctx)
-    learner.amend("family_name", given_name, note, date(2026, 1, 6), ctx)
+    learner.amend("family_name", given_name, note, date(2026, 1, 6), ctx, record_warnings)
     learner.submit_registration("E1", date(2026, 1, 7), ctx)
     index = LearnerReference.start("L1")
     index.add_centre("C1")
