@@ -29,7 +29,9 @@ def registered(ledger: MemoryLedger, ref: str = "L1", body: str = "AIM",
 def test_a_clean_history_has_no_findings() -> None:
     ledger = MemoryLedger()
     learner, _ = registered(ledger)
+    learner.check_registration("E1", date(2026, 4, 15))  # 5th working day after 8 April
     learner.start_assessment("E1", date(2026, 4, 10))
+    learner.complete_units("E1", date(2026, 6, 30))
     learner.sign_off_iqa("E1", date(2026, 7, 1))
     learner.submit_claim("E1", date(2026, 7, 15))      # 10th working day after 1 July
     learner.receive_certificate("E1", date(2026, 8, 3))
@@ -42,7 +44,7 @@ def test_a_late_registration_is_a_finding_citing_the_rule_and_its_events() -> No
     learner = ledger.learner()
     enrolled = learner.enrol_on("E1", "AIM", START, SHORT_END)
     submitted = learner.submit_registration("E1", date(2026, 5, 12))
-    assert findings(ledger) == [Finding(
+    assert findings(ledger, rule="late-registration") == [Finding(
         rule="late-registration", awarding_body="AIM", rule_version="policy-1.0", clause="3.2",
         severity="major", centre="C1", learner="L1", enrolment="E1",
         dates={"programme_start": START, "deadline": date(2026, 5, 11),
@@ -118,7 +120,7 @@ def test_a_claim_without_iqa_sign_off_or_confirmed_registration_is_ineligible() 
     claim = learner.submit_claim("E1", date(2026, 6, 1))
     found = findings(ledger, rule="claim-eligibility")
     assert [f.message.split(": ")[-1] for f in found] == [
-        "no IQA sign-off", "registration not confirmed"]
+        "no IQA sign-off", "registration not confirmed", "units not recorded as complete"]
     assert all(f.evidence == [claim] and f.severity == "critical" for f in found)
 
 
@@ -128,7 +130,8 @@ def test_a_claim_for_a_withdrawn_learner_is_ineligible() -> None:
     learner.sign_off_iqa("E1", date(2026, 5, 1))
     withdrawn = learner.withdraw("E1", date(2026, 5, 4), "left", date(2026, 5, 5))
     claim = learner.submit_claim("E1", date(2026, 5, 6))
-    (found,) = findings(ledger, rule="claim-eligibility")
+    (found,) = [f for f in findings(ledger, rule="claim-eligibility")
+                if "withdrawn" in f.message]
     assert found.evidence == [withdrawn, claim]
     assert "learner withdrawn (left on 2026-05-04)" in found.message
 
