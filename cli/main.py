@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from aggregates.errors import InvalidValue
+from aggregates.values import parse_actor
 from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
 from cli.importing import demo, import_command
@@ -42,7 +44,11 @@ class LedgerGroup(click.Group):
 @click.pass_context
 def cli(context: click.Context, db: str | None, actor: str | None) -> None:
     """The compliance ledger: an event-sourced record of learner registrations."""
-    context.obj = Settings(db=db, actor=(actor or "").strip() or default_actor())
+    try:
+        who = parse_actor((actor or "").strip() or default_actor())
+    except InvalidValue as error:
+        raise click.BadParameter(error.message, param_hint="--actor") from None
+    context.obj = Settings(db=db, actor=who)
 
 
 @cli.command("init")
