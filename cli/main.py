@@ -13,9 +13,12 @@ from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
 from cli.importing import demo, import_command
 from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
+from cli.output import terminal_text
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
 from cli.report import rebuild_command, replay_command, report_group
+
+ERROR_LIMIT = 300
 
 
 class LedgerGroup(click.Group):
@@ -26,12 +29,21 @@ class LedgerGroup(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as error:
             where = f"{error.ctx.command_path}: " if error.ctx else ""
-            click.echo(f"Error: {where}{error.format_message()}", err=True)
+            error_line(f"{where}{error.format_message()}")
         except click.ClickException as error:
-            click.echo(f"Error: {error.format_message()}", err=True)
+            error_line(error.format_message())
         except click.Abort:
-            click.echo("Error: aborted", err=True)
+            error_line("aborted")
         sys.exit(1)
+
+
+def error_line(message: str) -> None:
+    """`Error: message` on stderr: one line, control characters escaped, cut when long (a
+    value typed by mistake is echoed, not a 100,000-character paste)."""
+    text = terminal_text(message)
+    if len(text) > ERROR_LIMIT:
+        text = f"{text[:ERROR_LIMIT]}… ({len(text):,} characters)"
+    click.echo(f"Error: {text}", err=True)
 
 
 @click.group("ledger", cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})

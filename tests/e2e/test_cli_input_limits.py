@@ -84,3 +84,18 @@ def test_an_actor_too_long_or_with_control_characters_is_refused(db_url, actor):
     assert result.stderr.startswith("Error: ")
     assert "--actor" in result.stderr
     assert len(result.stderr) < 300
+
+
+def test_a_long_value_click_itself_refuses_is_cut_in_the_error_line(ledger):
+    result = ledger("import", "x.csv", "--layout", LONG)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert len(result.stderr) < 400
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_error_line_shows_control_characters_escaped(ledger):
+    result = ledger("audit", "L\x1b[31m1")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr
+    assert result.stderr.count("\n") == 1
