@@ -18,15 +18,19 @@ from ledger.imports.runner import DEFAULT_BATCH_SIZE
 DEMO_DB = "sqlite:///ledger-demo.db"
 
 
-def run_import(path: Path, options: ImportOptions) -> ImportSummary:
-    """Import with a progress bar; refusals list every problem on stderr, then exit 1."""
+def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportSummary:
+    """Import with a progress bar; refusals list every problem (on stderr, or as a JSON
+    document on stdout), then exit 1."""
     app = settings().app()
     try:
         with TerminalProgress() as progress:
             summary = import_csv(app, path, options, progress)
     except ImportRefused as refused:
-        for problem in refused.problems:
-            click.echo(f"  {problem}", err=True)
+        if fmt == "json":
+            emit_json(refusal_document(path, options, refused))
+        else:
+            for problem in refused.problems:
+                click.echo(f"  {problem}", err=True)
         raise
     except KeyboardInterrupt:
         raise click.ClickException(
@@ -39,6 +43,17 @@ def run_import(path: Path, options: ImportOptions) -> ImportSummary:
     for problem in summary.skipped:
         click.echo(f"Skipped {problem}", err=True)
     return summary
+
+
+def refusal_document(path: Path, options: ImportOptions,
+                     refused: ImportRefused) -> dict[str, Any]:
+    """A refused import as JSON: why, and every problem with its line and column."""
+    return {
+        "file": path.name, "refused": True, "dry_run": options.dry_run,
+        "message": str(refused),
+        "problems": [{"line": p.line, "column": p.column, "reason": p.reason}
+                     for p in refused.problems],
+    }
 
 
 def summary_lines(summary: ImportSummary) -> list[str]:
@@ -96,7 +111,7 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
     """
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
                             batch_size=batch_size, layout=layout, workers=workers)
-    summary = run_import(file, options)
+    summary = run_import(file, options, fmt)
     if fmt == "json":
         emit_json(summary_document(summary))
     else:
