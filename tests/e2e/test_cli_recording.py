@@ -2,6 +2,7 @@
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -15,9 +16,11 @@ ENROL = ["enrol", "L1", "E1", "--awarding-body", "IMI", "--qualification", "603/
 
 
 def all_commands(group, prefix=()):
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         yield (*prefix, name)
-        if hasattr(command, "commands"):
+        if isinstance(command, click.Group):
             yield from all_commands(command, (*prefix, name))
 
 
