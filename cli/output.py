@@ -194,8 +194,14 @@ def _line(parts: list[str]) -> str:
 def detail_line(label: str, text: str, width: int, indent: int = DETAIL_INDENT) -> str:
     """`label: text` indented, folded at spaces to the width; only a word longer than a
     whole line is broken."""
-    lead = " " * indent + f"{label}: "
+    return folded(f"{label}: {text}", width, indent, hanging=len(label) + 2)
+
+
+def folded(text: str, width: int, indent: int = 0, hanging: int = 0) -> str:
+    """Text indented and folded at spaces to the width (continuation lines `hanging`
+    further in); only a word longer than a whole line is broken."""
+    lead = " " * indent
     return "\n".join(textwrap.wrap(
-        text, width=max(width, len(lead) + 20), initial_indent=lead,
-        subsequent_indent=" " * len(lead), break_on_hyphens=False,
-    ))
+        text, width=max(width, indent + hanging + 20), initial_indent=lead,
+        subsequent_indent=lead + " " * hanging, break_on_hyphens=False,
+    )) or lead

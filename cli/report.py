@@ -18,6 +18,7 @@ from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
 from ledger.integrity.verify import digest_at
+from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
@@ -49,8 +50,7 @@ def report_options(function: F) -> F:
                      help="Nation for bank holidays of centres not in centres.toml: England, "
                           "Wales, Scotland or Northern Ireland (default: LEDGER_NATION or "
                           "England)."),
-        click.option("--redact", is_flag=True,
-                     help="Mask dates of birth, postcodes and emails, for sharing."),
+        click.option("--redact", is_flag=True, help=REDACT_HELP),
         format_option("table", "json", "csv"),
     ]
     for option in reversed(options):
@@ -162,10 +162,11 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
 @click.option("--to", default=None, help="Last recorded date (ISO).")
 @click.option("--as-at", "as_at", default=None,
               help="Use only events recorded by this moment (ISO; UTC unless zoned).")
+@click.option("--redact", "masked", is_flag=True, help=REDACT_HELP)
 @format_option("table", "json", "csv")
 @user_errors
 def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | None,
-                  fmt: str) -> None:
+                  masked: bool, fmt: str) -> None:
     """Every event recorded for a centre's learners, by recorded date, with retractions."""
     centre = parse_centre(centre)
     first = parse_date(from_, "from") if from_ else None
@@ -188,8 +189,11 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
                 continue
             rows.append({"learner": references[key], **row})
     rows.sort(key=lambda row: row["position"])
+    if masked:
+        rows = redact(rows)
     columns = ("learner", *AUDIT_COLUMNS)
-    document = {"centre": centre, "from": first, "to": last, "as_at": moment}
+    document = {"centre": centre, "from": first, "to": last, "as_at": moment,
+                "redacted": masked}
     emit_rows(rows, columns, fmt, f"Audit of centre {centre}", document)
 
 
