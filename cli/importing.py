@@ -38,7 +38,8 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportS
             "to finish (nothing is recorded twice)"
         ) from None
     if summary.ignored_columns:
-        click.echo(f"Notice: ignored column(s) not in the {summary.layout} layout: "
+        columns = "column" if len(summary.ignored_columns) == 1 else "columns"
+        click.echo(f"Notice: ignored {columns} not in the {summary.layout} layout: "
                    f"{', '.join(summary.ignored_columns)}", err=True)
     for problem in summary.skipped:
         click.echo(f"Skipped {problem}", err=True)

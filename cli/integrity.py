@@ -9,7 +9,7 @@ import click
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option
+from cli.output import emit_json, format_option, plural
 from ledger.integrity.bundle import export_bundle, verify_bundle
 from ledger.integrity.chain import Digest
 from ledger.integrity.verify import LedgerTampered, current_digest, verify_ledger
@@ -27,8 +27,9 @@ def verify(digest_text: str | None, bundle: Path | None) -> None:
     digest = Digest.parse(digest_text) if digest_text else None
     if bundle is not None:
         summary = verify_bundle(bundle, digest)
-        click.echo(f"Bundle verified: {summary.events} events of centre {summary.centre} "
-                   f"in {summary.entries} chain entries, {len(summary.rule_sets)} rule set(s).")
+        click.echo(f"Bundle verified: {plural(summary.events, 'event')} of centre "
+                   f"{summary.centre} in {plural(summary.entries, 'chain entry', 'chain entries')}"
+                   f", {plural(len(summary.rule_sets), 'rule set')}.")
         click.echo(f"Digest: {summary.digest}")
         if digest is not None:
             click.echo(f"Extends digest {digest}: nothing up to position {digest.position} "
@@ -37,7 +38,7 @@ def verify(digest_text: str | None, bundle: Path | None) -> None:
     result = verify_ledger(settings().app(), digest)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
-    click.echo(f"Verified {result.events} events.")
+    click.echo(f"Verified {plural(result.events, 'event')}.")
     click.echo(f"Digest: {result.head}")
     if result.extends is not None:
         click.echo(f"Extends digest {result.extends}: nothing up to position "
@@ -74,8 +75,9 @@ def export(centre: str, start: str | None, end: str | None, policies: Path | Non
         raise InvalidValue("to", f"{last.isoformat()} is before --from {first.isoformat()}")
     summary = export_bundle(settings().app(), parse_centre(centre), out, first, last,
                             extra_policies=policies)
-    click.echo(f"Exported {summary.events} events of centre {summary.centre} to {out} "
-               f"({summary.entries} chain entries, {len(summary.rule_sets)} rule set(s)).")
+    click.echo(f"Exported {plural(summary.events, 'event')} of centre {summary.centre} to "
+               f"{out} ({plural(summary.entries, 'chain entry', 'chain entries')}, "
+               f"{plural(len(summary.rule_sets), 'rule set')}).")
     click.echo(f"Digest: {summary.digest}")
 
 

@@ -90,7 +90,7 @@ def test_a_refused_import_in_json_prints_a_json_document_of_the_problems(ledger,
     assert document["problems"] == [{
         "line": 2, "column": "date_of_birth",
         "reason": "'30/02/2000' is not a real date (day is out of range for month)"}]
-    assert result.stderr.startswith("Error: 1 of 1 row(s) in bad.csv are invalid")
+    assert result.stderr.startswith("Error: 1 of 1 row in bad.csv is invalid")
 
 
 def test_a_stray_quote_refusal_in_json_names_the_line(ledger, tmp_path, export):

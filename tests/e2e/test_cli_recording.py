@@ -33,8 +33,8 @@ def test_every_command_has_help(path):
 
 
 def test_recording_prints_the_positions_of_the_new_events(ledger):
-    assert ledger(*LEARNER).stdout == "Recorded 1 event(s) for L1: 1\n"
-    assert ledger(*ENROL).stdout == "Recorded 1 event(s) for L1: 4\n"
+    assert ledger(*LEARNER).stdout == "Recorded 1 event for L1: 1\n"
+    assert ledger(*ENROL).stdout == "Recorded 1 event for L1: 4\n"
     result = ledger("register", "L1", "E1", "--submitted", "2026-09-20", "--confirmed",
                     "2026-09-24", "--ao-ref", "IMI-7", "--format", "json")
     assert json.loads(result.stdout) == {"learner": "L1", "events": [5, 6], "warnings": []}
@@ -133,7 +133,7 @@ def test_an_unusable_database_url_is_one_error_line():
 def test_data_quality_warnings_are_shown_when_recording(ledger):
     result = ledger("learner", "add", "L9", "--centre", "C1", "--given-name", "Anna",
                     "--family-name", "SMITH", "--dob", "1901-01-01", "--gender", "2")
-    assert result.stdout == "Recorded 1 event(s) for L9: 1\n"
+    assert result.stdout == "Recorded 1 event for L9: 1\n"
     assert result.stderr.splitlines() == [
         "Warning: family_name: 'SMITH' is all capitals",
         "Warning: date_of_birth: 1901-01-01 is a placeholder, not a real date of birth"]
