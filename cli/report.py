@@ -143,8 +143,6 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     rows = selection.rows([f.as_row() for f in found])
     title = selection.title("Maladministration findings")
     if fmt == "table":
-        for row in rows:
-            row["cited"] = f"{row['awarding_body']} {row['rule_version']} clause {row['clause']}"
         emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
         counts = Counter(f.severity for f in found)
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])

@@ -17,6 +17,12 @@ class RuleLike(Protocol):
     severity: str
     params: dict[str, Any]
 
+    @property
+    def reference(self) -> str:
+        """The rule as an assessor cites it, e.g. `IMI registration guidance (issue 10),
+        introduction`."""
+        ...
+
 
 class CalendarLike(Protocol):
     """A centre's working-day calendar."""
@@ -40,8 +46,9 @@ def add_days(start: date, days: int, unit: str, calendar: CalendarLike) -> date:
 
 
 def describe_days(days: int, unit: str) -> str:
-    """`25 working days` or `90 days`."""
-    return f"{days} working days" if unit == "working" else f"{days} days"
+    """`25 working days`, `90 days` or `1 day`."""
+    word = "day" if days == 1 else "days"
+    return f"{days} working {word}" if unit == "working" else f"{days} {word}"
 
 
 def add_months(day: date, months: int) -> date:

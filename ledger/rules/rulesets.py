@@ -87,7 +87,7 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "lrs-reverification": ({}, {"fields": (_lrs_fields, None)}),
     "data-quality": ({"codes": _codes}, {}),
 }
-COMMON_KEYS = {"clause", "severity", "description"}
+COMMON_KEYS = {"clause", "severity", "description", "cite"}
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,17 @@ class Rule:
     params: dict[str, Any]
     description: str = ""
     source: str = ""
+    cited_as: str = ""  # the document as an assessor names it (the version's `cited_as`)
+    cite: str = ""  # the clause as an assessor cites it (the rule's `cite`)
 
     @property
     def reference(self) -> str:
-        """How a finding cites the rule, e.g. `AIM 2024-01 clause 3.2`."""
-        return f"{self.awarding_body} {self.version} clause {self.clause}"
+        """How an assessor cites the rule: `IMI registration guidance (issue 10),
+        introduction`; without display text in the rule set, `AIM policy-1.0, clause 3.2`."""
+        document = self.cited_as or f"{self.awarding_body} {self.version}"
+        clause = self.cite or (f"clause {self.clause}" if self.clause[:1].isdigit()
+                               else self.clause)
+        return f"{document}, {clause}"
 
 
 @dataclass(frozen=True)
@@ -270,12 +276,13 @@ def _load_version(path: Path, body: str, raw: Any, prefix: str) -> RuleSetVersio
     version = _require(path, raw, "version", prefix, str)
     effective = _require(path, raw, "effective_from", prefix, date)
     source = _require(path, raw, "source", prefix, str)
-    unknown = set(raw) - {"version", "effective_from", "source", "rules"}
+    cited_as = str(raw.get("cited_as", ""))
+    unknown = set(raw) - {"version", "effective_from", "source", "rules", "cited_as"}
     if unknown:
         raise RuleSetError(path, prefix + sorted(unknown)[0], "is not a known key")
     raw_rules = _require(path, raw, "rules", prefix, dict)
     rules = {
-        rule_id: _load_rule(path, body, version, source, rule_id, spec,
+        rule_id: _load_rule(path, body, (version, source, cited_as), rule_id, spec,
                             f"{prefix}rules.{rule_id}.")
         for rule_id, spec in raw_rules.items()
     }
@@ -283,8 +290,10 @@ def _load_version(path: Path, body: str, raw: Any, prefix: str) -> RuleSetVersio
 
 
 def _load_rule(
-    path: Path, body: str, version: str, source: str, rule_id: str, spec: Any, prefix: str,
+    path: Path, body: str, of_version: tuple[str, str, str], rule_id: str, spec: Any,
+    prefix: str,
 ) -> Rule:
+    version, source, cited_as = of_version
     if rule_id not in RULE_KINDS:
         raise RuleSetError(path, prefix.rstrip("."),
                            f"unknown rule (known: {', '.join(RULE_KINDS)})")
@@ -309,7 +318,7 @@ def _load_rule(
     if rule_id == "late-registration":
         _check_long_course(path, prefix, params)
     return Rule(rule_id, body, version, clause, severity, params,
-                str(spec.get("description", "")), source)
+                str(spec.get("description", "")), source, cited_as, str(spec.get("cite", "")))
 
 
 def _check_long_course(path: Path, prefix: str, params: dict[str, Any]) -> None:
