@@ -10,6 +10,7 @@ from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option, plural
+from cli.progress_bar import TerminalProgress
 from ledger.integrity.bundle import export_bundle, verify_bundle
 from ledger.integrity.chain import Digest
 from ledger.integrity.verify import LedgerTampered, current_digest, verify_ledger
@@ -35,7 +36,8 @@ def verify(digest_text: str | None, bundle: Path | None) -> None:
             click.echo(f"Extends digest {digest}: nothing up to position {digest.position} "
                        "was changed.")
         return
-    result = verify_ledger(settings().app(), digest)
+    with TerminalProgress(unit="events") as progress:
+        result = verify_ledger(settings().app(), digest, progress=progress)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
     click.echo(f"Verified {plural(result.events, 'event')}.")
@@ -73,8 +75,9 @@ def export(centre: str, start: str | None, end: str | None, policies: Path | Non
     last = parse_date(end, "to") if end else None
     if first is not None and last is not None and last < first:
         raise InvalidValue("to", f"{last.isoformat()} is before --from {first.isoformat()}")
-    summary = export_bundle(settings().app(), parse_centre(centre), out, first, last,
-                            extra_policies=policies)
+    with TerminalProgress(unit="events") as progress:
+        summary = export_bundle(settings().app(), parse_centre(centre), out, first, last,
+                                extra_policies=policies, progress=progress)
     click.echo(f"Exported {plural(summary.events, 'event')} of centre {summary.centre} to "
                f"{out} ({plural(summary.entries, 'chain entry', 'chain entries')}, "
                f"{plural(len(summary.rule_sets), 'rule set')}).")
