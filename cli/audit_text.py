@@ -40,18 +40,18 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def change_lines(changes: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(label, text) for each change worth showing: nested details one by one, warnings by
-    field, empty values left out."""
+    """(label, text) for each change worth showing: nested details one by one, empty values
+    left out, data-quality warnings last."""
+    warnings = changes.get("warnings") or []
     for key, value in changes.items():
-        if value in (None, "", [], {}):
+        if value in (None, "", [], {}) or key == "warnings":
             continue
         if isinstance(value, dict):
             yield from change_lines(value)
-        elif key == "warnings" and isinstance(value, list):
-            for warning in value:
-                yield "warning", f"{warning.get('field', '')}: {warning.get('message', '')}"
         else:
             yield key.replace("_", " "), as_text(value)
+    for warning in warnings if isinstance(warnings, list) else []:
+        yield "warning", f"{warning.get('field', '')}: {warning.get('message', '')}"
 
 
 def headline(row: dict[str, Any], zone: ZoneInfo, digits: int) -> str:
@@ -69,9 +69,10 @@ def audit_text(rows: Sequence[dict[str, Any]], title: str, zone: ZoneInfo,
     digits = max((len(str(row["position"])) for row in rows), default=1)
     for row in rows:
         lines.append(terminal_text(headline(row, zone, digits)))
-        who = (f"happened {as_text(row['occurred_on'])}, recorded by {row['actor']} "
-               f"({row['source']})")
+        who = f"happened {as_text(row['occurred_on'])}, recorded by {row['actor']}"
         lines.append(folded(terminal_text(who), width, CHANGE_INDENT))
+        lines.append(detail_line("source", terminal_text(row["source"] or ""), width,
+                                 CHANGE_INDENT))
         for label, text in change_lines(row["changes"]):
             lines.append(detail_line(label, terminal_text(text), width, CHANGE_INDENT))
         if row.get("note"):

@@ -154,8 +154,8 @@ def demo(learners: int, seed: int, db: str | None, csv_path: Path | None) -> Non
                        f"new learners, {summary.events} events written")
     show_reports(learners)
     url = current.app().url
-    click.echo(f"\nThe demo ledger is {url}; look at a learner with "
-               f"`ledger --db {url} audit L00002`.")
+    click.echo(f"\nThe demo ledger is {url}. Look at a learner with:")
+    click.echo(f"  ledger --db {url} audit L00002")
 
 
 def demo_database(given: str | None, group_db: str | None) -> str | None:

@@ -173,8 +173,8 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2:] == [
         "", "[late-registrations report as table]", "", "[maladministration report as table]",
-        "", f"The demo ledger is {db_url}; look at a learner with "
-            f"`ledger --db {db_url} audit L00002`.",
+        "", f"The demo ledger is {db_url}. Look at a learner with:",
+        f"  ledger --db {db_url} audit L00002",
     ]
 
 
