@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -92,8 +92,16 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 
 def terminal_width() -> int:
-    """The terminal's width (COLUMNS when set; 80 when not on a terminal)."""
-    return shutil.get_terminal_size((80, 24)).columns
+    """The terminal's width: COLUMNS when set, else the terminal of stdout, stderr or stdin
+    (so `ledger audit REF | less` keeps the screen's width), else 80."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    for stream in (sys.__stdout__, sys.__stderr__, sys.__stdin__):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            continue
+    return 80
 
 
 def emit_json(document: Any) -> None:
@@ -163,8 +171,12 @@ def _rich_table(headers: Sequence[str], cells: Sequence[Sequence[str]],
     from rich.table import Table
 
     table = Table(title=title or None, show_lines=False)
-    for header, size in zip(headers, narrowest, strict=True):
-        table.add_column(header, overflow="fold", min_width=size)
+    for index, (header, size) in enumerate(zip(headers, narrowest, strict=True)):
+        # a column of single words (dates, references, numbers) takes no more than it needs,
+        # so the free text beside it gets the room and folds on fewer lines
+        words = all(" " not in row[index] for row in cells)
+        widest = max([size, *(len(row[index]) for row in cells)]) if words else None
+        table.add_column(header, overflow="fold", min_width=size, max_width=widest)
     for row in cells:
         table.add_row(*(escape(cell) for cell in row))
     Console(width=width, soft_wrap=False).print(table)
