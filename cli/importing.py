@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option
+from cli.output import emit_json, folded, format_option, terminal_text, terminal_width
 from cli.progress_bar import TerminalProgress
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
@@ -30,7 +31,7 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportS
             emit_json(refusal_document(path, options, refused))
         else:
             for problem in refused.problems:
-                click.echo(f"  {problem}", err=True)
+                click.echo(problem_line(str(problem)), err=True)
         raise
     except KeyboardInterrupt:
         raise click.ClickException(
@@ -44,6 +45,14 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportS
     for problem in summary.skipped:
         click.echo(f"Skipped {problem}", err=True)
     return summary
+
+
+def problem_line(text: str) -> str:
+    """`  line 3, column x: reason`, folded at spaces to a terminal's width (one line when
+    stderr is not a terminal, for scripts)."""
+    if not sys.stderr.isatty():
+        return f"  {text}"
+    return folded(terminal_text(text), terminal_width(), indent=2, hanging=2)
 
 
 def refusal_document(path: Path, options: ImportOptions,

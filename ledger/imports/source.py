@@ -127,7 +127,8 @@ def check_swallowed(header: Header, cells: list[str], line: int, end: int) -> No
               f"to {end} were read as part of this row ({len(cells)} cells where the header "
               f"has {header.width}); fix or remove the stray quote")
     raise ImportRefused(
-        f"line {line} has a stray quote that swallows {end - line} line(s) after it; the file "
+        f"line {line} has a stray quote that swallows the {end - line} "
+        f"{'line' if end - line == 1 else 'lines'} after it; the file "
         "is refused, even with --skip-invalid, as those rows would be lost; nothing was "
         "written", [RowProblem(line, "", reason)],
     )
