@@ -1,5 +1,16 @@
 """Typed domain errors: every user mistake is a LedgerError, never a traceback."""
 
+ECHO_LIMIT = 80
+
+
+def shown(value: object) -> str:
+    """A value as an error message echoes it: its repr, cut at about 80 characters."""
+    text = repr(value)
+    if len(text) <= ECHO_LIMIT:
+        return text
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:ECHO_LIMIT - 1]}… ({length:,} characters)"
+
 
 class LedgerError(Exception):
     """Base class of every error the ledger reports to its users."""

@@ -18,6 +18,7 @@ from aggregates.errors import (
     InvalidValue,
     UnknownEnrolment,
     UnknownEvent,
+    shown,
 )
 from aggregates.reference import REFERENCE
 from aggregates.values import is_valid_uln
@@ -107,7 +108,7 @@ class Learner(DirectAggregate):
         if missing:
             raise InvalidValue(sorted(missing)[0], "is required")
         if uln is not None and not is_valid_uln(uln):
-            raise InvalidValue("uln", f"{uln!r} is not a valid ULN")
+            raise InvalidValue("uln", f"{shown(uln)} is not a valid ULN")
         all_details = {name: details.get(name) for name in DETAIL_FIELDS}
         return cls._create(  # as `cls(...)` does, less its argument handling (see events)
             cls.Recorded, centre=centre, reference=reference, details=all_details, uln=uln,
@@ -184,7 +185,7 @@ class Learner(DirectAggregate):
         """The live enrolment fact, or UnknownEnrolment."""
         fact = self.latest("enrolled", ref)
         if fact is None:
-            raise UnknownEnrolment(f"learner {self.reference} has no enrolment {ref!r}")
+            raise UnknownEnrolment(f"learner {self.reference} has no enrolment {shown(ref)}")
         return fact
 
     def registration(self, ref: str) -> tuple[str, Fact | None]:
@@ -246,7 +247,7 @@ class Learner(DirectAggregate):
         warnings: list[dict[str, str]], ctx: Context,
     ) -> None:
         if self.latest("enrolled", ref) is not None:
-            raise DuplicateEnrolment(f"learner {self.reference} already has enrolment {ref!r}")
+            raise DuplicateEnrolment(f"learner {self.reference} already has enrolment {shown(ref)}")
         self.check_not_before(planned_end, programme_start, "planned end", "programme start")
         self.trigger_event(
             self.Enrolled,
@@ -259,7 +260,7 @@ class Learner(DirectAggregate):
 
     def record_uln(self, uln: str, on: date, ctx: Context) -> None:
         if not is_valid_uln(uln):
-            raise InvalidValue("uln", f"{uln!r} is not a valid ULN")
+            raise InvalidValue("uln", f"{shown(uln)} is not a valid ULN")
         current, status = self.uln_status()
         if current == uln:
             raise ImpossibleCommand(f"ULN {uln} is already recorded for {self.reference}")
@@ -274,14 +275,14 @@ class Learner(DirectAggregate):
         self, code: str, flags: list[str], master_uln: str | None, on: date, ctx: Context,
     ) -> None:
         if code not in LRS_OUTCOMES:
-            raise InvalidValue("code", f"{code!r} is not an LRS code (WSVRC001 to WSVRC006)")
+            raise InvalidValue("code", f"{shown(code)} is not an LRS code (WSVRC001 to WSVRC006)")
         unknown = sorted(set(flags) - LRS_FLAGS)
         if unknown:
-            raise InvalidValue("flags", f"{unknown[0]!r} is not a flag (VRF1 to VRF8)")
+            raise InvalidValue("flags", f"{shown(unknown[0])} is not a flag (VRF1 to VRF8)")
         if code == "WSVRC002" and master_uln is None:
             raise InvalidValue("master_uln", "a linked match (WSVRC002) needs the master ULN")
         if master_uln is not None and not is_valid_uln(master_uln):
-            raise InvalidValue("master_uln", f"{master_uln!r} is not a valid ULN")
+            raise InvalidValue("master_uln", f"{shown(master_uln)} is not a valid ULN")
         current, _ = self.uln_status()
         if current is None:
             raise ImpossibleCommand(f"learner {self.reference} has no ULN to verify")
@@ -293,7 +294,8 @@ class Learner(DirectAggregate):
 
     def verify_id(self, document: str, on: date, ctx: Context) -> None:
         if document not in ID_DOCUMENTS:
-            raise InvalidValue("document", f"{document!r} is not one of {', '.join(ID_DOCUMENTS)}")
+            raise InvalidValue("document",
+                               f"{shown(document)} is not one of {', '.join(ID_DOCUMENTS)}")
         self.trigger_event(self.IdVerified, document=document, occurred_on=on, **_meta(ctx))
 
     def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
@@ -339,10 +341,10 @@ class Learner(DirectAggregate):
         """Amend one detail; `warnings` are the new value's data-quality warnings, found by
         the same checks as a new learner's (an amendment closes a finding only without one)."""
         if name not in DETAIL_FIELDS:
-            raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
+            raise InvalidValue("field", f"{shown(name)} is not one of {', '.join(DETAIL_FIELDS)}")
         old = self.detail(name)
         if old == new:
-            raise ImpossibleCommand(f"{name} is already {new!r}")
+            raise ImpossibleCommand(f"{name} is already {shown(new)}")
         self.trigger_event(
             self.DetailsAmended,
             field=name, old=old, new=new, reason=reason, lrs_field=name in LRS_FIELDS,
@@ -360,7 +362,7 @@ class Learner(DirectAggregate):
         enrolment = self.enrolment(ref)
         if reason not in WITHDRAWAL_REASONS:
             choices = ", ".join(WITHDRAWAL_REASONS)
-            raise InvalidValue("reason", f"{reason!r} is not one of {choices}")
+            raise InvalidValue("reason", f"{shown(reason)} is not one of {choices}")
         self.check_once("withdrawn", ref, f"withdrawal from {ref}")
         start = enrolment.values["programme_start"]
         self.check_not_before(left_on, start, "leaving date", "programme start")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from operator import mul
 
-from aggregates.errors import InvalidValue
+from aggregates.errors import InvalidValue, shown
 from aggregates.reference import REFERENCE
 
 ULN_NOT_KNOWN = "9999999999"
@@ -18,6 +19,10 @@ POSTCODE_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]
 POSTCODE_UNKNOWN = "ZZ99 9ZZ"
 PLACEHOLDER_BIRTH_DATES = REFERENCE.placeholder_birth_dates
 PLAUSIBLE_AGES = range(REFERENCE.youngest_age, REFERENCE.oldest_age + 1)
+EARLIEST_BIRTH = date(1900, 1, 1)
+ACTOR_MAX_LENGTH = 100
+AO_REFERENCE_MAX_LENGTH = 40
+LINE_BREAKS = re.compile(r"[\n\r\v\f\x85\u2028\u2029]")
 EARLIEST_START = date(1990, 1, 1)
 START_HORIZON_DAYS = 2 * 366
 LONGEST_PROGRAMME_DAYS = 10 * 366
@@ -53,7 +58,7 @@ class QualityWarning:
 def uln_check_digit(first_nine: str) -> int | None:
     """The check digit for the first nine ULN digits, or None when none exists (r = 0)."""
     if len(first_nine) != len(ULN_WEIGHTS):
-        raise ValueError(f"{first_nine!r} is not the nine first digits of a ULN")
+        raise ValueError(f"{shown(first_nine)} is not the nine first digits of a ULN")
     # map in C, not a generator: an import checks two ULNs a learner
     remainder = sum(map(mul, map(int, first_nine), ULN_WEIGHTS)) % 11
     return None if remainder == 0 else 10 - remainder
@@ -72,7 +77,8 @@ def parse_uln(text: str | None, field: str = "uln") -> str | None:
     if value in ("", ULN_NOT_KNOWN):
         return None
     if not is_valid_uln(value):
-        raise InvalidValue(field, f"{value!r} is not a valid ULN (10 digits with a check digit)")
+        raise InvalidValue(field,
+                           f"{shown(value)} is not a valid ULN (10 digits with a check digit)")
     return value
 
 
@@ -87,32 +93,41 @@ def parse_date(text: str, field: str) -> date:
         if ISO_DATE_PATTERN.fullmatch(value):
             return date.fromisoformat(value)
     except ValueError as error:
-        raise InvalidValue(field, f"{value!r} is not a real date ({error})") from None
-    raise InvalidValue(field, f"{value!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+        raise InvalidValue(field, f"{shown(value)} is not a real date ({error})") from None
+    raise InvalidValue(field, f"{shown(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
 
 
 def check_name(text: str, field: str) -> tuple[str, list[QualityWarning]]:
-    """A legal name, stripped; refused if empty or not a name, warned if capitals or initials."""
+    """A legal name, stripped and in NFC; refused if empty, not a name or on several lines;
+    warned if capitals or initials."""
+    if LINE_BREAKS.search(text):
+        raise InvalidValue(field, f"{shown(text)} holds a line break; a legal name is one line")
     value = " ".join(text.split())
+    if not value.isascii():  # accents typed decomposed (e + U+0301) are the same name
+        value = unicodedata.normalize("NFC", value)
     if not value:
         raise InvalidValue(field, "must not be empty")
     if len(value) > NAME_MAX_LENGTH:
-        raise InvalidValue(field, f"{value!r} is longer than {NAME_MAX_LENGTH} characters")
+        raise InvalidValue(field, f"{shown(value)} is longer than {NAME_MAX_LENGTH} characters")
     if not NAME_PATTERN.match(value):
-        raise InvalidValue(field, f"{value!r} is not a name (letters, spaces, ' and - only)")
+        raise InvalidValue(field, f"{shown(value)} is not a name (letters, spaces, ' and - only)")
     warnings = []
     letters = [c for c in value if c.isalpha()]
     if len(letters) > 1 and value.isupper():
-        warnings.append(QualityWarning("name-capitals", field, f"{value!r} is all capitals"))
+        warnings.append(QualityWarning("name-capitals", field, f"{shown(value)} is all capitals"))
     if any(len(part.strip(".")) == 1 or part.endswith(".") for part in value.split(" ")):
-        warnings.append(QualityWarning("name-initials", field, f"{value!r} uses initials"))
+        warnings.append(QualityWarning("name-initials", field, f"{shown(value)} uses initials"))
     return value, warnings
 
 
 def check_birth_date(born: date, today: date) -> list[QualityWarning]:
-    """Refuse a birth date in the future; warn for placeholders such as 1901-01-01."""
+    """Refuse a birth date in the future or before 1900; warn for placeholders such as
+    1901-01-01."""
     if born > today:
         raise InvalidValue("date_of_birth", f"{born.isoformat()} is in the future")
+    if born < EARLIEST_BIRTH:
+        raise InvalidValue("date_of_birth", f"{born.isoformat()} is not a plausible date of "
+                                            f"birth (before {EARLIEST_BIRTH.isoformat()})")
     if born in PLACEHOLDER_BIRTH_DATES:
         message = f"{born.isoformat()} is a placeholder, not a real date of birth"
         return [QualityWarning("dob-placeholder", "date_of_birth", message)]
@@ -141,7 +156,7 @@ def parse_postcode(text: str | None) -> str | None:
         return None
     value = f"{compact[:-3]} {compact[-3:]}"
     if not POSTCODE_PATTERN.match(value):
-        raise InvalidValue("postcode", f"{text!r} is not a UK postcode")
+        raise InvalidValue("postcode", f"{shown(text)} is not a UK postcode")
     return value
 
 
@@ -150,7 +165,7 @@ def parse_gender(text: str) -> int:
     try:
         return GENDER_CODES[text.strip().lower()]
     except KeyError:
-        raise InvalidValue("gender", f"{text!r} is not a gender code (0, 1, 2, 9)") from None
+        raise InvalidValue("gender", f"{shown(text)} is not a gender code (0, 1, 2, 9)") from None
 
 
 def parse_email(text: str | None) -> str | None:
@@ -159,14 +174,14 @@ def parse_email(text: str | None) -> str | None:
     if not value:
         return None
     if not EMAIL_PATTERN.match(value):
-        raise InvalidValue("email", f"{value!r} is not an email address")
+        raise InvalidValue("email", f"{shown(value)} is not an email address")
     return value
 
 
 def _matching(pattern: re.Pattern[str], text: str, field: str, what: str) -> str:
     value = text.strip()
     if not pattern.match(value):
-        raise InvalidValue(field, f"{value!r} is not {what}")
+        raise InvalidValue(field, f"{shown(value)} is not {what}")
     return value
 
 
@@ -202,6 +217,19 @@ def parse_text(text: str, field: str, max_length: int = 200) -> str:
     return value
 
 
+def parse_actor(text: str) -> str:
+    """Who records: one line of printable text, up to 100 characters."""
+    value = text.strip()
+    if not value:
+        raise InvalidValue("actor", "must not be empty")
+    if not value.isprintable():
+        raise InvalidValue("actor", f"{shown(value)} holds control characters or line breaks")
+    if len(value) > ACTOR_MAX_LENGTH:
+        raise InvalidValue("actor", f"{shown(value)} is longer than {ACTOR_MAX_LENGTH} "
+                                    "characters")
+    return value
+
+
 def parse_timestamp(text: str, field: str = "as_at") -> datetime:
     """A recorded-time moment: ISO date or date-time; without a zone it is UTC."""
     value = text.strip()
@@ -210,7 +238,7 @@ def parse_timestamp(text: str, field: str = "as_at") -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidValue(field, f"{value!r} is not a date or ISO date-time") from None
+        raise InvalidValue(field, f"{shown(value)} is not a date or ISO date-time") from None
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

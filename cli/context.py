@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from eventsourcing.persistence import PersistenceError
-from sqlalchemy.exc import SQLAlchemyError
 
 from aggregates.errors import ConfigurationError, LedgerError
-from aggregates.learner import Context
-from ledger.app import LedgerApp
-from ledger.storage.existence import require_ledger, sqlite_path
-from ledger.storage.persistence import database_url
+
+if TYPE_CHECKING:  # the application and the database libraries load when a command opens it
+    from aggregates.learner import Context
+    from ledger.app import LedgerApp
 
 F = TypeVar("F", bound=Callable[..., Any])
+DATABASE_ERRORS = (("eventsourcing.persistence", "PersistenceError"),
+                   ("sqlalchemy.exc", "SQLAlchemyError"))
 
 
 @dataclass
@@ -40,6 +41,10 @@ class Settings:
         ledger; any other refuses a database that is not one yet, creating nothing.
         """
         if self._app is None:
+            from ledger.app import LedgerApp
+            from ledger.storage.existence import require_ledger, sqlite_path
+            from ledger.storage.persistence import database_url
+
             url = database_url(self.db)
             if url.rstrip("/") == "sqlite:" or ":memory:" in url:
                 raise ConfigurationError(
@@ -60,6 +65,8 @@ class Settings:
             return
         if self._app is not None:
             app, self._app = self._app, None
+            from sqlalchemy.exc import SQLAlchemyError
+
             try:
                 with app.engine.connect() as connection:
                     recorded = connection.exec_driver_sql(
@@ -75,6 +82,8 @@ class Settings:
         self._new_files = []
 
     def context(self, note: str | None = None, source: str = "cli") -> Context:
+        from aggregates.learner import Context
+
         return Context(actor=self.actor, source=source, note=note)
 
 
@@ -106,8 +115,20 @@ def user_errors(function: F) -> F:
             return function(*args, **kwargs)
         except LedgerError as error:
             raise click.ClickException(str(error)) from error
-        except (PersistenceError, SQLAlchemyError) as error:
+        except Exception as error:
+            if not is_database_error(error):
+                raise
             message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             raise click.ClickException(f"database: {message}") from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def is_database_error(error: Exception) -> bool:
+    """A PersistenceError or SQLAlchemyError (checked without importing their libraries: an
+    error of a library not yet loaded cannot have been raised)."""
+    for module, name in DATABASE_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(error, getattr(loaded, name)):
+            return True
+    return False

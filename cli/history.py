@@ -5,13 +5,11 @@ from __future__ import annotations
 import click
 
 from aggregates.values import parse_timestamp
+from cli.audit_text import audit_text, centre_zone
 from cli.context import settings, user_errors
-from cli.output import emit_rows, format_option
-from ledger.integrity.stamps import stamps_of
-from ledger.privacy.keys import ENCRYPTED
+from cli.output import emit_json, format_option, terminal_width
+from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
-from ledger.privacy.sealing import holds_encrypted, why_encrypted
-from projections.audit import AUDIT_COLUMNS, audit_rows
 
 
 @click.command("audit")
@@ -19,14 +17,27 @@ from projections.audit import AUDIT_COLUMNS, audit_rows
 @click.option("--centre", help="Centre number (when the reference exists at several centres).")
 @click.option("--as-at", "as_at", default=None,
               help="Show only what was recorded by this moment (ISO; UTC unless zoned).")
-@click.option("--redact", "masked", is_flag=True,
-              help="Mask dates of birth, postcodes and emails for sharing.")
+@click.option("--redact", "masked", is_flag=True, help=REDACT_HELP)
+@click.option("--timezone", "zone_name", envvar="LEDGER_TIMEZONE", default=None,
+              help="Show recorded times in this zone (default: LEDGER_TIMEZONE or "
+                   "Europe/London); JSON keeps UTC.")
 @format_option("table", "json")
 @user_errors
 def audit(
-    reference: str, centre: str | None, as_at: str | None, masked: bool, fmt: str
+    reference: str, centre: str | None, as_at: str | None, masked: bool,
+    zone_name: str | None, fmt: str,
 ) -> None:
-    """Every event of learner REFERENCE in recorded order, with retractions."""
+    """Every event of learner REFERENCE in recorded order, with retractions.
+
+    One event a line (position, recorded time, event, enrolment), what it recorded on the
+    lines below it.
+    """
+    from ledger.integrity.stamps import stamps_of
+    from ledger.privacy.keys import ENCRYPTED
+    from ledger.privacy.sealing import holds_encrypted, why_encrypted
+    from projections.audit import audit_rows
+
+    zone = centre_zone(zone_name)
     moment = parse_timestamp(as_at) if as_at else None
     app = settings().app()
     centre, events = app.learner_history(reference, centre)
@@ -39,7 +50,8 @@ def audit(
     document = {"learner": reference, "centre": centre,
                 "as_at": moment, "events": rows}
     if fmt == "json":
-        from cli.output import emit_json
         emit_json(document)
     else:
-        emit_rows(rows, AUDIT_COLUMNS, fmt, title=f"Audit of {reference} at {centre}")
+        for line in audit_text(rows, f"Audit of {reference} at centre {centre}", zone,
+                               terminal_width()):
+            click.echo(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option
+from cli.output import emit_json, folded, format_option, terminal_text, terminal_width
 from cli.progress_bar import TerminalProgress
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
@@ -18,16 +19,20 @@ from ledger.imports.runner import DEFAULT_BATCH_SIZE
 DEMO_DB = "sqlite:///ledger-demo.db"
 
 
-def run_import(path: Path, options: ImportOptions) -> ImportSummary:
-    """Import with a progress bar; refusals list every problem on stderr, then exit 1."""
+def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportSummary:
+    """Import with a progress bar; refusals list every problem (on stderr, or as a JSON
+    document on stdout), then exit 1."""
     settings().may_create = True
     app = settings().app()
     try:
         with TerminalProgress() as progress:
             summary = import_csv(app, path, options, progress)
     except ImportRefused as refused:
-        for problem in refused.problems:
-            click.echo(f"  {problem}", err=True)
+        if fmt == "json":
+            emit_json(refusal_document(path, options, refused))
+        else:
+            for problem in refused.problems:
+                click.echo(problem_line(str(problem)), err=True)
         raise
     except KeyboardInterrupt:
         raise click.ClickException(
@@ -37,11 +42,31 @@ def run_import(path: Path, options: ImportOptions) -> ImportSummary:
     if not options.dry_run:
         app.checkpoint_after_import()
     if summary.ignored_columns:
-        click.echo(f"Notice: ignored column(s) not in the {summary.layout} layout: "
+        columns = "column" if len(summary.ignored_columns) == 1 else "columns"
+        click.echo(f"Notice: ignored {columns} not in the {summary.layout} layout: "
                    f"{', '.join(summary.ignored_columns)}", err=True)
     for problem in summary.skipped:
         click.echo(f"Skipped {problem}", err=True)
     return summary
+
+
+def problem_line(text: str) -> str:
+    """`  line 3, column x: reason`, folded at spaces to a terminal's width (one line when
+    stderr is not a terminal, for scripts)."""
+    if not sys.stderr.isatty():
+        return f"  {text}"
+    return folded(terminal_text(text), terminal_width(), indent=2, hanging=2)
+
+
+def refusal_document(path: Path, options: ImportOptions,
+                     refused: ImportRefused) -> dict[str, Any]:
+    """A refused import as JSON: why, and every problem with its line and column."""
+    return {
+        "file": path.name, "refused": True, "dry_run": options.dry_run,
+        "message": str(refused),
+        "problems": [{"line": p.line, "column": p.column, "reason": p.reason}
+                     for p in refused.problems],
+    }
 
 
 def summary_lines(summary: ImportSummary) -> list[str]:
@@ -99,7 +124,7 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
     """
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
                             batch_size=batch_size, layout=layout, workers=workers)
-    summary = run_import(file, options)
+    summary = run_import(file, options, fmt)
     if fmt == "json":
         emit_json(summary_document(summary))
     else:
@@ -141,8 +166,8 @@ def demo(learners: int, seed: int, db: str | None, csv_path: Path | None) -> Non
                        f"new learners, {summary.events} events written")
     show_reports(learners)
     url = current.app().url
-    click.echo(f"\nThe demo ledger is {url}; look at a learner with "
-               f"`ledger --db {url} audit L00002`.")
+    click.echo(f"\nThe demo ledger is {url}. Look at a learner with:")
+    click.echo(f"  ledger --db {url} audit L00002")
 
 
 def demo_database(given: str | None, group_db: str | None) -> str | None:

@@ -16,7 +16,8 @@ from aggregates.errors import (
 )
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option
+from cli.output import emit_json, format_option, plural
+from cli.progress_bar import TerminalProgress
 from ledger.integrity.bundle import export_bundle, verify_bundle
 from ledger.integrity.chain import Digest
 from ledger.integrity.checkpoints import (
@@ -75,8 +76,9 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
     centre_keys = [load_public_key(path) for path in trusted]
     if bundle is not None:
         summary = verify_bundle(bundle, digest, centre_keys)
-        click.echo(f"Bundle verified: {summary.events} events of centre {summary.centre} "
-                   f"in {summary.entries} chain entries, {len(summary.rule_sets)} rule set(s).")
+        click.echo(f"Bundle verified: {plural(summary.events, 'event')} of centre "
+                   f"{summary.centre} in {plural(summary.entries, 'chain entry', 'chain entries')}"
+                   f", {plural(len(summary.rule_sets), 'rule set')}.")
         click.echo(f"Digest: {summary.digest}")
         if digest is not None:
             click.echo(f"Extends digest {digest}: nothing up to position {digest.position} "
@@ -91,7 +93,8 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
         app = current.app()
     except NotALedger as error:
         raise as_broken_checkpoint(error, path) from None
-    result = verify_ledger(app, digest)
+    with TerminalProgress(unit="events") as progress:
+        result = verify_ledger(app, digest, progress=progress)
     if result.problem is not None:
         raise LedgerTampered(result.problem)
     configured = app.checkpoints.key_path
@@ -103,7 +106,7 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
     if result.events == 0 and not allow_empty:
         raise EmptyLedger("the ledger holds no events: nothing to verify "
                           "(give --allow-empty to accept an empty ledger)")
-    click.echo(f"Verified {result.events} events.")
+    click.echo(f"Verified {plural(result.events, 'event')}.")
     click.echo(f"Digest: {result.head}")
     if result.extends is not None:
         click.echo(f"Extends digest {result.extends}: nothing up to position "
@@ -200,10 +203,13 @@ def export(centre: str, start: str | None, end: str | None, policies: Path | Non
         raise InvalidValue("to", f"{last.isoformat()} is before --from {first.isoformat()}")
     app = settings().app()
     path = log_path(app.url, log)
-    summary = export_bundle(app, parse_centre(centre), out, first, last,
-                            extra_policies=policies, checkpoint_for=signer_for(key, path))
-    click.echo(f"Exported {summary.events} events of centre {summary.centre} to {out} "
-               f"({summary.entries} chain entries, {len(summary.rule_sets)} rule set(s)).")
+    with TerminalProgress(unit="events") as progress:
+        summary = export_bundle(app, parse_centre(centre), out, first, last,
+                                extra_policies=policies, checkpoint_for=signer_for(key, path),
+                                progress=progress)
+    click.echo(f"Exported {plural(summary.events, 'event')} of centre {summary.centre} to "
+               f"{out} ({plural(summary.entries, 'chain entry', 'chain entries')}, "
+               f"{plural(len(summary.rule_sets), 'rule set')}).")
     click.echo(f"Digest: {summary.digest}")
     if summary.checkpoint is not None:
         click.echo(f"Checkpoint: {summary.checkpoint.describe()}.")

@@ -1,20 +1,29 @@
-"""Output formats shared by every command: rich tables, JSON and CSV."""
+"""Output formats shared by every command: terminal tables, JSON and CSV, made safe at output.
+
+Stored text stays exactly as recorded; only what is printed is neutralised: control
+characters (ANSI escapes, line breaks) are shown escaped on the terminal, and CSV cells that
+a spreadsheet would read as a formula are prefixed with a quote (OWASP's CSV injection advice).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+TOKEN_CAP = 40  # a column is never narrower than its longest word, up to this
+DETAIL_INDENT = 4
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -50,8 +59,61 @@ def as_text(value: Any) -> str:
     return str(plain(value))
 
 
+def csv_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a
+    leading ' (numbers stay numbers)."""
+    text = as_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def terminal_text(text: str) -> str:
+    """Text safe to print on a terminal: line breaks, ANSI escapes and other control or
+    invisible format characters shown as backslash escapes."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == " " else _escaped(char)
+                   for char in text)
+
+
+def _escaped(char: str) -> str:
+    named = NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """'1 enrolment', '2 enrolments', '1,000 days'."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
+
+
+def terminal_width() -> int:
+    """The terminal's width: COLUMNS when set, else the terminal of stdout, stderr or stdin
+    (so `ledger audit REF | less` keeps the screen's width), else 80."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    for stream in (sys.__stdout__, sys.__stderr__, sys.__stdin__):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            continue
+    return 80
+
+
 def emit_json(document: Any) -> None:
     click.echo(json.dumps(plain(document), indent=2, ensure_ascii=False))
+
+
+def emit_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as CSV on stdout, every cell neutralised for spreadsheets."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(row.get(column)) for column in columns])
 
 
 def emit_rows(
@@ -62,14 +124,96 @@ def emit_rows(
     if fmt == "json":
         emit_json({**(document or {}), "rows": list(rows)})
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([as_text(row.get(column)) for column in columns])
+        emit_csv(rows, columns)
     else:
-        table = Table(title=title or None, show_lines=False)
-        for column in columns:
-            table.add_column(column.replace("_", " "), overflow="fold")
-        for row in rows:
-            table.add_row(*(escape(as_text(row.get(column))) for column in columns))
-        Console(width=max(160, Console().width)).print(table)
+        emit_table(rows, columns, title)
+
+
+def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "",
+               width: int | None = None) -> None:
+    """Rows as a table as wide as the terminal. No word is broken: each column is at least
+    as wide as its longest word (up to 40 characters), else the columns that do not fit
+    move to indented detail lines under each row, folded at spaces."""
+    width = width or terminal_width()
+    cells = [[terminal_text(as_text(row.get(column))) for column in columns] for row in rows]
+    headers = [column.replace("_", " ") for column in columns]
+    narrowest = [max([longest_word(header), *(min(longest_word(row[index]), TOKEN_CAP)
+                                              for row in cells)])
+                 for index, header in enumerate(headers)]
+    if 1 + sum(size + 3 for size in narrowest) <= width:
+        _rich_table(headers, cells, narrowest, title, width)
+    else:
+        widest = [max([len(header), *(len(row[index]) for row in cells)])
+                  for index, header in enumerate(headers)]
+        _table_with_details(headers, cells, fitting_columns(widest, width), title, width)
+
+
+def longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def fitting_columns(widths: Sequence[int], width: int) -> list[int]:
+    """The first columns that fit side by side, two spaces apart (at least one)."""
+    used = 0
+    shown: list[int] = []
+    for index, size in enumerate(widths):
+        if used + size > width and shown:
+            break
+        used += size + 2
+        shown.append(index)
+    return shown
+
+
+def _rich_table(headers: Sequence[str], cells: Sequence[Sequence[str]],
+                narrowest: Sequence[int], title: str, width: int) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False)
+    for index, (header, size) in enumerate(zip(headers, narrowest, strict=True)):
+        # a column of single words (dates, references, numbers) takes no more than it needs,
+        # so the free text beside it gets the room and folds on fewer lines
+        words = all(" " not in row[index] for row in cells)
+        widest = max([size, *(len(row[index]) for row in cells)]) if words else None
+        table.add_column(header, overflow="fold", min_width=size, max_width=widest)
+    for row in cells:
+        table.add_row(*(escape(cell) for cell in row))
+    Console(width=width, soft_wrap=False).print(table)
+
+
+def _table_with_details(headers: Sequence[str], cells: Sequence[Sequence[str]],
+                        shown: list[int], title: str, width: int) -> None:
+    """Plain columns for `shown`, each other non-empty cell on a detail line below."""
+    widths = {index: max(len(headers[index]), *(len(row[index]) for row in cells))
+              for index in shown}
+    if title:
+        click.echo(title)
+    click.echo(_line([headers[index].ljust(widths[index]) for index in shown]))
+    click.echo(_line(["-" * widths[index] for index in shown]))
+    hidden = [index for index in range(len(headers)) if index not in shown]
+    for row in cells:
+        click.echo(_line([row[index].ljust(widths[index]) for index in shown]))
+        for index in hidden:
+            if row[index]:
+                click.echo(detail_line(headers[index], row[index], width))
+
+
+def _line(parts: list[str]) -> str:
+    return "  ".join(parts).rstrip()
+
+
+def detail_line(label: str, text: str, width: int, indent: int = DETAIL_INDENT) -> str:
+    """`label: text` indented, folded at spaces to the width; only a word longer than a
+    whole line is broken."""
+    return folded(f"{label}: {text}", width, indent, hanging=len(label) + 2)
+
+
+def folded(text: str, width: int, indent: int = 0, hanging: int = 0) -> str:
+    """Text indented and folded at spaces to the width (continuation lines `hanging`
+    further in); only a word longer than a whole line is broken."""
+    lead = " " * indent
+    return "\n".join(textwrap.wrap(
+        text, width=max(width, indent + hanging + 20), initial_indent=lead,
+        subsequent_indent=lead + " " * hanging, break_on_hyphens=False,
+    )) or lead

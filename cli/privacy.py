@@ -9,7 +9,7 @@ import click
 
 from aggregates.values import parse_date
 from cli.context import settings, user_errors
-from cli.output import emit_rows, format_option
+from cli.output import emit_rows, format_option, plural
 from ledger.integrity.signing import (
     SIGNING_KEY_ENV,
     key_id,
@@ -105,12 +105,13 @@ def retention(on: str | None, erase_due: bool, yes: bool, policies: str | None,
     if not erase_due or not due:
         return
     if not yes:
-        click.confirm(f"Erase the personal data of {len(due)} learner(s)? This cannot be undone",
+        click.confirm(f"Erase the personal data of {plural(len(due), 'learner')}? This cannot "
+                      "be undone",
                       abort=True, err=True)
     for item in due:
         reason = f"retention period ended {item.keep_until.isoformat()}"  # type: ignore[union-attr]
         erase_learner(app, settings().context(), item.reference, reason, item.centre)
-    click.echo(f"Erased {len(due)} learner(s)", err=fmt == "json")
+    click.echo(f"Erased {plural(len(due), 'learner')}", err=fmt == "json")
 
 
 @click.command("grant")

@@ -1,4 +1,5 @@
-"""A rich progress bar on stderr for long commands (import, rebuild), shown on terminals only."""
+"""A rich progress bar on stderr for long commands (import, rebuild, verify, export), with
+rate and time remaining, shown on terminals only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -40,7 +42,8 @@ class TerminalProgress:
         self.enabled = console.is_terminal
         self.bar = Progress(
             TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            RowsPerSecond(unit), TimeElapsedColumn(), console=console, transient=True,
+            RowsPerSecond(unit), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=console, transient=True,
         )
         self.task: Any = None
 

@@ -9,7 +9,7 @@ import click
 
 from aggregates.errors import InvalidValue
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option
+from cli.output import emit_json, format_option, plural
 
 centre_option = click.option(
     "--centre", help="Centre number (needed only when the reference exists at several centres)."
@@ -28,7 +28,8 @@ def report_recorded(fmt: str, reference: str | None, positions: list[int]) -> No
     for warning in warnings:
         click.echo(f"Warning: {warning['field']}: {warning['message']}", err=True)
     whose = f" for {reference}" if reference else ""
-    click.echo(f"Recorded {len(positions)} event(s){whose}: {', '.join(map(str, positions))}")
+    click.echo(f"Recorded {plural(len(positions), 'event')}{whose}: "
+               f"{', '.join(map(str, positions))}")
 
 
 def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
@@ -293,10 +294,35 @@ def certificate(reference: str, enrolment: str, received: str | None, issued: st
 @click.command("retract")
 @click.argument("event_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--reason", required=True, help="Why the event was recorded in error.")
-@recording
-def retract(event_id: int, reason: str, note: str | None) -> list[int]:
+@note_option
+@json_option
+@user_errors
+def retract(event_id: int, reason: str, note: str | None, fmt: str) -> None:
     """Retract the event EVENT_ID (its position in the audit); the event itself stays."""
-    return settings().app().retract(settings().context(note), event_id, reason)
+    app = settings().app()
+    positions = app.retract(settings().context(note), event_id, reason)
+    retracted = describe_position(app, event_id)
+    if fmt == "json":
+        emit_json({"learner": retracted["learner"], "events": positions,
+                   "retracted": retracted, "warnings": []})
+        return
+    enrolment = f" {retracted['enrolment']}" if retracted["enrolment"] else ""
+    click.echo(f"Retracted event {event_id}: {retracted['event']}{enrolment} of learner "
+               f"{retracted['learner']} at centre {retracted['centre']}, happened "
+               f"{retracted['occurred_on']}; the retraction is event "
+               f"{', '.join(map(str, positions))}")
+
+
+def describe_position(app: Any, position: int) -> dict[str, Any]:
+    """The learner, event name, enrolment and date of the learner event at a position."""
+    from projections.audit import event_name
+
+    learner, _ = app.event_at(position)
+    events = dict(app.learner_events(learner))
+    first, event = next(iter(events.values())), events[position]
+    return {"position": position, "learner": first.reference, "centre": first.centre,
+            "event": event_name(event), "enrolment": getattr(event, "enrolment", None),
+            "occurred_on": getattr(event, "occurred_on", None)}
 
 
 COMMANDS = (enrol, uln, uln_result, id_check, register, amend, assess, withdraw, complete,

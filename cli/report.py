@@ -21,6 +21,7 @@ from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
 from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import digest_at
+from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
@@ -36,7 +37,7 @@ from projections.maladministration import FINDING_COLUMNS, maladministration
 from projections.timeline import Timeline, summarise
 
 F = TypeVar("F", bound=Callable[..., Any])
-TABLE_FINDING_COLUMNS = ("severity", "learner", "enrolment", "rule", "cited", "evidence",
+TABLE_FINDING_COLUMNS = ("severity", "learner", "enrolment", "rule", "citation", "evidence",
                          "message")
 
 
@@ -57,8 +58,7 @@ def report_options(function: F) -> F:
                      help="Nation for bank holidays of centres not in centres.toml: England, "
                           "Wales, Scotland or Northern Ireland (default: LEDGER_NATION or "
                           "England)."),
-        click.option("--redact", is_flag=True,
-                     help="Mask dates of birth, postcodes and emails, for sharing."),
+        click.option("--redact", is_flag=True, help=REDACT_HELP),
         format_option("table", "json", "csv"),
     ]
     for option in reversed(options):
@@ -151,9 +151,6 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     rows = selection.rows([f.as_row() for f in found])
     title = selection.title("Maladministration findings")
     if fmt == "table":
-        for row in rows:
-            row["cited"] = row["citation"] or (
-                f"{row['awarding_body']} {row['rule_version']} clause {row['clause']}")
         emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
         counts = Counter(f.severity for f in found)
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
@@ -190,10 +187,11 @@ def certificates_report(fmt: str, **options: Any) -> None:
 @click.option("--to", default=None, help="Last recorded date (ISO).")
 @click.option("--as-at", "as_at", default=None,
               help="Use only events recorded by this moment (ISO; UTC unless zoned).")
+@click.option("--redact", "masked", is_flag=True, help=REDACT_HELP)
 @format_option("table", "json", "csv")
 @user_errors
 def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | None,
-                  fmt: str) -> None:
+                  masked: bool, fmt: str) -> None:
     """Every event recorded for a centre's learners, by recorded date, with retractions."""
     centre = parse_centre(centre)
     first = parse_date(from_, "from") if from_ else None
@@ -217,8 +215,11 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
                 continue
             rows.append({"learner": references[key], **row})
     rows.sort(key=lambda row: row["position"])
+    if masked:
+        rows = redact(rows)
     columns = ("learner", *AUDIT_COLUMNS)
-    document = {"centre": centre, "from": first, "to": last, "as_at": moment}
+    document = {"centre": centre, "from": first, "to": last, "as_at": moment,
+                "redacted": masked}
     emit_rows(rows, columns, fmt, f"Audit of centre {centre}", document)
 
 

@@ -23,9 +23,11 @@ from aggregates.errors import (
     InvalidValue,
     UnknownEvent,
     UnknownLearner,
+    shown,
 )
 from aggregates.learner import DETAIL_FIELDS, Context, Learner, LearnerReference, learner_id
 from aggregates.values import (
+    AO_REFERENCE_MAX_LENGTH,
     check_age_at_start,
     check_birth_date,
     check_name,
@@ -102,7 +104,7 @@ def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
         return born, [w.as_dict() for w in check_birth_date(born, date.today())]
     parser = _DETAIL_PARSERS.get(name)
     if parser is None:
-        raise InvalidValue("field", f"{name!r} is not one of {', '.join(DETAIL_FIELDS)}")
+        raise InvalidValue("field", f"{shown(name)} is not one of {', '.join(DETAIL_FIELDS)}")
     return parser(value), []
 
 
@@ -207,10 +209,10 @@ class LedgerApp(Application[UUID]):
     def _only_centre_of(self, reference: str) -> str:
         centres = self._centres_of(reference)
         if not centres:
-            raise UnknownLearner(f"no learner {reference!r} is recorded")
+            raise UnknownLearner(f"no learner {shown(reference)} is recorded")
         if len(centres) > 1:
             raise AmbiguousLearner(
-                f"learner {reference!r} exists at centres {', '.join(centres)}: give --centre"
+                f"learner {shown(reference)} exists at centres {', '.join(centres)}: give --centre"
             )
         return centres[0]
 
@@ -269,7 +271,8 @@ class LedgerApp(Application[UUID]):
         parsed_uln = parse_uln(uln)
         for _ in range(MAX_ATTEMPTS):
             if self._exists(learner_id(centre, reference)):
-                raise DuplicateLearner(f"learner {reference!r} is already recorded at {centre}")
+                raise DuplicateLearner(
+                    f"learner {shown(reference)} is already recorded at {centre}")
             learner = Learner.record(
                 centre, reference, details, parsed_uln, warnings, date.today(), ctx
             )
@@ -279,7 +282,7 @@ class LedgerApp(Application[UUID]):
                 return self._positions(self.save(learner, index))
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.01))
-        raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
+        raise ConcurrencyConflict(f"learner {shown(reference)} kept changing; try again")
 
     def enrol(
         self, ctx: Context, reference: str, enrolment: str, *, awarding_body: str,
@@ -355,6 +358,8 @@ class LedgerApp(Application[UUID]):
             raise InvalidValue("ao_ref", "a confirmed registration needs the AO's reference")
         if rejected_on and not reason.strip():
             raise InvalidValue("reason", "a rejected registration needs the AO's reason")
+        ao_ref = parse_text(ao_ref, "ao_ref", AO_REFERENCE_MAX_LENGTH) if confirmed_on else ""
+        reason = parse_text(reason, "reason") if rejected_on else ""
 
         def command(learner: Learner) -> None:
             state, fact = learner.registration(enrolment)
@@ -364,9 +369,9 @@ class LedgerApp(Application[UUID]):
             if submitted_on and not already:
                 learner.submit_registration(enrolment, submitted_on, ctx)
             if confirmed_on:
-                learner.confirm_registration(enrolment, confirmed_on, ao_ref.strip(), ctx)
+                learner.confirm_registration(enrolment, confirmed_on, ao_ref, ctx)
             if rejected_on:
-                learner.reject_registration(enrolment, rejected_on, reason.strip(), ctx)
+                learner.reject_registration(enrolment, rejected_on, reason, ctx)
             if checked_on:
                 learner.check_registration(enrolment, checked_on, ctx)
 
@@ -514,7 +519,7 @@ class LedgerApp(Application[UUID]):
                 return self._positions(self.save(learner))
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.01))
-        raise ConcurrencyConflict(f"learner {reference!r} kept changing; try again")
+        raise ConcurrencyConflict(f"learner {shown(reference)} kept changing; try again")
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
@@ -553,4 +558,4 @@ def _stored(row: Any) -> Any:
 
 
 def _unknown(reference: str, centre: str) -> UnknownLearner:
-    return UnknownLearner(f"no learner {reference!r} at centre {centre}")
+    return UnknownLearner(f"no learner {shown(reference)} at centre {centre}")

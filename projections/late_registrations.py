@@ -106,7 +106,7 @@ def judge(
             status, days_late = "at-risk", 0
         else:
             status, days_late = "on-time", 0
-    citation = f"{rule.awarding_body} {rule.version} clause {rule.clause}: {window}"
+    citation = f"{rule.reference}: {window}"
     return RegistrationRow(
         learner=view.reference, enrolment=ref, awarding_body=values["awarding_body"],
         programme_start=start, deadline=deadline, submitted=submitted, status=status,

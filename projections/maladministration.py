@@ -91,7 +91,8 @@ def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
     if notified is not None and notified > deadline:
         yield finding(rule, view.centre, view.reference, ref, dates, evidence,
                       f"withdrawal notified to the AO on {notified.isoformat()}, "
-                      f"{(notified - deadline).days} days after the deadline "
+                      f"{describe_days((notified - deadline).days, 'calendar')} after the "
+                      "deadline "
                       f"{deadline.isoformat()} ({window} of leaving on {left.isoformat()})")
     elif notified is None and on > deadline:
         yield finding(rule, view.centre, view.reference, ref, dates, evidence,
@@ -353,7 +354,8 @@ def maladministration(
             rule, row.centre, row.learner, row.enrolment,
             {"programme_start": row.programme_start, "deadline": row.deadline,
              "submitted": row.submitted}, row.evidence,
-            f"registration {row.status}: {when}, {row.days_late} days after the deadline "
+            f"registration {row.status}: {when}, {describe_days(row.days_late, 'calendar')} "
+            "after the deadline "
             f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)"))
     found.extend(persistent_late(late_rows, policy))
     for timeline in timelines:

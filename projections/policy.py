@@ -19,7 +19,8 @@ class RuleLike(Protocol):
 
     @property
     def reference(self) -> str:
-        """How a finding cites the rule (AO, version and clause, or its other source)."""
+        """How a finding cites the rule: as an assessor cites it (`IMI registration guidance
+        (issue 10), introduction`), or its other source (`centre policy: ...`)."""
         ...
 
 
@@ -47,8 +48,9 @@ def add_days(start: date, days: int, unit: str, calendar: CalendarLike) -> date:
 
 
 def describe_days(days: int, unit: str) -> str:
-    """`25 working days` or `90 days`."""
-    return f"{days} working days" if unit == "working" else f"{days} days"
+    """`25 working days`, `90 days` or `1 day`."""
+    word = "day" if days == 1 else "days"
+    return f"{days} working {word}" if unit == "working" else f"{days} {word}"
 
 
 def add_months(day: date, months: int) -> date:

@@ -9,7 +9,7 @@ from datetime import date
 from functools import cache, partial
 from typing import Any, TypeVar
 
-from aggregates.errors import InvalidValue
+from aggregates.errors import InvalidValue, shown
 from aggregates.learner import (
     DETAIL_FIELDS,
     ID_DOCUMENTS,
@@ -18,6 +18,7 @@ from aggregates.learner import (
     WITHDRAWAL_REASONS,
 )
 from aggregates.values import (
+    AO_REFERENCE_MAX_LENGTH,
     check_programme_dates,
     normalise_code,
     parse_awarding_body,
@@ -203,14 +204,18 @@ def _flag(text: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise InvalidValue("apprenticeship", f"{text!r} is not yes or no")
+    raise InvalidValue("apprenticeship", f"{shown(text)} is not yes or no")
 
 
 def _reason_code(text: str) -> str:
     code = normalise_code(text)
     if code not in WITHDRAWAL_REASONS:
-        raise InvalidValue("reason", f"{text!r} is not one of {', '.join(WITHDRAWAL_REASONS)}")
+        raise InvalidValue("reason", f"{shown(text)} is not one of {', '.join(WITHDRAWAL_REASONS)}")
     return code
+
+
+def _ao_reference(text: str) -> str:
+    return parse_text(text, "ao_reference", AO_REFERENCE_MAX_LENGTH)
 
 
 def _units(text: str) -> tuple[str, ...]:
@@ -280,7 +285,7 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
     title = take("qualification_title", lambda t: parse_text(t, "qualification_title"), True)
     units = take("units", _units) or ()
     apprenticeship = take("apprenticeship", _flag) or False
-    ao_reference = take("ao_reference", lambda t: parse_text(t, "ao_reference", 40))
+    ao_reference = take("ao_reference", _ao_reference)
     reason = take("withdrawal_reason", _reason_code)
     note = take("note", lambda t: parse_text(t, "note", 500))
     if cells.problems:
@@ -306,14 +311,14 @@ def _kind(text: str) -> str:
     kind = EVENT_KINDS.get(key) or EVENT_KINDS.get(key.replace("-", ""))
     if kind is None:
         names = sorted(set(EVENT_KINDS.values()))
-        raise InvalidValue("event", f"{text!r} is not an event ({', '.join(names)})")
+        raise InvalidValue("event", f"{shown(text)} is not an event ({', '.join(names)})")
     return kind
 
 
 def _code(text: str) -> str:
     code = text.strip().upper()
     if code not in LRS_OUTCOMES:
-        raise InvalidValue("code", f"{text!r} is not an LRS code (WSVRC001 to WSVRC006)")
+        raise InvalidValue("code", f"{shown(text)} is not an LRS code (WSVRC001 to WSVRC006)")
     return code
 
 
@@ -321,21 +326,21 @@ def _flags(text: str) -> list[str]:
     flags = [flag.upper() for flag in re.split(r"[;,\s]+", text) if flag]
     unknown = [flag for flag in flags if flag not in LRS_FLAGS]
     if unknown:
-        raise InvalidValue("flags", f"{unknown[0]!r} is not a flag (VRF1 to VRF8)")
+        raise InvalidValue("flags", f"{shown(unknown[0])} is not a flag (VRF1 to VRF8)")
     return flags
 
 
 def _document(text: str) -> str:
     document = re.sub(r"[\s_]+", "-", text.strip().lower())
     if document not in ID_DOCUMENTS:
-        raise InvalidValue("document", f"{text!r} is not one of {', '.join(ID_DOCUMENTS)}")
+        raise InvalidValue("document", f"{shown(text)} is not one of {', '.join(ID_DOCUMENTS)}")
     return document
 
 
 def _field(text: str) -> str:
     name = re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
     if name not in DETAIL_FIELDS:
-        raise InvalidValue("field", f"{text!r} is not one of {', '.join(DETAIL_FIELDS)}")
+        raise InvalidValue("field", f"{shown(text)} is not one of {', '.join(DETAIL_FIELDS)}")
     return name
 
 
@@ -374,7 +379,7 @@ def _event_values(cells: Cells, kind: str) -> dict[str, Any]:
     if kind == "id-verified":
         return {"document": take("document", _document)}
     if kind == "registration-confirmed":
-        return {"ao_reference": take("ao_reference", lambda t: parse_text(t, "ao_reference", 40))}
+        return {"ao_reference": take("ao_reference", _ao_reference)}
     if kind == "registration-rejected":
         return {"reason": take("reason", lambda t: parse_text(t, "reason"))}
     if kind == "withdrawn":

@@ -121,8 +121,10 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
         summary.rows = tally.rows
         if problems and not options.skip_invalid:
             lines = len({problem.line for problem in problems})
+            rows = "row" if tally.rows == 1 else "rows"
             raise ImportRefused(
-                f"{lines} of {tally.rows} row(s) in {name} are invalid; nothing was written "
+                f"{lines} of {tally.rows} {rows} in {name} {'is' if lines == 1 else 'are'} "
+                "invalid; nothing was written "
                 "(fix them, or use --skip-invalid to import the valid rows)", problems,
             )
         summary.skipped = list(problems)
@@ -435,7 +437,8 @@ def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOpt
             planner.next_batch()  # only the attempt that was saved counts its learners
             if refused and not options.skip_invalid:
                 raise ImportRefused(
-                    f"{len(refused)} row(s) of {name} were refused when written (the ledger "
+                    f"{len(refused)} {'row' if len(refused) == 1 else 'rows'} of {name} "
+                    f"{'was' if len(refused) == 1 else 'were'} refused when written (the ledger "
                     f"changed during the import, or the rows conflict with rows far earlier in "
                     f"the file); earlier batches were written ({tally.events} events): fix the "
                     "rows and run the import again to finish", refused,

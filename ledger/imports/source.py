@@ -72,6 +72,8 @@ class CsvSource:
                 line, last_line = last_line + 1, reader.line_num
                 if not any(cell.strip() for cell in cells):
                     continue
+                if header is not None and last_line > line:
+                    check_swallowed(header, cells, line, last_line)
                 if header is None:
                     header = read_header(cells, line, self.layout_name)
                     self._header = header
@@ -109,3 +111,24 @@ class CsvSource:
                 )
             self.bytes_read += len(raw)
             yield text
+
+
+def check_swallowed(header: Header, cells: list[str], line: int, end: int) -> None:
+    """Refuse the file when a record read from several physical lines swallowed other rows:
+    a stray quote makes the CSV reader read every line up to the next quote (or the end of
+    the file) as one cell, so the rows in between would be lost, not just this one."""
+    rows_inside = sum(
+        1 for cell in cells if "\n" in cell
+        for inner in cell.split("\n")[1:] if inner.count(",") >= max(1, header.width // 2)
+    )
+    if len(cells) == header.width and not rows_inside:
+        return  # a cell holding line breaks (a multi-line note), the row otherwise whole
+    reason = (f"a quote opened on this line is not closed until line {end}: lines {line + 1} "
+              f"to {end} were read as part of this row ({len(cells)} cells where the header "
+              f"has {header.width}); fix or remove the stray quote")
+    raise ImportRefused(
+        f"line {line} has a stray quote that swallows the {end - line} "
+        f"{'line' if end - line == 1 else 'lines'} after it; the file "
+        "is refused, even with --skip-invalid, as those rows would be lost; nothing was "
+        "written", [RowProblem(line, "", reason)],
+    )

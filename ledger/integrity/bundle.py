@@ -27,6 +27,7 @@ from typing import IO, Any
 from eventsourcing.persistence import StoredEvent
 
 from aggregates.errors import LedgerError, UnknownLearner
+from ledger.bulk.progress import NoProgress, Progress
 from ledger.integrity.chain import (
     GENESIS,
     HASH_VERSION,
@@ -39,6 +40,7 @@ from ledger.integrity.checkpoints import Checkpoint, CheckpointBroken
 from ledger.integrity.verify import LedgerTampered, chain_entries, chained_recorder, verify_ledger
 
 BUNDLE_FORMAT = "ledger-bundle/1"
+PROGRESS_EVERY = 1_000  # chain entries between two updates of the progress bar
 POLICIES_DIR = Path(__file__).parents[1] / "policies"
 LEARNER_TOPIC_PREFIX = "aggregates.learner:Learner."
 RECORDED_TOPIC = LEARNER_TOPIC_PREFIX + "Recorded"
@@ -67,11 +69,14 @@ def export_bundle(
     app: Any, centre: str, out: Path, start: date | None = None, end: date | None = None,
     policies: Path = POLICIES_DIR, extra_policies: Path | None = None,
     checkpoint_for: Callable[[Any, Digest], Checkpoint | None] | None = None,
+    progress: Progress | None = None,
 ) -> BundleSummary:
     """Write one centre's events (recorded between start and end, inclusive) as a bundle,
     with the rule-set files the reports use (the shipped ones, overridden by extra ones) and
-    the signed checkpoint `checkpoint_for` gives for the bundle's head, if any."""
-    verification = verify_ledger(app)
+    the signed checkpoint `checkpoint_for` gives for the bundle's head, if any; `progress`
+    follows the verification, then the export, by position."""
+    progress = progress or NoProgress()
+    verification = verify_ledger(app, progress=progress)
     if verification.problem is not None:
         raise LedgerTampered(verification.problem)
     digest = verification.head
@@ -95,7 +100,10 @@ def export_bundle(
             writer.line({"type": "rule-set", "name": path.name,
                          "sha256": hashlib.sha256(text.encode()).hexdigest(), "text": text})
         started, chained = False, GENESIS
+        progress.start("Exporting", digest.position)
         for row, link in chain_entries(chained_recorder(app), digest.position):
+            if link.seq % PROGRESS_EVERY == 0:
+                progress.update(link.position, link.seq)
             included = _included(app, row, centre, learners, start, end)
             if included:
                 writer.line(_event_line(row, link, chained))
@@ -107,6 +115,7 @@ def export_bundle(
                 started, entries = True, entries + 1
             chained = link.hash
         writer.end({"type": "end", "events": events, "entries": entries})
+        progress.update(digest.position, digest.events)
     if not learners:
         out.unlink()
         raise UnknownLearner(f"no learner is recorded at centre {centre}")

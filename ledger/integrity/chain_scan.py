@@ -6,9 +6,8 @@ It only answers "does every event fit?" and recomputes the head; when something 
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -17,6 +16,7 @@ from eventsourcing.persistence import OperationalError
 from sqlalchemy import Select, and_, func, select
 
 from ledger.bulk.gc_pause import cyclic_gc_paused
+from ledger.bulk.progress import NoProgress, Progress
 from ledger.bulk.workers import use_own_connections
 from ledger.integrity.chain import EMPTY, Digest, content_digest, link_digest, stamp_bytes
 from ledger.integrity.chained_recorder import ChainedApplicationRecorder, framed_originator
@@ -27,7 +27,8 @@ NOT_UTF8 = "22021"
 
 
 def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
-         digest_position: int | None, workers: int) -> tuple[Digest, str | None] | None:
+         digest_position: int | None, workers: int,
+         progress: Progress | None = None) -> tuple[Digest, str | None] | None:
     """The head recomputed from every event, and the chained hash at `digest_position`;
     None as soon as anything does not fit (the caller then explains what).
 
@@ -35,14 +36,21 @@ def scan(recorder: ChainedApplicationRecorder, stop: int, page: int,
     process from the chain entry stored just before it; the ranges must then join up
     (each ends on the entry the next started from), which makes it the same check.
     """
+    progress = progress or NoProgress()
+    progress.start("Verifying", stop)
     if workers <= 1:
-        return _scan_range(recorder, 0, stop, Start(EMPTY), page, digest_position)
+        return _scan_range(recorder, 0, stop, Start(EMPTY), page, digest_position,
+                           progress.update)
     cuts = [stop * part // workers for part in range(workers + 1)]
     starts = [_entry_at_or_before(recorder, cut) for cut in cuts[:-1]]
+    done = multiprocessing.get_context("fork").Value("q", 0)  # positions checked, all workers
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_adopt, initargs=(recorder,)) as pool:
-        parts = list(pool.map(_scan_adopted, cuts[:-1], cuts[1:], starts,
-                              itertools.repeat(page), itertools.repeat(digest_position)))
+                             initializer=_adopt, initargs=(recorder, done)) as pool:
+        futures = [pool.submit(_scan_adopted, after, upto, start, page, digest_position)
+                   for after, upto, start in zip(cuts[:-1], cuts[1:], starts, strict=True)]
+        while wait(futures, timeout=0.25, return_when=FIRST_EXCEPTION).not_done:
+            progress.update(done.value, done.value)
+        parts = [future.result() for future in futures]
     found = [part for part in parts if part is not None]
     if len(found) < len(parts) or any(
             part[0] != start.digest for part, start in zip(found, starts[1:], strict=False)):
@@ -61,8 +69,10 @@ class Start:
 
 
 def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, start: Start,
-                page: int, digest_position: int | None) -> tuple[Digest, str | None] | None:
-    """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`."""
+                page: int, digest_position: int | None,
+                checked_upto: Any = None) -> tuple[Digest, str | None] | None:
+    """`_scan` of the positions after `after` up to `stop`, from the chain entry `start`;
+    `checked_upto(position, position)` is told after each page."""
     head, at_digest = start, None
     while after < stop:
         upto = min(after + page, stop)
@@ -76,6 +86,8 @@ def _scan_range(recorder: ChainedApplicationRecorder, after: int, stop: int, sta
         head, at_page = checked
         at_digest = at_page or at_digest
         after = upto
+        if checked_upto is not None:
+            checked_upto(upto, upto)
     return (head.digest if head.digest.events else EMPTY), at_digest
 
 
@@ -137,18 +149,27 @@ def _chained_rows(recorder: ChainedApplicationRecorder, after: int, upto: int) -
 _framed_originator = lru_cache(maxsize=4096)(framed_originator)
 
 
-_ADOPTED: list[ChainedApplicationRecorder] = []
+_ADOPTED: list[tuple[ChainedApplicationRecorder, Any]] = []
 
 
-def _adopt(recorder: ChainedApplicationRecorder) -> None:
-    """In a forked worker: use the parent's recorder with connections of its own."""
+def _adopt(recorder: ChainedApplicationRecorder, done: Any) -> None:
+    """In a forked worker: use the parent's recorder with connections of its own, and add
+    the positions it checks to the shared count `done`."""
     use_own_connections(engine_of(recorder))
-    _ADOPTED.append(recorder)
+    _ADOPTED.append((recorder, done))
 
 
 def _scan_adopted(after: int, stop: int, start: Start, page: int,
                   digest_position: int | None) -> tuple[Digest, str | None] | None:
-    return _scan_range(_ADOPTED[0], after, stop, start, page, digest_position)
+    recorder, done = _ADOPTED[0]
+    last = [after]
+
+    def checked_upto(position: int, _: int) -> None:
+        with done.get_lock():
+            done.value += position - last[0]
+        last[0] = position
+
+    return _scan_range(recorder, after, stop, start, page, digest_position, checked_upto)
 
 
 def _entry_at_or_before(recorder: ChainedApplicationRecorder, position: int) -> Start:

@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from aggregates.errors import ConfigurationError, LedgerError
+from ledger.bulk.progress import Progress
 from ledger.bulk.workers import worker_count
 from ledger.integrity.chain import EMPTY, GENESIS, Digest, Link, content_hash, link_hash
 from ledger.integrity.chain_scan import engine_of, events_in, links_in, scan
@@ -98,14 +99,14 @@ def digest_at(app: Any, position: int) -> Digest:
 
 
 def verify_ledger(app: Any, digest: Digest | None = None, page: int = PAGE_SIZE,
-                  workers: int | None = None) -> Verification:
+                  workers: int | None = None, progress: Progress | None = None) -> Verification:
     """Check the application's whole chain (and that it extends `digest`, if given)."""
-    return verify_chain(chained_recorder(app), digest, page, workers)
+    return verify_chain(chained_recorder(app), digest, page, workers, progress)
 
 
 def verify_chain(
     recorder: ChainedApplicationRecorder, digest: Digest | None = None, page: int = PAGE_SIZE,
-    workers: int | None = None,
+    workers: int | None = None, progress: Progress | None = None,
 ) -> Verification:
     """Re-read every event and chain entry in position order, a page at a time.
 
@@ -116,7 +117,7 @@ def verify_chain(
     if workers is None:
         workers = worker_count(engine_of(recorder), stop)
     scanned = scan(recorder, stop, page, None if digest is None else digest.position,
-                    workers)
+                   workers, progress)
     if scanned is not None:
         head, at_digest = scanned
         if digest is None:

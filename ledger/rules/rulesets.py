@@ -101,7 +101,7 @@ RULE_KINDS: dict[str, tuple[dict[str, Checker], dict[str, tuple[Checker, Any]]]]
     "lrs-reverification": ({}, {"fields": (_lrs_fields, None)}),
     "data-quality": ({"codes": _codes}, {}),
 }
-COMMON_KEYS = {"clause", "severity", "description", "quote", "seed", "source"}
+COMMON_KEYS = {"clause", "severity", "description", "quote", "seed", "source", "cite"}
 # A rule's `source`, when it is not the awarding body's document: how findings cite it.
 RULE_SOURCES = ("centre policy", "ledger consistency rule")
 
@@ -121,15 +121,21 @@ class Rule:
     quote: str = ""
     seed: str = ""
     basis: str = ""
+    cited_as: str = ""  # the document as an assessor names it (the version's `cited_as`)
+    cite: str = ""  # the clause as an assessor cites it (the rule's `cite`)
 
     @property
     def reference(self) -> str:
-        """How a finding cites the rule: `AIM policy-1.0 clause 3.2` for the awarding body's
-        own clause; `centre policy: ...` or `ledger consistency rule: ...` for a rule that is
-        not the awarding body's (its `source` in the TOML)."""
+        """How an assessor cites the rule: `IMI registration guidance (issue 10),
+        introduction`; without display text in the rule set, `AIM policy-1.0, clause 3.2`;
+        `centre policy: ...` or `ledger consistency rule: ...` for a rule that is not the
+        awarding body's (its `source` in the TOML)."""
+        clause = self.cite or (f"clause {self.clause}" if self.clause[:1].isdigit()
+                               else self.clause)
         if self.basis:
-            return f"{self.basis}: {self.clause}"
-        return f"{self.awarding_body} {self.version} clause {self.clause}"
+            return f"{self.basis}: {clause}"
+        document = self.cited_as or f"{self.awarding_body} {self.version}"
+        return f"{document}, {clause}"
 
 
 @dataclass(frozen=True)
@@ -284,7 +290,8 @@ def load_ledger_data(path: Path) -> LedgerData:
     version = _require(path, data, "version", "", str)
     source = _require(path, data, "source", "", str)
     raw_rules = _require(path, data, "rules", "", dict)
-    rules = {rule_id: _load_rule(path, "*", version, source, rule_id, spec, f"rules.{rule_id}.")
+    rules = {rule_id: _load_rule(path, "*", (version, source, ""), rule_id, spec,
+                                 f"rules.{rule_id}.")
              for rule_id, spec in raw_rules.items()}
     reports = _require(path, data, "reports", "", dict)
     at_risk = _not_negative(path, "reports.at_risk_working_days",
@@ -372,12 +379,13 @@ def _load_version(path: Path, body: str, raw: Any, prefix: str) -> RuleSetVersio
     version = _require(path, raw, "version", prefix, str)
     effective = _require(path, raw, "effective_from", prefix, date)
     source = _require(path, raw, "source", prefix, str)
-    unknown = set(raw) - {"version", "effective_from", "source", "rules"}
+    cited_as = str(raw.get("cited_as", ""))
+    unknown = set(raw) - {"version", "effective_from", "source", "rules", "cited_as"}
     if unknown:
         raise RuleSetError(path, prefix + sorted(unknown)[0], "is not a known key")
     raw_rules = _require(path, raw, "rules", prefix, dict)
     rules = {
-        rule_id: _load_rule(path, body, version, source, rule_id, spec,
+        rule_id: _load_rule(path, body, (version, source, cited_as), rule_id, spec,
                             f"{prefix}rules.{rule_id}.")
         for rule_id, spec in raw_rules.items()
     }
@@ -385,8 +393,10 @@ def _load_version(path: Path, body: str, raw: Any, prefix: str) -> RuleSetVersio
 
 
 def _load_rule(
-    path: Path, body: str, version: str, source: str, rule_id: str, spec: Any, prefix: str,
+    path: Path, body: str, of_version: tuple[str, str, str], rule_id: str, spec: Any,
+    prefix: str,
 ) -> Rule:
+    version, source, cited_as = of_version
     if rule_id not in RULE_KINDS:
         raise RuleSetError(path, prefix.rstrip("."),
                            f"unknown rule (known: {', '.join(RULE_KINDS)})")
@@ -410,7 +420,7 @@ def _load_rule(
         params[key] = check(path, prefix + key, spec[key]) if key in spec else default
     if rule_id == "late-registration":
         _check_long_course(path, prefix, params)
-    texts = {key: spec.get(key, "") for key in ("description", "quote", "seed", "source")}
+    texts = {key: spec.get(key, "") for key in ("description", "quote", "seed", "source", "cite")}
     for key, value in texts.items():
         if not isinstance(value, str):
             raise RuleSetError(path, prefix + key, f"must be text, not {value!r}")
@@ -418,7 +428,7 @@ def _load_rule(
         raise RuleSetError(path, prefix + "source",
                            f"must be one of {', '.join(RULE_SOURCES)}, not {texts['source']!r}")
     return Rule(rule_id, body, version, clause, severity, params, texts["description"],
-                source, texts["quote"], texts["seed"], texts["source"])
+                source, texts["quote"], texts["seed"], texts["source"], cited_as, texts["cite"])
 
 
 def _check_long_course(path: Path, prefix: str, params: dict[str, Any]) -> None:

@@ -57,7 +57,7 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(ledger, tmp_path):
         "  line 2, column date_of_birth: '30/02/2000' is not a real date "
         "(day is out of range for month)\n"
         "  line 4, column gender: '7' is not a gender code (0, 1, 2, 9)\n"
-        "Error: 2 of 2 row(s) in learners.csv are invalid; nothing was written (fix them, or "
+        "Error: 2 of 2 rows in learners.csv are invalid; nothing was written (fix them, or "
         "use --skip-invalid to import the valid rows)\n"
     )
     assert ledger("audit", "L1").exit_code == 1
@@ -96,7 +96,7 @@ def test_a_dry_run_says_what_it_would_write(ledger, tmp_path):
 def test_extra_columns_are_ignored_with_a_notice_and_json_is_one_document(ledger, tmp_path):
     body = HEADER.replace("\n", ",Tutor\n") + ROWS.replace("10-01\n", "10-01,Ms Khan\n")
     result = ledger("import", csv_file(tmp_path, body), "--format", "json")
-    assert result.stderr == "Notice: ignored column(s) not in the mis-export layout: Tutor\n"
+    assert result.stderr == "Notice: ignored column not in the mis-export layout: Tutor\n"
     document = json.loads(result.stdout)
     assert (document["rows"], document["events"], document["ignored_columns"]) == (
         2, 5, ["Tutor"])
@@ -173,8 +173,8 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2:] == [
         "", "[late-registrations report as table]", "", "[maladministration report as table]",
-        "", f"The demo ledger is {db_url}; look at a learner with "
-            f"`ledger --db {db_url} audit L00002`.",
+        "", f"The demo ledger is {db_url}. Look at a learner with:",
+        f"  ledger --db {db_url} audit L00002",
     ]
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -15,9 +16,11 @@ ENROL = ["enrol", "L1", "E1", "--awarding-body", "IMI", "--qualification", "603/
 
 
 def all_commands(group, prefix=()):
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         yield (*prefix, name)
-        if hasattr(command, "commands"):
+        if isinstance(command, click.Group):
             yield from all_commands(command, (*prefix, name))
 
 
@@ -30,8 +33,8 @@ def test_every_command_has_help(path):
 
 
 def test_recording_prints_the_positions_of_the_new_events(ledger):
-    assert ledger(*LEARNER).stdout == "Recorded 1 event(s) for L1: 1\n"
-    assert ledger(*ENROL).stdout == "Recorded 1 event(s) for L1: 4\n"
+    assert ledger(*LEARNER).stdout == "Recorded 1 event for L1: 1\n"
+    assert ledger(*ENROL).stdout == "Recorded 1 event for L1: 4\n"
     result = ledger("register", "L1", "E1", "--submitted", "2026-09-20", "--confirmed",
                     "2026-09-24", "--ao-ref", "IMI-7", "--format", "json")
     assert json.loads(result.stdout) == {"learner": "L1", "events": [5, 6], "warnings": []}
@@ -131,7 +134,7 @@ def test_an_unusable_database_url_is_one_error_line():
 def test_data_quality_warnings_are_shown_when_recording(ledger):
     result = ledger("learner", "add", "L9", "--centre", "C1", "--given-name", "Anna",
                     "--family-name", "SMITH", "--dob", "1901-01-01", "--gender", "2")
-    assert result.stdout == "Recorded 1 event(s) for L9: 1\n"
+    assert result.stdout == "Recorded 1 event for L9: 1\n"
     assert result.stderr.splitlines() == [
         "Warning: family_name: 'SMITH' is all capitals",
         "Warning: date_of_birth: 1901-01-01 is a placeholder, not a real date of birth"]

@@ -117,10 +117,10 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
     assert result.stdout == (
         "learner,enrolment,awarding_body,programme_start,deadline,submitted,status,days_late,"
         "rule\n"
-        "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,AIM policy-1.0 clause 3.2: "
-        "25 working days\n"
-        "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,IMI issue-10 clause "
-        "Introduction: 90 days\n"
+        "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,\"AIM registration and certification "
+        "policy (v1.0), clause 3.2: 25 working days\"\n"
+        "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,\"IMI registration guidance "
+        "(issue 10), introduction: 90 days\"\n"
     )
 
 

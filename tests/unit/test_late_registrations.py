@@ -32,7 +32,7 @@ def test_aim_courses_of_15_weeks_or_less_have_25_working_days_longer_ones_60(
     ledger.learner().enrol_on("E1", "AIM", START, end)
     (row,) = judge(ledger, date(2026, 4, 2))
     assert row["deadline"] == deadline
-    assert row["rule"] == ("AIM policy-1.0 clause 3.2: "
+    assert row["rule"] == ("AIM registration and certification policy (v1.0), clause 3.2: "
                            + ("25" if end == SHORT_END else "60") + " working days")
 
 

@@ -50,8 +50,9 @@ def test_a_late_registration_is_a_finding_citing_the_rule_and_its_events() -> No
         dates={"programme_start": START, "deadline": date(2026, 5, 11),
                "submitted": date(2026, 5, 12)},
         evidence=[enrolled, submitted],
-        message="registration late: submitted on 2026-05-12, 1 days after the deadline "
+        message="registration late: submitted on 2026-05-12, 1 day after the deadline "
                 "2026-05-11 (25 working days from the start)",
+        citation="AIM registration and certification policy (v1.0), clause 3.2",
     )]
 
 

@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.errors import ConfigurationError, ImpossibleCommand
@@ -141,3 +141,27 @@ def test_a_ledger_key_made_by_another_process_at_the_same_moment_is_the_one_used
     monkeypatch.setattr(crypto, "write_key_file", another_process_first)
     assert MasterKeySource(path).load(create=True) == theirs
     assert MasterKeySource(path).load() == theirs
+
+
+@pytest.mark.parametrize("secret", [
+    "07700 900123", "+44 7700 900123", "(020) 7946 0018", "0161-496-0000", "01632960961",
+    "AB123456C", "ab 12 34 56 c", "05/06/2004", "2004-05-06", "5 May 2004", "May 5th, 2004",
+    "6.5.04",
+])
+def test_redaction_masks_phone_numbers_dates_and_ni_numbers_in_free_text(secret):
+    from ledger.privacy.redaction import redact_text
+    assert redact_text(f"learner said {secret} today") == "learner said [redacted] today"
+
+
+@pytest.mark.parametrize("kept", ["ULN 1000000043", "qualification 603/1234/5",
+                                  "position 12 of 2026", "IMI-778812"])
+def test_redaction_keeps_ulns_qualifications_and_references_in_free_text(kept):
+    from ledger.privacy.redaction import redact_text
+    assert redact_text(kept) == kept
+
+
+@given(st.from_regex(r"0[1-9]\d{3} \d{6}", fullmatch=True), st.sampled_from(["", "Tel ", "("]))
+@settings(deadline=None)
+def test_any_uk_phone_number_in_a_note_is_masked(number, before):
+    from ledger.privacy.redaction import redact_text
+    assert number not in redact_text(f"note {before}{number} end")

@@ -151,3 +151,29 @@ def test_a_centre_with_an_unknown_nation_is_refused_naming_the_key(tmp_path: Pat
 def test_the_default_nation_comes_from_ledger_nation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGER_NATION", "Wales")
     assert load_rulebook().calendar_for("C1").nation == "Wales"
+
+
+def test_rules_are_cited_as_an_assessor_cites_them() -> None:
+    from datetime import date as day
+
+    from ledger.rules.rulesets import load_rulebook
+    book = load_rulebook(None)
+    imi = book.rules_in_force("IMI", day(2026, 1, 1))
+    aim = book.rules_in_force("AIM", day(2026, 9, 1))
+    assert imi["late-registration"].reference == (
+        "IMI registration guidance (issue 10), introduction")
+    assert aim["withdrawal-notification"].reference == (
+        "AIM registration and certification policy (v1.0), clause 4.2")
+
+
+def test_a_rule_set_without_display_text_is_cited_by_code_version_and_clause(
+        tmp_path) -> None:
+    from datetime import date as day
+
+    from ledger.rules.rulesets import load_rulebook
+    (tmp_path / "othm.toml").write_text(
+        'awarding_body = "OTHM"\n[[versions]]\nversion = "2025"\n'
+        'effective_from = 2025-01-01\nsource = "OTHM guidance"\n'
+        '[versions.rules.late-registration]\nclause = "2.1"\ndays = 28\nunit = "calendar"\n')
+    rules = load_rulebook(str(tmp_path)).rules_in_force("OTHM", day(2026, 1, 1))
+    assert rules["late-registration"].reference == "OTHM 2025, clause 2.1"

@@ -186,7 +186,7 @@ def test_bad_rows_found_by_two_workers_are_the_problems_a_serial_check_finds(
 
     refusals = []
     for options in (SERIAL, PARALLEL):
-        with pytest.raises(ImportRefused, match=r"^6 of 44 row\(s\) in learners\.csv are "
+        with pytest.raises(ImportRefused, match=r"^6 of 44 rows in learners\.csv are "
                                                 r"invalid; nothing was written") as refused:
             import_csv(app, path, options)
         refusals.append((str(refused.value), refused.value.problems))

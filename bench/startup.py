@@ -1,0 +1,135 @@
+"""Start-up: how long a fresh `ledger` process takes, against `python -c pass` in the same run.
+
+    python bench/startup.py [--rounds 9] [--learners 300] [--workdir DIR] [--json]
+
+Builds a demo ledger (SQLite, the demo centre through the import), then runs each command as
+a user does, a new process each time, in alternating rounds after one warm-up round, and
+prints each one's median wall time, its excess over `python -c pass` and the ratio. Targets
+(issue 39): `--help` and `--version` within 0.15 s of `python -c pass`, `ledger audit REF`
+within 0.35 s, a recording command within 0.4 s. Byte-code is written and read as in a
+normal install (PYTHONDONTWRITEBYTECODE is cleared for the commands). On a busy host the
+figures are noisy: compare the excesses within one run, and look at the spread printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"--version": 0.15, "--help": 0.15, "audit": 0.35, "amend": 0.4}
+
+
+def ledger_command() -> list[str]:
+    """The `ledger` console script beside this Python, else `python -m cli`."""
+    script = Path(sys.executable).with_name("ledger")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+
+
+def build_ledger(folder: Path, learners: int) -> str:
+    """A demo ledger of `learners` learners in `folder`; returns its URL."""
+    from ledger.app import LedgerApp
+    from ledger.demo import write_demo_files
+    from ledger.imports import ImportOptions, import_csv
+
+    url = f"sqlite:///{folder / 'startup.db'}"
+    mis, lrs = folder / "centre.csv", folder / "centre-lrs.csv"
+    write_demo_files(mis, lrs, learners, 2026)
+    app = LedgerApp(url)
+    for path in (mis, lrs):
+        import_csv(app, path, ImportOptions(actor="bench"))
+    app.close()
+    return url
+
+
+def commands(url: str) -> dict[str, list[str]]:
+    ledger = [*ledger_command(), "--db", url, "--actor", "bench"]
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "--version": [*ledger_command(), "--version"],
+        "--help": [*ledger_command(), "--help"],
+        "audit": [*ledger, "audit", "L00002"],
+        "amend": [*ledger, "amend", "L00002", "--set", "email=bench{round}@example.org",
+                  "--reason", "bench"],
+    }
+
+
+def run_once(argv: list[str], environment: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=environment, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def measure(url: str, rounds: int) -> dict[str, list[float]]:
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("PYTHONDONTWRITEBYTECODE", "LEDGER_DB")}
+    environment["COLUMNS"] = "120"
+    times: dict[str, list[float]] = {name: [] for name in commands(url)}
+    for number in range(rounds + 1):  # round 0 warms the caches and writes the byte-code
+        for name, argv in commands(url).items():
+            argv = [part.replace("{round}", str(number)) for part in argv]
+            elapsed = run_once(argv, environment)
+            if number:
+                times[name].append(elapsed)
+    return times
+
+
+def summary(times: dict[str, list[float]]) -> list[dict[str, object]]:
+    baseline = statistics.median(times["python -c pass"])
+    rows = []
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        excess = median - baseline
+        target = TARGETS.get(name)
+        rows.append({
+            "command": name if name.startswith("python") else f"ledger {name}",
+            "median_s": round(median, 4), "min_s": round(min(samples), 4),
+            "max_s": round(max(samples), 4), "excess_s": round(excess, 4),
+            "ratio": round(median / baseline, 2), "target_excess_s": target,
+            "met": None if target is None else excess <= target,
+        })
+    return rows
+
+
+def print_table(rows: list[dict[str, object]], rounds: int) -> None:
+    print(f"Start-up, median of {rounds} rounds (fresh processes, demo ledger on SQLite)")
+    print(f"{'command':<18} {'median s':>9} {'min-max s':>13} {'- pass s':>9} {'ratio':>6}"
+          "  target")
+    for row in rows:
+        target = row["target_excess_s"]
+        verdict = "" if target is None else (
+            f"+{target} s {'met' if row['met'] else 'NOT MET'}")
+        spread = f"{row['min_s']:.3f}-{row['max_s']:.3f}"
+        print(f"{row['command']:<18} {row['median_s']:>9.3f} {spread:>13} "
+              f"{row['excess_s']:>9.3f} {row['ratio']:>6.2f}  {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--learners", type=int, default=300)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", action="store_true", help="Print one JSON document.")
+    options = parser.parse_args()
+    if options.rounds < 1 or options.learners < 2:
+        parser.error("--rounds must be 1 or more and --learners 2 or more")
+    with tempfile.TemporaryDirectory(dir=options.workdir) as folder:
+        print("building the demo ledger...", file=sys.stderr)
+        url = build_ledger(Path(folder), options.learners)
+        print(f"timing {options.rounds} rounds...", file=sys.stderr)
+        rows = summary(measure(url, options.rounds))
+    if options.json:
+        print(json.dumps({"rounds": options.rounds, "commands": rows}, indent=2))
+    else:
+        print_table(rows, options.rounds)
+
+
+if __name__ == "__main__":
+    main()
