@@ -330,13 +330,14 @@ def test_reports_can_be_redacted_for_sharing(sqlite_ledger: Ledger) -> None:
 def test_ledger_rules_shows_each_rule_with_its_clause_and_quote(sqlite_ledger: Ledger) -> None:
     rows = sqlite_ledger.json("rules")["rows"]
     aim = {row["rule"]: row for row in rows if row["awarding_body"] == "AIM"}
-    assert aim["withdrawal-notification"]["cited"] == "AIM policy-1.0 clause 4.2"
+    assert aim["withdrawal-notification"]["cited"] == (
+        "AIM registration and certification policy (v1.0), clause 4.2")
     assert "within 30 days of the learner withdrawing" in aim["withdrawal-notification"]["quote"]
     assert aim["persistent-late-registration"]["cited"].startswith("centre policy: ")
     assert all(row["quote"] for row in rows if row["awarding_body"] != "every awarding body")
     text = sqlite_ledger("rules", "--awarding-body", "IMI").stdout
     assert "IMI issue-10 (in force from 2025-08-01)" in text
-    assert "uln-apprenticeship (major): IMI issue-10 clause ULN" in text
+    assert "uln-apprenticeship (major): IMI registration guidance (issue 10), ULN section" in text
     assert "“For Apprenticeship Standards it is a mandatory requirement" in text
     assert "AIM" not in text
 

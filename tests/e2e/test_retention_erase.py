@@ -33,4 +33,4 @@ def test_erasing_judged_on_today_or_an_earlier_date_is_allowed(ledger):
     assert ledger("retention", "--on", tomorrow, "--erase", "--yes").exit_code == 1
     result = ledger("retention", "--on", date.today().isoformat(), "--erase", "--yes")
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith("Erased 1 learner(s)\n")
+    assert result.stdout.endswith("Erased 1 learner\n")

@@ -34,7 +34,7 @@ def test_a_registration_checked_on_the_5th_working_day_is_in_time_the_6th_is_lat
     (found,) = findings(late, "registration-check")
     assert (found.clause, found.dates["deadline"], found.evidence[-1]) == (
         "3.4", date(2026, 4, 15), checked)
-    assert found.citation == "AIM policy-1.0 clause 3.4"
+    assert found.citation == "AIM registration and certification policy (v1.0), clause 3.4"
 
 
 def test_a_registration_never_checked_is_a_finding_once_the_5_working_days_pass() -> None:

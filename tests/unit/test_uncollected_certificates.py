@@ -29,7 +29,8 @@ def test_a_certificate_not_collected_is_held_12_months_then_due_for_contact() ->
     book = load_rulebook()
     (held,) = uncollected_certificates(ledger.timelines(), book, date(2027, 6, 30))
     assert (held.learner, held.held_until, held.status) == ("L1", date(2027, 6, 30), "held")
-    assert held.rule == "AIM policy-1.0 clause 5.4: held 12 months"
+    assert held.rule == (
+        "AIM registration and certification policy (v1.0), clause 5.4: held 12 months")
     (due,) = uncollected_certificates(ledger.timelines(), book, date(2027, 7, 1))
     assert due.status == "due for contact"
 
