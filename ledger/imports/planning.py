@@ -138,6 +138,9 @@ def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
          "issue_certificate"),
         ("certificate-collected", facts.collected, "certificate_collected",
          "certificate collected", "collect_certificate"),
+        ("learning-completed", facts.completed, "learning_completed", "completion of learning",
+         "complete_learning"),
+        ("achieved", facts.achieved, "achieved", "achievement", "record_achievement"),
     ):
         if day is not None:  # the command is looked up only when there is a fact to record
             steps.append(lambda kind=kind, day=day, name=name, what=what, method=method: once(
@@ -269,6 +272,8 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
             "certificate-received": learner.receive_certificate,
             "certificate-issued": learner.issue_certificate,
             "certificate-collected": learner.collect_certificate,
+            "learning-completed": learner.complete_learning,
+            "achieved": learner.record_achievement,
         }[kind]
         once(learner, kind, ref, on, "occurred_on", kind.replace("-", " "),
              lambda: method(ref, on, ctx))
