@@ -11,6 +11,7 @@ from cli.context import Settings, default_actor, settings, user_errors
 from cli.history import audit
 from cli.importing import demo, import_command
 from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
+from cli.lrs import lrs_group
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
 from cli.report import rebuild_command, replay_command, report_group
@@ -58,6 +59,7 @@ for command in COMMANDS:
     cli.add_command(command)
 cli.add_command(audit)
 cli.add_command(import_command)
+cli.add_command(lrs_group)
 cli.add_command(demo)
 for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
     cli.add_command(command)
