@@ -114,10 +114,11 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
     column (or ILR element) and nothing is written. Importing the same file again records
     nothing new.
     """
+    known = tuple(load_rulebook(policies).awarding_bodies)
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
-                            batch_size=batch_size, layout=layout, workers=workers)
+                            batch_size=batch_size, layout=layout, workers=workers,
+                            known_bodies=known)
     if is_ilr(file):
-        known = load_rulebook(policies).awarding_bodies
         summary = run_import(file, options, lambda app, progress: import_ilr(
             app, file, aims, centre, options, known, progress))
     elif aims is not None or centre is not None:

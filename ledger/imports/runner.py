@@ -36,6 +36,7 @@ from ledger.imports.writing import (
     new_learners,
 )
 from ledger.privacy.sealing import check_recordable
+from ledger.rules.names import with_suggestion
 from ledger.storage.persistence import checkpoint
 
 DEFAULT_BATCH_SIZE = 2_000
@@ -53,6 +54,7 @@ class ImportOptions:
     layout: str = "auto"
     source_name: str | None = None
     workers: int | None = None  # processes checking and encoding; None: by the file's size
+    known_bodies: tuple[str, ...] = ()  # AOs with rule sets: a near miss is suggested
 
 
 @dataclass
@@ -246,15 +248,24 @@ def remember_counted(counted: OrderedDict[UUID, None], touched: Iterable[UUID]) 
 
 
 def _parse(batch: list[Record], header: Header, today: date,
-           problems: list[RowProblem] | None) -> list[ParsedRow]:
+           problems: list[RowProblem] | None, known_bodies: tuple[str, ...] = ()
+           ) -> list[ParsedRow]:
     rows = []
     for record in batch:
         row, found = parse_row(record, header.layout, today)
         if row is not None:
             rows.append(row)
         elif problems is not None:
-            problems.extend(found)
+            problems.extend(_suggesting(found, record, known_bodies))
     return rows
+
+
+def _suggesting(found: list[RowProblem], record: Record,
+                known_bodies: tuple[str, ...]) -> list[RowProblem]:
+    """The problems, a bad awarding body's offering the known body it may mean."""
+    return [RowProblem(p.line, p.column, with_suggestion(p.reason, record.get(p.column),
+                                                         known_bodies))
+            if p.column == "awarding_body" and known_bodies else p for p in found]
 
 
 def share_of(record: Record, shares: int) -> int:
@@ -325,7 +336,7 @@ class Check:
                 seen += len(batch)
                 mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
                 total.rows += len(mine)
-                parsed = _parse(mine, self.header, today, problems)
+                parsed = _parse(mine, self.header, today, problems, options.known_bodies)
                 planner.tally = Tally()
                 events = self._plan(planner, known, indexes, parsed, problems)
                 if spool is not None:  # the write pass stamps them with the time they are stored

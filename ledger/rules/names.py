@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from aggregates.errors import InvalidValue
+from aggregates.values import parse_awarding_body
+
 
 def suggest_awarding_body(text: str, known: Iterable[str]) -> str | None:
     """The known awarding body `text` spells apart from case and spacing, if it is not
@@ -22,3 +25,11 @@ def with_suggestion(message: str, text: str, known: Iterable[str]) -> str:
     if suggestion is None or suggestion == text.strip().upper():
         return message
     return f"{message}; did you mean {suggestion}? (the ledger does not take one for the other)"
+
+
+def parse_known_awarding_body(text: str, known: Iterable[str]) -> str:
+    """An awarding-body code; refused with the known body it may mean, if any."""
+    try:
+        return parse_awarding_body(text)
+    except InvalidValue as error:
+        raise InvalidValue(error.field, with_suggestion(error.message, text, known)) from None
