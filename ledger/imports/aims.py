@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aggregates.errors import InvalidValue
-from aggregates.values import parse_awarding_body, parse_qualification, parse_text
+from aggregates.values import parse_qualification, parse_text
 from ledger.imports.problems import ImportRefused, RowProblem
-from ledger.rules.names import with_suggestion
+from ledger.rules.names import parse_known_awarding_body
 
 # header names as the LARS download spells them, and as people write them
 COLUMNS = {
@@ -26,6 +26,20 @@ COLUMNS = {
 REGULATED_AIM = re.compile(r"^\d{8}$")  # LARS uses the qualification number without slashes
 
 
+NO_AWARDING_BODY = frozenset({"", "NONE", "N/A", "NA", "UNKNOWN"})
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """An aim in the aims file the ledger cannot enrol on, and why (its line)."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.reason} (aims file line {self.line})"
+
+
 @dataclass(frozen=True)
 class Aim:
     """What the ledger needs of one learning aim to enrol a learner on it."""
@@ -33,6 +47,9 @@ class Aim:
     awarding_body: str
     qualification: str
     title: str
+
+
+AimEntry = Aim | Unusable
 
 
 def qualification_from_aim(reference: str) -> str | None:
@@ -46,10 +63,12 @@ def _key(cell: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", cell.strip().lower().removeprefix("\ufeff")).strip("_")
 
 
-def load_aims(path: Path, known_bodies: frozenset[str] = frozenset()) -> dict[str, Aim | None]:
-    """Every aim in the file by its reference (upper case), None for an aim with no awarding
-    body (unregulated); refuse the file with every bad line listed. An awarding body that
-    spells a known one apart from spacing is refused with it suggested, never taken for it."""
+def load_aims(path: Path, known_bodies: frozenset[str] = frozenset()) -> dict[str, AimEntry]:
+    """Every aim in the file by its reference (upper case). An aim the ledger cannot enrol
+    on (no awarding body, as for unregulated aims; an unusable code or title) is kept as
+    Unusable with why, so a learning delivery on it is refused naming that line, while the
+    rest of a full LARS download stays usable. An awarding body that spells a known one
+    apart from case or spacing is unusable, with the known one suggested."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
@@ -69,41 +88,31 @@ def load_aims(path: Path, known_bodies: frozenset[str] = frozenset()) -> dict[st
                 f"the aims file {path.name} has no {', '.join(missing)} column "
                 "(expected the LARS download's LearnAimRef, AwardOrgCode, LearnAimRefTitle)",
                 [RowProblem(1, "", f"header: {', '.join(c for c in header if c)}")])
-        aims: dict[str, Aim | None] = {}
-        problems: list[RowProblem] = []
+        aims: dict[str, AimEntry] = {}
         for line, cells in enumerate(rows, 2):
-            if not any(cell.strip() for cell in cells):
-                continue
 
             def cell(name: str, cells: list[str] = cells) -> str:
                 index = positions[name]
                 return cells[index].strip() if index is not None and index < len(cells) else ""
 
             reference = cell("learn_aim_ref").upper()
-            if reference and not cell("awarding_body"):
-                aims[reference] = None
-                continue
-            try:
-                aims[reference] = _aim(reference, cell("awarding_body"), cell("qualification"),
-                                       cell("title"), known_bodies)
-            except InvalidValue as error:
-                problems.append(RowProblem(line, error.field, error.message))
-        if problems:
-            raise ImportRefused(f"{len({p.line for p in problems})} line(s) of the aims file "
-                                f"{path.name} are invalid; nothing was written", problems)
+            if reference:
+                aims[reference] = _aim(line, reference, cell("awarding_body"),
+                                       cell("qualification"), cell("title"), known_bodies)
     return aims
 
 
-def _aim(reference: str, body: str, qualification: str, title: str,
-         known_bodies: frozenset[str]) -> Aim:
-    if not reference:
-        raise InvalidValue("learn_aim_ref", "is required")
-    try:
-        awarding_body = parse_awarding_body(body)
-    except InvalidValue as error:
-        raise InvalidValue(error.field, with_suggestion(error.message, body, known_bodies)) \
-            from None
+def _aim(line: int, reference: str, body: str, qualification: str, title: str,
+         known_bodies: frozenset[str]) -> AimEntry:
+    if body.upper() in NO_AWARDING_BODY:
+        return Unusable(line, "has no awarding body in the aims file: it is not a "
+                              "qualification the ledger can register")
     number = qualification or qualification_from_aim(reference)
-    if number is None:
-        raise InvalidValue("qualification", f"is required for the unregulated aim {reference}")
-    return Aim(awarding_body, parse_qualification(number), parse_text(title, "title"))
+    try:
+        if number is None:
+            raise InvalidValue("qualification", "has no qualification number and its "
+                                                "reference does not spell one")
+        return Aim(parse_known_awarding_body(body, known_bodies), parse_qualification(number),
+                   parse_text(title, "title"))
+    except InvalidValue as error:
+        return Unusable(line, f"{error.field}: {error.message}")

@@ -21,7 +21,7 @@ from xml.sax.xmlreader import Locator
 from defusedxml import DefusedXmlException
 from defusedxml.expatreader import DefusedExpatParser
 
-from ledger.imports.aims import Aim
+from ledger.imports.aims import AimEntry
 from ledger.imports.ilr_codes import (
     COLUMN_ELEMENTS,
     delivery_record,
@@ -128,7 +128,7 @@ class IlrSource:
     """An ILR file read as MIS-export records, one per learning delivery."""
 
     path: Path
-    aims: dict[str, Aim | None]
+    aims: dict[str, AimEntry]
     centre: str | None = None  # --centre, else the file's UKPRN
     bytes_read: int = 0
     bytes_per_event: int = 200  # about what an ILR file holds for each event its learners plan

@@ -9,7 +9,7 @@ apprenticeship frameworks and 25 an apprenticeship standard (with a `StdCode`).
 
 from __future__ import annotations
 
-from ledger.imports.aims import Aim
+from ledger.imports.aims import Aim, AimEntry, Unusable
 from ledger.imports.problems import RowProblem
 from ledger.imports.source import Record
 
@@ -85,7 +85,7 @@ def is_programme_aim(delivery: dict[str, str]) -> bool:
 
 
 def delivery_record(line: int, details: dict[str, str], delivery: dict[str, str],
-                    aims: dict[str, Aim | None]) -> Record:
+                    aims: dict[str, AimEntry]) -> Record:
     """One learning delivery as an MIS-export record, with what is wrong in it."""
     problems: list[RowProblem] = []
 
@@ -93,11 +93,11 @@ def delivery_record(line: int, details: dict[str, str], delivery: dict[str, str]
         problems.append(RowProblem(line, f"LearningDelivery/{element}", reason))
 
     reference = delivery.get("LearnAimRef", "").upper()
-    aim = aims.get(reference)
-    if aim is None and reference in aims:
-        problem("LearnAimRef", f"{reference} has no awarding body in the aims file: it is not "
-                               "a qualification the ledger can register")
-    elif aim is None:
+    entry = aims.get(reference)
+    aim = entry if isinstance(entry, Aim) else None
+    if isinstance(entry, Unusable):
+        problem("LearnAimRef", f"{reference} {entry}")
+    elif entry is None:
         problem("LearnAimRef", f"{reference or '(empty)'} is not in the aims file (--aims): "
                                "add its awarding body, qualification number and title")
     programme = delivery.get("ProgType", "")

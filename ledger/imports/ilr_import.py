@@ -8,7 +8,7 @@ from pathlib import Path
 from aggregates.values import parse_centre
 from ledger.app import LedgerApp
 from ledger.bulk.progress import Progress
-from ledger.imports.aims import Aim, load_aims
+from ledger.imports.aims import AimEntry, load_aims
 from ledger.imports.ilr import IlrSource, named_problems
 from ledger.imports.problems import ImportRefused
 from ledger.imports.runner import ImportOptions, ImportSummary, import_source
@@ -30,7 +30,7 @@ def import_ilr(app: LedgerApp, path: Path, aims_file: Path | None, centre: str |
                options: ImportOptions, known_bodies: Iterable[str] = (),
                progress: Progress | None = None) -> ImportSummary:
     """Import an ILR file; every problem names its learner, delivery and element."""
-    aims: dict[str, Aim | None] = {}
+    aims: dict[str, AimEntry] = {}
     if aims_file is not None:
         aims = load_aims(aims_file, frozenset(known_bodies))
     source = IlrSource(path, aims, parse_centre(centre) if centre else None)

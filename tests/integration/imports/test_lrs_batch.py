@@ -12,7 +12,7 @@ import pytest
 from aggregates.values import uln_check_digit
 from ledger.demo import write_demo_files
 from ledger.imports import ImportOptions, ImportRefused, import_csv
-from ledger.imports.lrs import LEARNER_COLUMNS, batch_sizes
+from ledger.imports.lrs import LEARNER_COLUMNS
 from ledger.imports.lrs_request import import_results, learners_to_look_up, write_requests
 from projections.audit import event_name
 
@@ -54,16 +54,6 @@ def output_from(request: Path, target: Path, exceptions: int) -> list[str]:
     with target.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([*head, *answered])
     return [row[0] for row in learners[exceptions:]]
-
-
-def test_batch_sizes_keep_every_file_between_50_and_5000_learners():
-    assert batch_sizes(49) == []
-    assert batch_sizes(50) == [50]
-    assert batch_sizes(5_000) == [5_000]
-    assert batch_sizes(5_001) == [2_501, 2_500]
-    for count in (50, 999, 5_000, 5_001, 12_345, 100_000):
-        sizes = batch_sizes(count)
-        assert sum(sizes) == count and all(50 <= size <= 5_000 for size in sizes)
 
 
 def test_an_lrs_round_trip_records_ulns_in_the_audit_and_lists_exceptions(
