@@ -23,7 +23,7 @@ COLUMNS = {
     "title": ("learnaimreftitle", "learn_aim_ref_title", "learning_aim_title", "title",
               "qualification_title"),
 }
-REGULATED_AIM = re.compile(r"^\d{8}$")  # LARS uses the qualification number without slashes
+REGULATED_AIM = re.compile(r"^[0-9]{7}[0-9X]$")  # a qualification number without slashes
 
 
 NO_AWARDING_BODY = frozenset({"", "NONE", "N/A", "NA", "UNKNOWN"})
@@ -53,7 +53,7 @@ AimEntry = Aim | Unusable
 
 
 def qualification_from_aim(reference: str) -> str | None:
-    """The qualification number a regulated aim's reference spells (60312345 -> 603/1234/5)."""
+    """The qualification number a regulated aim's reference spells (6035713X -> 603/5713/X)."""
     if not REGULATED_AIM.match(reference):
         return None
     return f"{reference[:3]}/{reference[3:7]}/{reference[7]}"

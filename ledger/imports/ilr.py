@@ -1,10 +1,10 @@
 """ILR XML files (schema years 2024-25 to 2026-27) read safely and as a stream of records.
 
-The parser is defusedxml's expat reader with DTDs forbidden: no document type, no entity
-(so no billion laughs) and no external reference (so no network or file access) is ever
-read. Learners are read one at a time (memory stays flat whatever the file's size); each
-learning delivery becomes one MIS-export record, so the CSV import's checking, planning and
-writing apply unchanged.
+The parser refuses a document type, entities and external references (defusedxml's policy,
+`safe_xml`): no entity is expanded (no billion laughs) and nothing outside the file is read
+(no file or network access). Learners are read one at a time (memory stays flat whatever
+the file's size); each learning delivery becomes one MIS-export record, so the CSV
+import's checking, planning and writing apply unchanged.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from xml.sax import SAXParseException
-from xml.sax.expatreader import ExpatLocator
-from xml.sax.handler import ContentHandler, feature_namespaces
-from xml.sax.xmlreader import Locator
+from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
-from defusedxml.expatreader import DefusedExpatParser
 
 from ledger.imports.aims import AimEntry
 from ledger.imports.ilr_codes import (
@@ -30,6 +25,7 @@ from ledger.imports.ilr_codes import (
 )
 from ledger.imports.layouts import MIS_EXPORT, Header
 from ledger.imports.problems import ImportRefused, RowProblem
+from ledger.imports.safe_xml import safe_parser
 from ledger.imports.source import Record
 
 SCHEMA_YEARS = {f"ESFA/ILR/{year}": year for year in ("2024-25", "2025-26", "2026-27")}
@@ -54,12 +50,12 @@ class ElementProblem(RowProblem):
         return f"line {self.line}, {self.column}: {self.reason}"
 
 
-class _Learners(ContentHandler):
+class _Learners:
     """Collects each Learner's fields and learning deliveries; hands over whole learners."""
 
-    def __init__(self, source: IlrSource, header_only: bool) -> None:
-        super().__init__()
-        self.source, self.header_only = source, header_only
+    def __init__(self, source: IlrSource, header_only: bool,
+                 parser: expat.XMLParserType) -> None:
+        self.source, self.header_only, self.parser = source, header_only, parser
         self.path: list[str] = []
         self.text: list[str] | None = None
         self.learner: dict[str, str] = {}
@@ -67,54 +63,62 @@ class _Learners(ContentHandler):
         self.delivery: dict[str, str] | None = None
         self.line = 0
         self.ready: list[Record] = []
-        self.locator: Locator | None = None
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.characters
 
-    def setDocumentLocator(self, locator: Locator) -> None:
-        self.locator = locator
+    def line_now(self) -> int:
+        return self.parser.CurrentLineNumber
 
-    def _line(self) -> int:
-        return self.locator.getLineNumber() if self.locator is not None else 0
-
-    def startElementNS(self, name: tuple[str | None, str], qname: str | None,
-                       attrs: Any) -> None:
-        uri, local = name
-        depth = len(self.path)
-        self.path.append(local)
-        if depth == 0:
-            self.source.start_message(uri, local)
-        elif depth == 1 and local == "Learner":
-            if self.header_only:
-                raise _HeaderRead
-            self.learner, self.deliveries, self.line = {}, [], self._line()
-        elif depth == 2 and self.path[1] == "Learner":
-            if local == "LearningDelivery":
-                self.delivery = {}
-                self.deliveries.append((self._line(), self.delivery))
-            elif local in LEARNER_FIELDS:
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        prefix = ""
+        if ":" in name:
+            prefix, _, name = name.rpartition(":")
+        path = self.path
+        depth = len(path)
+        path.append(name)
+        if depth == 2:
+            if path[1] == "Learner":
+                if name == "LearningDelivery":
+                    self.delivery = {}
+                    self.deliveries.append((self.parser.CurrentLineNumber, self.delivery))
+                elif name in LEARNER_FIELDS:
+                    self.text = []
+            elif path[1] == "LearningProvider" and name == "UKPRN":
                 self.text = []
-        elif (depth == 3 and self.delivery is not None and local in DELIVERY_FIELDS) or (
-                depth == 2 and self.path[1] == "LearningProvider" and local == "UKPRN"):
-            self.text = []
+        elif depth == 3:
+            if self.delivery is not None and name in DELIVERY_FIELDS:
+                self.text = []
+        elif depth == 1:
+            if name == "Learner":
+                if self.header_only:
+                    raise _HeaderRead
+                self.learner, self.deliveries = {}, []
+                self.line = self.parser.CurrentLineNumber
+        elif depth == 0:
+            self.source.start_message(attrs.get(f"xmlns:{prefix}" if prefix else "xmlns"),
+                                      name)
 
     def characters(self, content: str) -> None:
         if self.text is not None:
             self.text.append(content)
 
-    def endElementNS(self, name: tuple[str | None, str], qname: str | None) -> None:
-        local = self.path.pop()
-        depth = len(self.path)
+    def end(self, name: str) -> None:
+        path = self.path
+        name = path.pop()
+        depth = len(path)
         if self.text is not None:
             value = "".join(self.text).strip()
             self.text = None
-            if depth == 3 and self.delivery is not None:
-                self.delivery[local] = value
-            elif self.path[1] == "Learner":
-                self.learner[local] = value
+            if depth == 3:
+                self.delivery[name] = value  # type: ignore[index]
+            elif path[1] == "Learner":
+                self.learner[name] = value
             else:
                 self.source.ukprn = value
-        elif depth == 2 and local == "LearningDelivery":
+        elif depth == 2 and name == "LearningDelivery":
             self.delivery = None
-        elif depth == 1 and local == "Learner":
+        elif depth == 1 and name == "Learner":
             self.ready.extend(self.source.learner_records(self.line, self.learner,
                                                           self.deliveries))
 
@@ -179,31 +183,28 @@ class IlrSource:
 
     def _records(self, header_only: bool) -> Iterator[Record]:
         self.bytes_read = 0
-        handler = _Learners(self, header_only)
-        parser = DefusedExpatParser(forbid_dtd=True, forbid_entities=True,
-                                    forbid_external=True)
-        parser.setFeature(feature_namespaces, True)
-        parser.setContentHandler(handler)
-        handler.setDocumentLocator(ExpatLocator(parser))  # parse() would; feed() does not
+        parser = safe_parser()
+        handler = _Learners(self, header_only, parser)
         with self.path.open("rb") as handle:
             try:
                 while chunk := handle.read(CHUNK_BYTES):
-                    parser.feed(chunk)
+                    parser.Parse(chunk, False)
                     self.bytes_read += len(chunk)
                     yield from handler.ready
                     handler.ready.clear()
-                parser.close()
+                parser.Parse(b"", True)
             except _HeaderRead:
                 return
-            except SAXParseException as error:
+            except expat.ExpatError as error:
                 raise ImportRefused(
                     f"{self.path.name} is not well-formed XML; nothing was written",
-                    [RowProblem(error.getLineNumber(), "", error.getMessage())]) from None
+                    [RowProblem(error.lineno, "", expat.errors.messages[error.code])]
+                ) from None
             except DefusedXmlException as error:
                 raise ImportRefused(
                     f"{self.path.name} was refused: it declares a document type, entities or "
                     "external references, which an ILR file never has; nothing was written",
-                    [RowProblem(handler._line(), "", str(error))]) from None
+                    [RowProblem(handler.line_now(), "", str(error))]) from None
         yield from handler.ready
         if not self.year:
             raise ImportRefused(f"{self.path.name} has no ILR Message element", [])

@@ -96,7 +96,7 @@ def delivery_record(line: int, details: dict[str, str], delivery: dict[str, str]
     entry = aims.get(reference)
     aim = entry if isinstance(entry, Aim) else None
     if isinstance(entry, Unusable):
-        problem("LearnAimRef", f"{reference} {entry}")
+        problem("LearnAimRef", f"{reference}: {entry}")
     elif entry is None:
         problem("LearnAimRef", f"{reference or '(empty)'} is not in the aims file (--aims): "
                                "add its awarding body, qualification number and title")
