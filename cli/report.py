@@ -323,8 +323,8 @@ def _note_unjudged(unjudged: list[Unjudged]) -> None:
     """One line on stderr, whatever the number of enrolments not judged."""
     if not unjudged:
         return
-    parts = ", ".join(f"{row['awarding_body']} {row['enrolments']} ({row['reason']})"
-                      for row in unjudged_counts(unjudged))
-    click.echo(f"Note: {len(unjudged)} enrolment(s) not judged, no rule set in force: {parts}; "
-               "they are listed in the report's not-judged section", err=True)
+    by_body = Counter(item.awarding_body for item in unjudged)
+    parts = ", ".join(f"{body} {count}" for body, count in sorted(by_body.items()))
+    click.echo(f"Note: {len(unjudged)} enrolment(s) not judged, no rule in force ({parts}); "
+               "see the report's not-judged section", err=True)
 

@@ -214,7 +214,7 @@ def test_a_centre_adds_its_own_awarding_body_as_data(sqlite_ledger: Ledger,
     without = sqlite_ledger("report", "late-registrations", "--format", "json")
     assert json.loads(without.stdout)["rows"] == []
     assert without.stderr.count("not judged") == 1
-    assert "OTHM 1 (no rule set for this awarding body)" in without.stderr
+    assert "not judged, no rule in force (OTHM 1)" in without.stderr
     document = sqlite_ledger.json("report", "late-registrations", "--policies", str(tmp_path),
                                   "--on", "2026-05-01")
     assert [(r["deadline"], r["status"]) for r in document["rows"]] == [
