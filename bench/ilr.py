@@ -27,7 +27,14 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import SEED, fresh_postgres, host_speed_us, work_folder
+from bench.run import (
+    SEED,
+    _event_count,
+    fresh_postgres,
+    host_speed_us,
+    work_folder,
+    write_export,
+)
 from ledger.demo import CentreGenerator
 from ledger.imports.layouts import MIS_EXPORT
 
@@ -37,6 +44,8 @@ DEFAULT_POSTGRES = os.environ.get("LEDGER_BENCH_POSTGRES",
 REASON_CODES = {"left": "98", "requested": "44", "no-contact": "45", "transferred": "2",
                 "cannot-complete": "3"}
 SEX = {"1": "M", "2": "F"}
+NAMES = {"mis": "full MIS export CSV (bench/run.py's)", "csv": "CSV of the ILR's facts",
+         "ilr": "ILR"}
 
 
 def iso(text: str) -> str:
@@ -127,18 +136,20 @@ def timed_import(url: str, kind: str, data: Path, aims: Path) -> dict[str, Any]:
     app = LedgerApp(url)
     options = ImportOptions(actor="bench", skip_invalid=True)
     try:
+        before = _event_count(app)
         started = time.perf_counter()
         if kind == "ilr":
             summary = import_ilr(app, data, aims, None, options)
         else:
             summary = import_csv(app, data, options)
         seconds = time.perf_counter() - started
+        events = _event_count(app) - before  # stored events, as bench/run.py counts them
     finally:
         app.close()
         app.engine.dispose()
-    return {"seconds": round(seconds, 2), "events": summary.events,
-            "rows_skipped": summary.rows_skipped,
-            "events_per_s": round(summary.events / seconds) if seconds else 0}
+    return {"seconds": round(seconds, 2), "events": events,
+            "learner_events": summary.events, "rows_skipped": summary.rows_skipped,
+            "events_per_s": round(events / seconds) if seconds else 0}
 
 
 def parse_pass(path: Path, aims: Path) -> dict[str, Any]:
@@ -165,6 +176,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--schema", default="bench_ilr")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the files here.")
+    parser.add_argument("--with-mis", action="store_true",
+                        help="Also import the main bench's full MIS export of the same "
+                             "learners first (bench/run.py's import figure, target 30,000).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.learners < 1:
@@ -177,8 +191,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    "csv_mb": round(csv_path.stat().st_size / 1e6, 1)}
         report["parse"] = parse_pass(xml_path, aims)
         backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+        imports = [("csv", csv_path), ("ilr", xml_path)]
+        if args.with_mis:  # the main bench's import, for the host's measure against its target
+            mis_path = folder / "mis-export.csv"
+            write_export(mis_path, args.learners)
+            imports.insert(0, ("mis", mis_path))
         for backend in backends:
-            for kind, data in (("csv", csv_path), ("ilr", xml_path)):
+            for kind, data in imports:
                 if backend == "sqlite":
                     url = f"sqlite:///{folder / f'{kind}.db'}"
                 else:
@@ -205,11 +224,17 @@ def print_report(report: dict[str, Any], backends: tuple[str, ...]) -> None:
     print(f"  streaming parse alone: {parse['seconds']} s ({parse['mb_per_s']} MB/s), peak "
           f"memory {parse['peak_mb_before']} MB before, {parse['peak_mb_after']} MB after")
     for backend in backends:
-        for kind in ("csv", "ilr"):
+        for kind in ("mis", "csv", "ilr"):
+            if f"{backend}_{kind}" not in report:
+                continue
             result = report[f"{backend}_{kind}"]
-            print(f"  {backend} {kind.upper()} import: {result['events_per_s']:,} events/s "
+            print(f"  {backend} {NAMES[kind]} import: {result['events_per_s']:,} events/s "
                   f"({result['events']:,} events in {result['seconds']} s, "
                   f"{result['rows_skipped']} rows skipped)")
+        if f"{backend}_mis" in report:
+            mis_rate = report[f"{backend}_mis"]["events_per_s"]
+            print(f"  {backend} ILR ÷ full MIS export import: "
+                  f"{report[f'{backend}_ilr']['events_per_s'] / mis_rate:.3f}")
         ilr_rate = report[f"{backend}_ilr"]["events_per_s"]
         verdict = ""
         if backend == "sqlite":
