@@ -22,7 +22,7 @@ def test_an_ilr_file_imports_once_and_again_records_nothing(ledger):
     again = json.loads(ledger("import", ILR, "--aims", AIMS, "--format", "json").stdout)
     assert (again["layout"], again["events"], again["rows_unchanged"]) == ("ILR 2025-26", 0, 3)
     audit = ledger("audit", "R2503", "--format", "json")
-    events = [row["event"] for row in json.loads(audit.stdout)["rows"]]
+    events = [row["event"] for row in json.loads(audit.stdout)["events"]]
     assert events[-2:] == ["LearningCompleted", "Achieved"]
 
 
@@ -41,7 +41,7 @@ def test_aims_and_centre_are_refused_for_a_csv_file(ledger, tmp_path):
     path = tmp_path / "learners.csv"
     path.write_text("centre,learner\n", encoding="utf-8")
     result = ledger("import", str(path), "--aims", AIMS)
-    assert result.exit_code == 2 and "--aims and --centre are for ILR files" in result.stderr
+    assert result.exit_code == 1 and "--aims and --centre are for ILR files" in result.stderr
 
 
 def test_lrs_request_with_few_learners_lists_them_for_the_portal(ledger, tmp_path):
