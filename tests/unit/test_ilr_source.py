@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.imports.ilr import IlrSource
 from ledger.imports.problems import ImportRefused
@@ -87,3 +90,37 @@ def test_records_are_streamed_one_learner_at_a_time_in_chunks(tmp_path, monkeypa
         seen.append((record.get("learner"), source.bytes_read))
     assert [learner for learner, _ in seen] == ["R2501", "R2502", "R2503"]
     assert seen[0][1] < source.size  # the first learner came before the file was all read
+
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Co")), min_size=1,
+               max_size=30).map(str.strip).filter(bool)
+
+
+@settings(deadline=None, max_examples=60,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(learners=st.lists(st.tuples(st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True), TEXT,
+                                   TEXT, st.lists(st.sampled_from(["1", "2", "3", "6"]),
+                                                  min_size=1, max_size=3)),
+                         min_size=1, max_size=5))
+def test_what_an_ilr_file_says_is_read_back_exactly_whatever_its_text(tmp_path, learners):
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<Message xmlns="ESFA/ILR/2026-27">'
+             "<LearningProvider><UKPRN>10012345</UKPRN></LearningProvider>"]
+    for reference, family, given_names, statuses in learners:
+        parts.append(f"<Learner><LearnRefNumber>{reference}</LearnRefNumber>"
+                     f"<FamilyName>{escape(family)}</FamilyName>"
+                     f"<GivenNames>{escape(given_names)}</GivenNames><Sex>F</Sex>")
+        for sequence, status in enumerate(statuses, 1):
+            parts.append(f"<LearningDelivery><LearnAimRef>60134130</LearnAimRef>"
+                         f"<AimSeqNumber>{sequence}</AimSeqNumber>"
+                         f"<CompStatus>{status}</CompStatus></LearningDelivery>\n")
+        parts.append("</Learner>\n")
+    parts.append("</Message>\n")
+    path = tmp_path / "generated.xml"
+    path.write_text("".join(parts), encoding="utf-8")
+    records = read(path)
+    expected = [(reference, family, given_names, str(sequence), "10012345")
+                for reference, family, given_names, statuses in learners
+                for sequence in range(1, len(statuses) + 1)]
+    assert [(r.get("learner"), r.get("family_name"), r.get("given_name"), r.get("enrolment"),
+             r.get("centre")) for r in records] == expected
+    assert all(r.get("gender") == "2" for r in records)
