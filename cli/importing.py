@@ -120,7 +120,7 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
                             known_bodies=known)
     if is_ilr(file):
         summary = run_import(file, options, lambda app, progress: import_ilr(
-            app, file, aims, centre, options, known, progress))
+            app, file, aims, centre, options, progress))
     elif aims is not None or centre is not None:
         raise click.UsageError("--aims and --centre are for ILR files (FILE.xml)")
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from aggregates.values import parse_centre
@@ -27,12 +26,11 @@ def is_ilr(path: Path) -> bool:
 
 
 def import_ilr(app: LedgerApp, path: Path, aims_file: Path | None, centre: str | None,
-               options: ImportOptions, known_bodies: Iterable[str] = (),
-               progress: Progress | None = None) -> ImportSummary:
+               options: ImportOptions, progress: Progress | None = None) -> ImportSummary:
     """Import an ILR file; every problem names its learner, delivery and element."""
     aims: dict[str, AimEntry] = {}
     if aims_file is not None:
-        aims = load_aims(aims_file, frozenset(known_bodies))
+        aims = load_aims(aims_file, frozenset(options.known_bodies))
     source = IlrSource(path, aims, parse_centre(centre) if centre else None)
     name = options.source_name or path.name
     try:
