@@ -6,6 +6,11 @@ column headings on row 3, one learner a row after. Files are named
 `LRB_<UKPRN>_<DDMMYYYYHHMM>.CSV` and hold 50 to 5,000 learners; fewer go to the portal's
 single look-up. The output file the LRS returns is the same layout with a return code and
 the ULN found or created for each learner.
+
+Only the guide's contents and the quick-reference guide's file-header rules could be read
+for this module; the learner headings and the return codes below follow the LRS CSV template
+as recalled, and are kept here, in one place, to be checked against the guide and a real
+output file (an unknown return code refuses the file, naming its line, rather than guess).
 """
 
 from __future__ import annotations
