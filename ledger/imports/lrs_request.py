@@ -37,14 +37,12 @@ def lookup_reason(learner: Learner) -> str | None:
     uln, status = learner.uln_status()
     if uln is None:
         return "ULN rejected by the LRS" if status == "rejected" else "no ULN"
-    checked = None
-    for index, fact in enumerate(learner.live_facts()):
-        if fact.kind == "lrs-result":
-            checked = index
+    facts = learner.live_facts()
+    checked = next((i for i in range(len(facts) - 1, -1, -1)
+                    if facts[i].kind == "lrs-result"), None)
     if checked is None:
         return "ULN not yet verified"
-    later = learner.live_facts()[checked + 1:]
-    if any(f.kind == "amended" and f.values["field"] in LRS_FIELDS for f in later):
+    if any(f.kind == "amended" and f.values["field"] in LRS_FIELDS for f in facts[checked:]):
         return "LRS-checked details changed since the last verification"
     return None
 

@@ -13,7 +13,12 @@ from aggregates.values import uln_check_digit
 from ledger.demo import write_demo_files
 from ledger.imports import ImportOptions, ImportRefused, import_csv
 from ledger.imports.lrs import LEARNER_COLUMNS
-from ledger.imports.lrs_request import import_results, learners_to_look_up, write_requests
+from ledger.imports.lrs_request import (
+    import_results,
+    learners_to_look_up,
+    lookup_reason,
+    write_requests,
+)
 from projections.audit import event_name
 
 OPTIONS = ImportOptions(actor="importer")
@@ -113,3 +118,29 @@ def test_a_malformed_output_file_is_refused_with_its_line_and_reason(
         import_results(app, output, None, None, OPTIONS)
     problem = refused.value.problems[0]
     assert problem.line == line and reason in problem.reason
+
+
+def test_a_learner_whose_lrs_details_change_after_verification_is_asked_about_again(
+    make_app, tmp_path
+):
+    from aggregates.learner import Context
+
+    app = make_app()
+    centre(app, tmp_path, 120)
+    verified = next(learner for learner in _all_learners(app)
+                    if learner.uln_status()[1] == "confirmed")
+    assert lookup_reason(verified) is None
+    verified.amend("family_name", "Marsh", "married", verified.facts[-1].occurred_on,
+                   Context(actor="officer", source="test"))
+    assert lookup_reason(verified) == "LRS-checked details changed since the last verification"
+
+
+def _all_learners(app):
+    from uuid import UUID
+
+    from ledger.imports.writing import load_learners
+    from ledger.reporting.reports import current_timelines
+
+    timelines, _ = current_timelines(app)
+    return [learner for learner in load_learners(
+        app, [UUID(str(t["learner_id"])) for t in timelines]).values() if learner]
