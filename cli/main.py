@@ -14,7 +14,7 @@ from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
 from cli.lrs import lrs_group
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
-from cli.report import rebuild_command, replay_command, report_group
+from cli.report import rebuild_command, replay_command, report_group, rules_listing
 
 
 class LedgerGroup(click.Group):
@@ -63,6 +63,7 @@ cli.add_command(lrs_group)
 cli.add_command(demo)
 for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
     cli.add_command(command)
+cli.add_command(rules_listing, "rules")  # also `ledger report rules`
 for command in (report_group, rebuild_command, replay_command):
     cli.add_command(command)
 

@@ -359,7 +359,8 @@ def test_the_rules_listing_shows_every_awarding_body_in_use_with_its_coverage(
     enrol(sqlite_ledger, "L1", body="AIM")
     add(sqlite_ledger, "L2")
     enrol(sqlite_ledger, "L2", body="NCFE")
-    document = sqlite_ledger.json("report", "rules")
+    document = sqlite_ledger.json("rules")
+    assert document == sqlite_ledger.json("report", "rules")
     used = {row["awarding_body"]: (row["enrolments"], row["coverage"])
             for row in document["coverage"]}
     assert used["AIM"] == (1, "100%") and used["NCFE"] == (1, "0%")
