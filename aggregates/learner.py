@@ -417,6 +417,20 @@ class Learner(DirectAggregate):
         self._check_certificate_step(ref, on, "certificate-issued", "certificate-collected")
         self.trigger_event(self.CertificateCollected, enrolment=ref, occurred_on=on, **_meta(ctx))
 
+    def complete_learning(self, ref: str, on: date, ctx: Context) -> None:
+        """The learner completed the learning activities of the enrolment (ILR CompStatus 2)."""
+        self.check_open_enrolment(ref, on, "completion of learning")
+        self.check_once("learning-completed", ref, f"completion of learning for {ref}")
+        self.trigger_event(self.LearningCompleted, enrolment=ref, occurred_on=on, **_meta(ctx))
+
+    def record_achievement(self, ref: str, on: date, ctx: Context) -> None:
+        """The learner achieved the qualification (ILR Outcome 1, on its AchDate)."""
+        enrolment = self.enrolment(ref)
+        self.check_not_before(on, enrolment.values["programme_start"], "achievement",
+                              "programme start")
+        self.check_once("achieved", ref, f"achievement of {ref}")
+        self.trigger_event(self.Achieved, enrolment=ref, occurred_on=on, **_meta(ctx))
+
     def _check_certificate_step(self, ref: str, on: date, previous: str, step: str) -> None:
         self.enrolment(ref)
         before = self.latest(previous, ref)
@@ -614,6 +628,18 @@ class Learner(DirectAggregate):
         self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
     ) -> None:
         self._remember("iqa-signed-off", occurred_on, enrolment)
+
+    @event("LearningCompleted")
+    def _learning_completed(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("learning-completed", occurred_on, enrolment)
+
+    @event("Achieved")
+    def _achieved(
+        self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
+    ) -> None:
+        self._remember("achieved", occurred_on, enrolment)
 
     @event("ClaimSubmitted")
     def _claim_submitted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,26 @@ from cli.context import settings, user_errors
 from cli.output import emit_json, folded, format_option, terminal_text, terminal_width
 from cli.progress_bar import TerminalProgress
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
+from ledger.imports.ilr_import import import_ilr, is_ilr
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
+from ledger.rules.rulesets import load_rulebook
 
 DEMO_DB = "sqlite:///ledger-demo.db"
 
 
-def run_import(path: Path, options: ImportOptions, fmt: str = "text") -> ImportSummary:
+def run_import(path: Path, options: ImportOptions, fmt: str = "text",
+               run: Callable[..., ImportSummary] | None = None) -> ImportSummary:
     """Import with a progress bar; refusals list every problem (on stderr, or as a JSON
-    document on stdout), then exit 1."""
+    document on stdout), then exit 1. `run(app, progress)` imports something else than a
+    CSV file (an ILR file, say)."""
     settings().may_create = True
     app = settings().app()
     try:
         with TerminalProgress() as progress:
-            summary = import_csv(app, path, options, progress)
+            if run is None:
+                summary = import_csv(app, path, options, progress)
+            else:
+                summary = run(app, progress)
     except ImportRefused as refused:
         if fmt == "json":
             emit_json(refusal_document(path, options, refused))
@@ -74,7 +82,8 @@ def summary_lines(summary: ImportSummary) -> list[str]:
     verb = "Checked" if summary.dry_run else "Imported"
     written = "events to write" if summary.dry_run else "events written"
     lines = [
-        f"{verb} {summary.file} ({summary.layout} layout)",
+        f"{verb} {summary.file} ({summary.layout}"
+        f"{'' if summary.layout.startswith('ILR') else ' layout'})",
         f"  rows:                  {summary.rows}",
         f"  learners:              {summary.learners_new} new, "
         f"{summary.learners_updated} updated",
@@ -113,18 +122,37 @@ def summary_document(summary: ImportSummary) -> dict[str, Any]:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes checking and encoding the rows, each for a share of the learners "
                    "(default: one per core for a file of about 2 MB or more, else one).")
+@click.option("--aims", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="ILR only: a CSV of learning aims in the LARS download's shape "
+                   "(LearnAimRef, AwardOrgCode, LearnAimRefTitle, qualification number).")
+@click.option("--centre", default=None,
+              help="ILR only: the centre number to record (default: the file's UKPRN).")
+@click.option("--policies", envvar="LEDGER_POLICIES", default=None,
+              help="Extra rule-set directory, for awarding-body suggestions "
+                   "(default: LEDGER_POLICIES).")
 @format_option("text", "json")
 @user_errors
 def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, batch_size: int,
-                   workers: int | None, fmt: str) -> None:
-    """Import learners and events from FILE.csv (an MIS export or event rows).
+                   workers: int | None, aims: Path | None, centre: str | None,
+                   policies: str | None, fmt: str) -> None:
+    """Import learners and events from FILE.csv (an MIS export or event rows) or FILE.xml
+    (an ILR file, schema years 2024-25 to 2026-27, with --aims for its learning aims).
 
     Every row is checked first; if any is invalid, each problem is listed with its line and
-    column and nothing is written. Importing the same file again records nothing new.
+    column (or ILR element) and nothing is written. Importing the same file again records
+    nothing new.
     """
+    known = tuple(load_rulebook(policies).awarding_bodies)
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
-                            batch_size=batch_size, layout=layout, workers=workers)
-    summary = run_import(file, options, fmt)
+                            batch_size=batch_size, layout=layout, workers=workers,
+                            known_bodies=known)
+    if is_ilr(file):
+        summary = run_import(file, options, fmt, lambda app, progress: import_ilr(
+            app, file, aims, centre, options, progress))
+    elif aims is not None or centre is not None:
+        raise click.UsageError("--aims and --centre are for ILR files (FILE.xml)")
+    else:
+        summary = run_import(file, options, fmt)
     if fmt == "json":
         emit_json(summary_document(summary))
     else:

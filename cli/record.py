@@ -10,6 +10,8 @@ import click
 from aggregates.errors import InvalidValue
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option, plural
+from ledger.rules.names import parse_known_awarding_body
+from ledger.rules.rulesets import load_rulebook
 
 centre_option = click.option(
     "--centre", help="Centre number (needed only when the reference exists at several centres)."
@@ -93,9 +95,13 @@ def add_learner(reference: str, centre: str, given_name: str, family_name: str, 
 def enrol(reference: str, enrolment: str, awarding_body: str, qualification: str, title: str,
           start: str, planned_end: str, apprenticeship: bool, units: tuple[str, ...],
           centre: str | None, note: str | None) -> list[int]:
-    """Enrol learner REFERENCE on a qualification as ENROLMENT."""
+    """Enrol learner REFERENCE on a qualification as ENROLMENT.
+
+    An awarding body without a rule set is recorded all the same; reports list its
+    enrolments as not judged."""
+    body = parse_known_awarding_body(awarding_body, load_rulebook().awarding_bodies)
     return settings().app().enrol(
-        settings().context(note), reference, enrolment, awarding_body=awarding_body,
+        settings().context(note), reference, enrolment, awarding_body=body,
         qualification=qualification, title=title, start=start, planned_end=planned_end,
         apprenticeship=apprenticeship, units=units, centre=centre,
     )

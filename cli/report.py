@@ -8,12 +8,13 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from aggregates.errors import InvalidValue
-from aggregates.values import parse_awarding_body, parse_centre, parse_date, parse_timestamp
+from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import emit_json, emit_rows, format_option
 from cli.progress_bar import TerminalProgress
@@ -25,18 +26,29 @@ from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
-from ledger.rules.rulesets import SEVERITIES, RuleBook, describe, load_rulebook, rule_rows
+from ledger.rules.names import parse_known_awarding_body
+from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
+from ledger.storage.persistence import database_url
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.certificates import (
     CERTIFICATE_COLUMNS,
     CERTIFICATE_STATUSES,
     uncollected_certificates,
 )
-from projections.late_registrations import LATE_COLUMNS, STATUSES, late_registrations
+from projections.coverage import COVERAGE_COLUMNS, coverage
+from projections.late_registrations import (
+    LATE_COLUMNS,
+    STATUSES,
+    Unjudged,
+    late_registrations,
+    unjudged_counts,
+    unjudged_enrolments,
+)
 from projections.maladministration import FINDING_COLUMNS, maladministration
 from projections.timeline import Timeline, summarise
 
 F = TypeVar("F", bound=Callable[..., Any])
+NOT_JUDGED = "not-judged"
 TABLE_FINDING_COLUMNS = ("severity", "learner", "enrolment", "rule", "citation", "evidence",
                          "message")
 
@@ -76,9 +88,10 @@ class Selection:
         self.digest: Digest = EMPTY
         self.moment: datetime | None = parse_timestamp(as_at) if as_at else None
         self.on: date = parse_date(on, "on") if on else date.today()
-        self.body = parse_awarding_body(awarding_body) if awarding_body else None
-        self.centre = parse_centre(centre) if centre else None
         self.book: RuleBook = load_rulebook(policies, nation)
+        self.body = parse_known_awarding_body(awarding_body, self.book.awarding_bodies) \
+            if awarding_body else None
+        self.centre = parse_centre(centre) if centre else None
 
     def timelines(self) -> list[Timeline]:
         """The timelines the report reads; notes the digest of the ledger behind them."""
@@ -127,14 +140,19 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
                                         selection.body, selection.centre)
     plain_rows = selection.rows([row.as_row() for row in rows])
     unjudged_rows = [vars(u) for u in unjudged]
-    document = {**selection.header("late-registrations"), "unjudged": unjudged_rows}
+    document = {**selection.header("late-registrations"), "unjudged": unjudged_rows,
+                "not_judged": unjudged_counts(unjudged)}
+    if fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
+        plain_rows += [{**row, "status": NOT_JUDGED, "rule": row["reason"]}
+                       for row in unjudged_rows]
     emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"), document)
     if fmt == "table":
         counts = Counter(row.status for row in rows)
         detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
         click.echo(f"{len(rows)} enrolments" + (f": {detail}" if detail else ""))
+        _show_unjudged(unjudged)
     selection.print_digest(fmt)
-    _note_unjudged(unjudged_rows)
+    _note_unjudged(unjudged)
     if check and any(row.status in ("late", "overdue") for row in rows):
         sys.exit(1)
 
@@ -146,8 +164,10 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
 def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
     """Findings: each names its rule (AO, version, clause) and the events that prove it."""
     selection = Selection(**options)
-    found = maladministration(selection.timelines(), selection.book, selection.on,
+    timelines = selection.timelines()
+    found = maladministration(timelines, selection.book, selection.on,
                               selection.body, selection.centre)
+    unjudged = unjudged_enrolments(timelines, selection.book, selection.body, selection.centre)
     rows = selection.rows([f.as_row() for f in found])
     title = selection.title("Maladministration findings")
     if fmt == "table":
@@ -155,9 +175,15 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
         counts = Counter(f.severity for f in found)
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
         click.echo(f"{len(found)} findings" + (f": {detail}" if detail else ""))
+        _show_unjudged(unjudged)
     else:
-        emit_rows(rows, FINDING_COLUMNS, fmt, title, selection.header("maladministration"))
+        if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
+            rows += [{**vars(u), "severity": NOT_JUDGED, "message": u.reason} for u in unjudged]
+        emit_rows(rows, FINDING_COLUMNS, fmt, title, {
+            **selection.header("maladministration"), "unjudged": [vars(u) for u in unjudged],
+            "not_judged": unjudged_counts(unjudged)})
     selection.print_digest(fmt)
+    _note_unjudged(unjudged)
     if check and found:
         sys.exit(1)
 
@@ -223,16 +249,14 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
     emit_rows(rows, columns, fmt, f"Audit of centre {centre}", document)
 
 
-@report_group.command("rules")
-@click.option("--policies", envvar="LEDGER_POLICIES", default=None,
-              help="Extra rule-set directory (default: LEDGER_POLICIES).")
-@format_option("table", "json")
-@user_errors
-def rules_listing(policies: str | None, fmt: str) -> None:
-    """The rule sets loaded: each AO's versions, effective dates and rules."""
-    rows = list(describe(load_rulebook(policies)))
-    emit_rows(rows, ("awarding_body", "version", "effective_from", "rules", "file"), fmt,
-              "Rule sets")
+def _coverage(book: RuleBook) -> list[dict[str, Any]] | None:
+    """Coverage of each awarding body in use, or None when there is no ledger to read."""
+    current = settings()
+    url = database_url(current.db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    timelines, _ = current_timelines(current.app())
+    return coverage(timelines, book, book.awarding_bodies)
 
 
 RULE_COLUMNS = ("awarding_body", "version", "effective_from", "rule", "severity", "cited",
@@ -248,10 +272,12 @@ RULE_COLUMNS = ("awarding_body", "version", "effective_from", "rule", "severity"
 @user_errors
 def rules_command(policies: str | None, awarding_body: str | None, fmt: str) -> None:
     """Every rule: its awarding body and version, the clause it cites and the seed's words."""
-    body = parse_awarding_body(awarding_body) if awarding_body else None
     book = load_rulebook(policies)
+    body = (parse_known_awarding_body(awarding_body, book.awarding_bodies)
+            if awarding_body else None)
     rows = [row for row in rule_rows(book)
             if body is None or row["awarding_body"] in (body, "every awarding body")]
+    used = _coverage(book)
     if fmt == "text":
         _print_rules(rows)
         click.echo("\nHow the ledger counts")
@@ -259,9 +285,17 @@ def rules_command(policies: str | None, awarding_body: str | None, fmt: str) -> 
         for text in book.conventions.values():
             click.echo(textwrap.fill(text, width, initial_indent="  - ",
                                      subsequent_indent="    "))
+        click.echo()
+        if used is None:
+            click.echo("No ledger here: coverage of the awarding bodies in use is not shown.")
+        else:
+            emit_rows(used, COVERAGE_COLUMNS, "table", "Awarding bodies in use: coverage")
     else:
         emit_rows(rows, RULE_COLUMNS, fmt, "Rules",
-                  {"awarding_body": body, "conventions": book.conventions})
+                  {"awarding_body": body, "conventions": book.conventions, "coverage": used})
+
+
+report_group.add_command(rules_command, "rules")  # the same as `ledger rules`
 
 
 def _print_rules(rows: list[dict[str, Any]]) -> None:
@@ -350,11 +384,20 @@ def _state_text(state: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _note_unjudged(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        click.echo(
-            f"Note: {row['learner']} {row['enrolment']} ({row['awarding_body']}, start "
-            f"{row['programme_start'].isoformat()}) has no rule set in force; not judged",
-            err=True,
-        )
+def _show_unjudged(unjudged: list[Unjudged]) -> None:
+    """The report's "not judged" section: enrolments no rule judges, by AO and reason."""
+    if unjudged:
+        click.echo("")
+        emit_rows(unjudged_counts(unjudged), ("awarding_body", "reason", "enrolments"),
+                  "table", f"Not judged: {len(unjudged)} enrolment(s) no rule set judges")
+
+
+def _note_unjudged(unjudged: list[Unjudged]) -> None:
+    """One line on stderr, whatever the number of enrolments not judged."""
+    if not unjudged:
+        return
+    by_body = Counter(item.awarding_body for item in unjudged)
+    parts = ", ".join(f"{body} {count}" for body, count in sorted(by_body.items()))
+    click.echo(f"Note: {len(unjudged)} enrolment(s) not judged, no rule in force ({parts}); "
+               "see the report's not-judged section", err=True)
 

@@ -9,6 +9,6 @@ Dependencies point one way: `cli` -> `ledger.app` -> the rooms below -> `project
 - `privacy/`: master and learner keys, sealing, erasure, retention, roles, redaction.
 - `rules/`: awarding-body rule sets (TOML) and working-day calendars.
 - `reporting/`: report tables, catch-up, rebuild, as-at replays.
-- `imports/`: CSV imports.
+- `imports/`: CSV and ILR XML imports, LRS batch files.
 - `bulk/`: worker processes, GC pauses, prefetching and progress shared by bulk passes.
 """

@@ -40,14 +40,39 @@ class RegistrationRow:
         return asdict(self)
 
 
+NO_RULE_SET = "no rule set for this awarding body"
+BEFORE_FIRST_VERSION = "starts before the first version of its rule set"
+NO_LATE_RULE = "its rule set has no late-registration rule"
+
+
 @dataclass(frozen=True)
 class Unjudged:
-    """An enrolment whose AO has no rule set in force on its programme start."""
+    """An enrolment whose AO has no rule set in force on its programme start, and why."""
 
     learner: str
     enrolment: str
     awarding_body: str
     programme_start: date
+    reason: str = NO_RULE_SET
+
+
+def unjudged_reason(policy: PolicyLike, awarding_body: str, start: date) -> str | None:
+    """Why no late-registration rule judges an enrolment, or None when one does."""
+    rules = policy.rules_in_force(awarding_body, start)
+    if rules is None:
+        return NO_RULE_SET if policy.rules_in_force(awarding_body, date.max) is None \
+            else BEFORE_FIRST_VERSION
+    return None if "late-registration" in rules else NO_LATE_RULE
+
+
+def unjudged_counts(unjudged: Iterable[Unjudged]) -> list[dict[str, Any]]:
+    """How many enrolments are not judged, by awarding body and reason."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in unjudged:
+        key = (item.awarding_body, item.reason)
+        counts[key] = counts.get(key, 0) + 1
+    return [{"awarding_body": body, "reason": reason, "enrolments": count}
+            for (body, reason), count in sorted(counts.items())]
 
 
 def registration_deadline(rule: RuleLike, start: date, planned_end: date,
@@ -136,12 +161,35 @@ def late_registrations(
                 continue
             body = enrolled["values"]["awarding_body"]
             start = date.fromisoformat(enrolled["values"]["programme_start"])
-            rules = policy.rules_in_force(body, start)
-            if rules is None or "late-registration" not in rules:
-                unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start))
+            reason = unjudged_reason(policy, body, start)
+            if reason is not None:
+                unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start,
+                                         reason))
                 continue
+            rules = policy.rules_in_force(body, start)
+            assert rules is not None
             rows.append(judge(view, enrolled, rules["late-registration"],
                               policy.calendar_for(view.centre), on, policy.at_risk_working_days))
     rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
     unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
     return rows, unjudged
+
+
+def unjudged_enrolments(
+    timelines: Iterable[Timeline], policy: PolicyLike, awarding_body: str | None = None,
+    centre: str | None = None,
+) -> list[Unjudged]:
+    """The selected enrolments no late-registration rule judges, with why."""
+    found = []
+    for timeline in timelines:
+        view = LearnerView(timeline)
+        for enrolled in view.enrolments():
+            if not selected(view, enrolled, awarding_body, centre):
+                continue
+            body = enrolled["values"]["awarding_body"]
+            start = date.fromisoformat(enrolled["values"]["programme_start"])
+            reason = unjudged_reason(policy, body, start)
+            if reason is not None:
+                found.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason))
+    found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    return found

@@ -1,4 +1,5 @@
-"""Bulk import of learners and events from CSV files: validate everything, then write in batches."""
+"""Bulk import of learners and events (CSV files, ILR XML files, LRS batch output files):
+validate everything, then write in batches; LRS batch request files."""
 
 from ledger.imports.layouts import EVENTS, MIS_EXPORT, Layout
 from ledger.imports.problems import ImportRefused, RowProblem

@@ -29,7 +29,7 @@ MIS_EXPORT = Layout(
         "registration_submitted", "registration_confirmed", "ao_reference",
         "assessment_started", "withdrawal_left", "withdrawal_reason", "withdrawal_notified",
         "iqa_signed_off", "claim_submitted", "certificate_received", "certificate_issued",
-        "certificate_collected", "note",
+        "certificate_collected", "note", "learning_completed", "achieved",
     ),
     required=frozenset({
         "centre", "learner", "given_name", "family_name", "date_of_birth", "gender",

@@ -139,6 +139,9 @@ def _enrolment(learner: Learner, facts: EnrolmentFacts, ctx: Context) -> None:
          "issue_certificate"),
         ("certificate-collected", facts.collected, "certificate_collected",
          "certificate collected", "collect_certificate"),
+        ("learning-completed", facts.completed, "learning_completed", "completion of learning",
+         "complete_learning"),
+        ("achieved", facts.achieved, "achieved", "achievement", "record_achievement"),
     ):
         if day is not None:  # the command is looked up only when there is a fact to record
             steps.append(lambda kind=kind, day=day, name=name, what=what, method=method: once(
@@ -276,6 +279,8 @@ def _event(learner: Learner, row: EventRow, ctx: Context) -> None:
             "units-completed": learner.complete_units,
             "eqa-sampling-required": learner.require_eqa_sampling,
             "eqa-sampled": learner.record_eqa_sampled,
+            "learning-completed": learner.complete_learning,
+            "achieved": learner.record_achievement,
         }[kind]
         once(learner, kind, ref, on, "occurred_on", kind.replace("-", " "),
              lambda: method(ref, on, ctx))

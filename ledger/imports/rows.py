@@ -65,6 +65,8 @@ EVENT_KINDS = {
     "eqa-sampling-required": "eqa-sampling-required",
     "eqasamplingrequired": "eqa-sampling-required",
     "eqa-sampled": "eqa-sampled", "eqasampled": "eqa-sampled",
+    "learning-completed": "learning-completed", "learningcompleted": "learning-completed",
+    "achieved": "achieved",
 }
 LEARNER_LEVEL_EVENTS = frozenset({"uln", "lrs-result", "id-verified", "amended"})
 EVENT_NEEDS = {
@@ -98,6 +100,8 @@ class EnrolmentFacts:
     received: date | None = None
     issued: date | None = None
     collected: date | None = None
+    completed: date | None = None
+    achieved: date | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ def parse_row(record: Record, layout: Layout, today: date) -> tuple[ParsedRow | 
     cells = Cells(record, today)
     if record.extra:
         cells.problem("", f"{len(record.extra)} more cell(s) than the header has columns")
+    cells.problems.extend(record.problems)
     parsed = _event_row(cells) if layout is EVENTS else _learner_row(cells)
     if cells.problems:
         return None, cells.problems
@@ -251,7 +256,7 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
     for column in ("registration_submitted", "registration_confirmed", "assessment_started",
                    "withdrawal_left", "withdrawal_notified", "iqa_signed_off",
                    "claim_submitted", "certificate_received", "certificate_issued",
-                   "certificate_collected"):
+                   "certificate_collected", "learning_completed", "achieved"):
         dates[column] = day(column)
     for later, earlier in (
         ("planned_end", "programme_start"), ("registration_confirmed", "registration_submitted"),
@@ -260,6 +265,7 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
         ("claim_submitted", "programme_start"), ("certificate_received", "claim_submitted"),
         ("certificate_issued", "certificate_received"),
         ("certificate_collected", "certificate_issued"),
+        ("learning_completed", "programme_start"), ("achieved", "programme_start"),
     ):
         cells.after(later, earlier, dates)
     start_on, end_on = dates["programme_start"], dates["planned_end"]
@@ -301,7 +307,8 @@ def _learner_row(cells: Cells) -> LearnerRow | None:
         withdrawal_reason=reason, notified=dates["withdrawal_notified"],
         iqa_signed_off=dates["iqa_signed_off"], claimed=dates["claim_submitted"],
         received=dates["certificate_received"], issued=dates["certificate_issued"],
-        collected=dates["certificate_collected"],
+        collected=dates["certificate_collected"], completed=dates["learning_completed"],
+        achieved=dates["achieved"],
     )
     return LearnerRow(cells.record.line, centre, reference, details, warnings, uln, facts, note)
 

@@ -24,7 +24,7 @@ from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
-from ledger.imports.source import CsvSource, Record
+from ledger.imports.source import CsvSource, Record, RecordSource
 from ledger.imports.spool import BatchPlan, Event, PlanSpool
 from ledger.imports.tally import Tally
 from ledger.imports.writing import (
@@ -36,10 +36,10 @@ from ledger.imports.writing import (
     new_learners,
 )
 from ledger.privacy.sealing import check_recordable
+from ledger.rules.names import with_suggestion
 from ledger.storage.persistence import checkpoint
 
 DEFAULT_BATCH_SIZE = 2_000
-BYTES_PER_EVENT = 44  # about what an MIS export holds for each event its rows plan
 CHECK_CACHE_SIZE = 5_000
 
 
@@ -54,6 +54,7 @@ class ImportOptions:
     layout: str = "auto"
     source_name: str | None = None
     workers: int | None = None  # processes checking and encoding; None: by the file's size
+    known_bodies: tuple[str, ...] = ()  # AOs with rule sets: a near miss is suggested
 
 
 @dataclass
@@ -103,12 +104,18 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
                progress: Progress | None = None) -> ImportSummary:
     """Import a CSV file: refuse it whole if any row is bad (unless skip_invalid)."""
-    progress = progress or NoProgress()
     source = CsvSource(Path(path), options.layout)
+    return import_source(app, source, options.source_name or Path(path).name, options, progress)
+
+
+def import_source(app: LedgerApp, source: RecordSource, name: str, options: ImportOptions,
+                  progress: Progress | None = None, layout: str | None = None) -> ImportSummary:
+    """Import the records of any source (a CSV file, an ILR file, an LRS output file): check
+    them all, refuse the whole source if any is bad (unless skip_invalid), then write."""
+    progress = progress or NoProgress()
     header = source.header()
-    name = options.source_name or Path(path).name
-    summary = ImportSummary(file=name, layout=header.layout.name, dry_run=options.dry_run,
-                            ignored_columns=header.ignored)
+    summary = ImportSummary(file=name, layout=layout or header.layout.name,
+                            dry_run=options.dry_run, ignored_columns=header.ignored)
     today = date.today()
     if not options.dry_run:
         app.keys.master_for_writing()  # no master key: refuse now, not after the check
@@ -137,11 +144,11 @@ def import_csv(app: LedgerApp, path: str | Path, options: ImportOptions,
     return summary
 
 
-def _workers(app: LedgerApp, source: CsvSource, options: ImportOptions) -> int:
+def _workers(app: LedgerApp, source: RecordSource, options: ImportOptions) -> int:
     """Processes checking and encoding the rows: as asked, or by the file's size (one on a
     small file)."""
     if options.workers is None:
-        return worker_count(app.engine, source.size // BYTES_PER_EVENT)
+        return worker_count(app.engine, source.size // source.bytes_per_event)
     return options.workers if can_fork_workers(app.engine) else 1
 
 
@@ -243,15 +250,24 @@ def remember_counted(counted: OrderedDict[UUID, None], touched: Iterable[UUID]) 
 
 
 def _parse(batch: list[Record], header: Header, today: date,
-           problems: list[RowProblem] | None) -> list[ParsedRow]:
+           problems: list[RowProblem] | None, known_bodies: tuple[str, ...] = ()
+           ) -> list[ParsedRow]:
     rows = []
     for record in batch:
         row, found = parse_row(record, header.layout, today)
         if row is not None:
             rows.append(row)
         elif problems is not None:
-            problems.extend(found)
+            problems.extend(_suggesting(found, record, known_bodies))
     return rows
+
+
+def _suggesting(found: list[RowProblem], record: Record,
+                known_bodies: tuple[str, ...]) -> list[RowProblem]:
+    """The problems, a bad awarding body's offering the known body it may mean."""
+    return [RowProblem(p.line, p.column, with_suggestion(p.reason, record.get(p.column),
+                                                         known_bodies))
+            if p.column == "awarding_body" and known_bodies else p for p in found]
 
 
 def share_of(record: Record, shares: int) -> int:
@@ -274,7 +290,7 @@ class Check:
     """
 
     app: LedgerApp
-    source: CsvSource
+    source: RecordSource
     header: Header
     options: ImportOptions
     name: str
@@ -322,7 +338,7 @@ class Check:
                 seen += len(batch)
                 mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
                 total.rows += len(mine)
-                parsed = _parse(mine, self.header, today, problems)
+                parsed = _parse(mine, self.header, today, problems, options.known_bodies)
                 planner.tally = Tally()
                 events = self._plan(planner, known, indexes, parsed, problems)
                 if spool is not None:  # the write pass stamps them with the time they are stored
@@ -404,7 +420,7 @@ def _stored_plans(app: LedgerApp, spools: list[PlanSpool]) -> Iterator[StoredPla
             yield plan
 
 
-def _write(app: LedgerApp, source: CsvSource, header: Header, options: ImportOptions,
+def _write(app: LedgerApp, source: RecordSource, header: Header, options: ImportOptions,
            name: str, today: date, bad_lines: set[int], progress: Progress,
            summary: ImportSummary, plans: Iterator[StoredPlan]) -> Tally:
     """Pass 2: save each batch in one transaction, as the check planned it while that plan

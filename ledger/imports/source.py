@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ledger.imports.layouts import Header, read_header
 from ledger.imports.problems import ImportRefused, RowProblem
@@ -21,9 +22,23 @@ class Record:
     line: int
     cells: dict[str, str]
     extra: tuple[str, ...] = ()
+    problems: tuple[RowProblem, ...] = ()  # found by the source itself (an ILR element, say)
 
     def get(self, column: str) -> str:
         return self.cells.get(column, "")
+
+
+class RecordSource(Protocol):
+    """What an import reads: a header matched to a layout, then records, streamed again on
+    each call; `size` and `bytes_read` follow progress, `bytes_per_event` sizes the work."""
+
+    size: int
+    bytes_read: int
+    bytes_per_event: int
+
+    def header(self) -> Header: ...
+
+    def records(self) -> Iterator[Record]: ...
 
 
 @dataclass
@@ -34,6 +49,7 @@ class CsvSource:
     layout_name: str = "auto"
     bytes_read: int = 0
     size: int = field(init=False)
+    bytes_per_event: int = 44  # about what an MIS export holds for each event its rows plan
 
     def __post_init__(self) -> None:
         try:

@@ -213,7 +213,8 @@ def test_a_centre_adds_its_own_awarding_body_as_data(sqlite_ledger: Ledger,
     enrol(sqlite_ledger, "L1", body="OTHM")
     without = sqlite_ledger("report", "late-registrations", "--format", "json")
     assert json.loads(without.stdout)["rows"] == []
-    assert "has no rule set in force; not judged" in without.stderr
+    assert without.stderr.count("not judged") == 1
+    assert "not judged, no rule in force (OTHM 1)" in without.stderr
     document = sqlite_ledger.json("report", "late-registrations", "--policies", str(tmp_path),
                                   "--on", "2026-05-01")
     assert [(r["deadline"], r["status"]) for r in document["rows"]] == [
@@ -365,3 +366,56 @@ def test_the_certificates_report_lists_those_held_and_due_for_contact(ledger: Le
     assert document["report"] == "certificates" and document["ledger_digest"]
     table = ledger("report", "certificates", "--on", "2026-11-01").stdout
     assert "1 certificates not collected: 1 held" in table
+def test_enrolments_no_rule_set_judges_are_recorded_and_reported_apart_with_one_note(
+    sqlite_ledger: Ledger,
+) -> None:
+    for number in range(30):
+        add(sqlite_ledger, f"N{number}")
+        enrol(sqlite_ledger, f"N{number}", body="NCFE")
+    add(sqlite_ledger, "A1")
+    enrol(sqlite_ledger, "A1", body="AIM", start="2020-01-06", end="2020-06-01")
+    result = sqlite_ledger("report", "late-registrations", "--format", "json")
+    assert result.stderr.count("\n") == 1  # one line, not one an enrolment
+    document = json.loads(result.stdout)
+    assert document["rows"] == []
+    assert document["not_judged"] == [
+        {"awarding_body": "AIM", "reason": "starts before the first version of its rule set",
+         "enrolments": 1},
+        {"awarding_body": "NCFE", "reason": "no rule set for this awarding body",
+         "enrolments": 30}]
+    assert len(document["unjudged"]) == 31
+    rows = sqlite_ledger("report", "late-registrations", "--format", "csv").stdout.splitlines()
+    assert sum(",not-judged," in row for row in rows) == 31
+    table = sqlite_ledger("report", "maladministration").stdout
+    assert "Not judged: 31 enrolment(s)" in table
+    findings = sqlite_ledger.json("report", "maladministration")
+    assert findings["not_judged"] == document["not_judged"]
+
+
+def test_the_rules_listing_shows_every_awarding_body_in_use_with_its_coverage(
+    sqlite_ledger: Ledger,
+) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="AIM")
+    add(sqlite_ledger, "L2")
+    enrol(sqlite_ledger, "L2", body="NCFE")
+    document = sqlite_ledger.json("rules")
+    assert document == sqlite_ledger.json("report", "rules")
+    used = {row["awarding_body"]: (row["enrolments"], row["coverage"])
+            for row in document["coverage"]}
+    assert used["AIM"] == (1, "100%") and used["NCFE"] == (1, "0%")
+    assert used["IMI"] == (0, "not in use")
+
+
+@pytest.mark.parametrize("typed", ["I MI", "i.m.i", "I-M-I"])
+def test_an_awarding_body_differing_from_a_known_one_in_case_or_spacing_is_suggested_not_taken(
+    sqlite_ledger: Ledger, typed: str,
+) -> None:
+    add(sqlite_ledger, "L1")
+    refused = sqlite_ledger("enrol", "L1", "E1", "--awarding-body", typed, "--qualification",
+                            "603/1/1", "--title", "T", "--start", "2026-04-01",
+                            "--planned-end", "2026-07-15", code=1)
+    assert "did you mean IMI?" in refused.stderr
+    report = sqlite_ledger("report", "late-registrations", "--awarding-body", typed, code=1)
+    assert "did you mean IMI?" in report.stderr
+    assert sqlite_ledger.json("report", "late-registrations")["unjudged"] == []

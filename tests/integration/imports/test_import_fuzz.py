@@ -23,7 +23,7 @@ VALID_MIS = {
     "ao_reference": "IMI-1", "assessment_started": "2025-10-01", "withdrawal_left": "",
     "withdrawal_reason": "", "withdrawal_notified": "", "iqa_signed_off": "2026-07-10",
     "claim_submitted": "2026-07-17", "certificate_received": "", "certificate_issued": "",
-    "certificate_collected": "", "note": "",
+    "certificate_collected": "", "note": "", "learning_completed": "", "achieved": "",
 }
 VALID_EVENT = {
     "event": "lrs-result", "centre": "C1", "learner": "L1", "enrolment": "E1",

@@ -1,0 +1,241 @@
+"""ILR XML files (schema years 2024-25 to 2026-27) read safely and as a stream of records.
+
+The parser refuses a document type, entities and external references (defusedxml's policy,
+`safe_xml`): no entity is expanded (no billion laughs) and nothing outside the file is read
+(no file or network access). Learners are read one at a time (memory stays flat whatever
+the file's size); each learning delivery becomes one MIS-export record, so the CSV
+import's checking, planning and writing apply unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.parsers import expat
+
+from defusedxml import DefusedXmlException
+
+from ledger.imports.aims import AimEntry
+from ledger.imports.ilr_codes import (
+    COLUMN_ELEMENTS,
+    delivery_record,
+    is_programme_aim,
+    learner_cells,
+)
+from ledger.imports.layouts import MIS_EXPORT, Header
+from ledger.imports.problems import ImportRefused, RowProblem
+from ledger.imports.safe_xml import safe_parser
+from ledger.imports.source import Record
+
+SCHEMA_YEARS = {f"ESFA/ILR/{year}": year for year in ("2024-25", "2025-26", "2026-27")}
+CHUNK_BYTES = 256 * 1024
+LEARNER_FIELDS = frozenset({
+    "LearnRefNumber", "ULN", "FamilyName", "GivenNames", "DateOfBirth", "Sex", "Postcode",
+    "Email",
+})
+DELIVERY_FIELDS = frozenset({
+    "LearnAimRef", "AimType", "AimSeqNumber", "LearnStartDate", "LearnPlanEndDate", "ProgType",
+    "StdCode", "LearnActEndDate", "CompStatus", "WithdrawReason", "Outcome", "AchDate",
+})
+AIM_COLUMNS = frozenset({"awarding_body", "qualification", "qualification_title"})
+MIS_HEADER = Header(MIS_EXPORT, {name: i for i, name in enumerate(MIS_EXPORT.columns)}, (),
+                    len(MIS_EXPORT.columns))
+
+
+class ElementProblem(RowProblem):
+    """A problem named by the ILR element it is in (the learner and the delivery)."""
+
+    def __str__(self) -> str:
+        return f"line {self.line}, {self.column}: {self.reason}"
+
+
+class _Learners:
+    """Collects each Learner's fields and learning deliveries; hands over whole learners."""
+
+    def __init__(self, source: IlrSource, header_only: bool,
+                 parser: expat.XMLParserType) -> None:
+        self.source, self.header_only, self.parser = source, header_only, parser
+        self.path: list[str] = []
+        self.text: list[str] | None = None
+        self.learner: dict[str, str] = {}
+        self.deliveries: list[tuple[int, dict[str, str]]] = []
+        self.delivery: dict[str, str] | None = None
+        self.line = 0
+        self.ready: list[Record] = []
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.characters
+
+    def line_now(self) -> int:
+        return self.parser.CurrentLineNumber
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        prefix = ""
+        if ":" in name:
+            prefix, _, name = name.rpartition(":")
+        path = self.path
+        depth = len(path)
+        path.append(name)
+        if depth == 2:
+            if path[1] == "Learner":
+                if name == "LearningDelivery":
+                    self.delivery = {}
+                    self.deliveries.append((self.parser.CurrentLineNumber, self.delivery))
+                elif name in LEARNER_FIELDS:
+                    self.text = []
+            elif path[1] == "LearningProvider" and name == "UKPRN":
+                self.text = []
+        elif depth == 3:
+            if self.delivery is not None and name in DELIVERY_FIELDS:
+                self.text = []
+        elif depth == 1:
+            if name == "Learner":
+                if self.header_only:
+                    raise _HeaderRead
+                self.learner, self.deliveries = {}, []
+                self.line = self.parser.CurrentLineNumber
+        elif depth == 0:
+            self.source.start_message(attrs.get(f"xmlns:{prefix}" if prefix else "xmlns"),
+                                      name)
+
+    def characters(self, content: str) -> None:
+        if self.text is not None:
+            self.text.append(content)
+
+    def end(self, name: str) -> None:
+        path = self.path
+        name = path.pop()
+        depth = len(path)
+        if self.text is not None:
+            value = "".join(self.text).strip()
+            self.text = None
+            if depth == 3:
+                self.delivery[name] = value  # type: ignore[index]
+            elif path[1] == "Learner":
+                self.learner[name] = value
+            else:
+                self.source.ukprn = value
+        elif depth == 2 and name == "LearningDelivery":
+            self.delivery = None
+        elif depth == 1 and name == "Learner":
+            self.ready.extend(self.source.learner_records(self.line, self.learner,
+                                                          self.deliveries))
+
+
+class _HeaderRead(Exception):
+    """The first learner is reached: the header is read."""
+
+
+@dataclass
+class IlrSource:
+    """An ILR file read as MIS-export records, one per learning delivery."""
+
+    path: Path
+    aims: dict[str, AimEntry]
+    centre: str | None = None  # --centre, else the file's UKPRN
+    bytes_read: int = 0
+    bytes_per_event: int = 200  # about what an ILR file holds for each event its learners plan
+    size: int = field(init=False)
+    year: str = field(init=False, default="")
+    ukprn: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        try:
+            self.size = self.path.stat().st_size
+        except OSError as error:
+            raise ImportRefused(f"cannot read {self.path}: {error.strerror}", []) from None
+        if not self.path.is_file():
+            raise ImportRefused(f"{self.path} is not a file", [])
+
+    def header(self) -> Header:
+        """Read the file up to its first learner: its schema year and provider."""
+        for _ in self._records(header_only=True):
+            pass
+        return MIS_HEADER
+
+    def records(self) -> Iterator[Record]:
+        return self._records(header_only=False)
+
+    def start_message(self, uri: str | None, local: str) -> None:
+        year = SCHEMA_YEARS.get(uri or "")
+        if local != "Message" or year is None:
+            supported = ", ".join(SCHEMA_YEARS)
+            raise ImportRefused(
+                f"{self.path.name} is not an ILR file of a supported year; nothing was written",
+                [RowProblem(1, "", f"the root element is {local} in namespace {uri!r}; "
+                                   f"expected Message in {supported}")])
+        self.year = year
+
+    def learner_records(self, line: int, learner: dict[str, str],
+                        deliveries: list[tuple[int, dict[str, str]]]) -> list[Record]:
+        """A learner's records: one per learning delivery that is not a programme aim."""
+        centre = self.centre or self.ukprn
+        details = learner_cells(centre, learner)
+        records = [delivery_record(at, details, delivery, self.aims)
+                   for at, delivery in deliveries if not is_programme_aim(delivery)]
+        if not records:
+            problem = RowProblem(line, "LearningDelivery",
+                                 "the learner has no learning aim to enrol on (none, or only "
+                                 "programme aims)")
+            records = [Record(line, details, problems=(problem,))]
+        return records
+
+    def _records(self, header_only: bool) -> Iterator[Record]:
+        self.bytes_read = 0
+        parser = safe_parser()
+        handler = _Learners(self, header_only, parser)
+        with self.path.open("rb") as handle:
+            try:
+                while chunk := handle.read(CHUNK_BYTES):
+                    parser.Parse(chunk, False)
+                    self.bytes_read += len(chunk)
+                    yield from handler.ready
+                    handler.ready.clear()
+                parser.Parse(b"", True)
+            except _HeaderRead:
+                return
+            except expat.ExpatError as error:
+                raise ImportRefused(
+                    f"{self.path.name} is not well-formed XML; nothing was written",
+                    [RowProblem(error.lineno, "", expat.errors.messages[error.code])]
+                ) from None
+            except DefusedXmlException as error:
+                raise ImportRefused(
+                    f"{self.path.name} was refused: it declares a document type, entities or "
+                    "external references, which an ILR file never has; nothing was written",
+                    [RowProblem(handler.line_now(), "", str(error))]) from None
+        yield from handler.ready
+        if not self.year:
+            raise ImportRefused(f"{self.path.name} has no ILR Message element", [])
+
+
+def locate(path: Path, lines: set[int]) -> dict[int, str]:
+    """Where each of these lines is: the learner (and learning delivery) starting on it."""
+    found: dict[int, str] = {}
+    if not lines:
+        return found
+    source = IlrSource(path, {})
+    for record in source.records():
+        if record.line in lines:
+            where = f"Learner {record.get('learner') or '?'}"
+            aim = record.get("enrolment")
+            found[record.line] = where + (f" (AimSeqNumber {aim})" if aim else "")
+    return found
+
+
+def named_problems(path: Path, problems: list[RowProblem]) -> list[RowProblem]:
+    """The problems, each naming its learner, delivery and element."""
+    places = locate(path, {problem.line for problem in problems})
+    unmapped = {p.line for p in problems if p.column == "LearningDelivery/LearnAimRef"}
+    named: list[RowProblem] = []
+    for problem in problems:
+        if problem.line in unmapped and problem.column in AIM_COLUMNS:
+            continue  # said once, on LearnAimRef
+        element = COLUMN_ELEMENTS.get(problem.column, problem.column)
+        if not element.startswith(("LearningDelivery", "LearningProvider")) and element:
+            element = f"Learner/{element}"
+        where = places.get(problem.line, "")
+        column = ", ".join(part for part in (where, element) if part)
+        named.append(ElementProblem(problem.line, column, problem.reason))
+    return named

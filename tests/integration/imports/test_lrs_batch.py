@@ -1,0 +1,146 @@
+"""LRS batch files on SQLite and PostgreSQL: request files from a synthetic centre, an
+output file made from them imported as ULN results, idempotent, malformed files refused."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from aggregates.values import uln_check_digit
+from ledger.demo import write_demo_files
+from ledger.imports import ImportOptions, ImportRefused, import_csv
+from ledger.imports.lrs import LEARNER_COLUMNS
+from ledger.imports.lrs_request import (
+    import_results,
+    learners_to_look_up,
+    lookup_reason,
+    write_requests,
+)
+from projections.audit import event_name
+
+OPTIONS = ImportOptions(actor="importer")
+MOMENT = datetime(2026, 12, 7, 9, 30)
+
+
+def uln_for(number: int) -> str:
+    """A valid ULN made from a number (skipping those with no check digit)."""
+    while True:
+        first = f"{4_000_000_00 + number:09d}"
+        digit = uln_check_digit(first)
+        if digit is not None:
+            return f"{first}{digit % 10}"
+        number += 7_919
+
+
+def centre(app, tmp_path: Path, learners: int) -> None:
+    export, events = tmp_path / "centre.csv", tmp_path / "centre-lrs.csv"
+    write_demo_files(export, events, learners, 7)
+    import_csv(app, export, OPTIONS)
+    import_csv(app, events, OPTIONS)
+
+
+def output_from(request: Path, target: Path, exceptions: int) -> list[str]:
+    """The LRS's answer to a request file: the first `exceptions` learners possible matches,
+    the others found (with the ULN they gave, if any) or created."""
+    rows = list(csv.reader(request.read_text(encoding="utf-8").splitlines()))
+    head, learners = rows[:3], rows[3:]
+    answered = []
+    for index, row in enumerate(learners):
+        given = row[LEARNER_COLUMNS.index("ULN")]
+        if index < exceptions:
+            code, uln = "RC003", ""
+        else:
+            code, uln = ("RC001", given) if given else ("RC002", uln_for(index))
+        answered.append([row[0], uln, *row[2:], code])
+    head[2] = [*head[2], "Return_Code"]
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([*head, *answered])
+    return [row[0] for row in learners[exceptions:]]
+
+
+def test_an_lrs_round_trip_records_ulns_in_the_audit_and_lists_exceptions(
+    make_app, tmp_path
+):
+    app = make_app()
+    centre(app, tmp_path, 600)
+    wanted = learners_to_look_up(app, None)
+    [(number, listed)] = wanted.items()
+    assert len(listed) >= 50
+    result = write_requests(app, tmp_path / "out", None, None, MOMENT)
+    [request] = result.written
+    assert request.name == f"LRB_{number}_071220260930.CSV"
+    again = write_requests(app, tmp_path / "out", None, None, MOMENT.replace(minute=45))
+    assert (again.written, again.unchanged) == ([], [request])  # idempotent
+    output = tmp_path / "LRB_58231_071220260930_OUTPUT.CSV"
+    answered = output_from(request, output, exceptions=3)
+    results = import_results(app, output, None, None, OPTIONS)
+    assert [e.code for e in results.exceptions] == ["RC003"] * 3
+    assert results.summary.events >= len(answered)
+    learner = app.find_learner(answered[0], number)
+    assert learner.uln_status()[1] == "confirmed"
+    names = [(event_name(event), event.source) for _, event in app.learner_events(learner.id)]
+    assert ("LrsResultRecorded", f"import {output.name}:7") in names
+    repeat = import_results(app, output, None, None, OPTIONS)
+    assert repeat.summary.events == 0
+    left = learners_to_look_up(app, None).get(number, [])
+    assert len(left) == 3  # only the exceptions are still to be resolved
+
+
+def test_fewer_than_50_learners_are_listed_for_the_portal_not_written(make_app, tmp_path):
+    app = make_app()
+    centre(app, tmp_path, 40)
+    result = write_requests(app, tmp_path / "out", None, None, MOMENT)
+    assert result.written == [] and next(iter(result.single.values()))
+    assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(("change", "line", "reason"), [
+    (lambda rows: rows[1].__setitem__(0, "1A"), 2, "the file version must be 2A"),
+    (lambda rows: rows[2].remove("Return_Code"), 3, "missing column(s) Return_Code"),
+    (lambda rows: rows[3].__setitem__(-1, "RC999"), 4, "'RC999' is not an LRS return code"),
+])
+def test_a_malformed_output_file_is_refused_with_its_line_and_reason(
+    make_app, tmp_path, change, line, reason
+):
+    app = make_app()
+    centre(app, tmp_path, 500)
+    [request] = write_requests(app, tmp_path / "out", None, None, MOMENT).written
+    output = tmp_path / "LRB_58231_071220260930_OUTPUT.CSV"
+    output_from(request, output, exceptions=0)
+    rows = list(csv.reader(output.read_text(encoding="utf-8").splitlines()))
+    change(rows)
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(ImportRefused) as refused:
+        import_results(app, output, None, None, OPTIONS)
+    problem = refused.value.problems[0]
+    assert problem.line == line and reason in problem.reason
+
+
+def test_a_learner_whose_lrs_details_change_after_verification_is_asked_about_again(
+    make_app, tmp_path
+):
+    from aggregates.learner import Context
+
+    app = make_app()
+    centre(app, tmp_path, 120)
+    verified = next(learner for learner in _all_learners(app)
+                    if learner.uln_status()[1] == "confirmed")
+    assert lookup_reason(verified) is None
+    verified.amend("family_name", "Marsh", "married", verified.facts[-1].occurred_on,
+                   Context(actor="officer", source="test"))
+    assert lookup_reason(verified) == "LRS-checked details changed since the last verification"
+
+
+def _all_learners(app):
+    from uuid import UUID
+
+    from ledger.imports.writing import load_learners
+    from ledger.reporting.reports import current_timelines
+
+    timelines, _ = current_timelines(app)
+    return [learner for learner in load_learners(
+        app, [UUID(str(t["learner_id"])) for t in timelines]).values() if learner]
