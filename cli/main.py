@@ -47,7 +47,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("cli.history", "audit",
               "Every event of learner REFERENCE in recorded order, with retractions."),
     "import": ("cli.importing", "import_command",
-               "Import learners and events from FILE.csv (an MIS export or event rows)."),
+               "Import learners and events from FILE.csv (an MIS export or event rows) or "
+               "FILE.xml (an ILR file, schema years 2024-25 to 2026-27, with --aims for its "
+               "learning aims)."),
+    "lrs": ("cli.lrs", "lrs_group", "LRS batch files: ask for ULNs, and record the answers."),
     "demo": ("cli.importing", "demo", "Build a realistic synthetic centre through `ledger "
              "import`, then print the reports."),
     "verify": ("cli.integrity", "verify", "Re-read every event and check the hash chain, then "

@@ -58,11 +58,13 @@ class Unjudged:
 
 def unjudged_reason(policy: PolicyLike, awarding_body: str, start: date) -> str | None:
     """Why no late-registration rule judges an enrolment, or None when one does."""
-    rules = policy.rules_in_force(awarding_body, start)
-    if rules is None:
-        return NO_RULE_SET if policy.rules_in_force(awarding_body, date.max) is None \
-            else BEFORE_FIRST_VERSION
-    return None if "late-registration" in rules else NO_LATE_RULE
+    if "late-registration" in (policy.rules_in_force(awarding_body, start) or {}):
+        return None
+    if not policy.has_rule_set(awarding_body):
+        return NO_RULE_SET  # the ledger's own rules apply to it, but none is a deadline
+    if "late-registration" in (policy.rules_in_force(awarding_body, date.max) or {}):
+        return BEFORE_FIRST_VERSION
+    return NO_LATE_RULE
 
 
 def unjudged_counts(unjudged: Iterable[Unjudged]) -> list[dict[str, Any]]:

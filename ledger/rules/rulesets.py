@@ -192,6 +192,10 @@ class RuleBook:
             return common or None
         return {**common, **version.rules} if common else version.rules
 
+    def has_rule_set(self, awarding_body: str) -> bool:
+        """Whether the awarding body has a rule set of its own (in any version)."""
+        return awarding_body in self.versions
+
     def common_rules(self, awarding_body: str) -> dict[str, Rule]:
         """The ledger's own rules, as they apply to an awarding body's enrolments."""
         if awarding_body not in self._common_by_body:

@@ -33,7 +33,7 @@ def test_an_ilr_file_without_its_aims_is_refused_listing_each_aim_on_stderr(ledg
     assert lines[0] == ("  line 49, Learner R2501 (AimSeqNumber 2), LearningDelivery/LearnAimRef:"
                         " 60134130 is not in the aims file (--aims): add its awarding body, "
                         "qualification number and title")
-    assert len(lines) == 4 and lines[-1].startswith("Error: 3 of 3 row(s)")
+    assert len(lines) == 4 and lines[-1].startswith("Error: 3 of 3 rows")
     assert "Traceback" not in result.output
 
 

@@ -294,9 +294,10 @@ def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Led
 
 def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
     rows = sqlite_ledger.json("report", "rules")["rows"]
-    assert [(r["awarding_body"], r["version"], r["effective_from"]) for r in rows] == [
-        ("AIM", "policy-1.0", "2026-03-24"), ("GATEWAY", "2024", "2024-01-01"),
-        ("IMI", "issue-10", "2025-08-01")]
+    versions = {(r["awarding_body"], r["version"], r["effective_from"]) for r in rows
+                if r["awarding_body"] != "every awarding body"}
+    assert versions == {("AIM", "policy-1.0", "2026-03-24"), ("GATEWAY", "2024", "2024-01-01"),
+                        ("IMI", "issue-10", "2025-08-01")}
 
 
 def test_a_report_names_the_digest_of_the_ledger_it_was_computed_from(ledger: Ledger) -> None:
