@@ -236,3 +236,23 @@ def test_audit_and_replay_show_the_login_beside_the_actor_name(db_url):
         ("Someone Else", login)]
     table = cli(db_url, "audit", "L1")
     assert "Someone Else" in table and login in table
+
+
+def test_a_ledger_chained_before_stamps_still_verifies_and_grows_stamped(make_app):
+    app = make_app()
+    t.record_small_ledger(app)
+    with app.engine.begin() as connection:  # as an earlier version left it: version 1 links
+        t.drop_triggers(connection)
+        table = app.chained_recorder.hashes_table
+        connection.execute(update(table).values(recorded_by=None, recorded_at_us=None))
+        t.rechain(app, connection)
+    assert verify_ledger(app).ok and verify_ledger(app).events == 10
+    app.add_learner(t.CTX, "C1", "L9", given_name="Ann", family_name="Lee",
+                    date_of_birth="2000-01-01", gender="2")
+    with app.engine.connect() as connection:
+        stamped = connection.execute(select(table.c.recorded_by.is_not(None))
+                                     .order_by(table.c.seq)).scalars().all()
+    assert stamped == [False] * 10 + [True] * 3
+    for workers in (1, 3):
+        result = verify_ledger(app, workers=workers, page=2)
+        assert result.ok and result.events == 13
