@@ -69,7 +69,9 @@ def _learner(learner: Learner | None, row: LearnerRow, ctx: Context, today: date
         new = row.details.get(name)
         if new is not None and learner.detail(name) != new:
             with column(name):
-                learner.amend(name, new, f"differs in {file_name}", today, ctx)
+                found = [w for w in row.warnings if w["field"] == name]
+                learner.amend(name, new, f"differs in {file_name}", today, ctx,
+                              found + amended_age_warnings(learner, name, new))
     _uln(learner, row.uln, today, ctx)
     return learner
 

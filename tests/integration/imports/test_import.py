@@ -416,3 +416,14 @@ def test_event_rows_record_registration_checks_units_and_eqa_sampling_idempotent
     assert kinds(app.find_learner("L2"))[-4:] == [
         "registration-checked", "units-completed", "eqa-sampling-required", "eqa-sampled"]
     assert import_csv(app, events, OPTIONS).events == 0
+
+
+def test_a_name_changed_by_an_export_to_capitals_is_an_amendment_with_its_warning(
+    make_app, tmp_path
+):
+    app = make_app()
+    import_csv(app, write(tmp_path, HEADER + SIAN), OPTIONS)
+    capitals = SIAN.replace("Jones", "JONES")
+    import_csv(app, write(tmp_path, HEADER + capitals, "later.csv"), OPTIONS)
+    amended = [event for _, event in app.learner_events(app.find_learner("L2").id)][-1]
+    assert (amended.new, [w["code"] for w in amended.warnings]) == ("JONES", ["name-capitals"])
