@@ -14,6 +14,7 @@ from cli.integrity import COMMANDS as INTEGRITY_COMMANDS
 from cli.privacy import PRIVACY_COMMANDS
 from cli.record import COMMANDS, learner_group
 from cli.report import rebuild_command, replay_command, report_group
+from cli.serve import serve, user_group
 
 
 class LedgerGroup(click.Group):
@@ -61,7 +62,7 @@ cli.add_command(import_command)
 cli.add_command(demo)
 for command in (*INTEGRITY_COMMANDS, *PRIVACY_COMMANDS):
     cli.add_command(command)
-for command in (report_group, rebuild_command, replay_command):
+for command in (report_group, rebuild_command, replay_command, serve, user_group):
     cli.add_command(command)
 
 
