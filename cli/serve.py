@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import webbrowser
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def serve(host: str, port: int, bundle: Path | None, demo: bool, policies: str |
 
 def _prepare_demo() -> None:
     """The demo ledger (built with 300 learners if missing) and its three demo logins."""
+    from cli.importing import run_import
+    from ledger.demo import write_demo_files
+    from ledger.imports import ImportOptions
     from ledger.web.users import add_user
 
     current = settings()
@@ -97,14 +101,16 @@ def _prepare_demo() -> None:
     path = Path(current.db.removeprefix("sqlite:///")) if current.db.startswith(
         "sqlite:///") else None
     if path is not None and not path.exists():
-        click.echo(f"Building the demo ledger in {path}…")
-        from cli.importing import demo as demo_command
-
-        click.get_current_context().invoke(demo_command, learners=300, seed=2026,
-                                           db=current.db, csv_path=None)
+        click.echo(f"Building the demo ledger in {path} (300 learners)…")
+        with tempfile.TemporaryDirectory() as folder:
+            export = Path(folder) / "demo-centre.csv"
+            results = export.with_name("demo-centre-lrs-results.csv")
+            write_demo_files(export, results, 300, 2026)
+            for source in (export, results):
+                run_import(source, ImportOptions(actor=current.actor))
     password = secrets.token_urlsafe(12)
     engine = current.app().engine
     for role in ("officer", "eqa", "auditor"):
         add_user(engine, f"demo-{role}", role, password)
-    click.echo(f"Demo logins: demo-officer, demo-eqa, demo-auditor; password {password} "
-               "(new each time `ledger serve --demo` starts)")
+    click.echo("Demo logins: demo-officer, demo-eqa, demo-auditor")
+    click.echo(f"Password: {password} (a new one each time the demo starts)")
