@@ -4,6 +4,7 @@ trail and replay of one learner; personal data withheld from those who may not s
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,20 +106,46 @@ class Judged:
 
 
 class Reports:
-    """Judges snapshots, remembering the last few results until the ledger moves on."""
+    """Judges snapshots and keeps the last few results. A result is served while the ledger
+    has not moved; once it has, the result is still served (its digest says what it was
+    judged from) while one thread judges again in the background, at most every `fresh`
+    seconds: pages stay fast while an import writes, and are at most one judgement behind."""
 
-    def __init__(self, source: Source, book: RuleBook, keep: int = 16) -> None:
-        self.source, self.book, self.keep = source, book, keep
-        self._cache: OrderedDict[tuple[Any, ...], Judged] = OrderedDict()
+    def __init__(self, source: Source, book: RuleBook, keep: int = 16,
+                 fresh: float = 5.0) -> None:
+        self.source, self.book, self.keep, self.fresh = source, book, keep, fresh
+        self._cache: OrderedDict[tuple[Any, ...], tuple[int, float, Judged]] = OrderedDict()
+        self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
+        self._judging = threading.Lock()
 
     def judged(self, options: Options) -> Judged:
-        key = (self.source.head(), options.on, options.as_at, options.awarding_body,
-               options.centre)
+        key = (options.on, options.as_at, options.awarding_body, options.centre)
+        head = self.source.head()
         with self._lock:
-            if key in self._cache:
+            cached = self._cache.get(key)
+            if cached is not None:
                 self._cache.move_to_end(key)
-                return self._cache[key]
+                stale = cached[0] != head and time.monotonic() - cached[1] >= self.fresh
+                if stale and key not in self._refreshing:
+                    self._refreshing.add(key)
+                    threading.Thread(target=self._refresh, args=(key, head, options),
+                                     daemon=True, name="ledger-reports").start()
+                return cached[2]
+        with self._judging:  # readers arriving together wait for one judgement
+            with self._lock:
+                cached = self._cache.get(key)
+            return cached[2] if cached is not None else self._judge(key, head, options)
+
+    def _refresh(self, key: tuple[Any, ...], head: int, options: Options) -> None:
+        try:
+            with self._judging:
+                self._judge(key, head, options)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _judge(self, key: tuple[Any, ...], head: int, options: Options) -> Judged:
         snapshot = self.source.snapshot(options.as_at, options.centre)
         rows, unjudged = late_registrations(snapshot.timelines, self.book, options.on,
                                             options.awarding_body, options.centre)
@@ -128,7 +155,8 @@ class Reports:
         result = Judged(rows, unjudged, findings, str(snapshot.digest), snapshot.position,
                         options.on, options.as_at, centres)
         with self._lock:
-            self._cache[key] = result
+            self._cache[key] = (head, time.monotonic(), result)
+            self._cache.move_to_end(key)
             while len(self._cache) > self.keep:
                 self._cache.popitem(last=False)
         return result

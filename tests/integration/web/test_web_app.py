@@ -194,3 +194,25 @@ def test_the_csv_and_json_downloads_carry_the_judged_on_date_and_the_digest(
     assert (document["on"], document["ledger_digest"]) == ("2026-11-02", digest)
     assert [row["learner"] for row in document["rows"]] == ["L1"]
     assert document["rows"][0]["status"] == "late"
+
+
+def test_reports_are_served_from_the_last_judgement_and_judged_again_in_the_background(
+        ledger: Any) -> None:
+    from datetime import date
+
+    from ledger.web.shaping import Options, Reports
+
+    reports = Reports(LedgerSource(ledger), load_rulebook(), fresh=0.0)
+    options = Options(on=date(2026, 11, 2))
+    first = reports.judged(options)
+    ledger.add_learner(CTX, "C1", "L2", given_name="Ola", family_name="Nwosu",
+                       date_of_birth="2001-02-03", gender="1")
+    assert reports.judged(options) is first  # served at once, judged again meanwhile
+    for _ in range(200):
+        again = reports.judged(options)
+        if again is not first:
+            break
+        import time
+
+        time.sleep(0.05)
+    assert again.position > first.position and again.digest != first.digest
