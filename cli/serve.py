@@ -68,7 +68,8 @@ def serve(host: str, port: int, bundle: Path | None, demo: bool, policies: str |
     secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
     if bundle is not None:
         try:
-            app = create_app(BundleSource(bundle), book, secret=secret,
+            opened = BundleSource(bundle)
+            app = create_app(opened, opened.rulebook(nation), secret=secret,
                              secure_cookies=not insecure_cookies)
             click.echo(f"Bundle {bundle} verified.")
         except LedgerError as error:

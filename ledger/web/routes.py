@@ -9,12 +9,13 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from aggregates.errors import LedgerError, UnknownEvent, UnknownLearner
+from aggregates.errors import InvalidValue, LedgerError, UnknownEvent, UnknownLearner
 from aggregates.learner import Context
 from aggregates.values import parse_centre, parse_reference, parse_timestamp
 from ledger.privacy.sealing import holds_encrypted
@@ -224,8 +225,6 @@ async def findings_page(request: Request, user: User) -> Response:
 
 
 async def _judged(request: Request, options: Options) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(state(request).reports.judged, options)
 
 
@@ -242,15 +241,11 @@ def _clause_text(book: RuleBook, found: Any) -> str:
 
 @page
 async def learner_page(request: Request, user: User) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_learner_page, request, user, False)
 
 
 @page
 async def replay_page(request: Request, user: User) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_learner_page, request, user, True)
 
 
@@ -290,8 +285,6 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
 
 
 def _bad_step(text: str, count: int) -> LedgerError:
-    from aggregates.errors import InvalidValue
-
     return InvalidValue("step", f"{text!r} is not a step from 1 to {count}")
 
 
@@ -406,9 +399,7 @@ def bundle_failure_app(message: str) -> Starlette:
         return templates.TemplateResponse(request, "bundle_failed.html", {
             "message": message, "user": None, "bundle": True}, status_code=422)
 
-    return Starlette(routes=[Route("/{path:path}", failure)],
-                     middleware=[Middleware(SecurityHeaders)])
+    return Starlette(routes=[
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        Route("/{path:path}", failure)], middleware=[Middleware(SecurityHeaders)])
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from ledger.integrity.verify import Verification, digest_at, verify_ledger
 from ledger.privacy.sealing import SealingMapper
 from ledger.reporting.plain_events import entries_of_rows
 from ledger.reporting.reports import current_timelines, fold, timelines_as_at
+from ledger.rules.rulesets import RuleBook, load_rulebook
 from ledger.storage.transcoding import LedgerTranscoder
 from projections.timeline import Timeline
 
@@ -103,8 +105,11 @@ class BundleSource:
         self.summary = verify_bundle(path)  # BadBundle if it was tampered with
         self.label = f"bundle {path.name} (centre {self.summary.centre})"
         self.rows: list[tuple[int, str, int, str, str]] = []
+        self.rule_sets: dict[str, str] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
+            if item.get("type") == "rule-set":
+                self.rule_sets[Path(str(item["name"])).name] = str(item["text"])
             if item.get("type") == "event" and "state" in item:
                 self.rows.append((item["position"], item["aggregate_id"], item["version"],
                                   item["topic"], item["state"]))
@@ -138,6 +143,13 @@ class BundleSource:
 
     def head(self) -> int:
         return self.summary.digest.position
+
+    def rulebook(self, nation: str | None = None) -> RuleBook:
+        """The rule sets the bundle carries (they replace the shipped ones of their AO)."""
+        with tempfile.TemporaryDirectory() as folder:
+            for name, text in self.rule_sets.items():
+                (Path(folder) / name).write_text(text, encoding="utf-8")
+            return load_rulebook(folder, nation)
 
     def verify(self) -> Verification:
         summary = verify_bundle(self.path)

@@ -180,11 +180,12 @@ def test_main_pages_have_no_serious_accessibility_violations(
 
 def test_a_bundle_is_browsable_without_a_login_or_personal_data(
         page: Any, demo: dict[str, Any]) -> None:
-    from ledger.rules.rulesets import load_rulebook
     from ledger.web.routes import create_app
     from ledger.web.sources import BundleSource
 
-    with Served(create_app(BundleSource(demo["bundle"]), load_rulebook())) as served:
+    bundle = BundleSource(demo["bundle"])
+    assert sorted(bundle.rule_sets) == ["aim.toml", "gateway.toml", "imi.toml"]
+    with Served(create_app(bundle, bundle.rulebook())) as served:
         page.goto(f"{served.url}/")
         assert "bundle centre.bundle" in page.content()
         screenshot(page, "bundle-dashboard")
