@@ -37,7 +37,6 @@ from ledger.web.shaping import (
     Options,
     Reports,
     age_band,
-    dashboard,
     filter_findings,
     filter_rows,
     months,
@@ -164,7 +163,7 @@ async def logout(request: Request) -> Response:
 async def dashboard_page(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
     judged = await _judged(request, options)
-    summary = dashboard(judged)
+    summary = judged.summary()
     span = months(summary["late"], summary["overdue"], summary["findings"])
     late_chart = bar_chart("Late and overdue registrations by month of deadline", span, [
         ("late", "late", summary["late"]), ("overdue", "overdue", summary["overdue"])])

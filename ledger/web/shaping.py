@@ -103,6 +103,13 @@ class Judged:
     on: date
     as_at: datetime | None
     centres: list[str] = field(default_factory=list)
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The dashboard's counts, worked out once per judgement."""
+        if self._summary is None:
+            self._summary = dashboard(self)
+        return self._summary
 
 
 class Reports:
