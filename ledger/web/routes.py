@@ -44,9 +44,9 @@ from ledger.web.shaping import (
     replay_steps,
     trail,
 )
-from ledger.web.sources import LedgerSource, Source
+from ledger.web.sources import BundleSource, LedgerSource, Source
 from ledger.web.users import User, authenticate
-from ledger.web.verifying import VerifyJob
+from ledger.web.verifying import VerifyJob, VerifyState
 from projections.late_registrations import LATE_COLUMNS, STATUSES
 from projections.timeline import new_timeline, summarise
 
@@ -385,6 +385,9 @@ def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
                    session_cookie="ledger_session", max_age=SESSION_SECONDS,
                    same_site="strict", https_only=secure_cookies),
     ]
+    if isinstance(source, BundleSource):  # verified as it was opened
+        web.verify.state = VerifyState("done", source.opened, source.opened, source.head(),
+                                       source.verify_result.as_dict())
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={
         HTTPException: not_found, 404: not_found, Exception: server_error})
     app.state.web = web

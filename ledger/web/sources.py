@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -103,6 +103,8 @@ class BundleSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.summary = verify_bundle(path)  # BadBundle if it was tampered with
+        self.opened = datetime.now(UTC)
+        self.verify_result = Verification(self.summary.events, self.summary.digest)
         self.label = f"bundle {path.name} (centre {self.summary.centre})"
         self.rows: list[tuple[int, str, int, str, str]] = []
         self.rule_sets: dict[str, str] = {}

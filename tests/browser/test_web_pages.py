@@ -188,6 +188,7 @@ def test_a_bundle_is_browsable_without_a_login_or_personal_data(
     with Served(create_app(bundle, bundle.rulebook())) as served:
         page.goto(f"{served.url}/")
         assert "bundle centre.bundle" in page.content()
+        assert "verified" in page.locator("h2:has-text('Last verify') + p").inner_text()
         screenshot(page, "bundle-dashboard")
         page.goto(f"{served.url}/late")
         assert page.locator("table.rows tbody tr").count() >= 1
