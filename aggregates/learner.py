@@ -490,6 +490,8 @@ class Learner(DirectAggregate):
             raise ImpossibleCommand("a retraction cannot be retracted; record the fact again")
         if fact.kind == "erased":
             raise ImpossibleCommand("an erasure cannot be retracted: the key is destroyed")
+        if fact.kind == "viewed":
+            raise ImpossibleCommand("a record of who viewed personal data cannot be retracted")
         if version in self.retracted:
             raise ImpossibleCommand("that event is already retracted")
         if fact.kind == "enrolled":
@@ -508,6 +510,13 @@ class Learner(DirectAggregate):
                 f"learner {self.reference} was already erased on {erased.occurred_on.isoformat()}"
             )
         self.trigger_event(self.Erased, reason=reason, occurred_on=on, **_meta(ctx))
+
+    def record_view(self, role: str, page: str, on: date, ctx: Context) -> None:
+        """Record that `ctx.actor` was shown this learner's personal data (the access log)."""
+        if not role.strip() or not page.strip():
+            raise InvalidValue("role", "a view names the viewer's role and the page")
+        self.trigger_event(self.PersonalDataViewed, role=role, page=page, occurred_on=on,
+                           **_meta(ctx))
 
     # ----- events: they only apply state ----------------------------------------------------
     # Each @event method defines its event class (Learner.Enrolled, ...) and applies it, when
@@ -704,6 +713,12 @@ class Learner(DirectAggregate):
         self, enrolment: str, occurred_on: date, actor: str, source: str, note: str | None
     ) -> None:
         self._remember("eqa-sampled", occurred_on, enrolment)
+    @event("PersonalDataViewed")
+    def _personal_data_viewed(
+        self, role: str, page: str, occurred_on: date, actor: str, source: str,
+        note: str | None,
+    ) -> None:
+        self._remember("viewed", occurred_on, role=role, page=page)
 
 
 class LearnerReference(DirectAggregate):

@@ -77,6 +77,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "clause it cites and the seed's words."),
     "rebuild": ("cli.report", "rebuild_command",
                 "Recompute the materialised report tables from the first event."),
+    "serve": ("cli.serve", "serve",
+              "Serve the read-only web app over the ledger (or over an EQA bundle)."),
+    "user": ("cli.serve", "user_group",
+             "Web app users (SQLite ledgers; on PostgreSQL use `ledger grant`)."),
     "replay": ("cli.report", "replay_command", "Events in recorded order with the learner's "
                "state after each, for investigations."),
 }

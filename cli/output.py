@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -32,6 +33,11 @@ def format_option(*choices: str) -> Callable[[F], F]:
         "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
         help="Output format.",
     )
+
+
+output_option = click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+    help="With --format html: write the page to this file (default: standard output).")
 
 
 def plain(value: Any) -> Any:

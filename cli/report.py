@@ -16,7 +16,7 @@ import click
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
-from cli.output import emit_json, emit_rows, format_option
+from cli.output import emit_json, emit_rows, format_option, output_option
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
@@ -29,6 +29,12 @@ from ledger.reporting.reports import current_timelines, open_view, replay, timel
 from ledger.rules.names import parse_known_awarding_body
 from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
 from ledger.storage.persistence import database_url
+from ledger.web.html_report import (
+    audit_html,
+    late_registrations_html,
+    maladministration_html,
+    write_report,
+)
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.certificates import (
     CERTIFICATE_COLUMNS,
@@ -71,7 +77,8 @@ def report_options(function: F) -> F:
                           "Wales, Scotland or Northern Ireland (default: LEDGER_NATION or "
                           "England)."),
         click.option("--redact", is_flag=True, help=REDACT_HELP),
-        format_option("table", "json", "csv"),
+        format_option("table", "json", "csv", "html"),
+        output_option,
     ]
     for option in reversed(options):
         function = option(function)
@@ -117,7 +124,7 @@ class Selection:
         """Tables and CSV name the ledger digest on a line of their own (CSV: on stderr)."""
         if fmt != "json":
             click.echo(f"Ledger digest: {self.digest} (check later with `ledger verify "
-                       f"--digest {self.digest}`)", err=fmt == "csv")
+                       f"--digest {self.digest}`)", err=fmt in ("csv", "html"))
 
     def title(self, name: str) -> str:
         known = f", as recorded by {self.moment.isoformat()}" if self.moment else ""
@@ -133,7 +140,8 @@ def report_group() -> None:
 @report_options
 @click.option("--check", is_flag=True, help="Exit with status 1 if any row is late or overdue.")
 @user_errors
-def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
+def late_registrations_report(fmt: str, check: bool, output: Path | None,
+                              **options: Any) -> None:
     """One row per enrolment: deadline, submission and status (late, overdue, at-risk, on-time)."""
     selection = Selection(**options)
     rows, unjudged = late_registrations(selection.timelines(), selection.book, selection.on,
@@ -142,10 +150,15 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows,
                 "not_judged": unjudged_counts(unjudged)}
-    if fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
-        plain_rows += [{**row, "status": NOT_JUDGED, "rule": row["reason"]}
-                       for row in unjudged_rows]
-    emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"), document)
+    if fmt == "html":
+        write_report(output, late_registrations_html(plain_rows, LATE_COLUMNS, document,
+                                                     selection.book))
+    else:
+        if fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
+            plain_rows += [{**row, "status": NOT_JUDGED, "rule": row["reason"]}
+                           for row in unjudged_rows]
+        emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"),
+                  document)
     if fmt == "table":
         counts = Counter(row.status for row in rows)
         detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
@@ -161,7 +174,8 @@ def late_registrations_report(fmt: str, check: bool, **options: Any) -> None:
 @report_options
 @click.option("--check", is_flag=True, help="Exit with status 1 if there is any finding.")
 @user_errors
-def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
+def maladministration_report(fmt: str, check: bool, output: Path | None,
+                            **options: Any) -> None:
     """Findings: each names its rule (AO, version, clause) and the events that prove it."""
     selection = Selection(**options)
     timelines = selection.timelines()
@@ -176,6 +190,8 @@ def maladministration_report(fmt: str, check: bool, **options: Any) -> None:
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
         click.echo(f"{len(found)} findings" + (f": {detail}" if detail else ""))
         _show_unjudged(unjudged)
+    elif fmt == "html":
+        write_report(output, maladministration_html(rows, selection.header("maladministration")))
     else:
         if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
             rows += [{**vars(u), "severity": NOT_JUDGED, "message": u.reason} for u in unjudged]
@@ -214,10 +230,11 @@ def certificates_report(fmt: str, **options: Any) -> None:
 @click.option("--as-at", "as_at", default=None,
               help="Use only events recorded by this moment (ISO; UTC unless zoned).")
 @click.option("--redact", "masked", is_flag=True, help=REDACT_HELP)
-@format_option("table", "json", "csv")
+@format_option("table", "json", "csv", "html")
+@output_option
 @user_errors
 def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | None,
-                  masked: bool, fmt: str) -> None:
+                  masked: bool, fmt: str, output: Path | None) -> None:
     """Every event recorded for a centre's learners, by recorded date, with retractions."""
     centre = parse_centre(centre)
     first = parse_date(from_, "from") if from_ else None
@@ -241,11 +258,16 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
                 continue
             rows.append({"learner": references[key], **row})
     rows.sort(key=lambda row: row["position"])
-    if masked:
-        rows = redact(rows)
+    rows = redact(rows) if masked else rows
     columns = ("learner", *AUDIT_COLUMNS)
     document = {"centre": centre, "from": first, "to": last, "as_at": moment,
                 "redacted": masked}
+    if fmt == "html":
+        digest = digest_at(app, max((row["position"] for row in rows), default=0))
+        write_report(output, audit_html(rows, columns, {
+            **document, "ledger_digest": str(digest),
+            "period": f"{first or 'the start'} to {last or 'now'}"}))
+        return
     emit_rows(rows, columns, fmt, f"Audit of centre {centre}", document)
 
 

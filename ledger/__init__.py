@@ -10,5 +10,6 @@ Dependencies point one way: `cli` -> `ledger.app` -> the rooms below -> `project
 - `rules/`: awarding-body rule sets (TOML) and working-day calendars.
 - `reporting/`: report tables, catch-up, rebuild, as-at replays.
 - `imports/`: CSV and ILR XML imports, LRS batch files.
+- `web/`: the read-only web app (`ledger serve`) and the printable HTML reports.
 - `bulk/`: worker processes, GC pauses, prefetching and progress shared by bulk passes.
 """

@@ -505,6 +505,12 @@ class LedgerApp(Application[UUID]):
         except ImpossibleCommand as error:
             raise ImpossibleCommand(f"event {position}: {error}") from None
 
+    def record_view(self, ctx: Context, reference: str, centre: str, role: str,
+                    page: str) -> list[int]:
+        """Record that `ctx.actor` viewed the learner's personal data on a page (one event)."""
+        return self._change(
+            reference, centre, lambda it: it.record_view(role, page, date.today(), ctx))
+
     # ----- plumbing -------------------------------------------------------------------------
 
     def _change(

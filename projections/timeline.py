@@ -12,6 +12,9 @@ from projections.audit import COMMON_ATTRIBUTES, event_name
 LEARNER_MODULE = "aggregates.learner"
 Timeline = dict[str, Any]
 Fact = dict[str, Any]
+# The access log (who viewed the learner's personal data) says nothing about the learner's
+# programme: the reports never read it, so their timelines do not keep it.
+NOT_FOLDED = frozenset({"PersonalDataViewed"})
 
 
 def is_learner_event(event: Any) -> bool:
@@ -95,6 +98,8 @@ def apply_entry(timeline: Timeline, entry: Entry) -> Timeline:
     name, state, position = entry.name, entry.state, entry.position
     if position > timeline["position"]:
         timeline["position"] = position
+    if name in NOT_FOLDED:
+        return timeline
     if name == "Retracted":
         version = state["retracted_version"]
         timeline["facts"] = [f for f in timeline["facts"] if f["version"] != version]

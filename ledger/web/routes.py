@@ -1,0 +1,407 @@
+"""The web app: login, dashboard, late registrations, findings, learner, verify."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from aggregates.errors import InvalidValue, LedgerError, UnknownEvent, UnknownLearner
+from aggregates.learner import Context
+from aggregates.values import parse_centre, parse_reference, parse_timestamp
+from ledger.privacy.sealing import holds_encrypted
+from ledger.rules.rulesets import SEVERITIES, RuleBook
+from ledger.web.charts import bar_chart, month_label
+from ledger.web.security import RateLimit, SecurityHeaders, csrf_ok, csrf_token
+from ledger.web.shaping import (
+    LATE_SORTS,
+    Options,
+    Reports,
+    age_band,
+    filter_findings,
+    filter_rows,
+    months,
+    page_of,
+    replay_steps,
+    trail,
+)
+from ledger.web.sources import BundleSource, LedgerSource, Source
+from ledger.web.users import User, authenticate
+from ledger.web.verifying import VerifyJob, VerifyState
+from projections.late_registrations import LATE_COLUMNS, STATUSES
+from projections.timeline import new_timeline, summarise
+
+HERE = Path(__file__).parent
+log = logging.getLogger("ledger.web")
+Handler = Callable[[Request, User], Awaitable[Response]]
+SESSION_SECONDS = 8 * 3600
+
+
+@dataclass
+class WebState:
+    """Everything the pages share: where they read, the reports, the verify job."""
+
+    source: Source
+    reports: Reports
+    verify: VerifyJob
+    limit: RateLimit
+    bundle_user: User | None = None  # a bundle needs no login: it holds no personal data
+    record_views: bool = True
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals.update(month_label=month_label, statuses=STATUSES, severities=SEVERITIES)
+
+
+def state(request: Request) -> WebState:
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+def render(request: Request, name: str, user: User | None, status: int = 200,
+           background: BackgroundTask | None = None, **context: Any) -> Response:
+    """A page: the template with the user, the CSRF token and the source's name."""
+    web = state(request)
+    return templates.TemplateResponse(request, name, {
+        "user": user, "csrf": csrf_token(request.session), "source": web.source,
+        "bundle": web.bundle_user is not None, **context}, status_code=status,
+        background=background)
+
+
+def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A page that needs a login; bad input is a 400 page, an unknown learner a 404."""
+
+    async def endpoint(request: Request) -> Response:
+        user = current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            return await handler(request, user)
+        except (UnknownLearner, UnknownEvent) as error:
+            return render(request, "error.html", user, 404, title="Not found",
+                          message=str(error))
+        except LedgerError as error:
+            return render(request, "error.html", user, 400, title="Bad request",
+                          message=str(error))
+
+    return endpoint
+
+
+def current_user(request: Request) -> User | None:
+    web = state(request)
+    if web.bundle_user is not None:
+        return web.bundle_user
+    found = request.session.get("user")
+    if isinstance(found, dict) and {"name", "role"} <= found.keys():
+        return User(str(found["name"]), str(found["role"]))
+    return None
+
+
+# ----- login ----------------------------------------------------------------------------------
+
+async def login_form(request: Request) -> Response:
+    if current_user(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login.html", None)
+
+
+async def login(request: Request) -> Response:
+    web = state(request)
+    form = await request.form()
+    if not csrf_ok(request.session, form.get("csrf")):
+        return render(request, "login.html", None, 403,
+                      message="The form expired; please try again.")
+    name = str(form.get("name") or "").strip()
+    password = str(form.get("password") or "")
+    client = request.client.host if request.client else "unknown"
+    keys = (f"client:{client}", f"user:{name}")
+    if web.limit.blocked(*keys):
+        return render(request, "login.html", None, 429,
+                      message="Too many failed logins; wait a few minutes and try again.")
+    source = web.source
+    engine = source.app.engine if isinstance(source, LedgerSource) else None
+    user = authenticate(engine, name, password) if engine is not None else None
+    if user is None:
+        web.limit.failed(*keys)
+        log.info("failed login from %s", client)
+        return render(request, "login.html", None, 401,
+                      message="That name and password do not match a ledger user.")
+    request.session.clear()
+    request.session.update({"user": {"name": user.name, "role": user.role},
+                            "csrf": secrets.token_urlsafe(32)})
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    if csrf_ok(request.session, form.get("csrf")):
+        request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# ----- reports --------------------------------------------------------------------------------
+
+@page
+async def dashboard_page(request: Request, user: User) -> Response:
+    options = Options.parse(request.query_params)
+    judged = await _judged(request, options)
+    summary = judged.summary()
+    span = months(summary["late"], summary["overdue"], summary["findings"])
+    late_chart = bar_chart("Late and overdue registrations by month of deadline", span, [
+        ("late", "late", summary["late"]), ("overdue", "overdue", summary["overdue"])])
+    findings_chart = bar_chart("Findings by month", span, [
+        ("findings", "finding", summary["findings"])])
+    return render(request, "dashboard.html", user, options=options, judged=judged,
+                  summary=summary, late_chart=late_chart, findings_chart=findings_chart,
+                  verify=state(request).verify.state)
+
+
+@page
+async def late_page(request: Request, user: User) -> Response:
+    options = Options.parse(request.query_params)
+    judged = await _judged(request, options)
+    rows = filter_rows(judged.rows, options)
+    shown, pages = page_of(rows, options.page)
+    return render(request, "late.html", user, options=options, judged=judged, rows=shown,
+                  total=len(rows), pages=pages, sorts=LATE_SORTS)
+
+
+@page
+async def late_download(request: Request, user: User) -> Response:
+    options = Options.parse(request.query_params)
+    judged = await _judged(request, options)
+    rows = [row.as_row() for row in filter_rows(judged.rows, options)]
+    fmt = request.path_params["fmt"]
+    stamp = f"late-registrations-{options.on.isoformat()}"
+    if fmt == "json":
+        document = {"report": "late-registrations", "on": options.on.isoformat(),
+                    "as_at": options.as_at.isoformat() if options.as_at else None,
+                    "ledger_digest": judged.digest, "rows": rows}
+        return Response(json.dumps(document, default=_iso, indent=2), media_type=(
+            "application/json"), headers=_attachment(f"{stamp}.json"))
+    out = io.StringIO()
+    out.write(f"# Late registrations judged on {options.on.isoformat()}"
+              + (f", as recorded by {options.as_at.isoformat()}" if options.as_at else "")
+              + "\n")
+    out.write(f"# Ledger digest: {judged.digest} (check with `ledger verify --digest "
+              f"{judged.digest}`)\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LATE_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else _iso(row[c]) for c in LATE_COLUMNS])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers=_attachment(f"{stamp}.csv"))
+
+
+@page
+async def findings_page(request: Request, user: User) -> Response:
+    options = Options.parse(request.query_params)
+    judged = await _judged(request, options)
+    found = filter_findings(judged.findings, options)
+    shown, pages = page_of(found, options.page)
+    book: RuleBook = state(request).reports.book
+    return render(request, "findings.html", user, options=options, judged=judged,
+                  findings=shown, total=len(found), pages=pages,
+                  clause_text=lambda f: _clause_text(book, f))
+
+
+async def _judged(request: Request, options: Options) -> Any:
+    return await run_in_threadpool(state(request).reports.judged, options)
+
+
+def _clause_text(book: RuleBook, found: Any) -> str:
+    """The rule's own words (its description in the rule set), with the rule set's source."""
+    for version in book.versions.get(found.awarding_body, []):
+        rule = version.rules.get(found.rule)
+        if version.version == found.rule_version and rule is not None:
+            return f"{rule.description} ({version.source})" if rule.description else ""
+    return ""
+
+
+# ----- learner --------------------------------------------------------------------------------
+
+@page
+async def learner_page(request: Request, user: User) -> Response:
+    return await run_in_threadpool(_learner_page, request, user, False)
+
+
+@page
+async def replay_page(request: Request, user: User) -> Response:
+    return await run_in_threadpool(_learner_page, request, user, True)
+
+
+def _learner_page(request: Request, user: User, replaying: bool) -> Response:
+    web = state(request)
+    reference = parse_reference(request.path_params["reference"])
+    query = request.query_params
+    centre = parse_centre(query["centre"]) if query.get("centre") else None
+    as_at = parse_timestamp(query["as_at"], "as_at") if query.get("as_at") else None
+    personal = user.sees_personal_data and web.source.personal_data
+    centre, events = web.source.learner_events(reference, centre, personal)
+    rows = trail(events, as_at)
+    steps = replay_steps(events, as_at)
+    status = steps[-1]["state"] if steps else summarise(new_timeline(""))
+    details = _details(rows) if personal else {}
+    shown = personal and not holds_encrypted(details)
+    band = None
+    if not personal and isinstance(web.source, LedgerSource):
+        born = web.source.app.find_learner(reference, centre).detail("date_of_birth")
+        band = age_band(born if isinstance(born, date) else None, date.today())
+    background = None
+    if shown and web.record_views and isinstance(web.source, LedgerSource):
+        background = BackgroundTask(_record_view, web.source, user, reference, centre,
+                                    "replay" if replaying else "learner")
+    context: dict[str, Any] = {
+        "reference": reference, "centre": centre, "as_at": as_at, "rows": rows,
+        "now": status, "details": details, "age_band": band, "personal": personal,
+        "steps": steps,
+    }
+    if replaying:
+        step_text = query.get("step") or str(len(steps))
+        if not step_text.isdigit() or not 1 <= int(step_text) <= max(1, len(steps)):
+            raise _bad_step(step_text, len(steps))
+        context["step"] = int(step_text)
+        return render(request, "replay.html", user, background=background, **context)
+    return render(request, "learner.html", user, background=background, **context)
+
+
+def _bad_step(text: str, count: int) -> LedgerError:
+    return InvalidValue("step", f"{text!r} is not a step from 1 to {count}")
+
+
+def _details(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The learner's details as the trail shows them: recorded, then live amendments."""
+    details: dict[str, Any] = {}
+    for row in rows:
+        if row["event"] == "Recorded":
+            details = dict(row["details"].get("details") or {})
+            if row["details"].get("uln"):
+                details["uln"] = row["details"]["uln"]
+        elif row["event"] == "DetailsAmended" and row["status"] == "recorded":
+            field, _, new = row["before_after"]
+            details[field] = new
+    return details
+
+
+def _record_view(source: LedgerSource, user: User, reference: str, centre: str,
+                 page_name: str) -> None:
+    """After the page is sent: one event on the learner saying who saw their data."""
+    source.app.record_view(Context(actor=user.name, source="web"), reference, centre,
+                           user.role, page_name)
+
+
+# ----- verify ---------------------------------------------------------------------------------
+
+@page
+async def verify_page(request: Request, user: User) -> Response:
+    return render(request, "verify.html", user, job=state(request).verify.state)
+
+
+@page
+async def verify_start(request: Request, user: User) -> Response:
+    form = await request.form()
+    if not csrf_ok(request.session, form.get("csrf")):
+        return render(request, "error.html", user, 403, title="Form expired",
+                      message="The form expired; reload the page and try again.")
+    state(request).verify.start()
+    return RedirectResponse("/verify", status_code=303)
+
+
+@page
+async def verify_status(request: Request, user: User) -> Response:
+    return JSONResponse(state(request).verify.state.as_dict())
+
+
+# ----- errors ---------------------------------------------------------------------------------
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    title = "Not found" if status == 404 else "Request refused"
+    return render(request, "error.html", current_user(request), status, title=title,
+                  message="There is no such page." if status == 404 else str(exc.detail))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("error on a page: %s", type(exc).__name__)
+    return templates.TemplateResponse(request, "error.html", {
+        "user": None, "title": "Something went wrong", "bundle": False,
+        "message": "The page could not be shown; the error was logged."}, status_code=500)
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return value
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"content-disposition": f'attachment; filename="{name}"'}
+
+
+def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
+               secure_cookies: bool = True, record_views: bool = True) -> Starlette:
+    """The web app over a source: a live ledger (login needed) or a verified bundle."""
+    is_bundle = not isinstance(source, LedgerSource)
+    web = WebState(source, Reports(source, book), VerifyJob(source), RateLimit(),
+                   User("bundle", "eqa") if is_bundle else None, record_views)
+    routes = [
+        Route("/", dashboard_page),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/late", late_page),
+        Route("/late.{fmt:str}", late_download),
+        Route("/findings", findings_page),
+        Route("/learners/{reference}", learner_page),
+        Route("/learners/{reference}/replay", replay_page),
+        Route("/verify", verify_page, methods=["GET"]),
+        Route("/verify", verify_start, methods=["POST"]),
+        Route("/verify/status", verify_status),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32),
+                   session_cookie="ledger_session", max_age=SESSION_SECONDS,
+                   same_site="strict", https_only=secure_cookies),
+    ]
+    if isinstance(source, BundleSource):  # verified as it was opened
+        web.verify.state = VerifyState("done", source.opened, source.opened, source.head(),
+                                       source.verify_result.as_dict())
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
+        HTTPException: not_found, 404: not_found, Exception: server_error})
+    app.state.web = web
+    return app
+
+
+def bundle_failure_app(message: str) -> Starlette:
+    """A tampered bundle: every page says the bundle failed to verify, and nothing else."""
+
+    async def failure(request: Request) -> Response:
+        return templates.TemplateResponse(request, "bundle_failed.html", {
+            "message": message, "user": None, "bundle": True}, status_code=422)
+
+    return Starlette(routes=[
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        Route("/{path:path}", failure)], middleware=[Middleware(SecurityHeaders)])
+

@@ -1,0 +1,163 @@
+"""What the pages read: a live ledger (SQLite or PostgreSQL) or a verified EQA bundle."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from eventsourcing.persistence import StoredEvent
+from sqlalchemy import select
+
+from aggregates.errors import UnknownLearner
+from aggregates.learner import learner_id
+from ledger.app import LedgerApp
+from ledger.integrity.bundle import verify_bundle
+from ledger.integrity.chain import Digest
+from ledger.integrity.verify import Verification, digest_at, verify_ledger
+from ledger.privacy.sealing import SealingMapper
+from ledger.reporting.plain_events import entries_of_rows
+from ledger.reporting.reports import current_timelines, fold, timelines_as_at
+from ledger.rules.rulesets import RuleBook, load_rulebook
+from ledger.storage.transcoding import LedgerTranscoder
+from projections.timeline import Timeline
+
+Events = list[tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The timelines a report reads, and the digest of the ledger behind them."""
+
+    timelines: list[Timeline]
+    digest: Digest
+    position: int
+
+
+class Source(Protocol):
+    """What the web pages read; both sources answer the same questions."""
+
+    label: str
+    personal_data: bool  # can it show personal data at all (a bundle cannot: no keys)
+
+    def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot: ...
+
+    def learner_events(self, reference: str, centre: str | None,
+                       open_personal: bool) -> tuple[str, Events]: ...
+
+    def head(self) -> int: ...
+
+
+class LedgerSource:
+    """A live ledger, read through the functions the CLI uses."""
+
+    personal_data = True
+
+    def __init__(self, app: LedgerApp) -> None:
+        self.app = app
+        self.label = app.engine.url.render_as_string(hide_password=True)
+
+    def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
+        if as_at is not None:
+            found = timelines_as_at(self.app, as_at, centre)
+            position = max((t["position"] for t in found), default=0)
+        else:
+            found, position = current_timelines(self.app, centre)
+        return Snapshot(found, digest_at(self.app, position), position)
+
+    def learner_events(self, reference: str, centre: str | None,
+                       open_personal: bool) -> tuple[str, Events]:
+        if open_personal:
+            return self.app.learner_history(reference, centre)
+        if centre is None:
+            centre = self.app._only_centre_of(reference)  # the centre, nothing decrypted
+        record = self.app.recorder.events_record_cls  # type: ignore[attr-defined]
+        query = (select(record.id, record.originator_id, record.originator_version,
+                        record.topic, record.state)
+                 .where(record.originator_id == learner_id(centre, reference))
+                 .order_by(record.originator_version))
+        with self.app.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            raise UnknownLearner(f"no learner {reference!r} at centre {centre}")
+        mapper = self.app.sealing_mapper
+        return centre, [(row.id, mapper.to_domain_event(StoredEvent(
+            originator_id=row.originator_id, originator_version=row.originator_version,
+            topic=row.topic, state=bytes(row.state)), open_personal=False)) for row in rows]
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def verify(self) -> Verification:
+        return verify_ledger(self.app)
+
+
+class BundleSource:
+    """An EQA bundle, verified when opened; no database, no keys, so no personal data."""
+
+    personal_data = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.summary = verify_bundle(path)  # BadBundle if it was tampered with
+        self.opened = datetime.now(UTC)
+        self.verify_result = Verification(self.summary.events, self.summary.digest)
+        self.label = f"bundle {path.name} (centre {self.summary.centre})"
+        self.rows: list[tuple[int, str, int, str, str]] = []
+        self.rule_sets: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            if item.get("type") == "rule-set":
+                self.rule_sets[Path(str(item["name"])).name] = str(item["text"])
+            if item.get("type") == "event" and "state" in item:
+                self.rows.append((item["position"], item["aggregate_id"], item["version"],
+                                  item["topic"], item["state"]))
+        learner_rows = [r for r in self.rows if learner_event(r[3])]
+        self.timelines = fold({}, entries_of_rows(learner_rows))
+        self.mapper = SealingMapper(LedgerTranscoder(), None)  # type: ignore[arg-type]
+
+    def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
+        if as_at is None:
+            found = list(self.timelines.values())
+        else:
+            entries = [e for e in entries_of_rows(r for r in self.rows if learner_event(r[3]))
+                       if datetime.fromisoformat(e.state["timestamp"]) <= as_at]
+            found = list(fold({}, entries).values())
+        found = sorted((t for t in found if centre is None or t["centre"] == centre),
+                       key=lambda t: t["learner_id"])
+        digest = self.summary.digest
+        return Snapshot(found, digest, digest.position)
+
+    def learner_events(self, reference: str, centre: str | None,
+                       open_personal: bool) -> tuple[str, Events]:
+        centre = centre or self.summary.centre
+        wanted = str(learner_id(centre, reference))
+        events = [(row[0], self.mapper.to_domain_event(StoredEvent(
+            originator_id=row[1], originator_version=row[2], topic=row[3],
+            state=row[4].encode()), open_personal=False))
+            for row in self.rows if row[1] == wanted and learner_event(row[3])]
+        if not events:
+            raise UnknownLearner(f"no learner {reference!r} in this bundle")
+        return centre, events
+
+    def head(self) -> int:
+        return self.summary.digest.position
+
+    def rulebook(self, nation: str | None = None) -> RuleBook:
+        """The rule sets the bundle carries (they replace the shipped ones of their AO)."""
+        with tempfile.TemporaryDirectory() as folder:
+            for name, text in self.rule_sets.items():
+                (Path(folder) / name).write_text(text, encoding="utf-8")
+            return load_rulebook(folder, nation)
+
+    def verify(self) -> Verification:
+        summary = verify_bundle(self.path)
+        return Verification(summary.events, summary.digest)
+
+
+def learner_event(topic: str) -> bool:
+    """True for the Learner aggregate's events (not the reference index's)."""
+    return topic.startswith("aggregates.learner:Learner.")
