@@ -207,9 +207,12 @@ def maladministration_report(fmt: str, check: bool, output: Path | None,
 @report_group.command("certificates")
 @report_options
 @user_errors
-def certificates_report(fmt: str, **options: Any) -> None:
+def certificates_report(fmt: str, output: Path | None, **options: Any) -> None:
     """Certificates received and not collected: held, or held past the awarding body's months
     and due for the centre to contact the learner (AIM 5.4)."""
+    if fmt == "html":
+        raise click.UsageError("the certificates report has no HTML format yet: use table, "
+                               "json or csv")
     selection = Selection(**options)
     held = uncollected_certificates(selection.timelines(), selection.book, selection.on,
                                     selection.body, selection.centre)
