@@ -184,7 +184,7 @@ def test_a_bundle_is_browsable_without_a_login_or_personal_data(
     from ledger.web.sources import BundleSource
 
     bundle = BundleSource(demo["bundle"])
-    assert sorted(bundle.rule_sets) == ["aim.toml", "gateway.toml", "imi.toml"]
+    assert sorted(bundle.rule_sets) == ["aim.toml", "gateway.toml", "imi.toml", "ledger.toml"]
     with Served(create_app(bundle, bundle.rulebook())) as served:
         page.goto(f"{served.url}/")
         assert "bundle centre.bundle" in page.content()
