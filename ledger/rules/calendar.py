@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -17,6 +18,7 @@ NATIONS = {
 }
 NATION_NAMES = {code: name.title() for name, code in NATIONS.items()}
 DEFAULT_NATION = "England"
+INDEX_MARGIN_YEARS = 2  # years indexed either side of a date asked for outside the index
 
 
 def nation_code(name: str) -> str:
@@ -38,6 +40,8 @@ class WorkingCalendar:
         self.nation = NATION_NAMES[self.subdivision]
         self.closures = frozenset(closures)
         self._holidays = holidays.country_holidays("GB", subdiv=self.subdivision)
+        self._working: list[int] = []  # the index: each working day's ordinal, in order
+        self._years = (1, 0)  # the first and last year the index covers (none yet)
 
     def __repr__(self) -> str:
         return f"WorkingCalendar({self.nation!r}, closures={sorted(self.closures)!r})"
@@ -51,21 +55,45 @@ class WorkingCalendar:
         return self._holidays.get(day)
 
     def add_working_days(self, start: date, count: int) -> date:
-        """The `count`-th working day after `start` (the start date itself is day 0)."""
+        """The `count`-th working day after `start` (the start date itself is day 0).
+
+        A look-up in the working-day index (each working day's ordinal, in order), not a walk
+        over the days: reports ask it for every enrolment they judge.
+        """
         if count < 0:
             raise ValueError("count must not be negative")
-        day, left = start, count
-        while left:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                left -= 1
-        return day
+        if count == 0:
+            return start
+        self._cover(start)
+        after = bisect_right(self._working, start.toordinal())  # working days up to start
+        while after + count > len(self._working):  # past the end of the index: widen it
+            self._cover(date.fromordinal(self._working[-1]) + timedelta(days=366))
+        return date.fromordinal(self._working[after + count - 1])
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 when end <= start)."""
-        count, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count += 1
-        return count
+        if end <= start:
+            return 0
+        self._cover(start)
+        self._cover(end)
+        return (bisect_right(self._working, end.toordinal())
+                - bisect_right(self._working, start.toordinal()))
+
+    def _cover(self, day: date) -> None:
+        """Make the index cover `day`'s year (and a margin either side, to build it rarely)."""
+        first, last = self._years
+        if first <= day.year <= last:
+            return
+        if first > last:
+            first, last = day.year, day.year
+        first = max(1, min(first, day.year - INDEX_MARGIN_YEARS))
+        last = min(9999, max(last, day.year + INDEX_MARGIN_YEARS))
+        day_, end = date(first, 1, 1), date(last, 12, 31)
+        working: list[int] = []
+        while True:
+            if self.is_working_day(day_):
+                working.append(day_.toordinal())
+            if day_ == end:
+                break
+            day_ += timedelta(days=1)
+        self._working, self._years = working, (first, last)

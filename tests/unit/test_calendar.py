@@ -1,9 +1,9 @@
 """Working days by nation: hand-counted across each nation's bank holidays."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.errors import ConfigurationError
@@ -81,3 +81,31 @@ def test_counting_the_working_days_back_gives_the_count(start: date, count: int,
     end = calendar.add_working_days(start, count)
     assert calendar.working_days_between(start, end) == count
     assert count == 0 or calendar.is_working_day(end)
+
+
+def walked(calendar: WorkingCalendar, start: date, count: int) -> date:
+    """The count-th working day after start, found by walking day by day."""
+    day, left = start, count
+    while left:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            left -= 1
+    return day
+
+
+@settings(deadline=None, max_examples=60)  # an index over decades takes a moment to build
+@given(nation=st.sampled_from(["England", "Wales", "Scotland", "Northern Ireland"]),
+       start=st.dates(date(1995, 1, 1), date(2060, 12, 31)), count=st.integers(0, 800),
+       closures=st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5),
+       other=st.dates(date(1995, 1, 1), date(2060, 12, 31)))
+def test_the_working_day_index_agrees_with_walking_the_days(
+    nation: str, start: date, count: int, closures: list[date], other: date,
+) -> None:
+    calendar = WorkingCalendar(nation, closures)
+    calendar.add_working_days(other, 3)  # an index built around another date first
+    assert calendar.add_working_days(start, count) == walked(calendar, start, count)
+    low, high = sorted((start, other))
+    expected = sum(calendar.is_working_day(low + timedelta(days=n))
+                   for n in range(1, (high - low).days + 1))
+    assert calendar.working_days_between(low, high) == expected
+    assert calendar.working_days_between(high, low) == 0
