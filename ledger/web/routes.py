@@ -256,7 +256,7 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     as_at = parse_timestamp(query["as_at"], "as_at") if query.get("as_at") else None
     personal = user.sees_personal_data and web.source.personal_data
     centre, events = web.source.learner_events(reference, centre, personal)
-    rows = trail(events, as_at)
+    rows = trail(events, as_at, web.source.stamps([position for position, _ in events]))
     steps = replay_steps(events, as_at)
     status = steps[-1]["state"] if steps else summarise(new_timeline(""))
     details = _details(rows) if personal else {}

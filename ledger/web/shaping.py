@@ -273,11 +273,13 @@ def withheld(value: Any) -> Any:
     return value
 
 
-def trail(events: list[tuple[int, Any]], as_at: datetime | None) -> list[dict[str, Any]]:
-    """The audit rows of a learner (as the CLI's `ledger audit`), with amendments as
-    before and after, and personal values that were not opened shown as withheld."""
+def trail(events: list[tuple[int, Any]], as_at: datetime | None,
+          stamps: dict[int, Any] | None = None) -> list[dict[str, Any]]:
+    """The audit rows of a learner (as the CLI's `ledger audit`, with the login the chain
+    stamped beside the actor), with amendments as before and after, and personal values that
+    were not opened shown as withheld."""
     rows = []
-    for row in audit_rows(events, as_at):
+    for row in audit_rows(events, as_at, stamps):
         row = withheld(row)
         changes = dict(row["changes"])
         if row["event"] == "DetailsAmended":

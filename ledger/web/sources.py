@@ -17,6 +17,7 @@ from aggregates.learner import learner_id
 from ledger.app import LedgerApp
 from ledger.integrity.bundle import verify_bundle
 from ledger.integrity.chain import Digest
+from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import Verification, digest_at, verify_ledger
 from ledger.privacy.sealing import SealingMapper
 from ledger.reporting.plain_events import entries_of_rows
@@ -50,6 +51,10 @@ class Source(Protocol):
 
     def head(self) -> int: ...
 
+    def stamps(self, positions: list[int]) -> dict[int, Any]:
+        """Who recorded each event and when, as the chain stamped them (none: unstamped)."""
+        ...
+
 
 class LedgerSource:
     """A live ledger, read through the functions the CLI uses."""
@@ -67,6 +72,9 @@ class LedgerSource:
         else:
             found, position = current_timelines(self.app, centre)
         return Snapshot(found, digest_at(self.app, position), position)
+
+    def stamps(self, positions: list[int]) -> dict[int, Any]:
+        return stamps_of(self.app, positions)
 
     def learner_events(self, reference: str, centre: str | None,
                        open_personal: bool) -> tuple[str, Events]:
@@ -130,6 +138,9 @@ class BundleSource:
                        key=lambda t: t["learner_id"])
         digest = self.summary.digest
         return Snapshot(found, digest, digest.position)
+
+    def stamps(self, positions: list[int]) -> dict[int, Any]:
+        return {}  # the bundle's chain lines carry them, but the pages do not read them yet
 
     def learner_events(self, reference: str, centre: str | None,
                        open_personal: bool) -> tuple[str, Events]:

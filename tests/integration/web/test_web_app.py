@@ -86,6 +86,18 @@ def test_an_officer_sees_personal_data_and_each_view_is_one_event(ledger: Any) -
     assert "PersonalDataViewed" in browser.get("/learners/L1").text
 
 
+def test_the_learner_page_shows_the_login_the_database_stamped_beside_the_actor(
+        ledger: Any) -> None:
+    from ledger.integrity.stamps import stamps_of
+
+    position = ledger.learner_history("L1")[1][0][0]
+    login = stamps_of(ledger, [position])[position][0]
+    assert login  # the OS user on SQLite, the session user on PostgreSQL
+    browser = client(ledger)
+    log_in(browser, user_name(ledger, "auditor"))
+    assert f"by officer (login {login})" in browser.get("/learners/L1").text
+
+
 def test_an_eqa_never_sees_names_or_the_date_of_birth_and_records_no_view(ledger: Any) -> None:
     browser = client(ledger)
     log_in(browser, user_name(ledger, "eqa"))
