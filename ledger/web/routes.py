@@ -228,12 +228,17 @@ async def _judged(request: Request, options: Options) -> Any:
 
 
 def _clause_text(book: RuleBook, found: Any) -> str:
-    """The rule's own words (its description in the rule set), with the rule set's source."""
-    for version in book.versions.get(found.awarding_body, []):
-        rule = version.rules.get(found.rule)
-        if version.version == found.rule_version and rule is not None:
-            return f"{rule.description} ({version.source})" if rule.description else ""
-    return ""
+    """The words of the source that support the rule (its `quote` in the rule set, else its
+    description), with the rule set's source."""
+    rules = [version.rules.get(found.rule) for version in book.versions.get(found.awarding_body, [])
+             if version.version == found.rule_version]
+    rule = next((rule for rule in rules if rule is not None), None)
+    if rule is None:
+        rule = book.common.get(found.rule)  # the ledger's own rules, for every awarding body
+    if rule is None:
+        return ""
+    words = f"“{rule.quote}”" if rule.quote else rule.description
+    return f"{words} ({rule.source})" if words and rule.source else words
 
 
 # ----- learner --------------------------------------------------------------------------------

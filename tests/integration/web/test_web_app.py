@@ -228,3 +228,12 @@ def test_reports_are_served_from_the_last_judgement_and_judged_again_in_the_back
 
         time.sleep(0.05)
     assert again.position > first.position and again.digest != first.digest
+
+
+def test_a_finding_cites_its_rule_as_an_assessor_would_with_the_seeds_words(ledger: Any) -> None:
+    browser = client(ledger)
+    log_in(browser, user_name(ledger, "auditor"))
+    page = browser.get("/findings").text
+    assert "IMI registration guidance (issue 10), introduction" in page
+    assert ("It is a requirement that learners undertaking regulated qualifications are "
+            "registered within 90 days") in page
