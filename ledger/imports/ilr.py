@@ -26,7 +26,7 @@ from ledger.imports.ilr_codes import (
 from ledger.imports.layouts import MIS_EXPORT, Header
 from ledger.imports.problems import ImportRefused, RowProblem
 from ledger.imports.safe_xml import safe_parser
-from ledger.imports.source import Record
+from ledger.imports.source import Record, readable_size
 
 SCHEMA_YEARS = {f"ESFA/ILR/{year}": year for year in ("2024-25", "2025-26", "2026-27")}
 CHUNK_BYTES = 256 * 1024
@@ -141,12 +141,7 @@ class IlrSource:
     ukprn: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        try:
-            self.size = self.path.stat().st_size
-        except OSError as error:
-            raise ImportRefused(f"cannot read {self.path}: {error.strerror}", []) from None
-        if not self.path.is_file():
-            raise ImportRefused(f"{self.path} is not a file", [])
+        self.size = readable_size(self.path)
 
     def header(self) -> Header:
         """Read the file up to its first learner: its schema year and provider."""

@@ -52,12 +52,7 @@ class CsvSource:
     bytes_per_event: int = 44  # about what an MIS export holds for each event its rows plan
 
     def __post_init__(self) -> None:
-        try:
-            self.size = self.path.stat().st_size
-        except OSError as error:
-            raise ImportRefused(f"cannot read {self.path}: {error.strerror}", []) from None
-        if not self.path.is_file():
-            raise ImportRefused(f"{self.path} is not a file", [])
+        self.size = readable_size(self.path)
 
     def header(self) -> Header:
         """The header row, matched to a layout (reads the start of the file only)."""
@@ -148,3 +143,15 @@ def check_swallowed(header: Header, cells: list[str], line: int, end: int) -> No
         "is refused, even with --skip-invalid, as those rows would be lost; nothing was "
         "written", [RowProblem(line, "", reason)],
     )
+
+
+def readable_size(path: Path) -> int:
+    """The size of an import file, refused (ImportRefused) when it cannot be read or is not
+    a file."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise ImportRefused(f"cannot read {path}: {error.strerror}", []) from None
+    if not path.is_file():
+        raise ImportRefused(f"{path} is not a file", [])
+    return size
