@@ -20,6 +20,7 @@ from ledger.imports.runner import DEFAULT_BATCH_SIZE
 from ledger.rules.rulesets import load_rulebook
 
 DEMO_DB = "sqlite:///ledger-demo.db"
+DEMO_ROWS = 10  # rows of each report the demo prints, after its summary
 
 
 def run_import(path: Path, options: ImportOptions, fmt: str = "text",
@@ -223,7 +224,8 @@ def show_reports(learners: int) -> None:
             continue
         click.echo("")
         try:
-            with report.make_context("report", [name], parent=root) as sub:
+            with report.make_context("report", [name, "--limit", str(DEMO_ROWS)],
+                                     parent=root) as sub:
                 report.invoke(sub)
         except (click.exceptions.Exit, SystemExit):
             pass  # a report that exits 1 when it has findings: the demo is meant to have some

@@ -16,7 +16,7 @@ import click
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
-from cli.output import emit_json, emit_rows, format_option, output_option
+from cli.output import emit_json, emit_rows, format_option, output_option, plural
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
@@ -136,17 +136,54 @@ def report_group() -> None:
     """Compliance reports computed from the ledger's events."""
 
 
+def parse_statuses(_ctx: click.Context, _param: click.Parameter,
+                   value: str | None) -> tuple[str, ...] | None:
+    """`--status late,overdue`: statuses the report knows, in the order given."""
+    if not value:
+        return None
+    statuses = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [status for status in statuses if status not in STATUSES]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} (choose from {', '.join(STATUSES)})")
+    return statuses
+
+
+limit_option = click.option(
+    "--limit", type=click.IntRange(min=0), default=None,
+    help="Show at most N rows (0 or none given: every row); the summary counts them all.")
+
+
+def limited(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """The first `limit` rows (all of them for None or 0)."""
+    return rows[:limit] if limit else rows
+
+
+def more_rows_hint(report: str, shown: int, total: int) -> None:
+    """Under a table cut short: how many rows there are and the command that shows them."""
+    if shown < total:
+        click.echo(f"Showing {shown:,} of {total:,} rows; every row: `ledger report {report} "
+                   "--limit 0` (or --format csv).")
+
+
 @report_group.command("late-registrations")
 @report_options
+@limit_option
+@click.option("--status", "statuses", default=None, callback=parse_statuses,
+              help=f"Only rows of these statuses, comma-separated ({', '.join(STATUSES)}); "
+                   "the summary counts them all.")
 @click.option("--check", is_flag=True, help="Exit with status 1 if any row is late or overdue.")
 @user_errors
-def late_registrations_report(fmt: str, check: bool, output: Path | None,
-                              **options: Any) -> None:
-    """One row per enrolment: deadline, submission and status (late, overdue, at-risk, on-time)."""
+def late_registrations_report(fmt: str, check: bool, output: Path | None, limit: int | None,
+                              statuses: tuple[str, ...] | None, **options: Any) -> None:
+    """One row per enrolment: deadline, submission and status (late, overdue, at-risk, on-time).
+
+    In a table, the counts by status come first, then the rows.
+    """
     selection = Selection(**options)
     rows, unjudged = late_registrations(selection.timelines(), selection.book, selection.on,
                                         selection.body, selection.centre)
-    plain_rows = selection.rows([row.as_row() for row in rows])
+    chosen = [row for row in rows if statuses is None or row.status in statuses]
+    plain_rows = selection.rows([row.as_row() for row in limited(chosen, limit)])
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows,
                 "not_judged": unjudged_counts(unjudged)}
@@ -157,12 +194,14 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None,
         if fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
             plain_rows += [{**row, "status": NOT_JUDGED, "rule": row["reason"]}
                            for row in unjudged_rows]
+        if fmt == "table":  # the summary first
+            counts = Counter(row.status for row in rows)
+            detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+            click.echo(f"{plural(len(rows), 'enrolment')}" + (f": {detail}" if detail else ""))
         emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"),
                   document)
     if fmt == "table":
-        counts = Counter(row.status for row in rows)
-        detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-        click.echo(f"{len(rows)} enrolments" + (f": {detail}" if detail else ""))
+        more_rows_hint("late-registrations", len(plain_rows), len(chosen))
         _show_unjudged(unjudged)
     selection.print_digest(fmt)
     _note_unjudged(unjudged)
@@ -172,23 +211,28 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None,
 
 @report_group.command("maladministration")
 @report_options
+@limit_option
 @click.option("--check", is_flag=True, help="Exit with status 1 if there is any finding.")
 @user_errors
-def maladministration_report(fmt: str, check: bool, output: Path | None,
+def maladministration_report(fmt: str, check: bool, output: Path | None, limit: int | None,
                             **options: Any) -> None:
-    """Findings: each names its rule (AO, version, clause) and the events that prove it."""
+    """Findings: each names its rule (AO, version, clause) and the events that prove it.
+
+    In a table, the counts by severity come first, then the findings.
+    """
     selection = Selection(**options)
     timelines = selection.timelines()
     found = maladministration(timelines, selection.book, selection.on,
                               selection.body, selection.centre)
     unjudged = unjudged_enrolments(timelines, selection.book, selection.body, selection.centre)
-    rows = selection.rows([f.as_row() for f in found])
+    rows = selection.rows([f.as_row() for f in limited(found, limit)])
     title = selection.title("Maladministration findings")
     if fmt == "table":
-        emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
         counts = Counter(f.severity for f in found)
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
-        click.echo(f"{len(found)} findings" + (f": {detail}" if detail else ""))
+        click.echo(plural(len(found), "finding") + (f": {detail}" if detail else ""))
+        emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
+        more_rows_hint("maladministration", len(rows), len(found))
         _show_unjudged(unjudged)
     elif fmt == "html":
         write_report(output, maladministration_html(rows, selection.header("maladministration")))

@@ -163,8 +163,9 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     for name in ("late-registrations", "maladministration", "other"):
         @report.command(name)
         @click.option("--format", "fmt", default="table")
-        def command(fmt: str, name: str = name) -> None:
-            click.echo(f"[{name} report as {fmt}]")
+        @click.option("--limit", type=int, default=None)
+        def command(fmt: str, limit: int | None, name: str = name) -> None:
+            click.echo(f"[{name} report as {fmt}, {limit} rows]")
             if name == "maladministration":
                 raise click.exceptions.Exit(1)
 
@@ -172,7 +173,8 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     result = CliRunner().invoke(root, ["demo", "--learners", "5"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2:] == [
-        "", "[late-registrations report as table]", "", "[maladministration report as table]",
+        "", "[late-registrations report as table, 10 rows]", "",
+        "[maladministration report as table, 10 rows]",
         "", f"The demo ledger is {db_url}. Look at a learner with:",
         f"  ledger --db {db_url} audit L00002",
     ]

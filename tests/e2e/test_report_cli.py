@@ -281,15 +281,30 @@ def test_every_report_command_has_help(command: tuple[str, ...]) -> None:
     assert "Usage: " in result.output and len(result.output.splitlines()) > 3
 
 
-def test_the_table_ends_with_counts_by_status_and_by_severity(sqlite_ledger: Ledger) -> None:
+def test_the_table_starts_with_counts_by_status_and_by_severity(sqlite_ledger: Ledger) -> None:
     add(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1")
     enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
     late = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01").stdout
     found = sqlite_ledger("report", "maladministration", "--on", "2026-07-01").stdout
-    assert late.splitlines()[-2] == "2 enrolments: 1 late, 1 overdue"
-    assert found.splitlines()[-2] == "2 findings: 2 major"
+    assert late.splitlines()[0] == "2 enrolments: 1 late, 1 overdue"
+    assert found.splitlines()[0] == "2 findings: 2 major"
+
+
+def test_status_and_limit_filter_the_rows_but_not_the_summary(sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1")
+    enrol(sqlite_ledger, "L1", body="IMI", enrolment="E2")
+    sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
+    rows = sqlite_ledger.json("report", "late-registrations", "--on", "2026-07-01",
+                              "--status", "late")["rows"]
+    assert [(row["enrolment"], row["status"]) for row in rows] == [("E2", "late")]
+    one = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01", "--limit", "1")
+    assert one.stdout.splitlines()[0] == "2 enrolments: 1 late, 1 overdue"
+    assert "Showing 1 of 2 rows" in one.stdout
+    refused = sqlite_ledger("report", "late-registrations", "--status", "tardy", code=1)
+    assert refused.exit_code == 1 and "tardy" in refused.stderr
 
 
 def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:
