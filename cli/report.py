@@ -224,7 +224,8 @@ def maladministration_report(fmt: str, check: bool, output: Path | None, limit: 
     timelines = selection.timelines()
     found = maladministration(timelines, selection.book, selection.on,
                               selection.body, selection.centre)
-    unjudged = unjudged_enrolments(timelines, selection.book, selection.body, selection.centre)
+    unjudged = unjudged_enrolments(timelines, selection.book, selection.on, selection.body,
+                                   selection.centre)
     rows = selection.rows([f.as_row() for f in limited(found, limit)])
     title = selection.title("Maladministration findings")
     if fmt == "table":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -156,6 +156,39 @@ def late_registrations(
 ) -> tuple[list[RegistrationRow], list[Unjudged]]:
     """Every selected enrolment's row, sorted, and the enrolments no rule set covers."""
     rows, unjudged = [], []
+    for view, enrolled, body, start, reason in _enrolments(timelines, policy, on,
+                                                           awarding_body, centre):
+        if reason is not None:
+            unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason))
+            continue
+        rules = policy.rules_in_force(body, start)
+        assert rules is not None
+        rows.append(judge(view, enrolled, rules["late-registration"],
+                          policy.calendar_for(view.centre), on, policy.at_risk_working_days))
+    rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
+    unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    return rows, unjudged
+
+
+def unjudged_enrolments(
+    timelines: Iterable[Timeline], policy: PolicyLike, on: date,
+    awarding_body: str | None = None, centre: str | None = None,
+) -> list[Unjudged]:
+    """The selected enrolments no late-registration rule judges, with why: the same ones,
+    judged on the same date, as `late_registrations` lists apart."""
+    found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason)
+             for view, enrolled, body, start, reason in _enrolments(
+                 timelines, policy, on, awarding_body, centre) if reason is not None]
+    found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    return found
+
+
+def _enrolments(
+    timelines: Iterable[Timeline], policy: PolicyLike, on: date,
+    awarding_body: str | None, centre: str | None,
+) -> Iterator[tuple[LearnerView, dict[str, Any], str, date, str | None]]:
+    """Each selected enrolment as the ledger knew it on `on` (started by then), with its
+    awarding body, programme start and why no rule judges it (None when one does)."""
     for timeline in timelines:
         view = LearnerView(as_on(timeline, on))
         for enrolled in view.enrolments():
@@ -163,35 +196,4 @@ def late_registrations(
                 continue
             body = enrolled["values"]["awarding_body"]
             start = date.fromisoformat(enrolled["values"]["programme_start"])
-            reason = unjudged_reason(policy, body, start)
-            if reason is not None:
-                unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start,
-                                         reason))
-                continue
-            rules = policy.rules_in_force(body, start)
-            assert rules is not None
-            rows.append(judge(view, enrolled, rules["late-registration"],
-                              policy.calendar_for(view.centre), on, policy.at_risk_working_days))
-    rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
-    unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
-    return rows, unjudged
-
-
-def unjudged_enrolments(
-    timelines: Iterable[Timeline], policy: PolicyLike, awarding_body: str | None = None,
-    centre: str | None = None,
-) -> list[Unjudged]:
-    """The selected enrolments no late-registration rule judges, with why."""
-    found = []
-    for timeline in timelines:
-        view = LearnerView(timeline)
-        for enrolled in view.enrolments():
-            if not selected(view, enrolled, awarding_body, centre):
-                continue
-            body = enrolled["values"]["awarding_body"]
-            start = date.fromisoformat(enrolled["values"]["programme_start"])
-            reason = unjudged_reason(policy, body, start)
-            if reason is not None:
-                found.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason))
-    found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
-    return found
+            yield view, enrolled, body, start, unjudged_reason(policy, body, start)

@@ -408,6 +408,20 @@ def test_enrolments_no_rule_set_judges_are_recorded_and_reported_apart_with_one_
     assert findings["not_judged"] == document["not_judged"]
 
 
+def test_both_reports_leave_out_of_not_judged_an_enrolment_not_started_on_the_date(
+    sqlite_ledger: Ledger,
+) -> None:
+    add(sqlite_ledger, "N1")
+    enrol(sqlite_ledger, "N1", body="NCFE")
+    before_start = ("--on", "2026-03-01")
+    late = sqlite_ledger.json("report", "late-registrations", *before_start)
+    found = sqlite_ledger.json("report", "maladministration", *before_start)
+    assert late["not_judged"] == found["not_judged"] == []
+    assert sqlite_ledger.json("report", "maladministration")["not_judged"] == [
+        {"awarding_body": "NCFE", "reason": "no rule set for this awarding body",
+         "enrolments": 1}]
+
+
 def test_the_rules_listing_shows_every_awarding_body_in_use_with_its_coverage(
     sqlite_ledger: Ledger,
 ) -> None:
