@@ -13,13 +13,14 @@ Ed25519 signature and an fsync'd append per save). Prints events/s of each and i
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from aggregates.learner import Context
+from bench.common import BENCH_KEY
+from bench.run import SCHEMA_NAME, fresh_postgres
 from ledger.app import LedgerApp
 from ledger.integrity.checkpoints import AutoCheckpoints
 from ledger.integrity.signing import new_signing_key, write_signing_key
@@ -56,18 +57,6 @@ def measure(url: str, folder: Path, saves: int, rounds: int) -> dict[str, float]
     return {name: 3 * saves * rounds / seconds for name, seconds in elapsed.items()}
 
 
-def postgres_url(server: str, schema: str) -> str:
-    if not schema.isidentifier():
-        raise SystemExit(f"--schema {schema!r} is not a plain name")
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    separator = "&" if "?" in server else "?"
-    return f"{server}{separator}options=-csearch_path%3D{schema}"
-
-
 def report(backend: str, rates: dict[str, float]) -> None:
     base = rates["off"]
     for name, rate in rates.items():
@@ -85,12 +74,17 @@ def main() -> int:
     args = parser.parse_args()
     if args.saves < 1 or args.rounds < 1:
         raise SystemExit("--saves and --rounds must be 1 or more")
+    os.environ.setdefault("LEDGER_MASTER_KEY", BENCH_KEY)  # a server ledger has no key file
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         report("sqlite", measure(f"sqlite:///{folder / 'bench.db'}", folder, args.saves,
                                  args.rounds))
         if args.postgres:
-            report("postgresql", measure(postgres_url(args.postgres, args.schema), folder,
+            if not SCHEMA_NAME.fullmatch(args.schema):
+                raise SystemExit(f"--schema {args.schema!r} is not a plain name")
+            own = folder / "postgresql"  # its own signing key and checkpoint logs
+            own.mkdir()
+            report("postgresql", measure(fresh_postgres(args.postgres, args.schema), own,
                                          args.saves, args.rounds))
     return 0
 
