@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from ledger.integrity.chain import HASH_VERSION, STAMPED_HASH_VERSION
+from ledger.storage.event_checks import trigger_installed
 
 SERVER_CHAIN_VERSION = "2"  # bump to replace installed functions when their SQL changes
 
@@ -115,15 +116,9 @@ def install_server_chain(connection: Connection, events_table: str, hashes_table
     Nothing is done when this version is already installed, so a login that may not
     create functions (an officer) starts the ledger as before."""
     schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-    installed = connection.exec_driver_sql(
-        "SELECT obj_description(to_regprocedure(%(function)s), 'pg_proc') = %(comment)s "
-        "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %(trigger)s "
-        "AND tgrelid = to_regclass(%(events)s))",
-        {"function": f'"{schema}"."{function_name(hashes_table)}"()',
-         "comment": f"ledger server chain {SERVER_CHAIN_VERSION}",
-         "trigger": trigger_name(hashes_table), "events": f'"{schema}"."{events_table}"'},
-    ).scalar_one()
-    if installed:
+    if trigger_installed(connection, schema, function_name(hashes_table),
+                         f"ledger server chain {SERVER_CHAIN_VERSION}",
+                         trigger_name(hashes_table), events_table):
         return
     for statement in server_chain_sql(schema, events_table, hashes_table):
         connection.exec_driver_sql(statement.replace("%", "%%"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE, owner_upgrade
 
@@ -112,15 +112,23 @@ def postgres_checks_sql(schema: str) -> list[str]:
 def _install_postgres(engine: Engine) -> None:
     with owner_upgrade("the event checks"), engine.begin() as connection:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-        installed = connection.exec_driver_sql(
-            "SELECT obj_description(to_regprocedure(%(function)s), 'pg_proc') = %(comment)s "
-            "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %(trigger)s "
-            "AND tgrelid = to_regclass(%(events)s))",
-            {"function": f'"{schema}"."{EVENTS_TABLE}_check"()',
-             "comment": f"ledger event checks {CHECKS_VERSION}",
-             "trigger": CHECKS_TRIGGER, "events": f'"{schema}"."{EVENTS_TABLE}"'},
-        ).scalar_one()
-        if installed:
+        if trigger_installed(connection, schema, f"{EVENTS_TABLE}_check",
+                             f"ledger event checks {CHECKS_VERSION}", CHECKS_TRIGGER,
+                             EVENTS_TABLE):
             return
         for statement in postgres_checks_sql(schema):
             connection.exec_driver_sql(statement.replace("%", "%%"))
+
+
+def trigger_installed(connection: Connection, schema: str, function: str, comment: str,
+                      trigger: str, table: str) -> bool:
+    """Whether the schema's trigger function carries this version's comment and its trigger
+    is on the table: then there is nothing to install (a login that may not create
+    functions, such as an officer's, opens the ledger as it is)."""
+    return bool(connection.exec_driver_sql(
+        "SELECT obj_description(to_regprocedure(%(function)s), 'pg_proc') = %(comment)s "
+        "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %(trigger)s "
+        "AND tgrelid = to_regclass(%(table)s))",
+        {"function": f'"{schema}"."{function}"()', "comment": comment, "trigger": trigger,
+         "table": f'"{schema}"."{table}"'},
+    ).scalar_one())
