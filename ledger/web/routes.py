@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -77,13 +76,12 @@ def state(request: Request) -> WebState:
 
 
 def render(request: Request, name: str, user: User | None, status: int = 200,
-           background: BackgroundTask | None = None, **context: Any) -> Response:
+           **context: Any) -> Response:
     """A page: the template with the user, the CSRF token and the source's name."""
     web = state(request)
     return templates.TemplateResponse(request, name, {
         "user": user, "csrf": csrf_token(request.session), "source": web.source,
-        "bundle": web.bundle_user is not None, **context}, status_code=status,
-        background=background)
+        "bundle": web.bundle_user is not None, **context}, status_code=status)
 
 
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -270,10 +268,9 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     if not personal and isinstance(web.source, LedgerSource):
         born = web.source.app.find_learner(reference, centre).detail("date_of_birth")
         band = age_band(born if isinstance(born, date) else None, date.today())
-    background = None
     if shown and web.record_views and isinstance(web.source, LedgerSource):
-        background = BackgroundTask(_record_view, web.source, user, reference, centre,
-                                    "replay" if replaying else "learner")
+        # before the page is sent: personal data is never shown without the view recorded
+        _record_view(web.source, user, reference, centre, "replay" if replaying else "learner")
     context: dict[str, Any] = {
         "reference": reference, "centre": centre, "as_at": as_at, "rows": rows,
         "now": status, "details": details, "age_band": band, "personal": personal,
@@ -284,8 +281,8 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
         if not step_text.isdigit() or not 1 <= int(step_text) <= max(1, len(steps)):
             raise _bad_step(step_text, len(steps))
         context["step"] = int(step_text)
-        return render(request, "replay.html", user, background=background, **context)
-    return render(request, "learner.html", user, background=background, **context)
+        return render(request, "replay.html", user, **context)
+    return render(request, "learner.html", user, **context)
 
 
 def _bad_step(text: str, count: int) -> LedgerError:
@@ -308,7 +305,8 @@ def _details(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _record_view(source: LedgerSource, user: User, reference: str, centre: str,
                  page_name: str) -> None:
-    """After the page is sent: one event on the learner saying who saw their data."""
+    """One event on the learner saying who saw their data; if it cannot be recorded, the
+    error stops the page (the access log is never skipped)."""
     source.app.record_view(Context(actor=user.name, source="web"), reference, centre,
                            user.role, page_name)
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from aggregates.errors import ConfigurationError
 from aggregates.learner import Context
 from ledger.privacy.roles import grant
 from ledger.rules.rulesets import load_rulebook
@@ -237,3 +238,17 @@ def test_a_finding_cites_its_rule_as_an_assessor_would_with_the_seeds_words(ledg
     assert "IMI registration guidance (issue 10), introduction" in page
     assert ("It is a requirement that learners undertaking regulated qualifications are "
             "registered within 90 days") in page
+
+
+def test_personal_data_is_not_shown_when_its_view_cannot_be_recorded(
+        ledger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    browser = client(ledger)
+    log_in(browser, user_name(ledger, "officer"))
+
+    def refused(*_: Any) -> None:  # as a login without INSERT, or a full disk, would be
+        raise ConfigurationError("the ledger cannot record the view")
+
+    monkeypatch.setattr(ledger, "record_view", refused)
+    page = browser.get("/learners/L1")
+    assert page.status_code >= 400 and FAMILY not in page.text and DOB not in page.text
+    assert "Traceback" not in page.text
