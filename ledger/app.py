@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from aggregates.details import amended_age_warnings, parse_detail
 from aggregates.errors import (
     AmbiguousLearner,
     ConcurrencyConflict,
@@ -25,20 +26,15 @@ from aggregates.errors import (
     UnknownLearner,
     shown,
 )
-from aggregates.learner import DETAIL_FIELDS, Context, Learner, LearnerReference, learner_id
+from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from aggregates.values import (
     AO_REFERENCE_MAX_LENGTH,
     check_age_at_start,
-    check_birth_date,
-    check_name,
     check_programme_dates,
     normalise_code,
     parse_awarding_body,
     parse_centre,
     parse_date,
-    parse_email,
-    parse_gender,
-    parse_postcode,
     parse_qualification,
     parse_reference,
     parse_text,
@@ -92,41 +88,6 @@ def past_date(value: DateLike, name: str) -> date:
 def optional_date(value: DateLike | None, name: str) -> date | None:
     """A date that happened, or None when not given."""
     return None if value in (None, "") else past_date(value, name)  # type: ignore[arg-type]
-
-
-def parse_detail(name: str, value: str) -> tuple[Any, list[dict[str, str]]]:
-    """Parse one learner detail from text; returns the value and any data-quality warnings."""
-    if name in ("given_name", "family_name"):
-        parsed, warnings = check_name(value, name)
-        return parsed, [w.as_dict() for w in warnings]
-    if name == "date_of_birth":
-        born = parse_date(value, name)
-        return born, [w.as_dict() for w in check_birth_date(born, date.today())]
-    parser = _DETAIL_PARSERS.get(name)
-    if parser is None:
-        raise InvalidValue("field", f"{shown(name)} is not one of {', '.join(DETAIL_FIELDS)}")
-    return parser(value), []
-
-
-def amended_age_warnings(learner: Learner, name: str, value: Any) -> list[dict[str, str]]:
-    """A new date of birth checked against each live enrolment's programme start, as
-    enrolling checks it (one warning at most)."""
-    if name != "date_of_birth":
-        return []
-    for ref in learner.enrolment_refs:
-        start = learner.enrolment(ref).values["programme_start"]
-        found = check_age_at_start(value, start)
-        if found:
-            return [found[0].as_dict()]
-    return []
-
-
-_DETAIL_PARSERS: dict[str, Callable[[str], Any]] = {
-    "gender": parse_gender,
-    "postcode": parse_postcode,
-    "email": parse_email,
-    "title": lambda text: text.strip() or None,
-}
 
 
 class LedgerApp(Application[UUID]):
@@ -565,3 +526,4 @@ def _stored(row: Any) -> Any:
 
 def _unknown(reference: str, centre: str) -> UnknownLearner:
     return UnknownLearner(f"no learner {shown(reference)} at centre {centre}")
+

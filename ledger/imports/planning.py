@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from aggregates.details import amended_age_warnings
 from aggregates.errors import LedgerError
 from aggregates.learner import DETAIL_FIELDS, Context, Fact, Learner
 from aggregates.values import check_age_at_start
-from ledger.app import amended_age_warnings
 from ledger.imports.problems import RowError, refusal
 from ledger.imports.rows import EnrolmentFacts, EventRow, LearnerRow, ParsedRow
 

@@ -9,6 +9,7 @@ from datetime import date
 from functools import cache, partial
 from typing import Any, TypeVar
 
+from aggregates.details import parse_detail
 from aggregates.errors import InvalidValue, shown
 from aggregates.learner import (
     DETAIL_FIELDS,
@@ -29,7 +30,6 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
-from ledger.app import parse_detail
 from ledger.imports.layouts import EVENTS, Layout
 from ledger.imports.problems import RowProblem
 from ledger.imports.source import Record
