@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -58,6 +58,11 @@ from ledger.storage.persistence import (
     schema_lock,
 )
 from ledger.storage.transcoding import LedgerTranscoder
+
+if TYPE_CHECKING:
+    from eventsourcing.projection import ProjectionRunner
+
+    from ledger.reporting.reports import ReportsView
 
 MAX_ATTEMPTS = 30
 MAX_POSITION = 2**63 - 1
@@ -527,3 +532,27 @@ def _stored(row: Any) -> Any:
 def _unknown(reference: str, centre: str) -> UnknownLearner:
     return UnknownLearner(f"no learner {shown(reference)} at centre {centre}")
 
+
+class FollowedLedger(LedgerApp):
+    """The ledger application as a `ProjectionRunner` constructs it: from an environment."""
+
+    name = LedgerApp.name
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__((env or {}).get("SQLALCHEMY_URL"))
+
+
+def follow_reports(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
+    """A library `ProjectionRunner` keeping the report tables current as events are recorded.
+
+    It subscribes to the notification log with PostgreSQL LISTEN/NOTIFY, so it runs as its
+    own process next to many `ledger` clients (use it as a context manager).
+    """
+    from eventsourcing.projection import ProjectionRunner
+
+    from ledger.reporting.reports import ReportsProjection, ReportsView
+
+    env = {**application_env(url), "CREATE_TABLE": "yes"}
+    return ProjectionRunner(application_class=FollowedLedger,
+                            projection_class=ReportsProjection, view_class=ReportsView,
+                            env=env)

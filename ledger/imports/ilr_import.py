@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregates.values import parse_centre
-from ledger.app import LedgerApp
 from ledger.bulk.progress import Progress
 from ledger.imports.aims import AimEntry, load_aims
 from ledger.imports.ilr import IlrSource, named_problems
 from ledger.imports.problems import ImportRefused
 from ledger.imports.runner import ImportOptions, ImportSummary, import_source
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 
 def is_ilr(path: Path) -> bool:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from aggregates.learner import LRS_FIELDS, Learner
-from ledger.app import LedgerApp
 from ledger.bulk.progress import Progress
 from ledger.imports.lrs import (
     LEARNER_COLUMNS,
@@ -25,6 +25,9 @@ from ledger.imports.problems import ImportRefused, RowProblem
 from ledger.imports.runner import ImportOptions, ImportSummary, import_source
 from ledger.imports.writing import load_learners
 from ledger.reporting.reports import current_timelines
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 LOAD_CHUNK = 1_000
 FILE_COLUMNS = frozenset(LEARNER_COLUMNS + OUTPUT_COLUMNS)

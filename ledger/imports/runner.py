@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
-from ledger.app import LedgerApp
 from ledger.bulk.gc_pause import BulkPass
 from ledger.bulk.prefetch import Prefetch
 from ledger.bulk.progress import NoProgress, Progress
@@ -38,6 +37,9 @@ from ledger.imports.writing import (
 from ledger.privacy.sealing import check_recordable
 from ledger.rules.names import with_suggestion
 from ledger.storage.persistence import checkpoint
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 DEFAULT_BATCH_SIZE = 2_000
 CHECK_CACHE_SIZE = 5_000

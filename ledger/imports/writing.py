@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -17,7 +17,6 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner, LearnerReference, learner_id
-from ledger.app import LedgerApp
 from ledger.imports.problems import RowError, RowProblem
 from ledger.imports.rows import ParsedRow
 from ledger.imports.spool import BatchPlan, Event
@@ -25,6 +24,9 @@ from ledger.imports.tally import Tally
 from ledger.integrity.chained_recorder import PackedEvents
 from ledger.privacy.sealing import PreparedEvent
 from ledger.storage.raw_rows import driver_rows, placeholder, uuid_text
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 MAX_ATTEMPTS = 10
 LOAD_CHUNK = 500

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking
 
 from aggregates.learner import Learner
-from ledger.app import LedgerApp
 from ledger.bulk.gc_pause import BulkPass
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.bulk.workers import (
@@ -39,6 +38,9 @@ from ledger.reporting.reports import (
 )
 from ledger.storage.persistence import checkpoint
 from projections.timeline import Entry, Timeline
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 Window = tuple[int, int]
 # a window's timeline rows, the learners among them with a row stored already, and its events

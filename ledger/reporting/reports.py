@@ -6,12 +6,12 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError, Tracking
-from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.projection import Projection
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import (
@@ -37,12 +37,11 @@ from sqlalchemy.orm import Session
 
 from aggregates.errors import ConcurrencyConflict
 from aggregates.learner import Learner
-from ledger.app import LedgerApp
 from ledger.bulk.gc_pause import cyclic_gc_paused
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.plain_events import entries_of_rows
 from ledger.storage.bulk_writes import copy_rows, deletes_without_zeroing
-from ledger.storage.persistence import application_env, create_tables_once, widen_sqlite_cache
+from ledger.storage.persistence import create_tables_once, widen_sqlite_cache
 from ledger.storage.raw_rows import json_text_column, originator_column, originator_share, raw_rows
 from projections.timeline import (
     Entry,
@@ -53,6 +52,9 @@ from projections.timeline import (
     is_learner_event,
     new_timeline,
 )
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
 
 TIMELINES_TABLE = "ledger_report_timelines"
 TRACKING_TABLE = "ledger_reports_tracking"
@@ -280,27 +282,6 @@ class ReportsProjection(Projection[ReportsView]):
         entries = ([entry_of_event(tracking.notification_id, domain_event)]
                    if is_learner_event(domain_event) else [])
         self.view.apply(entries, tracking)
-
-
-class FollowedLedger(LedgerApp):
-    """The ledger application as a `ProjectionRunner` constructs it: from an environment."""
-
-    name = LedgerApp.name
-
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__((env or {}).get("SQLALCHEMY_URL"))
-
-
-def follow(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
-    """A library `ProjectionRunner` keeping the report tables current as events are recorded.
-
-    It subscribes to the notification log with PostgreSQL LISTEN/NOTIFY, so it runs as its
-    own process next to many `ledger` clients (use it as a context manager).
-    """
-    env = {**application_env(url), "CREATE_TABLE": "yes"}
-    return ProjectionRunner(application_class=FollowedLedger,
-                            projection_class=ReportsProjection, view_class=ReportsView,
-                            env=env)
 
 
 def open_view(app: LedgerApp) -> ReportsView:

@@ -16,12 +16,20 @@ ROOM_MAY_IMPORT = {
     "rules": set(),
     "bulk": {"storage"},
 }
+# the rooms that serve people, as the CLI does: they may open the application itself
+FRONT_ROOMS = {"web"}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module the file imports, at any depth (function-level imports count too)."""
+def imported_modules(path: Path, at_run_time: bool = False) -> set[str]:
+    """Every module the file imports, at any depth (function-level imports count too);
+    with `at_run_time`, not those under `if TYPE_CHECKING:` (annotations only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if at_run_time:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+                node.body = []
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -65,5 +73,19 @@ def test_the_foundation_rooms_import_only_what_they_may(room: str) -> None:
         f"{path.relative_to(ROOT)} imports {name}"
         for path in python_files(LEDGER / room) for name in imported_modules(path)
         if name.startswith("ledger.") and name.split(".")[1] not in allowed
+    ]
+    assert not offending, offending
+
+
+def test_rooms_use_the_application_only_for_annotations() -> None:
+    """The arrow points from the application down to the rooms: a room takes the LedgerApp
+    it is given, and names it only for its annotations (the web serves people, as the CLI
+    does, and may open the application)."""
+    offending = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for room in sorted(path.parent.name for path in LEDGER.glob("*/__init__.py"))
+        if room not in FRONT_ROOMS
+        for path in python_files(LEDGER / room) for name in imported_modules(path, True)
+        if name == "ledger.app"
     ]
     assert not offending, offending

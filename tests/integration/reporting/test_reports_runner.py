@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregates.learner import Context
-from ledger.app import LedgerApp
-from ledger.reporting.reports import catch_up, follow, open_view, timelines_as_at
+from ledger.app import LedgerApp, follow_reports
+from ledger.reporting.reports import catch_up, open_view, timelines_as_at
 from tests.conftest import fresh_postgres_url
 
 CTX = Context(actor="runner", source="test")
@@ -21,7 +21,7 @@ def test_a_projection_runner_follows_the_ledger_and_agrees_with_catch_up() -> No
     try:
         app.add_learner(CTX, "C1", "L1", given_name="Ada", family_name="Lovelace",
                         date_of_birth="2000-01-01", gender="2")
-        with follow(url) as runner:
+        with follow_reports(url) as runner:
             positions = app.enrol(CTX, "L1", "E1", awarding_body="AIM",
                                   qualification="603/1/1", title="Cert",
                                   start="2026-04-01", planned_end="2026-06-01")
