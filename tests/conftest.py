@@ -7,10 +7,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 TEST_SCHEMA = os.environ.get("LEDGER_TEST_SCHEMA", "ledger_test")
+
+# Hypothesis's per-example deadline is a timing assertion: on a shared CI host an example of a
+# few milliseconds can take a few hundred, and fail for it. Speed is measured in bench/.
+settings.register_profile("ledger", deadline=None)
+settings.load_profile("ledger")
 
 
 def postgres_server_url() -> str:
