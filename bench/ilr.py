@@ -27,14 +27,8 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import (
-    SEED,
-    _event_count,
-    fresh_postgres,
-    host_speed_us,
-    work_folder,
-    write_export,
-)
+from bench.common import SEED, event_count, host_speed_us, work_folder, write_export
+from bench.run import fresh_postgres
 from ledger.demo import CentreGenerator
 from ledger.imports.layouts import MIS_EXPORT
 
@@ -136,14 +130,14 @@ def timed_import(url: str, kind: str, data: Path, aims: Path) -> dict[str, Any]:
     app = LedgerApp(url)
     options = ImportOptions(actor="bench", skip_invalid=True)
     try:
-        before = _event_count(app)
+        before = event_count(app)
         started = time.perf_counter()
         if kind == "ilr":
             summary = import_ilr(app, data, aims, None, options)
         else:
             summary = import_csv(app, data, options)
         seconds = time.perf_counter() - started
-        events = _event_count(app) - before  # stored events, as bench/run.py counts them
+        events = event_count(app) - before  # stored events, as bench/run.py counts them
     finally:
         app.close()
         app.engine.dispose()
