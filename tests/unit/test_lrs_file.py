@@ -9,6 +9,7 @@ from ledger.imports.lrs import (
     LEARNER_COLUMNS,
     REQUIRED_IN_OUTPUT,
     RETURN_CODES,
+    VERIFIED_CODES,
     heading_key,
     return_code,
 )
@@ -49,3 +50,10 @@ def test_a_return_code_is_read_from_the_start_of_its_cell(code, separator, meani
 def test_a_cell_without_a_return_code_has_none():
     for cell in ("", "OK", "WSRC0004", "R C001", "RC", "RC1234"):
         assert return_code(cell) is None, cell
+
+
+def test_the_codes_the_lrs_documents_as_exceptions_never_record_a_uln():
+    """RC006 (insufficient data), RC011 (incorrect format) and RC013 (outside the permitted
+    age range) are exceptions in the LRS's own words: listed for the portal, no ULN."""
+    assert sorted(VERIFIED_CODES) == ["RC006", "RC011", "RC013"]
+    assert {RETURN_CODES[code][0] for code in VERIFIED_CODES} == {"exception"}
