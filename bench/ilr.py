@@ -27,14 +27,15 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import (
+from bench.common import (
     SEED,
-    _event_count,
-    fresh_postgres,
+    cpu_seconds,
+    event_count,
     host_speed_us,
     work_folder,
     write_export,
 )
+from bench.run import fresh_postgres
 from ledger.demo import CentreGenerator
 from ledger.imports.layouts import MIS_EXPORT
 
@@ -128,28 +129,37 @@ def _learner_xml(rows: list[dict[str, str]], aims: dict[str, tuple[str, str]],
 
 
 def timed_import(url: str, kind: str, data: Path, aims: Path) -> dict[str, Any]:
-    """One import into a new ledger: seconds, events written, events/s."""
+    """One import into a new ledger: its seconds and CPU seconds (this process and its
+    workers), each pass's, the learner events it reports (as the CLI prints them: the
+    target's measure) and the events stored (with the reference index's)."""
+    from bench.steps.importing import PassClock
     from ledger.app import LedgerApp
     from ledger.imports import ImportOptions, import_csv
     from ledger.imports.ilr_import import import_ilr
 
     app = LedgerApp(url)
     options = ImportOptions(actor="bench", skip_invalid=True)
+    clock = PassClock()
     try:
-        before = _event_count(app)
-        started = time.perf_counter()
+        before, load = event_count(app), os.getloadavg()[0]
+        started, cpu = time.perf_counter(), cpu_seconds()
         if kind == "ilr":
-            summary = import_ilr(app, data, aims, None, options)
+            summary = import_ilr(app, data, aims, None, options, clock)
         else:
-            summary = import_csv(app, data, options)
-        seconds = time.perf_counter() - started
-        events = _event_count(app) - before  # stored events, as bench/run.py counts them
+            summary = import_csv(app, data, options, clock)
+        ended, cpu_ended = time.perf_counter(), cpu_seconds()
+        stored = event_count(app) - before  # stored events, as bench/run.py counts them
     finally:
         app.close()
         app.engine.dispose()
-    return {"seconds": round(seconds, 2), "events": events,
-            "learner_events": summary.events, "rows_skipped": summary.rows_skipped,
-            "events_per_s": round(events / seconds) if seconds else 0}
+    seconds, cpu_used = ended - started, cpu_ended - cpu
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu_used, 2),
+            "load_average": round(load, 1), "events": summary.events, "stored_events": stored,
+            "rows_skipped": summary.rows_skipped,
+            "passes": {name: {key: round(value, 2) for key, value in figures.items()}
+                       for name, figures in clock.passes(ended, cpu_ended).items()},
+            "events_per_s": round(summary.events / seconds) if seconds else 0,
+            "events_per_cpu_s": round(summary.events / cpu_used) if cpu_used else 0}
 
 
 def parse_pass(path: Path, aims: Path) -> dict[str, Any]:
@@ -169,6 +179,18 @@ def parse_pass(path: Path, aims: Path) -> dict[str, Any]:
             "peak_mb_before": round(before, 1), "peak_mb_after": round(after, 1)}
 
 
+def files(folder: Path, given: Path | None, learners: int) -> tuple[Path, Path, Path, int]:
+    """The ILR file, the CSV of the same facts, the aims file and the deliveries: those kept
+    in `given`, else written now for `learners` learners."""
+    if given is None:
+        print(f"writing {learners:,} learners as ILR and as CSV ...", file=sys.stderr)
+        return write_pair(folder, learners)
+    paths = given / "ilr-2025-26.xml", given / "same-learners.csv", given / "aims.csv"
+    with paths[1].open(encoding="utf-8") as handle:
+        deliveries = sum(1 for _ in handle) - 1
+    return *paths, deliveries
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learners", type=int, default=100_000)
@@ -176,6 +198,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--schema", default="bench_ilr")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the files here.")
+    parser.add_argument("--files", type=Path, default=None,
+                        help="Import the files a run before kept in this folder (--keep) "
+                             "instead of writing new ones: the same input for A/B runs.")
     parser.add_argument("--with-mis", action="store_true",
                         help="Also import the main bench's full MIS export of the same "
                              "learners first (bench/run.py's import figure, target 30,000).")
@@ -185,16 +210,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--learners must be at least 1")
     report: dict[str, Any] = {"learners": args.learners, "host_us_start": host_speed_us()}
     with work_folder(args.keep) as folder:
-        print(f"writing {args.learners:,} learners as ILR and as CSV ...", file=sys.stderr)
-        xml_path, csv_path, aims, deliveries = write_pair(folder, args.learners)
+        xml_path, csv_path, aims, deliveries = files(folder, args.files, args.learners)
         report |= {"deliveries": deliveries, "ilr_mb": round(xml_path.stat().st_size / 1e6, 1),
                    "csv_mb": round(csv_path.stat().st_size / 1e6, 1)}
         report["parse"] = parse_pass(xml_path, aims)
         backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
         imports = [("csv", csv_path), ("ilr", xml_path)]
         if args.with_mis:  # the main bench's import, for the host's measure against its target
-            mis_path = folder / "mis-export.csv"
-            write_export(mis_path, args.learners)
+            mis_path = (args.files or folder) / "mis-export.csv"
+            if not (args.files and mis_path.exists()):
+                write_export(mis_path, args.learners)
             imports.insert(0, ("mis", mis_path))
         for backend in backends:
             for kind, data in imports:
@@ -223,14 +248,12 @@ def print_report(report: dict[str, Any], backends: tuple[str, ...]) -> None:
           f"{report['host_us_end']:.1f} µs")
     print(f"  streaming parse alone: {parse['seconds']} s ({parse['mb_per_s']} MB/s), peak "
           f"memory {parse['peak_mb_before']} MB before, {parse['peak_mb_after']} MB after")
+    print("  events/s count learner events, as `ledger import` reports them; stored events "
+          "are every row written (the reference index's too)")
     for backend in backends:
         for kind in ("mis", "csv", "ilr"):
-            if f"{backend}_{kind}" not in report:
-                continue
-            result = report[f"{backend}_{kind}"]
-            print(f"  {backend} {NAMES[kind]} import: {result['events_per_s']:,} events/s "
-                  f"({result['events']:,} events in {result['seconds']} s, "
-                  f"{result['rows_skipped']} rows skipped)")
+            if f"{backend}_{kind}" in report:
+                print(import_line(backend, kind, report[f"{backend}_{kind}"]))
         if f"{backend}_mis" in report:
             mis_rate = report[f"{backend}_mis"]["events_per_s"]
             print(f"  {backend} ILR ÷ full MIS export import: "
@@ -241,6 +264,16 @@ def print_report(report: dict[str, Any], backends: tuple[str, ...]) -> None:
             verdict = f"; target >= {TARGET_SQLITE:,}: " + (
                 "met" if ilr_rate >= TARGET_SQLITE else "NOT MET")
         print(f"  {backend} ILR ÷ CSV: {report[f'{backend}_ratio']}{verdict}")
+
+
+def import_line(backend: str, kind: str, result: dict[str, Any]) -> str:
+    passes = ", ".join(f"{name} {figures['seconds']} s ({figures['cpu_seconds']} CPU s)"
+                       for name, figures in result["passes"].items())
+    return (f"  {backend} {NAMES[kind]} import: {result['events_per_s']:,} events/s, "
+            f"{result['events_per_cpu_s']:,} a CPU second ({result['events']:,} events, "
+            f"{result['stored_events']:,} stored, in {result['seconds']} s, "
+            f"{result['cpu_seconds']} CPU s: {passes}; load average {result['load_average']}; "
+            f"{result['rows_skipped']} rows skipped)")
 
 
 if __name__ == "__main__":

@@ -51,13 +51,20 @@ class ElementProblem(RowProblem):
 
 
 class _Learners:
-    """Collects each Learner's fields and learning deliveries; hands over whole learners."""
+    """Collects each Learner's fields and learning deliveries; hands over whole learners.
+
+    Built for speed, as every worker of a large import parses the whole file: the text goes
+    straight into a list (`CharacterDataHandler` is the list's own `append`, no Python call),
+    emptied at each start tag, so at a field's end tag the list holds its text alone; depth
+    is a counter and only the element at depth 1 (Learner or LearningProvider) is kept.
+    """
 
     def __init__(self, source: IlrSource, header_only: bool,
                  parser: expat.XMLParserType) -> None:
         self.source, self.header_only, self.parser = source, header_only, parser
-        self.path: list[str] = []
-        self.text: list[str] | None = None
+        self.depth = 0
+        self.outer = ""  # the element at depth 1 being read: Learner, LearningProvider, ...
+        self.text: list[str] = []
         self.learner: dict[str, str] = {}
         self.deliveries: list[tuple[int, dict[str, str]]] = []
         self.delivery: dict[str, str] | None = None
@@ -65,62 +72,57 @@ class _Learners:
         self.ready: list[Record] = []
         parser.StartElementHandler = self.start
         parser.EndElementHandler = self.end
-        parser.CharacterDataHandler = self.characters
+        parser.CharacterDataHandler = self.text.append
 
     def line_now(self) -> int:
         return self.parser.CurrentLineNumber
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        prefix = ""
+        self.text.clear()
+        depth = self.depth
+        self.depth = depth + 1
+        if depth == 0:
+            prefix = name.rpartition(":")[0]
+            self.source.start_message(attrs.get(f"xmlns:{prefix}" if prefix else "xmlns"),
+                                      _local(name))
+            return
         if ":" in name:
-            prefix, _, name = name.rpartition(":")
-        path = self.path
-        depth = len(path)
-        path.append(name)
+            name = _local(name)
         if depth == 2:
-            if path[1] == "Learner":
-                if name == "LearningDelivery":
-                    self.delivery = {}
-                    self.deliveries.append((self.parser.CurrentLineNumber, self.delivery))
-                elif name in LEARNER_FIELDS:
-                    self.text = []
-            elif path[1] == "LearningProvider" and name == "UKPRN":
-                self.text = []
-        elif depth == 3:
-            if self.delivery is not None and name in DELIVERY_FIELDS:
-                self.text = []
+            if name == "LearningDelivery" and self.outer == "Learner":
+                self.delivery = {}
+                self.deliveries.append((self.parser.CurrentLineNumber, self.delivery))
         elif depth == 1:
+            self.outer = name
             if name == "Learner":
                 if self.header_only:
                     raise _HeaderRead
                 self.learner, self.deliveries = {}, []
                 self.line = self.parser.CurrentLineNumber
-        elif depth == 0:
-            self.source.start_message(attrs.get(f"xmlns:{prefix}" if prefix else "xmlns"),
-                                      name)
-
-    def characters(self, content: str) -> None:
-        if self.text is not None:
-            self.text.append(content)
 
     def end(self, name: str) -> None:
-        path = self.path
-        name = path.pop()
-        depth = len(path)
-        if self.text is not None:
-            value = "".join(self.text).strip()
-            self.text = None
-            if depth == 3:
-                self.delivery[name] = value  # type: ignore[index]
-            elif path[1] == "Learner":
-                self.learner[name] = value
-            else:
-                self.source.ukprn = value
-        elif depth == 2 and name == "LearningDelivery":
-            self.delivery = None
+        depth = self.depth = self.depth - 1
+        if ":" in name:
+            name = _local(name)
+        if depth == 3:
+            if self.delivery is not None and name in DELIVERY_FIELDS:
+                self.delivery[name] = "".join(self.text).strip()
+        elif depth == 2:
+            if self.outer == "Learner":
+                if name == "LearningDelivery":
+                    self.delivery = None
+                elif name in LEARNER_FIELDS:
+                    self.learner[name] = "".join(self.text).strip()
+            elif self.outer == "LearningProvider" and name == "UKPRN":
+                self.source.ukprn = "".join(self.text).strip()
         elif depth == 1 and name == "Learner":
             self.ready.extend(self.source.learner_records(self.line, self.learner,
                                                           self.deliveries))
+
+
+def _local(name: str) -> str:
+    """An element's name without its namespace prefix."""
+    return name.rpartition(":")[2]
 
 
 class _HeaderRead(Exception):

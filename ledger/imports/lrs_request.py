@@ -19,6 +19,7 @@ from ledger.imports.lrs import (
     LrsOutputSource,
     batch_sizes,
     file_name,
+    learner_cells,
     request_text,
 )
 from ledger.imports.problems import ImportRefused, RowProblem
@@ -109,9 +110,9 @@ def write_requests(app: LedgerApp, out: Path, centre: str | None, ukprn: str | N
     return result
 
 
-def _learner_rows(text: str) -> str:
-    """A request file's learner rows (not its header, which names the file)."""
-    return "\n".join(text.splitlines()[3:])
+def _learner_rows(text: str) -> tuple[tuple[str, ...], ...]:
+    """A request file's learner cells (not its file header, which names the file)."""
+    return tuple(learner_cells(text))
 
 
 @dataclass

@@ -124,3 +124,26 @@ def test_what_an_ilr_file_says_is_read_back_exactly_whatever_its_text(tmp_path, 
     assert [(r.get("learner"), r.get("family_name"), r.get("given_name"), r.get("enrolment"),
              r.get("centre")) for r in records] == expected
     assert all(r.get("gender") == "2" for r in records)
+
+
+def test_a_file_with_a_namespace_prefix_reads_as_the_same_records(tmp_path):
+    """`<ilr:Learner>` is a Learner: elements are read by their local names, at every depth."""
+    plain = (FIXTURES / "ilr-2025-26.xml").read_text(encoding="utf-8")
+    prefixed = (plain.replace('xmlns="ESFA/ILR/2025-26"', 'xmlns:ilr="ESFA/ILR/2025-26"')
+                .replace("<", "<ilr:").replace("<ilr:/", "</ilr:").replace("<ilr:?", "<?"))
+    assert "<ilr:LearnRefNumber>" in prefixed and "</ilr:LearningDelivery>" in prefixed
+    path = tmp_path / "prefixed.xml"
+    path.write_text(prefixed, encoding="utf-8")
+    expected = read(FIXTURES / "ilr-2025-26.xml")
+    assert read(path) == expected and len(expected) == 3
+
+
+def test_text_broken_by_a_comment_or_cdata_is_read_whole(tmp_path):
+    plain = (FIXTURES / "ilr-2025-26.xml").read_text(encoding="utf-8")
+    family = read(FIXTURES / "ilr-2025-26.xml")[0].get("family_name")
+    assert len(family) > 2
+    broken = f"{family[:1]}<!-- a note -->{family[1:2]}<![CDATA[{family[2:]}]]>"
+    path = tmp_path / "broken.xml"
+    path.write_text(plain.replace(f"<FamilyName>{family}</FamilyName>",
+                                  f"<FamilyName>{broken}</FamilyName>", 1), encoding="utf-8")
+    assert read(path)[0].get("family_name") == family
