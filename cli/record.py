@@ -10,8 +10,6 @@ import click
 from aggregates.errors import InvalidValue
 from cli.context import settings, user_errors
 from cli.output import emit_json, format_option, plural
-from ledger.rules.names import parse_known_awarding_body
-from ledger.rules.rulesets import load_rulebook
 
 centre_option = click.option(
     "--centre", help="Centre number (needed only when the reference exists at several centres)."
@@ -99,6 +97,9 @@ def enrol(reference: str, enrolment: str, awarding_body: str, qualification: str
 
     An awarding body without a rule set is recorded all the same; reports list its
     enrolments as not judged."""
+    from ledger.rules.names import parse_known_awarding_body  # the rule sets load only here
+    from ledger.rules.rulesets import load_rulebook
+
     body = parse_known_awarding_body(awarding_body, load_rulebook().awarding_bodies)
     return settings().app().enrol(
         settings().context(note), reference, enrolment, awarding_body=body,

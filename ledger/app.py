@@ -63,6 +63,7 @@ from ledger.storage.persistence import (
     schema_lock,
 )
 from ledger.storage.raw_rows import aggregate_events
+from ledger.storage.recorder_library import load_recorder_library
 from ledger.storage.transcoding import LedgerTranscoder
 
 if TYPE_CHECKING:  # the recorder's library (eventsourcing-sqlalchemy, the ORM) loads only
@@ -211,6 +212,7 @@ class LedgerApp(LearnerReading, Application[UUID]):
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         create_sqlite_file_privately(self.url)
         enter_sqlite_wal_mode(self.url)
+        load_recorder_library()  # before the recorder's module (PERSISTENCE_MODULE) loads it
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
             configure_sqlite(self.engine)

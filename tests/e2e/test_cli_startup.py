@@ -110,3 +110,15 @@ def test_ledger_help_lists_every_command():
     output = CliRunner().invoke(cli, ["--help"]).output
     for name in COMMANDS:
         assert f"  {name} " in output, name
+
+
+def test_a_recording_command_loads_neither_the_rule_sets_nor_all_of_sqlalchemy_utils(
+    small_ledger: str,
+) -> None:
+    out, loaded = run_ledger("--db", small_ledger, "amend", "L1", "--set", "email=a@b.org",
+                             "--reason", "typo")
+    assert out.startswith("Recorded 1 event for L1: ")
+    assert "eventsourcing_sqlalchemy.models" in loaded
+    skipped = {"holidays", "ledger.rules.rulesets", "sqlalchemy_utils.functions",
+               "sqlalchemy.dialects.oracle"}
+    assert not loaded & skipped, loaded & skipped
