@@ -109,8 +109,9 @@ def measure(url: str, rounds: int, against: Path | None = None) -> Samples:
     timed = commands(url, against)
     times: Samples = {name: {"wall": [], "cpu": []} for name in timed}
     for number in range(rounds + 1):  # round 0 warms the caches and writes the byte-code
-        for name, (argv, folder) in timed.items():
-            argv = [part.replace("{round}", str(number)) for part in argv]
+        for index, (name, (argv, folder)) in enumerate(timed.items()):
+            tag = f"{number}.{index}"  # each amendment a new value, or nothing is recorded
+            argv = [part.replace("{round}", tag) for part in argv]
             wall, cpu = run_once((argv, folder), environment)
             if number:
                 times[name]["wall"].append(wall)
