@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import (
@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # the recorder's library (eventsourcing-sqlalchemy, the ORM) 
     from ledger.integrity.checkpoints import Checkpoint
 
 MAX_ATTEMPTS = 30
+STAMP_COLUMNS = frozenset({"recorded_by", "recorded_at_us"})
 MAX_POSITION = 2**63 - 1
 DateLike = str | date
 
@@ -195,8 +196,18 @@ class LedgerReader(LearnerReading):
         self.mapper = SealingMapper(LedgerTranscoder(), self.keys)
 
     def stamps(self, positions: Iterable[int]) -> dict[int, Stamp]:
-        """The chain's stamps (login, time) of the events at these positions."""
+        """The chain's stamps (login, time) of the events at these positions; none on a
+        ledger chained before stamps, which the application would give empty stamp columns
+        when it next opens it (a reader changes nothing)."""
+        if not self._has_stamp_columns():
+            return {}
         return stamps_in(self.engine, EVENT_HASHES_TABLE, positions)
+
+    def _has_stamp_columns(self) -> bool:
+        with self.engine.connect() as connection:
+            columns = set(connection.execute(
+                text(f"SELECT * FROM {EVENT_HASHES_TABLE} LIMIT 0")).keys())
+        return columns >= STAMP_COLUMNS
 
     def close(self) -> None:
         self.engine.dispose()

@@ -122,3 +122,16 @@ def test_a_recording_command_loads_neither_the_rule_sets_nor_all_of_sqlalchemy_u
     skipped = {"holidays", "ledger.rules.rulesets", "sqlalchemy_utils.functions",
                "sqlalchemy.dialects.oracle"}
     assert not loaded & skipped, loaded & skipped
+
+
+def test_an_audit_of_a_ledger_chained_before_stamps_shows_no_login(small_ledger: str) -> None:
+    path = small_ledger.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:  # the chain table as it was before stamps
+        for column in ("recorded_by", "recorded_at_us"):
+            connection.execute(f"ALTER TABLE ledger_event_hashes DROP COLUMN {column}")
+    out, _ = run_ledger("--db", small_ledger, "audit", "L1")
+    assert "Audit of L1 at centre 12345: 3 events" in out
+    assert "recorded by t\n" in out and "login" not in out
+    with sqlite3.connect(path) as connection:  # reading changed nothing
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(ledger_event_hashes)")}
+    assert not columns & {"recorded_by", "recorded_at_us"}
