@@ -32,18 +32,17 @@ def audit(
     One event a line (position, recorded time, event, enrolment), what it recorded on the
     lines below it.
     """
-    from ledger.integrity.stamps import stamps_of
     from ledger.privacy.keys import ENCRYPTED
     from ledger.privacy.sealing import holds_encrypted, why_encrypted
     from projections.audit import audit_rows
 
     zone = centre_zone(zone_name)
     moment = parse_timestamp(as_at) if as_at else None
-    app = settings().app()
-    centre, events = app.learner_history(reference, centre)
-    rows = audit_rows(events, moment, stamps_of(app, (position for position, _ in events)))
+    ledger = settings().reader()
+    centre, events = ledger.learner_history(reference, centre)
+    rows = audit_rows(events, moment, ledger.stamps(position for position, _ in events))
     if holds_encrypted(rows):
-        click.echo(f"Note: personal data reads {ENCRYPTED}: {why_encrypted(app.keys)}",
+        click.echo(f"Note: personal data reads {ENCRYPTED}: {why_encrypted(ledger.keys)}",
                    err=True)
     if masked:
         rows = redact(rows)

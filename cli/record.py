@@ -9,9 +9,9 @@ import click
 
 from aggregates.errors import InvalidValue
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option, plural
-from ledger.rules.names import parse_known_awarding_body
-from ledger.rules.rulesets import load_rulebook
+from cli.output import emit_json, folded, format_option, plural, terminal_width
+
+WARNING_LEAD = "Warning: "
 
 centre_option = click.option(
     "--centre", help="Centre number (needed only when the reference exists at several centres)."
@@ -28,10 +28,17 @@ def report_recorded(fmt: str, reference: str | None, positions: list[int]) -> No
         emit_json({"learner": reference, "events": list(positions), "warnings": warnings})
         return
     for warning in warnings:
-        click.echo(f"Warning: {warning['field']}: {warning['message']}", err=True)
+        echo_folded(f"{WARNING_LEAD}{warning['field']}: {warning['message']}", err=True,
+                    hanging=len(WARNING_LEAD))
     whose = f" for {reference}" if reference else ""
-    click.echo(f"Recorded {plural(len(positions), 'event')}{whose}: "
-               f"{', '.join(map(str, positions))}")
+    echo_folded(f"Recorded {plural(len(positions), 'event')}{whose}: "
+                f"{', '.join(map(str, positions))}")
+
+
+def echo_folded(text: str, err: bool = False, hanging: int = 0) -> None:
+    """A message folded at spaces to the terminal's width (a terminal would break it
+    mid-word, a date in two), continuation lines `hanging` in."""
+    click.echo(folded(text, terminal_width(), hanging=hanging), err=err)
 
 
 def recording(function: Callable[..., list[int]]) -> Callable[..., None]:
@@ -99,6 +106,9 @@ def enrol(reference: str, enrolment: str, awarding_body: str, qualification: str
 
     An awarding body without a rule set is recorded all the same; reports list its
     enrolments as not judged."""
+    from ledger.rules.names import parse_known_awarding_body  # the rule sets load only here
+    from ledger.rules.rulesets import load_rulebook
+
     body = parse_known_awarding_body(awarding_body, load_rulebook().awarding_bodies)
     return settings().app().enrol(
         settings().context(note), reference, enrolment, awarding_body=body,
@@ -313,10 +323,10 @@ def retract(event_id: int, reason: str, note: str | None, fmt: str) -> None:
                    "retracted": retracted, "warnings": []})
         return
     enrolment = f" {retracted['enrolment']}" if retracted["enrolment"] else ""
-    click.echo(f"Retracted event {event_id}: {retracted['event']}{enrolment} of learner "
-               f"{retracted['learner']} at centre {retracted['centre']}, happened "
-               f"{retracted['occurred_on']}; the retraction is event "
-               f"{', '.join(map(str, positions))}")
+    echo_folded(f"Retracted event {event_id}: {retracted['event']}{enrolment} of learner "
+                f"{retracted['learner']} at centre {retracted['centre']}, happened "
+                f"{retracted['occurred_on']}; the retraction is event "
+                f"{', '.join(map(str, positions))}")
 
 
 def describe_position(app: Any, position: int) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
-from sqlalchemy import select
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from aggregates.details import amended_age_warnings, parse_detail
@@ -40,14 +40,15 @@ from aggregates.values import (
     parse_text,
     parse_uln,
 )
-from ledger.integrity.chained_recorder import ChainedApplicationRecorder
-from ledger.integrity.checkpoints import AutoCheckpoints, Checkpoint
 from ledger.integrity.ledger_id import ensure_ledger_id
+from ledger.integrity.stamps import Stamp, stamps_in
 from ledger.privacy.crypto import MasterKeySource
 from ledger.privacy.keys import KeyStore
 from ledger.privacy.sealing import SealingMapper, check_recordable
 from ledger.storage.event_checks import install_event_checks
 from ledger.storage.persistence import (
+    EVENT_HASHES_TABLE,
+    EVENTS_TABLE,
     application_env,
     configure_postgres,
     configure_sqlite,
@@ -57,14 +58,20 @@ from ledger.storage.persistence import (
     install_append_only_triggers,
     schema_lock,
 )
+from ledger.storage.raw_rows import aggregate_events
+from ledger.storage.recorder_library import load_recorder_library
 from ledger.storage.transcoding import LedgerTranscoder
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the recorder's library (eventsourcing-sqlalchemy, the ORM) loads only
+    # when an application opens: `LedgerReader` never needs it
     from eventsourcing.projection import ProjectionRunner
 
+    from ledger.integrity.chained_recorder import ChainedApplicationRecorder
+    from ledger.integrity.checkpoints import Checkpoint
     from ledger.reporting.reports import ReportsView
 
 MAX_ATTEMPTS = 30
+STAMP_COLUMNS = frozenset({"recorded_by", "recorded_at_us"})
 MAX_POSITION = 2**63 - 1
 DateLike = str | date
 
@@ -95,7 +102,82 @@ def optional_date(value: DateLike | None, name: str) -> date | None:
     return None if value in (None, "") else past_date(value, name)  # type: ignore[arg-type]
 
 
-class LedgerApp(Application[UUID]):
+class LearnerReading:
+    """Finding a learner's stored events by reference, with SQL alone: what the application
+    and the read-only `LedgerReader` share (an audit needs nothing more)."""
+
+    engine: Engine
+    mapper: Mapper[UUID]
+
+    def learner_history(
+        self, reference: str, centre: str | None = None
+    ) -> tuple[str, list[tuple[int, DomainEventProtocol[UUID]]]]:
+        """The learner's centre and stored events (as `learner_events`), found by reference
+        (and centre, when the reference is at several) without rebuilding the learner."""
+        if centre is None:
+            centre = self._only_centre_of(reference)
+        events = self.learner_events(learner_id(centre, reference))
+        if not events:
+            raise _unknown(reference, centre)
+        return centre, events
+
+    def _only_centre_of(self, reference: str) -> str:
+        centres = self._centres_of(reference)
+        if not centres:
+            raise UnknownLearner(f"no learner {shown(reference)} is recorded")
+        if len(centres) > 1:
+            raise AmbiguousLearner(
+                f"learner {shown(reference)} exists at centres {', '.join(centres)}: give --centre"
+            )
+        return centres[0]
+
+    def _centres_of(self, reference: str) -> list[str]:
+        """The centres the reference index lists for a reference (none if not indexed)."""
+        events = self.learner_events(LearnerReference.create_id(reference))
+        index = project_aggregate(None, (event for _, event in events))
+        return [] if index is None else list(cast(LearnerReference, index).centres)
+
+    def learner_events(self, learner: UUID) -> list[tuple[int, DomainEventProtocol[UUID]]]:
+        """Every stored event of one learner (or aggregate) with its global position, in
+        recorded order."""
+        return [(position, self.mapper.to_domain_event(stored))
+                for position, stored in aggregate_events(self.engine, EVENTS_TABLE, learner)]
+
+
+class LedgerReader(LearnerReading):
+    """A ledger opened only to read learners' trails (`ledger audit`): an engine, the keys
+    and the sealing mapper, but no eventsourcing application, no recorder, no set-up of
+    tables or triggers, so nothing is written and the recorder's libraries never load.
+
+    The caller checks first that the database is a ledger (`storage.existence`)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        self.engine = create_engine(self.url)
+        configure_sqlite(self.engine)
+        configure_postgres(self.engine)
+        self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
+        self.mapper = SealingMapper(LedgerTranscoder(), self.keys)
+
+    def stamps(self, positions: Iterable[int]) -> dict[int, Stamp]:
+        """The chain's stamps (login, time) of the events at these positions; none on a
+        ledger chained before stamps, which the application would give empty stamp columns
+        when it next opens it (a reader changes nothing)."""
+        if not self._has_stamp_columns():
+            return {}
+        return stamps_in(self.engine, EVENT_HASHES_TABLE, positions)
+
+    def _has_stamp_columns(self) -> bool:
+        with self.engine.connect() as connection:
+            columns = set(connection.execute(
+                text(f"SELECT * FROM {EVENT_HASHES_TABLE} LIMIT 0")).keys())
+        return columns >= STAMP_COLUMNS
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class LedgerApp(LearnerReading, Application[UUID]):
     """The compliance ledger: every command records events on one learner's history."""
 
     name = "Ledger"
@@ -105,6 +187,7 @@ class LedgerApp(Application[UUID]):
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         create_sqlite_file_privately(self.url)
         enter_sqlite_wal_mode(self.url)
+        load_recorder_library()  # before the recorder's module (PERSISTENCE_MODULE) loads it
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))
             configure_sqlite(self.engine)
@@ -113,6 +196,8 @@ class LedgerApp(Application[UUID]):
             install_event_checks(self.engine)
             self.keys.create_tables()
             self.ledger_id = ensure_ledger_id(self.engine)
+        from ledger.integrity.checkpoints import AutoCheckpoints
+
         self.checkpoints = AutoCheckpoints.from_env(self.url)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
@@ -145,7 +230,7 @@ class LedgerApp(Application[UUID]):
     @property
     def chained_recorder(self) -> ChainedApplicationRecorder:
         """The application's recorder, which is always the hash-chaining one."""
-        return cast(ChainedApplicationRecorder, self.recorder)
+        return cast("ChainedApplicationRecorder", self.recorder)
 
     # ----- finding learners -----------------------------------------------------------------
 
@@ -159,48 +244,6 @@ class LedgerApp(Application[UUID]):
             raise _unknown(reference, centre) from None
         assert isinstance(learner, Learner)
         return learner
-
-    def learner_history(
-        self, reference: str, centre: str | None = None
-    ) -> tuple[str, list[tuple[int, DomainEventProtocol[UUID]]]]:
-        """The learner's centre and stored events (as `learner_events`), found as
-        `find_learner` finds the learner but without rebuilding it: what an audit needs."""
-        if centre is None:
-            centre = self._only_centre_of(reference)
-        events = self.learner_events(learner_id(centre, reference))
-        if not events:
-            raise _unknown(reference, centre)
-        return centre, events
-
-    def _only_centre_of(self, reference: str) -> str:
-        centres = self._centres_of(reference)
-        if not centres:
-            raise UnknownLearner(f"no learner {shown(reference)} is recorded")
-        if len(centres) > 1:
-            raise AmbiguousLearner(
-                f"learner {shown(reference)} exists at centres {', '.join(centres)}: give --centre"
-            )
-        return centres[0]
-
-    def _centres_of(self, reference: str) -> list[str]:
-        try:
-            index = self.repository.get(LearnerReference.create_id(reference))
-        except AggregateNotFoundError:
-            return []
-        return list(index.centres)
-
-    def learner_events(self, learner: UUID) -> list[tuple[int, DomainEventProtocol[UUID]]]:
-        """Every stored event of one learner with its global position, in recorded order."""
-        record = self.recorder.events_record_cls  # type: ignore[attr-defined]
-        query = (
-            select(record.id, record.originator_id, record.originator_version, record.topic,
-                   record.state)
-            .where(record.originator_id == learner)
-            .order_by(record.originator_version)
-        )
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        return [(row.id, self.mapper.to_domain_event(_stored(row))) for row in rows]
 
     def event_at(self, position: int) -> tuple[UUID, int]:
         """The learner id and version of the event at a global position."""
@@ -517,16 +560,6 @@ class LedgerApp(Application[UUID]):
         for r in learner_recordings:
             recorded.warnings.extend(getattr(r.domain_event, "warnings", None) or [])
         return recorded
-
-
-def _stored(row: Any) -> Any:
-    from eventsourcing.persistence import StoredEvent
-
-    state = bytes(row.state) if isinstance(row.state, memoryview) else row.state
-    return StoredEvent(
-        originator_id=row.originator_id, originator_version=row.originator_version,
-        topic=row.topic, state=state,
-    )
 
 
 def _unknown(reference: str, centre: str) -> UnknownLearner:

@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
-
-from ledger.integrity.verify import chained_recorder
+from sqlalchemy import column, select, table
+from sqlalchemy.engine import Engine
 
 QUERY_POSITIONS = 5_000  # positions per query
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,15 +30,26 @@ def stamp_time(recorded_at_us: int | None) -> datetime | None:
 
 def stamps_of(app: Any, positions: Iterable[int]) -> dict[int, Stamp]:
     """The stamps of the chain entries at these positions (unstamped ones left out)."""
-    table = chained_recorder(app).hashes_table
+    from ledger.integrity.verify import chained_recorder  # loads the recorder's libraries
+
+    hashes = chained_recorder(app).hashes_table
+    return stamps_in(app.engine, hashes.name, positions, hashes.schema)
+
+
+def stamps_in(engine: Engine, hashes_table: str, positions: Iterable[int],
+              schema: str | None = None) -> dict[int, Stamp]:
+    """`stamps_of` read from the chain table by its name, without the recorder (for a
+    read-only command, which never loads it)."""
+    hashes = table(hashes_table, column("position"), column("recorded_by"),
+                   column("recorded_at_us"), schema=schema)
     wanted = sorted(set(positions))
     found: dict[int, Stamp] = {}
-    with app.engine.connect() as connection:
+    with engine.connect() as connection:
         for start in range(0, len(wanted), QUERY_POSITIONS):
             chunk = wanted[start:start + QUERY_POSITIONS]
             rows = connection.execute(
-                select(table.c.position, table.c.recorded_by, table.c.recorded_at_us)
-                .where(table.c.position.in_(chunk), table.c.recorded_at_us.is_not(None)))
+                select(hashes.c.position, hashes.c.recorded_by, hashes.c.recorded_at_us)
+                .where(hashes.c.position.in_(chunk), hashes.c.recorded_at_us.is_not(None)))
             found.update({row.position: Stamp(row.recorded_by, stamp_time(row.recorded_at_us))
                           for row in rows})
     return found

@@ -7,15 +7,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
+
+if TYPE_CHECKING:  # the ORM loads only with the recorder (reading commands never need it)
+    from sqlalchemy.orm import Session
 
 DEFAULT_DB_URL = "sqlite:///ledger.db"
 EVENTS_TABLE = "ledger_events"

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import OperationalError
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, true
+from eventsourcing.persistence import OperationalError, StoredEvent
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, text, true
 from sqlalchemy.engine import Engine
 
 # PostgreSQL, for these scans of a window of positions: no JIT compilation (without fresh
@@ -51,6 +52,20 @@ def driver_rows(engine: Engine, sql: str, parameters: Sequence[Any] | None = Non
             raise OperationalError(f"could not read the database: {error}") from error
         finally:
             cursor.close()
+
+
+def aggregate_events(engine: Engine, table: str, originator_id: UUID,
+                     ) -> list[tuple[int, StoredEvent]]:
+    """One aggregate's stored events with their positions, in version order, read with
+    SQL alone (no recorder, no ORM: what a read-only command needs)."""
+    query = text(f"SELECT id, originator_version, topic, state FROM {table} "
+                 "WHERE originator_id = :id ORDER BY originator_version")
+    bound = originator_id.bytes if engine.dialect.name == "sqlite" else str(originator_id)
+    with engine.connect() as connection:
+        rows = connection.execute(query, {"id": bound}).all()
+    return [(row[0], StoredEvent(originator_id=originator_id, originator_version=row[1],
+                                 topic=row[2], state=bytes(row[3])))
+            for row in rows]
 
 
 def originator_column(engine: Engine, column: Any) -> ColumnElement[Any]:

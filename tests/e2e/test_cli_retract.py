@@ -8,7 +8,8 @@ ENROL = ["enrol", "L1", "E1", "--awarding-body", "IMI", "--qualification", "603/
          "--title", "Diploma", "--start", "2026-09-01", "--planned-end", "2027-07-31"]
 
 
-def test_retract_echoes_the_learner_event_and_date_it_retracted(ledger):
+def test_retract_echoes_the_learner_event_and_date_it_retracted(ledger, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
     ledger(*LEARNER)
     ledger(*ENROL)
     withdrawn = ledger("withdraw", "L1", "E1", "--left", "2026-11-02", "--reason",
@@ -48,3 +49,22 @@ def test_one_event_is_not_called_events(ledger):
     both = ledger("register", "L1", "E1", "--submitted", "2026-09-20", "--confirmed",
                   "2026-09-24", "--ao-ref", "IMI-7")
     assert both.stdout == "Recorded 2 events for L1: 5, 6\n"
+
+
+def test_retract_folds_its_echo_at_spaces_to_the_terminal_width(ledger, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    ledger(*LEARNER)
+    ledger(*ENROL)
+    lines = ledger("retract", "4", "--reason", "wrong course").stdout.splitlines()
+    assert lines == ["Retracted event 4: Enrolled E1 of learner L1 at centre C1,",
+                     "happened 2026-09-01; the retraction is event 5"]
+
+
+def test_recording_warnings_fold_under_their_message_not_mid_word(ledger, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    ledger(*LEARNER[:-4], "--dob", "2015-01-01", "--gender", "2")
+    result = ledger(*ENROL)
+    assert result.stderr.splitlines() == [
+        "Warning: date_of_birth: learner would be 11 on the programme",
+        "         start date 2026-09-01"]
+    assert result.stdout == "Recorded 1 event for L1: 4\n"

@@ -1,15 +1,21 @@
 """Start-up: `ledger` loads a command's module only when it runs (bench/startup.py times it)."""
 
 import importlib
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from cli.main import COMMANDS, cli
 
 HEAVY = ("sqlalchemy", "eventsourcing_sqlalchemy", "eventsourcing", "rich", "ledger.app")
+# what only the application's recorder needs: a command that reads never loads it
+RECORDER = ("eventsourcing_sqlalchemy", "sqlalchemy_utils", "sqlalchemy.orm",
+            "ledger.integrity.chained_recorder")
 
 
 def modules_loaded_by(code: str) -> set[str]:
@@ -17,6 +23,53 @@ def modules_loaded_by(code: str) -> set[str]:
                              "print('\\n'.join(sys.modules))"],
                             capture_output=True, text=True, check=True)
     return set(result.stdout.split())
+
+
+def run_ledger(*argv: str) -> tuple[str, set[str]]:
+    """What `ledger ARGV` prints, run in a new process, and the modules it loaded."""
+    code = ("import sys\nfrom cli.main import cli\n"
+            f"sys.argv = ['ledger', *{list(argv)!r}]\n"
+            "try:\n    cli(prog_name='ledger')\nexcept SystemExit:\n    pass\n"
+            "print('MODULES', *sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    modules = result.stderr.split("MODULES", 1)[1].split()
+    return result.stdout, set(modules)
+
+
+@pytest.fixture
+def small_ledger(tmp_path: Path) -> str:
+    """A ledger with one learner and a retraction, made through the CLI, its write-ahead
+    log copied into the file."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for argv in (["learner", "add", "L1", "--centre", "12345", "--given-name", "Siân",
+                  "--family-name", "Quill", "--dob", "2004-05-06", "--gender", "2"],
+                 ["enrol", "L1", "E1", "--awarding-body", "IMI", "--qualification",
+                  "603/1234/5", "--title", "Diploma", "--start", "2026-09-01",
+                  "--planned-end", "2027-07-31"],
+                 ["retract", "4", "--reason", "keyed twice"]):
+        result = CliRunner().invoke(cli, ["--db", url, "--actor", "t", *argv])
+        assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "ledger.db") as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return url
+
+
+def test_an_audit_never_loads_the_recorder_or_the_orm(small_ledger: str) -> None:
+    out, loaded = run_ledger("--db", small_ledger, "audit", "L1")
+    assert "Audit of L1 at centre 12345: 3 events" in out and "retracted by 5" in out
+    assert "family name: Quill" in out  # personal data opened with the master key
+    assert not loaded & set(RECORDER), loaded & set(RECORDER)
+
+
+def test_an_audit_writes_nothing_to_the_ledger(small_ledger: str) -> None:
+    path = Path(small_ledger.removeprefix("sqlite:///"))
+    before = path.read_bytes()
+    out, _ = run_ledger("--db", small_ledger, "audit", "L1", "--format", "json")
+    assert '"event": "Retracted"' in out
+    wal = path.with_name(path.name + "-wal")
+    assert path.read_bytes() == before
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_importing_the_cli_loads_no_database_library():
@@ -57,3 +110,28 @@ def test_ledger_help_lists_every_command():
     output = CliRunner().invoke(cli, ["--help"]).output
     for name in COMMANDS:
         assert f"  {name} " in output, name
+
+
+def test_a_recording_command_loads_neither_the_rule_sets_nor_all_of_sqlalchemy_utils(
+    small_ledger: str,
+) -> None:
+    out, loaded = run_ledger("--db", small_ledger, "amend", "L1", "--set", "email=a@b.org",
+                             "--reason", "typo")
+    assert out.startswith("Recorded 1 event for L1: ")
+    assert "eventsourcing_sqlalchemy.models" in loaded
+    skipped = {"holidays", "ledger.rules.rulesets", "sqlalchemy_utils.functions",
+               "sqlalchemy.dialects.oracle"}
+    assert not loaded & skipped, loaded & skipped
+
+
+def test_an_audit_of_a_ledger_chained_before_stamps_shows_no_login(small_ledger: str) -> None:
+    path = small_ledger.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:  # the chain table as it was before stamps
+        for column in ("recorded_by", "recorded_at_us"):
+            connection.execute(f"ALTER TABLE ledger_event_hashes DROP COLUMN {column}")
+    out, _ = run_ledger("--db", small_ledger, "audit", "L1")
+    assert "Audit of L1 at centre 12345: 3 events" in out
+    assert "recorded by t\n" in out and "login" not in out
+    with sqlite3.connect(path) as connection:  # reading changed nothing
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(ledger_event_hashes)")}
+    assert not columns & {"recorded_by", "recorded_at_us"}
