@@ -38,6 +38,8 @@ learner with the reference index), then for each backend, each step in its own p
 - verify: `ledger verify`, events/s (one process per core on a large ledger).
 
 `--steps` picks the steps after the import (which always runs: it builds the ledger).
+After each step the figures so far are written to `bench-results.json` in the work folder
+(kept with `--workdir`), so a long run stopped early keeps what it measured.
 
 `--mode grown` (or `both`, the default) builds a second ledger of the same learners as 10
 monthly exports, each imported by a fresh `ledger import` (later months bring submissions,
@@ -60,6 +62,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,7 @@ from bench.steps import (  # noqa: E402
     verify,
 )
 
+PARTIAL = "bench-results.json"  # the figures so far, in the work folder, after each step
 STEPS = ("import", "commands", "rebuild", "incremental", "audit", "verify")
 STEP_MODULES = {"import": importing, "commands": commands, "rebuild": rebuild,
                 "incremental": incremental, "audit": audit, "verify": verify}
@@ -121,9 +125,9 @@ def run_child(*arguments: str) -> dict[str, Any]:
     env = {**os.environ, "LEDGER_MASTER_KEY": os.environ.get("LEDGER_MASTER_KEY", BENCH_KEY)}
     env.pop("LEDGER_MASTER_KEY_FILE", None)
     done = subprocess.run([sys.executable, __file__, "--child", *arguments], env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"bench step {arguments[0]} failed:\n{done.stderr}")
+                          stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:  # its error went to stderr, with its progress lines
+        raise SystemExit(f"bench step {arguments[0]} failed (exit {done.returncode})")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -163,10 +167,11 @@ def reference(learners: int) -> str:
 
 
 def bench_backend(url: str, export: Path, extra: Path, learners: int, samples: int,
-                  steps: tuple[str, ...], raw_rounds: int, backend: str) -> dict[str, Any]:
-    """Each step in its own process; the import always runs (it builds the ledger).
-    `backend` names the database in the progress lines."""
-    results: dict[str, Any] = {}
+                  steps: tuple[str, ...], raw_rounds: int, backend: str,
+                  results: dict[str, Any], saved: Callable[[], None]) -> None:
+    """Each step in its own process, its figures put in `results` and `saved()` called as
+    it ends; the import always runs (it builds the ledger). `backend` names the database
+    in the progress lines."""
 
     def arguments(step: str) -> tuple[str, ...]:
         if step == "commands":  # as at halfway through the import's write pass
@@ -179,7 +184,7 @@ def bench_backend(url: str, export: Path, extra: Path, learners: int, samples: i
         if step == "import" or step in steps:
             results[step] = timed_step(backend, step, STEP_MODULES[step].DOING, url,
                                        *arguments(step))
-    return results
+            saved()
 
 
 def timed_step(backend: str, step: str, doing: str, url: str, *arguments: str) -> dict[str, Any]:
@@ -286,20 +291,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                   "load": [os.getloadavg()], "targets": TARGETS,
                                   "backends": {}}
         backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+
+        def saved() -> None:  # a long run stopped early keeps the figures of its steps
+            (folder / PARTIAL).write_text(json.dumps(report, indent=2))
+
         for backend in backends:
             results: dict[str, Any] = {}
+            report["backends"][backend] = results
             for mode in modes:
                 url = fresh_ledger(backend, folder, args.postgres, args.schema, mode)
                 if mode == "standard":
-                    results.update(bench_backend(
-                        url, export, extra, args.learners, min(args.samples, args.learners),
-                        steps, args.raw_rounds, backend))
+                    bench_backend(url, export, extra, args.learners,
+                                  min(args.samples, args.learners), steps, args.raw_rounds,
+                                  backend, results, saved)
                 else:
                     results["grown"] = bench_grown(url, folder, args.learners, backend,
                                                    "commands" in steps)
-            report["backends"][backend] = results
+                    saved()
         report["host_speed_us"].append(host_speed_us())
         report["load"].append(os.getloadavg())
+        saved()
     print(json.dumps(report, indent=2) if args.json else table(report))
     return report
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import TARGETS, open_app, verdict
+from bench.common import TARGETS, open_app, say, verdict
 from bench.processes import run_ledger
 from ledger.demo import CENTRE
 
@@ -69,6 +69,7 @@ def measure(url: str, folder: str, reference: str, as_at: str,
         timed = run_ledger(url, arguments, output)
         commands[name] = {**timed.as_dict(), "target_s": target}
         output.unlink()
+        say(f"  {name}: {timed.seconds:,.2f} s{' (failed)' if timed.failed else ''}")
     return {"reference": reference, "as_at": as_at, **counts(url), "commands": commands}
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import TARGETS, verdict
+from bench.common import TARGETS, say, verdict
 from bench.monthly import MONTHS, write_monthly_exports
 from bench.processes import run_ledger
 from bench.steps import commands
@@ -30,6 +30,7 @@ def measure(url: str, folder: str, learners: int, reference: str,
         timed = run_ledger(url, ["import", str(path), "--format", "json"], output)
         if timed.failed:
             raise RuntimeError(f"ledger import {path.name} failed: {timed.error}")
+        say(f"  month {month}: {timed.seconds:,.1f} s")
         summary = json.loads(output.read_text())
         months.append({**timed.as_dict(), "rows": summary["rows"],
                        "learner_events": summary["events"],

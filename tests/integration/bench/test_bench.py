@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def test_the_bench_can_run_only_some_steps_after_the_import(
     report = bench.main(["--learners", "20", "--backend", "sqlite", "--steps", "rebuild",
                          "--mode", "standard", "--workdir", str(tmp_path)])
     assert set(report["backends"]["sqlite"]) == {"import", "rebuild"}
+    saved = json.loads((tmp_path / bench.PARTIAL).read_text())  # kept in the work folder
+    assert saved["backends"]["sqlite"]["rebuild"] == report["backends"]["sqlite"]["rebuild"]
     out = capsys.readouterr().out
     assert "rebuild" in out and "verify" not in out
     with pytest.raises(SystemExit):
