@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -56,14 +57,16 @@ class TreePeak:
     """While open, samples the summed PSS (and RSS) of a process and its descendants every
     `interval` seconds in a thread; `peak_mb` is the largest PSS sum seen, `peak_rss_mb` the
     largest RSS sum, `largest_mb` the largest peak of one process alone (all None off
-    Linux). The process is this one unless `root` is given.
+    Linux). The process is this one unless `root` is given; with `stretch` the samples
+    thin out as the process runs on.
 
     Forked workers share their parent's pages: PSS counts each shared page once in all,
     where adding up their resident sizes (RSS) counts it in every process, an upper bound.
     """
 
-    def __init__(self, interval: float = 0.2, root: int | None = None) -> None:
-        self.interval = interval
+    def __init__(self, interval: float = 0.2, root: int | None = None,
+                 stretch: float = 0.0, longest: float = 1.0) -> None:
+        self.interval, self.stretch, self.longest = interval, stretch, longest
         self.root = os.getpid() if root is None else root
         self.peak_kib = 0
         self.peak_rss_kib = 0
@@ -85,6 +88,7 @@ class TreePeak:
             self._thread.join()
 
     def _sample(self) -> None:
+        started = time.monotonic()
         while True:
             pids = tree(self.root)
             self.peak_kib = max(self.peak_kib, sum(pss_kib(pid) for pid in pids))
@@ -92,8 +96,14 @@ class TreePeak:
             self.peak_rss_kib = max(self.peak_rss_kib, sum(now for now, _ in resident))
             self.largest_kib = max(self.largest_kib, *(peak for _, peak in resident))
             self.samples += 1
-            if self._stop.wait(self.interval):
+            if self._stop.wait(self._pause(time.monotonic() - started)):
                 return
+
+    def _pause(self, elapsed: float) -> float:
+        """Seconds to the next sample: `interval`, or with `stretch` that share of the time
+        sampled so far if longer (at most `longest`): reading a large process's page tables
+        costs CPU the host's other processes, the measured ones too, would have had."""
+        return max(self.interval, min(self.stretch * elapsed, self.longest))
 
     @property
     def peak_mb(self) -> float | None:

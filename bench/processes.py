@@ -15,7 +15,9 @@ from typing import Any
 from bench.common import BENCH_KEY
 from bench.memory import TreePeak
 
-SAMPLE_SECONDS = 0.05  # how often the process tree's memory is read from /proc
+SAMPLE_SECONDS = 0.05  # how often the process tree's memory is read from /proc at first,
+SAMPLE_STRETCH = 0.02  # then every 2% of the time so far (every 0.2 s after 10 s),
+SAMPLE_LONGEST = 1.0  # at most a second apart
 TIMEOUT_SECONDS = 900.0  # a command still running then is stopped and reported as such
 
 
@@ -68,7 +70,8 @@ def run_ledger(url: str, arguments: list[str], output: Path,
     """Run `ledger --db URL --actor bench ARGUMENTS...` with its standard output in `output`
     (a file, as a user redirects a report), and time it; a command that fails or runs past
     `timeout` seconds (then stopped) is reported as such, not raised. The memory is sampled
-    from this process every SAMPLE_SECONDS; a process's own peak (VmHWM) is kept by the
+    from this process every SAMPLE_SECONDS, thinning out as the command runs on (a reading
+    of a large process costs a few milliseconds of CPU); a process's own peak (VmHWM) is kept by the
     kernel, so the largest is exact but for the last SAMPLE_SECONDS of each process."""
     command = [*ledger_executable(), "--db", url, "--actor", "bench", *arguments]
     errors = output.with_name(output.name + ".stderr")
@@ -76,7 +79,7 @@ def run_ledger(url: str, arguments: list[str], output: Path,
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=sink, stderr=error_sink,
                                    env=ledger_environment(), start_new_session=True)
-        with TreePeak(SAMPLE_SECONDS, root=process.pid) as memory:
+        with TreePeak(SAMPLE_SECONDS, process.pid, SAMPLE_STRETCH, SAMPLE_LONGEST) as memory:
             status, usage, timed_out = _wait(process, timeout)
         seconds = time.perf_counter() - started
     said = errors.read_text(errors="replace")[-2000:]

@@ -27,7 +27,8 @@ learner with the reference index), then for each backend, each step in its own p
   halfway through the import's write pass), `verify` and `rebuild`: the wall seconds, the
   CPU seconds of the command and every worker it started (from the kernel when it ends),
   and the peak memory of all its processes together (their proportional set sizes summed,
-  read from /proc every 0.05 s; and the largest process's peak RSS);
+  read from /proc every 0.05 s, thinning to every 2% of the time so far, at most 1 s;
+  and the largest process's own peak RSS);
 - rebuild: `ledger rebuild` of the report projection (the reports' one materialised table),
   learner events/s, and its peak memory: of all its processes together (the sum of their
   proportional set sizes, sampled every 0.2 s; Linux), and the largest process's peak RSS;

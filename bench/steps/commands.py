@@ -108,7 +108,8 @@ def lines(result: dict[str, Any], backend: str) -> list[str]:
            f"{result['index_events']:,} index events = {result['stored_events']:,} stored; "
            f"learner {result['reference']}, --as-at {result['as_at']}): wall s; CPU s of "
            "the command and its workers; peak memory of its processes together (PSS summed, "
-           "sampled every 0.05 s; RSS summed beside it) and the largest alone (peak RSS)"]
+           "sampled every 0.05 s, then sparser; RSS summed beside it) and the largest alone "
+           "(its peak RSS)"]
     for name, command in result["commands"].items():
         events = result["learner_events"] if name == "rebuild" else None
         out.append(command_line(name, command, events))
