@@ -40,7 +40,8 @@ learner with the reference index), then for each backend, each step in its own p
 
 `--steps` picks the steps after the import (which always runs: it builds the ledger).
 After each step the figures so far are written to `bench-results.json` in the work folder
-(kept with `--workdir`), so a long run stopped early keeps what it measured.
+(kept with `--workdir`), and the end-to-end commands' to `bench-commands.json` after each
+command, so a long run stopped early keeps what it measured.
 
 `--mode grown` (or `both`, the default) builds a second ledger of the same learners as 10
 monthly exports, each imported by a fresh `ledger import` (later months bring submissions,

@@ -4,6 +4,7 @@ stand and as at a past moment, verify, rebuild), its output redirected to a file
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ledger.demo import CENTRE
 
 DOING = "running each report, audit, verify and rebuild as a fresh `ledger` process"
 FORMATS = ("table", "csv", "json")
+PARTIAL = "bench-commands.json"  # the commands' figures so far, in the work folder
 # (name, the command's arguments after `ledger`, its target in seconds or None); REF and
 # AS_AT stand for the learner and the moment given to the step
 REPORTS = [
@@ -62,13 +64,16 @@ def plan(reference: str, as_at: str,
 
 def measure(url: str, folder: str, reference: str, as_at: str,
             every: bool = True) -> dict[str, Any]:
-    """Each planned command timed; the outputs go to a file in `folder`, deleted after."""
+    """Each planned command timed; the outputs go to a file in `folder`, deleted after, and
+    the figures so far to PARTIAL there as each command ends (a step of hours, stopped
+    early, keeps them)."""
     commands: dict[str, Any] = {}
     for name, arguments, target in plan(reference, as_at, every):
         output = Path(folder) / "bench-command.out"
         timed = run_ledger(url, arguments, output)
         commands[name] = {**timed.as_dict(), "target_s": target}
         output.unlink()
+        (Path(folder) / PARTIAL).write_text(json.dumps(commands, indent=2))
         say(f"  {name}: {timed.seconds:,.2f} s{' (failed)' if timed.failed else ''}")
     return {"reference": reference, "as_at": as_at, **counts(url), "commands": commands}
 

@@ -78,6 +78,8 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
         assert command["output_bytes"] > 0 and command["peak_mb"] > 0
     assert ran["commands"]["audit REF --as-at"]["command"][:2] == ["audit", "L00025"]
     assert not list(tmp_path.glob("bench-command.out*"))  # the outputs are removed
+    kept = json.loads((tmp_path / commands.PARTIAL).read_text())  # saved as each one ends
+    assert kept == ran["commands"]
     assert sqlite["rebuild"]["peak_total_mb"] > 10  # all the rebuild's processes, sampled
     assert sqlite["incremental"]["events"] >= 1_000  # the "after 1,000 new events"
     assert sqlite["audit"]["samples"] == 20
