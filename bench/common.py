@@ -35,6 +35,9 @@ TARGETS = {
     "import_sqlite": 30_000, "import_postgres": 15_000, "import_raw_fraction": 1 / 8,
     "rebuild": 100_000, "incremental_s": 0.5, "audit_median_ms": 10.0, "rebuild_peak_mb": 300,
     "verify": 200_000,
+    # end to end, a fresh `ledger` process each (issue 37), seconds
+    "late_table_s": 1.0, "late_formats_s": 1.5, "maladministration_s": 1.5,
+    "first_report_s": 3.0, "audit_as_at_s": 3.0,
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from bench.steps import importing, incremental
+from bench.steps import commands, importing, incremental
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "run.py"
 
@@ -31,11 +32,22 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
 ) -> None:
     bench = load_bench()
     report = bench.main(["--learners", "50", "--backend", "sqlite", "--samples", "20",
-                         "--workdir", str(tmp_path)])
+                         "--mode", "standard", "--workdir", str(tmp_path)])
     sqlite = report["backends"]["sqlite"]
     assert report["learners"] == 50 and report["cpus"] >= 1
     assert len(report["host_speed_us"]) == 2 and min(report["host_speed_us"]) > 0
+    assert len(report["load"]) == 2
     assert sqlite["import"]["events"] > 50 * 5
+    # the rate counts learner events, as the CLI does; the index's two a learner beside them
+    imported = sqlite["import"]
+    assert imported["index_events"] == 2 * 50
+    assert imported["events"] == imported["learner_events"] + imported["index_events"]
+    assert imported["rate"] == pytest.approx(imported["learner_events"] / imported["seconds"])
+    assert imported["stored_rate"] == pytest.approx(imported["events"] / imported["seconds"])
+    # SQLite's plain executemany at its defaults, beside the other baselines, file removed
+    assert len(imported["raw_defaults_rates"]) == importing.RAW_ROUNDS
+    assert min(imported["raw_defaults_rates"]) > 0
+    assert not list(tmp_path.glob(f"{importing.DEFAULTS_FILE}*"))
     assert sqlite["import"]["raw_rate"] > 0 and sqlite["import"]["raw_in_ledger_rate"] > 0
     assert not list(tmp_path.glob(f"{importing.RAW_FILE}*"))  # the raw insert's file is removed
     rounds = sqlite["import"]["raw_rates"]
@@ -51,10 +63,23 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert list(passes) == ["checking", "importing"]
     assert all(timed["seconds"] > 0 and timed["cpu_seconds"] > 0 for timed in passes.values())
     assert sum(timed["seconds"] for timed in passes.values()) <= sqlite["import"]["seconds"]
-    assert sqlite["import"]["raw_fraction"] == pytest.approx(
-        sqlite["import"]["rate"] / sqlite["import"]["raw_rate"])
+    assert sqlite["import"]["raw_fraction"] == pytest.approx(  # of the same stored rows
+        sqlite["import"]["stored_rate"] / sqlite["import"]["raw_rate"])
     assert sqlite["import"]["raw_no_checkpoint_fraction"] < sqlite["import"]["raw_fraction"]
     assert sqlite["rebuild"]["events"] == sqlite["import"]["learner_events"]
+    ran = sqlite["commands"]
+    assert list(ran["commands"]) == [name for name, _, _ in commands.plan("REF", "T")]
+    assert ran["learner_events"] == imported["learner_events"]
+    assert ran["index_events"] == imported["index_events"]
+    assert ran["as_at"] == imported["midway"] and ran["reference"] == "L00025"
+    for name, command in ran["commands"].items():
+        assert command["exit_code"] == 0 and not command["timed_out"], (name, command["error"])
+        assert command["seconds"] > 0 and command["cpu_seconds"] > 0
+        assert command["output_bytes"] > 0 and command["peak_mb"] > 0
+    assert ran["commands"]["audit REF --as-at"]["command"][:2] == ["audit", "L00025"]
+    assert not list(tmp_path.glob("bench-command.out*"))  # the outputs are removed
+    kept = json.loads((tmp_path / commands.PARTIAL).read_text())  # saved as each one ends
+    assert kept == ran["commands"]
     assert sqlite["rebuild"]["peak_total_mb"] > 10  # all the rebuild's processes, sampled
     assert sqlite["incremental"]["events"] >= 1_000  # the "after 1,000 new events"
     assert sqlite["audit"]["samples"] == 20
@@ -72,7 +97,11 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert "to the end of its checkpoint as the import's" in out and "raw, no checkpoint" in out
     # every figure with a target says whether it met it
     judged = [line for line in out.splitlines() if "target" in line]
-    assert len(judged) == 7 and all(re.search(r": (met|NOT MET)[;)]", line) for line in judged)
+    targets = [name for name, _, target in commands.plan("REF", "T") if target is not None]
+    assert len(judged) == 7 + len(targets) + 1  # the end-to-end rebuild is judged too
+    assert all(re.search(r": (met|NOT MET)([;)]|$)", line) for line in judged)
+    assert "first report after the import" in out and "learner events/s" in out
+    assert "raw, defaults" in out
 
 
 def test_the_bench_can_run_only_some_steps_after_the_import(
@@ -80,8 +109,10 @@ def test_the_bench_can_run_only_some_steps_after_the_import(
 ) -> None:
     bench = load_bench()
     report = bench.main(["--learners", "20", "--backend", "sqlite", "--steps", "rebuild",
-                         "--workdir", str(tmp_path)])
+                         "--mode", "standard", "--workdir", str(tmp_path)])
     assert set(report["backends"]["sqlite"]) == {"import", "rebuild"}
+    saved = json.loads((tmp_path / bench.PARTIAL).read_text())  # kept in the work folder
+    assert saved["backends"]["sqlite"]["rebuild"] == report["backends"]["sqlite"]["rebuild"]
     out = capsys.readouterr().out
     assert "rebuild" in out and "verify" not in out
     with pytest.raises(SystemExit):
@@ -93,7 +124,7 @@ def test_the_bench_takes_as_many_raw_insert_rounds_as_asked(
 ) -> None:
     bench = load_bench()
     report = bench.main(["--learners", "20", "--backend", "sqlite", "--steps", "",
-                         "--raw-rounds", "1", "--workdir", str(tmp_path)])
+                         "--mode", "standard", "--raw-rounds", "1", "--workdir", str(tmp_path)])
     imported = report["backends"]["sqlite"]["import"]
     assert imported["raw_rates"] == [pytest.approx(imported["raw_rate"])]
     assert "the median of 1 round(s)" in capsys.readouterr().out
