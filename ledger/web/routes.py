@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from aggregates.errors import InvalidValue, LedgerError, UnknownEvent, UnknownLearner
 from aggregates.learner import Context
-from aggregates.values import parse_centre, parse_reference, parse_timestamp
+from aggregates.values import parse_centre, parse_date, parse_reference, parse_timestamp
 from ledger.privacy.sealing import holds_encrypted
 from ledger.rules.rulesets import SEVERITIES, RuleBook
 from ledger.web.charts import bar_chart, month_label
@@ -36,6 +36,7 @@ from ledger.web.shaping import (
     LATE_SORTS,
     Options,
     age_band,
+    judge_learner,
     months,
     replay_steps,
     trail,
@@ -257,8 +258,10 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     query = request.query_params
     centre = parse_centre(query["centre"]) if query.get("centre") else None
     as_at = parse_timestamp(query["as_at"], "as_at") if query.get("as_at") else None
+    on = parse_date(query["on"], "on") if query.get("on") else date.today()
     personal = user.sees_personal_data and web.source.personal_data
     centre, events = web.source.learner_events(reference, centre, personal)
+    judged = judge_learner(events, web.book, on, as_at)  # this learner alone, whatever N is
     rows = trail(events, as_at, web.source.stamps([position for position, _ in events]))
     steps = replay_steps(events, as_at)
     status = steps[-1]["state"] if steps else summarise(new_timeline(""))
@@ -274,7 +277,7 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     context: dict[str, Any] = {
         "reference": reference, "centre": centre, "as_at": as_at, "rows": rows,
         "now": status, "details": details, "age_band": band, "personal": personal,
-        "steps": steps,
+        "steps": steps, "judged": judged,
     }
     if replaying:
         step_text = query.get("step") or str(len(steps))
