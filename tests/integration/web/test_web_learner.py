@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,8 @@ def learner_page_statements(app: Any, role: str) -> list[str]:
     browser.get("/learners/L1")  # a first view: sessions, roles and caches warmed
     with statements(app) as seen:
         page = browser.get("/learners/L1?on=2026-11-30")
-    assert page.status_code == 200 and "Registrations and findings judged on 2026-11-30" in page.text
+    assert page.status_code == 200
+    assert "Registrations and findings judged on 2026-11-30" in page.text
     return seen
 
 
