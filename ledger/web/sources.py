@@ -57,13 +57,17 @@ class CheckpointShown:
     signed_by: str  # the centre key's id
     signature_holds: bool
     holds: bool | None  # the chain entry at its position is the signed one (None: not known)
-    countersigned_by: tuple[str, ...]
+    countersigned_by: tuple[str, ...] | None  # EQA key ids (None: not known here)
     where: str  # the log (or the bundle) it was read from
     checkpoints: int = 1  # checkpoints in the log
 
     @property
     def countersigned(self) -> bool:
         return bool(self.countersigned_by)
+
+    @property
+    def countersignatures_known(self) -> bool:
+        return self.countersigned_by is not None
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ class BundleSource:
             return CheckpointsShown(None, "This bundle carries no signed checkpoint.")
         return CheckpointsShown(CheckpointShown(
             signed.position, signed.events, signed.recorded_at, signed.key_id, signed.signed,
-            None, (), f"this bundle: {self.summary.checkpoint_note}"), "")
+            None, None, f"this bundle: {self.summary.checkpoint_note}"), "")
 
     def verify(self, progress: Progress | None = None) -> Verification:
         progress = progress or NoProgress()

@@ -93,7 +93,7 @@ def test_the_dashboard_shows_the_latest_checkpoint_who_signed_it_and_its_counter
     page = browser.get("/").text
     card = page[page.index('id="checkpoint"'):page.index("Last verify")]
     centre_id = key_id(public_text(centre.public_key()))
-    assert f"key <code>{centre_id}</code>" in card and "not countersigned" in card
+    assert f"key <code class=\"key\">{centre_id}</code>" in card and "not countersigned" in card
     assert "Matches the ledger's chain at its position. 1 checkpoint in" in card
     ledger.enrol(tampering.CTX, "L2", "E2", awarding_body="CG", qualification="600/1234/5",
                  title="Plumbing", start="2025-09-01", planned_end="2026-07-01")
@@ -102,7 +102,7 @@ def test_the_dashboard_shows_the_latest_checkpoint_who_signed_it_and_its_counter
     card = browser.get("/").text
     card = card[card.index('id="checkpoint"'):card.index("Last verify")]
     assert f"{latest.position:,} ({latest.events:,} events)" in card
-    assert f"by EQA key <code>{key_id(public_text(eqa.public_key()))}</code>" in card
+    assert f"by EQA key <code class=\"key\">{key_id(public_text(eqa.public_key()))}</code>" in card
     assert "2 checkpoints in" in card and latest.recorded_at[:16].replace("T", " ") in card
 
 
