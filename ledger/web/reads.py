@@ -10,6 +10,9 @@ timelines the way `ledger report` does and keeps the last few judgements (not th
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -79,10 +82,16 @@ class ReportReads(Protocol):
 
 class JudgedReads:
     """Reads answered by judging the source's timelines in the server (`shaping.Reports`):
-    the judgement is kept per judged-on date, as-at, awarding body and centre."""
+    the judgement is kept per judged-on date, as-at, awarding body and centre, and the last
+    few filtered and sorted selections of its rows (lists of the same row objects), so that
+    turning the pages of one selection sorts it once."""
 
-    def __init__(self, source: Source, book: RuleBook) -> None:
-        self.reports = Reports(source, book)
+    def __init__(self, source: Source, book: RuleBook, selections: int = 8,
+                 reports: Reports | None = None) -> None:
+        self.reports = reports or Reports(source, book)
+        self.selections = selections
+        self._selected: OrderedDict[tuple[Any, ...], tuple[Judged, list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def summary(self, options: Options) -> Summary:
         judged = self.reports.judged(options)
@@ -90,13 +99,38 @@ class JudgedReads:
 
     def late_rows(self, options: Options, paged: bool = True) -> RowsPage[RegistrationRow]:
         judged = self.reports.judged(options)
-        rows = filter_rows(judged.rows, options)
+        rows = self._selection(("late", *selection_key(options)), judged,
+                               lambda: filter_rows(judged.rows, options))
         return paged_rows(basis_of(judged), rows, options.page if paged else None)
 
     def findings(self, options: Options) -> RowsPage[Finding]:
         judged = self.reports.judged(options)
-        found = filter_findings(judged.findings, options)
+        found = self._selection(("findings", *selection_key(options)), judged,
+                                lambda: filter_findings(judged.findings, options))
         return paged_rows(basis_of(judged), found, options.page)
+
+    def _selection(self, key: tuple[Any, ...], judged: Judged,
+                   select: Callable[[], list[Any]]) -> list[Any]:
+        """The rows `select` picks from this judgement, kept until it is judged again."""
+        with self._lock:
+            kept = self._selected.get(key)
+            if kept is not None and kept[0] is judged:
+                self._selected.move_to_end(key)
+                return kept[1]
+        rows = select()
+        with self._lock:
+            self._selected[key] = (judged, rows)
+            self._selected.move_to_end(key)
+            while len(self._selected) > self.selections:
+                self._selected.popitem(last=False)
+        return rows
+
+
+def selection_key(options: Options) -> tuple[Any, ...]:
+    """Everything in the options but the page: what selects and orders the rows."""
+    return (options.on, options.as_at, options.awarding_body, options.centre, options.status,
+            options.severity, options.start_from, options.start_to, options.sort,
+            options.descending)
 
 
 def basis_of(judged: Judged) -> Basis:
