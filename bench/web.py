@@ -49,6 +49,7 @@ from bench.run import host_speed_us, work_folder, write_export  # noqa: E402
 
 PASSWORD = "bench-password-1"
 TARGETS = {"dashboard": 200.0, "late": 200.0, "learner": 100.0, "learner-eqa": 100.0}
+REPORT_PAGES = {"dashboard", "late"}
 ROLES = ("officer", "eqa")  # an officer's learner page records the view; an EQA's does not
 
 
@@ -131,9 +132,9 @@ def build(url: str, learners: int, folder: Path) -> None:
     app.close()
 
 
-def alone(app: Any, learners: int) -> dict[str, dict[str, float]]:
+def alone(app: Any, learners: int, judging: bool = True) -> dict[str, dict[str, float]]:
     """Each page type's reads through the web's seam, alone: median and p95 in ms (and the
-    first, cold read of the report pages, which judges)."""
+    first, cold read of the report pages, which judges; not `judging`: learner pages only)."""
     from datetime import date
 
     from ledger.rules.rulesets import load_rulebook
@@ -146,9 +147,10 @@ def alone(app: Any, learners: int) -> dict[str, dict[str, float]]:
     reads = report_reads(source, book)
     today = date.today()
     found: dict[str, dict[str, float]] = {}
-    for kind, read in (("dashboard", lambda: reads.summary(Options(on=today))),
-                       ("late", lambda: reads.late_rows(Options(on=today,
-                                                                page=random.randint(1, 20))))):
+    report_reads_timed = (("dashboard", lambda: reads.summary(Options(on=today))),
+                          ("late", lambda: reads.late_rows(Options(
+                              on=today, page=random.randint(1, 20)))))
+    for kind, read in report_reads_timed if judging else ():
         times = [timed(read) for _ in range(21)]
         found[kind] = summary_of(times[1:]) | {"cold_ms": times[0]}
 
@@ -221,7 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--ledger", type=Path, default=None,
                         help="A kept SQLite ledger of --learners learners to reuse.")
+    parser.add_argument("--pages", default=",".join(TARGETS),
+                        help="The page types to time, comma-separated (default: all). "
+                             "Without dashboard and late the server never judges the "
+                             "reports: the learner pages are timed without that load.")
     args = parser.parse_args(argv)
+    args.pages = [kind.strip() for kind in args.pages.split(",") if kind.strip()]
+    if not args.pages or set(args.pages) - set(TARGETS):
+        parser.error(f"--pages takes some of {', '.join(TARGETS)}")
     if args.learners < 1 or args.readers < 1 or args.seconds <= 0:
         parser.error("--learners, --readers and --seconds must be positive")
     print(f"host: sum(range(1000)) in {host_speed_us():.1f} µs", file=sys.stderr)
@@ -243,7 +252,7 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> int:
     app = LedgerApp(url)
     for role in ROLES:
         add_user(app.engine, f"bench-{role}", role, PASSWORD)
-    quiet = alone(app, args.learners)
+    quiet = alone(app, args.learners, judging=bool(REPORT_PAGES & set(args.pages)))
     app.close()
     context = multiprocessing.get_context("spawn")
     ready, measuring, stop = context.Event(), context.Event(), context.Event()
@@ -254,10 +263,11 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> int:
     server.start()
     ready.wait(600)
     base = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    warm_up(base)
-    print(f"warm-up: the server's first dashboard and late page took "
-          f"{time.perf_counter() - started:.1f} s (not counted below)")
+    if REPORT_PAGES & set(args.pages):
+        started = time.perf_counter()
+        warm_up(base)
+        print(f"warm-up: the server's first dashboard and late page took "
+              f"{time.perf_counter() - started:.1f} s (not counted below)")
     extra = folder / "web-writer.csv"
     # new learners on every run, so the import writes even into a kept ledger
     write_export(extra, 2_000, prefix=f"W{int(time.time()) % 1_000_000:06d}", seed=7)
@@ -267,7 +277,7 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> int:
                               stderr=subprocess.PIPE)
     try:
         # readers in processes of their own, as browsers are
-        kinds = list(TARGETS)  # as many readers of each page type
+        kinds = args.pages  # as many readers of each page type
         with context.Pool(args.readers) as pool:
             failures = pool.starmap(read_for, [
                 (base, args.learners, args.seconds, kinds[number % len(kinds)])
@@ -283,17 +293,18 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> int:
     state = "finished during the run" if written is not None else "still writing at the end"
     print(f"loaded: {args.readers} readers for {args.seconds:.0f} s while an import of 2,000 "
           f"learners wrote ({state}); {len(errors)} failed requests")
-    return report(served, quiet)
+    return report(served, quiet, args.pages)
 
 
 def verdict(times: list[float], met: bool) -> str:
     return "NOT MEASURED (no requests)" if not times else "met" if met else "NOT MET"
 
 
-def report(served: dict[str, Any], quiet: dict[str, dict[str, float]]) -> int:
+def report(served: dict[str, Any], quiet: dict[str, dict[str, float]], pages: list[str]) -> int:
     """One line per page type: loaded figures, target, and the same reads alone."""
     ok = True
-    for kind, target in TARGETS.items():
+    for kind in pages:
+        target = TARGETS[kind]
         times = served["times"][kind]
         p95 = percentile(times, 0.95)
         met = bool(times) and p95 < target
