@@ -32,6 +32,9 @@ from projections.late_registrations import RegistrationRow
 from projections.maladministration import Finding
 
 Row = TypeVar("Row")
+# judgements kept (each holds every row and finding of its selection: at 100,000 learners
+# tens of MB each); the timelines they were judged from are never kept
+KEPT_JUDGEMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class JudgedReads:
 
     def __init__(self, source: Source, book: RuleBook, selections: int = 8,
                  reports: Reports | None = None) -> None:
-        self.reports = reports or Reports(source, book)
+        self.reports = reports or Reports(source, book, keep=KEPT_JUDGEMENTS)
         self.selections = selections
         self._selected: OrderedDict[tuple[Any, ...], tuple[Judged, list[Any]]] = OrderedDict()
         self._lock = threading.Lock()

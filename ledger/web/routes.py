@@ -244,12 +244,22 @@ def _clause_text(book: RuleBook, found: Any) -> str:
 
 @page
 async def learner_page(request: Request, user: User) -> Response:
-    return await run_in_threadpool(_learner_page, request, user, False)
+    return await run_in_threadpool(_one_learner, request, user, False)
 
 
 @page
 async def replay_page(request: Request, user: User) -> Response:
-    return await run_in_threadpool(_learner_page, request, user, True)
+    return await run_in_threadpool(_one_learner, request, user, True)
+
+
+def _one_learner(request: Request, user: User, replaying: bool) -> Response:
+    """A learner's page, after which the server keeps none of the keys it opened."""
+    try:
+        return _learner_page(request, user, replaying)
+    finally:
+        source = state(request).source
+        if isinstance(source, LedgerSource):
+            source.forget_keys()
 
 
 def _learner_page(request: Request, user: User, replaying: bool) -> Response:

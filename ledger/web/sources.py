@@ -144,6 +144,13 @@ class LedgerSource:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def forget_keys(self) -> None:
+        """Drop every learner key the app holds: a server keeps none between pages. (The key
+        store reads every key row at once after a few learners, right for a command that
+        reads many, but in a server that has shown a few learner pages it held 100,000
+        learners' keys: about 300 MB, and every key in memory.)"""
+        self.app.keys.forget_all()
+
     def verify(self, progress: Progress | None = None) -> Verification:
         return verify_ledger(self.app, page=self.verify_page, progress=progress)
 

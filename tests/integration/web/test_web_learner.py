@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from ledger.demo import write_demo_files
 from ledger.imports.runner import ImportOptions, import_csv
+from ledger.privacy.keys import KEYS_TABLE, PRELOAD_AFTER
 from ledger.reporting.reports import current_timelines, timelines_as_at
 from ledger.rules.rulesets import load_rulebook
 from ledger.storage.persistence import EVENTS_TABLE
@@ -135,3 +136,19 @@ def test_the_learner_page_reads_only_that_learner_whatever_the_number_of_learner
         assert re.search(rf"WHERE {EVENTS_TABLE}\.originator_id = ", statement) or re.search(
             r"WHERE .*originator_id = ", statement), f"a read of events by more than one " \
                                                      f"learner: {statement}"
+
+
+@pytest.mark.parametrize("role", ["officer", "eqa"])
+def test_the_server_never_reads_every_learners_key_however_many_pages_it_shows(
+        make_app: Any, role: str) -> None:
+    app = make_app()
+    add_learners(app, 1, PRELOAD_AFTER + 5)
+    browser = client(app)
+    log_in(browser, user_name(app, role))
+    with statements(app) as seen:
+        for number in range(1, PRELOAD_AFTER + 6):
+            assert browser.get(f"/learners/L{number}").status_code == 200
+    key_reads = [s for s in seen if s.startswith("SELECT") and f"FROM {KEYS_TABLE}" in s]
+    assert key_reads, "no learner key was read"
+    every_key = [s for s in key_reads if "WHERE" not in s]
+    assert every_key == [], "a learner page read every learner's key"
