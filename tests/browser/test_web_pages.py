@@ -164,6 +164,7 @@ def test_verify_shows_positions_checked_of_the_total_while_it_runs(
                                 r"in [\d.]+ s", status.inner_text())
             assert page.locator("#verify-progress").get_attribute("value") == "25"
             screenshot(page, "officer-verify-running")
+            assert serious_violations(page) == []
             source.release.set()
             page.wait_for_selector(".result.ok", timeout=30_000)
             assert f"up to position {head:,}, in" in page.locator("#verify").inner_text()
@@ -219,12 +220,17 @@ def test_main_pages_have_no_serious_accessibility_violations(
     source = AXE.read_text(encoding="utf-8")
     for path in (*MAIN_PAGES, "/login"):
         page.goto(f"{server.url}{path}")
-        page.evaluate(source)
-        found = page.evaluate(
-            "async () => (await axe.run(document)).violations"
-            ".filter(v => ['serious', 'critical'].includes(v.impact))"
-            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+        found = serious_violations(page, source)
         assert found == [], f"{path}: {found}"
+
+
+def serious_violations(page: Any, source: str | None = None) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.evaluate(source or AXE.read_text(encoding="utf-8"))
+    return list(page.evaluate(
+        "async () => (await axe.run(document)).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"))
 
 
 def test_a_bundle_is_browsable_without_a_login_or_personal_data(
