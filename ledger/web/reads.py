@@ -137,6 +137,7 @@ def selection_key(options: Options) -> tuple[Any, ...]:
 
 
 def basis_of(judged: Judged) -> Basis:
+    """What a judgement was judged from and on, as the pages print it."""
     return Basis(judged.digest, judged.position, judged.on, judged.as_at,
                  tuple(judged.centres), len(judged.unjudged))
 
