@@ -26,24 +26,22 @@ from starlette.templating import Jinja2Templates
 
 from aggregates.errors import InvalidValue, LedgerError, UnknownEvent, UnknownLearner
 from aggregates.learner import Context
-from aggregates.values import parse_centre, parse_reference, parse_timestamp
+from aggregates.values import parse_centre, parse_date, parse_reference, parse_timestamp
 from ledger.privacy.sealing import holds_encrypted
 from ledger.rules.rulesets import SEVERITIES, RuleBook
 from ledger.web.charts import bar_chart, month_label
+from ledger.web.reads import ReportReads, report_reads
 from ledger.web.security import RateLimit, SecurityHeaders, csrf_ok, csrf_token
 from ledger.web.shaping import (
     LATE_SORTS,
     Options,
-    Reports,
     age_band,
-    filter_findings,
-    filter_rows,
+    judge_learner,
     months,
-    page_of,
     replay_steps,
     trail,
 )
-from ledger.web.sources import BundleSource, LedgerSource, Source
+from ledger.web.sources import BundleSource, CheckpointsShown, LedgerSource, Source
 from ledger.web.users import User, authenticate
 from ledger.web.verifying import VerifyJob, VerifyState
 from projections.late_registrations import LATE_COLUMNS, STATUSES
@@ -60,7 +58,8 @@ class WebState:
     """Everything the pages share: where they read, the reports, the verify job."""
 
     source: Source
-    reports: Reports
+    reads: ReportReads  # every report read of the pages
+    book: RuleBook
     verify: VerifyJob
     limit: RateLimit
     bundle_user: User | None = None  # a bundle needs no login: it holds no personal data
@@ -160,33 +159,41 @@ async def logout(request: Request) -> Response:
 @page
 async def dashboard_page(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
-    judged = await _judged(request, options)
-    summary = judged.summary()
+    read = await run_in_threadpool(state(request).reads.summary, options)
+    summary = read.counts
     span = months(summary["late"], summary["overdue"], summary["findings"])
     late_chart = bar_chart("Late and overdue registrations by month of deadline", span, [
         ("late", "late", summary["late"]), ("overdue", "overdue", summary["overdue"])])
     findings_chart = bar_chart("Findings by month", span, [
         ("findings", "finding", summary["findings"])])
-    return render(request, "dashboard.html", user, options=options, judged=judged,
+    checkpoints = await run_in_threadpool(_checkpoints, state(request).source)
+    return render(request, "dashboard.html", user, options=options, judged=read.basis,
                   summary=summary, late_chart=late_chart, findings_chart=findings_chart,
-                  verify=state(request).verify.state)
+                  verify=state(request).verify.state, checkpoints=checkpoints)
+
+
+def _checkpoints(source: Source) -> CheckpointsShown:
+    """The latest checkpoint, or, when the log cannot be read, why (shown, not hidden)."""
+    try:
+        return source.checkpoints()
+    except LedgerError as error:
+        return CheckpointsShown(None, f"The checkpoint log cannot be read: {error}")
 
 
 @page
 async def late_page(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
-    judged = await _judged(request, options)
-    rows = filter_rows(judged.rows, options)
-    shown, pages = page_of(rows, options.page)
-    return render(request, "late.html", user, options=options, judged=judged, rows=shown,
-                  total=len(rows), pages=pages, sorts=LATE_SORTS)
+    read = await run_in_threadpool(state(request).reads.late_rows, options)
+    return render(request, "late.html", user, options=options, judged=read.basis,
+                  rows=read.rows, total=read.total, pages=read.pages, sorts=LATE_SORTS)
 
 
 @page
 async def late_download(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
-    judged = await _judged(request, options)
-    rows = [row.as_row() for row in filter_rows(judged.rows, options)]
+    read = await run_in_threadpool(state(request).reads.late_rows, options, False)
+    judged = read.basis
+    rows = [row.as_row() for row in read.rows]
     fmt = request.path_params["fmt"]
     stamp = f"late-registrations-{options.on.isoformat()}"
     if fmt == "json":
@@ -212,17 +219,11 @@ async def late_download(request: Request, user: User) -> Response:
 @page
 async def findings_page(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
-    judged = await _judged(request, options)
-    found = filter_findings(judged.findings, options)
-    shown, pages = page_of(found, options.page)
-    book: RuleBook = state(request).reports.book
-    return render(request, "findings.html", user, options=options, judged=judged,
-                  findings=shown, total=len(found), pages=pages,
+    read = await run_in_threadpool(state(request).reads.findings, options)
+    book = state(request).book
+    return render(request, "findings.html", user, options=options, judged=read.basis,
+                  findings=read.rows, total=read.total, pages=read.pages,
                   clause_text=lambda f: _clause_text(book, f))
-
-
-async def _judged(request: Request, options: Options) -> Any:
-    return await run_in_threadpool(state(request).reports.judged, options)
 
 
 def _clause_text(book: RuleBook, found: Any) -> str:
@@ -243,12 +244,22 @@ def _clause_text(book: RuleBook, found: Any) -> str:
 
 @page
 async def learner_page(request: Request, user: User) -> Response:
-    return await run_in_threadpool(_learner_page, request, user, False)
+    return await run_in_threadpool(_one_learner, request, user, False)
 
 
 @page
 async def replay_page(request: Request, user: User) -> Response:
-    return await run_in_threadpool(_learner_page, request, user, True)
+    return await run_in_threadpool(_one_learner, request, user, True)
+
+
+def _one_learner(request: Request, user: User, replaying: bool) -> Response:
+    """A learner's page, after which the server keeps none of the keys it opened."""
+    try:
+        return _learner_page(request, user, replaying)
+    finally:
+        source = state(request).source
+        if isinstance(source, LedgerSource):
+            source.forget_keys()
 
 
 def _learner_page(request: Request, user: User, replaying: bool) -> Response:
@@ -257,8 +268,10 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     query = request.query_params
     centre = parse_centre(query["centre"]) if query.get("centre") else None
     as_at = parse_timestamp(query["as_at"], "as_at") if query.get("as_at") else None
+    on = parse_date(query["on"], "on") if query.get("on") else date.today()
     personal = user.sees_personal_data and web.source.personal_data
     centre, events = web.source.learner_events(reference, centre, personal)
+    judged = judge_learner(events, web.book, on, as_at)  # this learner alone, whatever N is
     rows = trail(events, as_at, web.source.stamps([position for position, _ in events]))
     steps = replay_steps(events, as_at)
     status = steps[-1]["state"] if steps else summarise(new_timeline(""))
@@ -274,7 +287,7 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     context: dict[str, Any] = {
         "reference": reference, "centre": centre, "as_at": as_at, "rows": rows,
         "now": status, "details": details, "age_band": band, "personal": personal,
-        "steps": steps,
+        "steps": steps, "judged": judged,
     }
     if replaying:
         step_text = query.get("step") or str(len(steps))
@@ -365,7 +378,7 @@ def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
                secure_cookies: bool = True, record_views: bool = True) -> Starlette:
     """The web app over a source: a live ledger (login needed) or a verified bundle."""
     is_bundle = not isinstance(source, LedgerSource)
-    web = WebState(source, Reports(source, book), VerifyJob(source), RateLimit(),
+    web = WebState(source, report_reads(source, book), book, VerifyJob(source), RateLimit(),
                    User("bundle", "eqa") if is_bundle else None, record_views)
     routes = [
         Route("/", dashboard_page),

@@ -291,6 +291,40 @@ def trail(events: list[tuple[int, Any]], as_at: datetime | None,
     return rows
 
 
+@dataclass(frozen=True)
+class LearnerJudged:
+    """One learner's enrolments and findings judged on a date from their own events alone,
+    as the ledger knew them (as at): the rows and findings the reports hold for them."""
+
+    on: date
+    rows: list[RegistrationRow]
+    unjudged: list[Any]
+    findings: list[Finding]
+
+
+def judge_learner(events: list[tuple[int, Any]], book: RuleBook, on: date,
+                  as_at: datetime | None = None) -> LearnerJudged:
+    """The learner's late registrations and findings from their events only (recorded up to
+    `as_at`): what the reports over every learner say of them, without reading the others.
+    Centre-wide findings (a pattern of late registrations across learners) are not judged
+    here: one learner cannot show them."""
+    timeline = learner_timeline(events, as_at)
+    rows, unjudged = late_registrations([timeline], book, on)
+    findings = [found for found in maladministration([timeline], book, on)
+                if found.learner is not None]
+    return LearnerJudged(on, rows, unjudged, findings)
+
+
+def learner_timeline(events: list[tuple[int, Any]], as_at: datetime | None = None,
+                     ) -> dict[str, Any]:
+    """The report timeline of one learner, folded from their events recorded up to `as_at`."""
+    timeline = new_timeline(str(events[0][1].originator_id)) if events else new_timeline("")
+    for position, event in events:
+        if as_at is None or event.timestamp <= as_at:
+            apply_event(timeline, position, event)
+    return timeline
+
+
 def replay_steps(events: list[tuple[int, Any]], as_at: datetime | None = None,
                  ) -> list[dict[str, Any]]:
     """The learner's events in recorded order with their state just after each."""

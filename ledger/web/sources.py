@@ -15,9 +15,17 @@ from sqlalchemy import select
 from aggregates.errors import UnknownLearner
 from aggregates.learner import learner_id
 from ledger.app import LedgerApp
+from ledger.bulk.progress import NoProgress, Progress
 from ledger.integrity.bundle import verify_bundle
 from ledger.integrity.chain import Digest
+from ledger.integrity.checkpoints import (
+    Checkpoint,
+    Countersignature,
+    latest_checkpoint,
+    read_log,
+)
 from ledger.integrity.stamps import stamps_of
+from ledger.integrity.verify import PAGE_SIZE as VERIFY_PAGE
 from ledger.integrity.verify import Verification, digest_at, verify_ledger
 from ledger.privacy.sealing import SealingMapper
 from ledger.reporting.plain_events import entries_of_rows
@@ -38,6 +46,38 @@ class Snapshot:
     position: int
 
 
+@dataclass(frozen=True)
+class CheckpointShown:
+    """The latest signed checkpoint as the dashboard shows it: where, when, by which key,
+    whether it still holds against the ledger, and which EQA keys countersigned it."""
+
+    position: int
+    events: int
+    recorded_at: str
+    signed_by: str  # the centre key's id
+    signature_holds: bool
+    holds: bool | None  # the chain entry at its position is the signed one (None: not known)
+    countersigned_by: tuple[str, ...] | None  # EQA key ids (None: not known here)
+    where: str  # the log (or the bundle) it was read from
+    checkpoints: int = 1  # checkpoints in the log
+
+    @property
+    def countersigned(self) -> bool:
+        return bool(self.countersigned_by)
+
+    @property
+    def countersignatures_known(self) -> bool:
+        return self.countersigned_by is not None
+
+
+@dataclass(frozen=True)
+class CheckpointsShown:
+    """What the dashboard says about checkpoints: the latest, or why there is none."""
+
+    latest: CheckpointShown | None
+    note: str
+
+
 class Source(Protocol):
     """What the web pages read; both sources answer the same questions."""
 
@@ -51,6 +91,10 @@ class Source(Protocol):
 
     def head(self) -> int: ...
 
+    def checkpoints(self) -> CheckpointsShown:
+        """The latest signed checkpoint (read from the log: no chain check)."""
+        ...
+
     def stamps(self, positions: list[int]) -> dict[int, Any]:
         """Who recorded each event and when, as the chain stamped them (none: unstamped)."""
         ...
@@ -61,8 +105,9 @@ class LedgerSource:
 
     personal_data = True
 
-    def __init__(self, app: LedgerApp) -> None:
+    def __init__(self, app: LedgerApp, verify_page: int = VERIFY_PAGE) -> None:
         self.app = app
+        self.verify_page = verify_page  # positions per read of the chain check (and report)
         self.label = app.engine.url.render_as_string(hide_password=True)
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
@@ -99,8 +144,39 @@ class LedgerSource:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
-    def verify(self) -> Verification:
-        return verify_ledger(self.app)
+    def forget_keys(self) -> None:
+        """Drop every learner key the app holds: a server keeps none between pages. (The key
+        store reads every key row at once after a few learners, right for a command that
+        reads many, but in a server that has shown a few learner pages it held 100,000
+        learners' keys: about 300 MB, and every key in memory.)"""
+        self.app.keys.forget_all()
+
+    def verify(self, progress: Progress | None = None) -> Verification:
+        return verify_ledger(self.app, page=self.verify_page, progress=progress)
+
+    def checkpoints(self) -> CheckpointsShown:
+        """The log's latest checkpoint, its signature and countersignatures checked and its
+        hash compared with the chain entry at its position (one query); CheckpointBroken
+        when the log cannot be read."""
+        path = self.app.checkpoints.log
+        if path is None:
+            return CheckpointsShown(None, "No checkpoint log is configured for this ledger "
+                                          "(LEDGER_CHECKPOINT_LOG).")
+        entries = read_log(path)
+        latest = latest_checkpoint(entries)
+        if latest is None:
+            return CheckpointsShown(None, f"No checkpoint in {path} yet (`ledger checkpoint`).")
+        entry = digest_at(self.app, latest.position)
+        holds = (entry.position, entry.hash, entry.events) == (
+            latest.position, latest.hash, latest.events)
+        witnesses = tuple(dict.fromkeys(
+            item.key_id for _, item in entries
+            if isinstance(item, Countersignature) and item.checkpoint == latest.fingerprint
+            and item.holds_for(latest)))
+        count = sum(1 for _, item in entries if isinstance(item, Checkpoint))
+        return CheckpointsShown(CheckpointShown(
+            latest.position, latest.events, latest.recorded_at, latest.key_id, latest.signed,
+            holds, witnesses, str(path), count), "")
 
 
 class BundleSource:
@@ -164,8 +240,20 @@ class BundleSource:
                 (Path(folder) / name).write_text(text, encoding="utf-8")
             return load_rulebook(folder, nation)
 
-    def verify(self) -> Verification:
+    def checkpoints(self) -> CheckpointsShown:
+        """The checkpoint the bundle carries (checked as the bundle was opened)."""
+        signed = self.summary.checkpoint
+        if signed is None:
+            return CheckpointsShown(None, "This bundle carries no signed checkpoint.")
+        return CheckpointsShown(CheckpointShown(
+            signed.position, signed.events, signed.recorded_at, signed.key_id, signed.signed,
+            None, None, f"this bundle: {self.summary.checkpoint_note}"), "")
+
+    def verify(self, progress: Progress | None = None) -> Verification:
+        progress = progress or NoProgress()
+        progress.start("Verifying", self.head())
         summary = verify_bundle(self.path)
+        progress.update(summary.digest.position, summary.events)
         return Verification(summary.events, summary.digest)
 
 

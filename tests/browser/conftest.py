@@ -76,6 +76,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         values = dict(zip(columns, line.split(","), strict=False))
         names[values["learner"]] = (values["given_name"], values["family_name"])
         centre = centre or values.get("centre")
+    centre_key, eqa_key = folder / "centre.pem", folder / "eqa.pem"
+    for key in (centre_key, eqa_key):
+        run_ledger(db, "keygen", "--signing", "--file", str(key))
+    run_ledger(db, "checkpoint", "--signing-key", str(centre_key))  # beside demo.db
+    run_ledger(db, "checkpoint", "--countersign", str(eqa_key))
     bundle = folder / "centre.bundle"
     run_ledger(db, "export", "--centre", str(centre), str(bundle))
     tampered = folder / "tampered.bundle"
@@ -159,18 +164,25 @@ def page(browser_context: Any) -> Iterator[Any]:
 def login(page: Any, server: Served) -> Callable[[str], Any]:
     """Log the page in as the demo's user of a role; returns the page on the dashboard."""
 
-    def log_in(role: str) -> Any:
-        page.goto(f"{server.url}/login")
-        page.fill("#name", f"web-{role}")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
-        return page
+    return lambda role: log_in(page, server, role)
 
-    return log_in
+
+def log_in(page: Any, served: Served, role: str) -> Any:
+    """Log the page in to a served app as the demo's user of a role (on the dashboard)."""
+    page.goto(f"{served.url}/login")
+    page.fill("#name", f"web-{role}")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served.url}/")
+    return page
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Keep a full-page screenshot under test-artifacts/ to look at."""
+    """Keep full-page screenshots under test-artifacts/ to look at: at 1280 px wide, and at
+    a narrow 800 px (`NAME-800.png`)."""
     ARTIFACTS.mkdir(exist_ok=True)
+    size = page.viewport_size
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / f"{name}-800.png"), full_page=True)
+    page.set_viewport_size(size)

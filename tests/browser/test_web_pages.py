@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Served, screenshot
+from tests.browser.conftest import Served, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -138,6 +138,56 @@ def test_verify_runs_in_the_background_and_shows_its_result(login: Any, server: 
     screenshot(page, "officer-verify")
 
 
+def test_verify_shows_positions_checked_of_the_total_while_it_runs(
+        page: Any, demo: dict[str, Any]) -> None:
+    from ledger.app import LedgerApp
+    from ledger.rules.rulesets import load_rulebook
+    from ledger.web.routes import create_app
+    from tests.integration.web.held import HeldSource
+
+    app = LedgerApp(demo["db"])
+    source = HeldSource(app, page=25)
+    try:
+        with Served(create_app(source, load_rulebook(), secure_cookies=False)) as served:
+            log_in(page, served, "officer")
+            page.goto(f"{served.url}/verify")
+            page.click("form[action='/verify'] button")
+            assert source.paused.wait(30)
+            head = source.head()
+            status = page.locator("#verify-status")
+            status.wait_for()
+            # the page polls the job: it shows the first page of positions checked
+            page.wait_for_function(
+                "() => document.getElementById('verify-checked').textContent === '25'",
+                timeout=10_000)
+            assert re.fullmatch(rf"Checked 25 of {head:,} positions \({25 * 100 // head}%\) "
+                                r"in [\d.]+ s", status.inner_text())
+            assert page.locator("#verify-progress").get_attribute("value") == "25"
+            screenshot(page, "officer-verify-running")
+            assert serious_violations(page) == []
+            source.release.set()
+            page.wait_for_selector(".result.ok", timeout=30_000)
+            assert f"up to position {head:,}, in" in page.locator("#verify").inner_text()
+    finally:
+        source.release.set()
+        app.close()
+
+
+def test_the_dashboard_shows_the_latest_checkpoint_beside_the_digest_and_the_last_verify(
+        login: Any, server: Served) -> None:
+    page = login("eqa")
+    card = page.locator("#checkpoint")
+    text = card.inner_text()
+    assert "Latest checkpoint" in text and "countersigned" in text
+    assert re.search(r"position\s+[\d,]+ \([\d,]+ events\)", text)
+    assert re.search(r"signed by\s+key \S+", text)
+    assert card.locator(".badge.ok").inner_text() == "yes"  # countersigned by the EQA
+    assert "Matches the ledger's chain at its position" in text
+    assert page.locator("h2", has_text="Ledger digest").is_visible()
+    assert page.locator("h2", has_text="Last verify").is_visible()
+    screenshot(page, "eqa-dashboard")
+
+
 def test_an_unknown_learner_is_a_404_and_a_malformed_date_a_400(
         login: Any, server: Served) -> None:
     page = login("officer")
@@ -170,12 +220,17 @@ def test_main_pages_have_no_serious_accessibility_violations(
     source = AXE.read_text(encoding="utf-8")
     for path in (*MAIN_PAGES, "/login"):
         page.goto(f"{server.url}{path}")
-        page.evaluate(source)
-        found = page.evaluate(
-            "async () => (await axe.run(document)).violations"
-            ".filter(v => ['serious', 'critical'].includes(v.impact))"
-            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+        found = serious_violations(page, source)
         assert found == [], f"{path}: {found}"
+
+
+def serious_violations(page: Any, source: str | None = None) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.evaluate(source or AXE.read_text(encoding="utf-8"))
+    return list(page.evaluate(
+        "async () => (await axe.run(document)).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"))
 
 
 def test_a_bundle_is_browsable_without_a_login_or_personal_data(

@@ -1,0 +1,61 @@
+"""The web's one seam for report reads (`reads.JudgedReads`) on SQLite and PostgreSQL: pages
+of a selection make up the whole of it, in order, and a kept selection never outlives the
+judgement it was taken from."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from ledger.rules.rulesets import load_rulebook
+from ledger.web.reads import JudgedReads
+from ledger.web.shaping import PAGE_SIZE, Options, Reports
+from ledger.web.sources import LedgerSource
+from tests.integration.integrity.tampering import CTX
+
+ON = date(2026, 11, 30)
+
+
+def enrol_learners(app: Any, first: int, count: int) -> None:
+    for number in range(first, first + count):
+        reference = f"L{number:03d}"
+        app.add_learner(CTX, "C1", reference, given_name="Ann", family_name="Lee",
+                        date_of_birth="2000-01-01", gender="2")
+        app.enrol(CTX, reference, "E1", awarding_body="IMI", qualification="603/1234/5",
+                  title="Diploma", start=f"2026-0{1 + number % 8}-01", planned_end="2027-01-29")
+
+
+def reads_over(app: Any) -> JudgedReads:
+    source = LedgerSource(app)
+    book = load_rulebook()
+    return JudgedReads(source, book, reports=Reports(source, book, fresh=0.0))
+
+
+def test_the_pages_of_a_selection_are_the_whole_selection_in_its_order(make_app: Any) -> None:
+    app = make_app()
+    enrol_learners(app, 1, PAGE_SIZE + 7)
+    reads = reads_over(app)
+    options = Options(on=ON, sort="programme_start", descending=True)
+    whole = reads.late_rows(options, paged=False)
+    first, second = (reads.late_rows(Options(on=ON, sort="programme_start", descending=True,
+                                             page=page)) for page in (1, 2))
+    assert whole.total == first.total == PAGE_SIZE + 7 and first.pages == 2
+    assert first.rows + second.rows == whole.rows
+    starts = [row.programme_start for row in whole.rows]
+    assert starts == sorted(starts, reverse=True)
+
+
+def test_a_kept_selection_is_taken_again_once_the_ledger_is_judged_again(make_app: Any) -> None:
+    app = make_app()
+    enrol_learners(app, 1, 2)
+    reads = reads_over(app)
+    options = Options(on=ON)
+    assert reads.late_rows(options).total == 2
+    enrol_learners(app, 3, 1)
+    deadline = time.monotonic() + 30
+    while reads.late_rows(options).total == 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # served from the last judgement while the next one is made
+    read = reads.late_rows(options)
+    assert read.total == 3 and [row.learner for row in read.rows].count("L003") == 1
+    assert reads.summary(options).counts["statuses"].total() == 3
