@@ -33,16 +33,19 @@ from ledger.reporting.reports import (
     catch_up,
     fold,
     last_position,
+    latest_by_bucket,
     learner_entries,
     learners_of,
+    merge_moments,
     timeline_row,
 )
 from ledger.storage.persistence import checkpoint
 from projections.timeline import Entry, Timeline
 
 Window = tuple[int, int]
-# a window's timeline rows, the learners among them with a row stored already, and its events
-Folded = tuple[list[dict[str, Any]], list[str], int]
+# a window's timeline rows, the learners among them with a row stored already, its events,
+# and the latest recorded time of its events by bucket of positions
+Folded = tuple[list[dict[str, Any]], list[str], int, dict[int, int]]
 
 
 class RebuildWorkerFailed(WorkerFailed):
@@ -97,11 +100,14 @@ def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[
             folded = [_receive(pipe) for pipe in pipes]
             if index + 1 < len(windows):
                 _send(pipes, windows[index + 1])
-            rows = [row for part, _, _ in folded for row in part]
-            stored = [learner for _, part, _ in folded for learner in part]
-            if not view.replace(rows, Tracking(app.name, upto), after, stored):
+            rows = [row for part, _, _, _ in folded for row in part]
+            stored = [learner for _, part, _, _ in folded for learner in part]
+            moments: dict[int, int] = {}
+            for *_, part_moments in folded:
+                merge_moments(moments, part_moments)
+            if not view.replace(rows, Tracking(app.name, upto), after, stored, moments):
                 return written
-            written += sum(events for _, _, events in folded)
+            written += sum(events for _, _, events, _ in folded)
             progress.update(upto, written)
             bulk.step()
     return written
@@ -166,7 +172,7 @@ def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], windo
                             if learner not in previous and learner in older]))
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
-    return timelines, (rows, list(known), len(entries))
+    return timelines, (rows, list(known), len(entries), latest_by_bucket(entries))
 
 
 def begun_before(entries: list[Entry]) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -56,6 +57,10 @@ from projections.timeline import (
 
 TIMELINES_TABLE = "ledger_report_timelines"
 TRACKING_TABLE = "ledger_reports_tracking"
+MOMENTS_TABLE = "ledger_report_moments"
+# Positions a row of the moments table sums up: the latest recorded time of the learner
+# events in positions [bucket * MOMENT_BUCKET, (bucket + 1) * MOMENT_BUCKET)
+MOMENT_BUCKET = 1_000
 PAGE_SIZE = 500
 LOAD_CHUNK = 900
 ADVISORY_LOCK = 8150003
@@ -102,7 +107,15 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         )
         sqlalchemy_event.listen(self.timelines, "after_create", LZ4_TIMELINES.execute_if(
             callable_=_has_lz4))
-        self.tables.append(self.timelines)
+        # the latest recorded time (microseconds since the epoch, UTC) among the learner
+        # events of each bucket of positions folded: `--as-at` reads only the buckets
+        # recorded after its moment (ledger.reporting.as_at)
+        self.moments = Table(
+            MOMENTS_TABLE, MetaData(schema=schema_name),
+            Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+            Column("latest", BigInteger, nullable=False),
+        )
+        self.tables.extend([self.timelines, self.moments])
 
     def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:
         """Fold new learner events into the timelines; returns how many were new.
@@ -123,22 +136,27 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             timelines = fold(stored, fresh)
             self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)],
                         list(stored))
+            self._note_moments(session, latest_by_bucket(fresh))
             self._insert_tracking(session, tracking)
             return len(fresh)
 
     def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
-                stored: list[str] | None = None) -> bool:
+                stored: list[str] | None = None,
+                moments: dict[int, int] | None = None) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
         that state); False, writing nothing, when another process has moved them since.
         `stored`: the learners among the rows that have a row already, when known.
+        `moments`: the latest recorded time of the folded events by bucket of positions
+        (`latest_by_bucket`).
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
             if (self._max_tracking(session, tracking.application_name) or 0) != after:
                 return False
             self._write(session, rows, stored)
+            self._note_moments(session, moments or {})
             self._insert_tracking(session, tracking)
             return True
 
@@ -153,6 +171,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             self._lock(session)
             with deletes_without_zeroing(session):
                 session.execute(delete(self.timelines))
+                session.execute(delete(self.moments))
             session.execute(delete(self.tracking_table).where(
                 self.tracking_table.c.application_name == application_name))
 
@@ -164,6 +183,38 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         with self.transaction(commit=False) as session:
             found = [orjson.loads(value) for (value,) in session.execute(query)]
         yield from found
+
+    def learners(self, centre: str) -> list[tuple[str, str]]:
+        """The learners (id, reference) of a centre with a timeline, in id order."""
+        query = (select(self.timelines.c.learner_id, self.timelines.c.reference)
+                 .where(self.timelines.c.centre == centre)
+                 .order_by(self.timelines.c.learner_id))
+        with self.transaction(commit=False) as session:
+            return [(learner, reference) for learner, reference in session.execute(query)]
+
+    def buckets_after(self, latest: int) -> list[int]:
+        """The buckets of positions folded that hold a learner event recorded after `latest`
+        (microseconds since the epoch), in order."""
+        query = (select(self.moments.c.bucket).where(self.moments.c.latest > latest)
+                 .order_by(self.moments.c.bucket))
+        with self.transaction(commit=False) as session:
+            return [int(bucket) for (bucket,) in session.execute(query)]
+
+    def _note_moments(self, session: Session, moments: dict[int, int]) -> None:
+        """Raise each bucket's latest recorded time to the one given (a bucket's events can
+        be folded in several batches)."""
+        if not moments:
+            return
+        values = [{"bucket": bucket, "latest": latest}
+                  for bucket, latest in sorted(moments.items())]
+        if session.get_bind().dialect.name == "postgresql":
+            upsert = postgresql_insert(self.moments)
+            higher = func.greatest(self.moments.c.latest, upsert.excluded.latest)
+        else:
+            upsert = sqlite_insert(self.moments)  # type: ignore[assignment]
+            higher = func.max(self.moments.c.latest, upsert.excluded.latest)
+        session.execute(upsert.on_conflict_do_update(index_elements=["bucket"],
+                                                     set_={"latest": higher}), values)
 
     def _load(self, session: Session, ids: list[str]) -> dict[str, Timeline]:
         """The stored timelines of these learners, read in chunks (older SQLite builds take
@@ -263,6 +314,41 @@ def fold(timelines: dict[str, Timeline], entries: list[Entry]) -> dict[str, Time
     return touched
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def microseconds(moment: datetime) -> int:
+    """A recorded time as microseconds since the epoch (UTC): exact, and in the order of the
+    moments whatever their time zones."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def recorded_at(entry: Entry) -> datetime:
+    """When the event was recorded: the library's timestamp, the time `--as-at` reads."""
+    return datetime.fromisoformat(entry.state["timestamp"])
+
+
+def latest_by_bucket(entries: Iterable[Entry]) -> dict[int, int]:
+    """The latest recorded time (microseconds since the epoch) among the events of each
+    bucket of MOMENT_BUCKET positions."""
+    latest: dict[int, int] = {}
+    for entry in entries:
+        bucket = entry.position // MOMENT_BUCKET
+        value = microseconds(recorded_at(entry))
+        if value > latest.get(bucket, -1):
+            latest[bucket] = value
+    return latest
+
+
+def merge_moments(target: dict[int, int], more: dict[int, int]) -> dict[int, int]:
+    """Each bucket's latest time of both (target is updated and returned)."""
+    for bucket, value in more.items():
+        if value > target.get(bucket, -1):
+            target[bucket] = value
+    return target
+
+
 def timeline_row(timeline: Timeline) -> dict[str, Any]:
     """A timeline as a row of the timelines table."""
     return {"learner_id": timeline["learner_id"], "centre": timeline["centre"],
@@ -306,7 +392,11 @@ def follow(url: str) -> ProjectionRunner[FollowedLedger, ReportsView]:
 def open_view(app: LedgerApp) -> ReportsView:
     """The reports' materialised view on the ledger's database (tables made if missing)."""
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    inspector = inspect(app.engine)
+    older = inspector.has_table(TRACKING_TABLE) and not inspector.has_table(MOMENTS_TABLE)
     create_tables_once(view.create_table)
+    if older:  # reports caught up by an earlier version, without the moments: fold again
+        view.clear(app.name)
     return view
 
 
@@ -506,7 +596,7 @@ def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
             if batch is None:
                 break
             for entry in batch:
-                if datetime.fromisoformat(entry.state["timestamp"]) > as_at:
+                if recorded_at(entry) > as_at:
                     continue
                 learner = entry.learner_id
                 apply_entry(timelines.setdefault(learner, new_timeline(learner)), entry)
