@@ -26,6 +26,7 @@ from sqlalchemy import inspect, select
 
 from ledger.app import LedgerApp
 from ledger.reporting.plain_events import entries_of_rows
+from ledger.reporting.rebuild import catch_up_all
 from ledger.reporting.reports import (
     LEARNER_TOPICS,
     LOAD_CHUNK,
@@ -34,7 +35,6 @@ from ledger.reporting.reports import (
     REBUILD_PAGE_SIZE,
     TRACKING_TABLE,
     ReportsView,
-    catch_up,
     current_timelines,
     entry_pages,
     last_position,
@@ -153,7 +153,7 @@ def centre_learners(app: LedgerApp, centre: str) -> list[tuple[str, str]]:
         found, _ = timelines_read_only(app, centre)
         return [(t["learner_id"], t["reference"]) for t in found]
     view = open_view(app)
-    catch_up(app, view)
+    catch_up_all(app, view)
     return view.learners(centre)
 
 

@@ -72,26 +72,50 @@ def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
     return processed
 
 
+def catch_up_all(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
+                 workers: int | None = None, page: int | None = None) -> int:
+    """Catch the reports up with every recorded event; returns the events processed.
+
+    A gap of more than a window of positions (after a large import) is folded as a rebuild
+    folds, by worker processes window by window (memory flat, whatever the gap), the rest
+    and whatever is recorded meanwhile page by page. Every window is written with its
+    tracking position in one transaction, so stopping at any moment (kill -9 too) leaves
+    reports that the next catch-up continues.
+    """
+    page = REBUILD_PAGE_SIZE if page is None else page
+    first = view.max_tracking_id(app.name) or 0
+    stop = last_position(app)
+    workers = worker_count(app.engine, stop - first) if workers is None else workers
+    if stop - first <= page or workers <= 1 or not can_fork_workers(app.engine):
+        return catch_up(app, view, progress=progress)
+    processed = fold_in_parallel(app, view, stop, workers, page, progress, start=first)
+    processed += catch_up(app, view, page=page)
+    checkpoint(app.engine)  # a bulk write: the next writer does not pay for its checkpoint
+    return processed
+
+
 def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,
-                     progress: Progress | None = None) -> int:
-    """Fold the positions up to `stop` into reports caught up to nothing; returns the events
-    written. It stops early, with what it wrote consistent, if another process updates the
-    reports meanwhile: the caller's catch-up then does the rest."""
+                     progress: Progress | None = None, start: int = 0) -> int:
+    """Fold the positions after `start` up to `stop` into reports caught up to `start`;
+    returns the events written. It stops early, with what it wrote consistent, if another
+    process updates the reports meanwhile: the caller's catch-up then does the rest."""
     pipes, processes = start_workers(workers, app.engine, _work, app, view, workers,
                                      duplex=True)
     try:
-        return _drive(app, view, stop, page, pipes, progress or NoProgress())
+        return _drive(app, view, (start, stop), page, pipes, progress or NoProgress())
     finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
         stop_processes(processes, pipes)
 
 
-def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],
-           progress: Progress) -> int:
-    """Hand out windows, and write each one's rows while the workers fold the next."""
-    windows = [(after, min(after + page, stop)) for after in range(0, stop, page)]
-    progress.start("Reports", stop)
+def _drive(app: LedgerApp, view: ReportsView, span: Window, page: int,
+           pipes: list[Connection], progress: Progress) -> int:
+    """Hand out the windows of the span of positions, and write each one's rows while the
+    workers fold the next."""
+    start, stop = span
+    windows = [(after, min(after + page, stop)) for after in range(start, stop, page)]
+    progress.start("Reports", stop - start)
     written = 0
     if windows:
         _send(pipes, windows[0])
@@ -108,7 +132,7 @@ def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[
             if not view.replace(rows, Tracking(app.name, upto), after, stored, moments):
                 return written
             written += sum(events for _, _, events, _ in folded)
-            progress.update(upto, written)
+            progress.update(upto - start, written)
             bulk.step()
     return written
 

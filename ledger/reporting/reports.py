@@ -509,6 +509,8 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
             failures += 1
             if failures >= attempts:
                 raise ConcurrencyConflict("another process kept updating the reports") from None
+    if limit is None:  # every position read, those after the last learner event too
+        progress.update(max(stop - first, 0), processed)
     return processed
 
 
@@ -524,15 +526,19 @@ REBUILD_PAGE_SIZE = 30_000
 
 def current_timelines(app: LedgerApp, centre: str | None = None,
                       ) -> tuple[list[Timeline], int]:
-    """The timelines after catching up with every recorded event, and the position caught
-    up to (the ledger digest at that position names what the report was computed from).
+    """The timelines after catching up with every recorded event (a large gap on several
+    cores: `catch_up_all`), and the position caught up to (the ledger digest at that
+    position names what the report was computed from).
 
     A login or file that may not write the report tables gets them caught up in memory
     (`timelines_read_only`): a report never needs to write."""
     if not may_write_reports(app):
         return timelines_read_only(app, centre)
+    # imported here: the rebuild's module is built on this one
+    from ledger.reporting.rebuild import catch_up_all
+
     view = open_view(app)
-    catch_up(app, view)
+    catch_up_all(app, view)
     return list(view.rows(centre)), view.max_tracking_id(app.name) or 0
 
 
