@@ -329,16 +329,29 @@ def recorded_at(entry: Entry) -> datetime:
     return datetime.fromisoformat(entry.state["timestamp"])
 
 
+UTC_SUFFIX = "+00:00"
+
+
 def latest_by_bucket(entries: Iterable[Entry]) -> dict[int, int]:
     """The latest recorded time (microseconds since the epoch) among the events of each
-    bucket of MOMENT_BUCKET positions."""
+    bucket of MOMENT_BUCKET positions.
+
+    The library writes UTC times as ISO text ending +00:00, whose text order is their time
+    order (fields of fixed width; a time without microseconds has + where another has .,
+    which sorts first): the latest text of a bucket is parsed once, not every event's (a
+    rebuild passes every event here). Any other time is parsed."""
+    texts: dict[int, str] = {}
     latest: dict[int, int] = {}
     for entry in entries:
         bucket = entry.position // MOMENT_BUCKET
-        value = microseconds(recorded_at(entry))
-        if value > latest.get(bucket, -1):
-            latest[bucket] = value
-    return latest
+        text = entry.state["timestamp"]
+        if text.endswith(UTC_SUFFIX):
+            if text > texts.get(bucket, ""):
+                texts[bucket] = text
+        else:
+            merge_moments(latest, {bucket: microseconds(datetime.fromisoformat(text))})
+    return merge_moments(latest, {bucket: microseconds(datetime.fromisoformat(text))
+                                  for bucket, text in texts.items()})
 
 
 def merge_moments(target: dict[int, int], more: dict[int, int]) -> dict[int, int]:
