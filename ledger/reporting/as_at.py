@@ -25,6 +25,7 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import inspect, select
 
 from ledger.app import LedgerApp
+from ledger.bulk.gc_pause import cyclic_gc_paused
 from ledger.reporting.plain_events import entries_of_rows
 from ledger.reporting.rebuild import catch_up_all
 from ledger.reporting.reports import (
@@ -138,12 +139,53 @@ def with_overrides(timelines: list[Timeline], override: Mapping[str, Timeline | 
 
 
 def timelines_as_recorded(app: LedgerApp, moment: datetime, centre: str | None = None,
-                          ) -> list[Timeline]:
-    """The timelines (of one centre) as recorded by `moment`: the current ones, with those
-    of the learners changed since put back as they were. Still reads every current timeline
-    of the centre (the kept report rows will spare that)."""
-    current, position = current_timelines(app, centre)
-    return with_overrides(current, changed_since(app, moment, position), centre)
+                          by_changes: bool | None = None) -> list[Timeline]:
+    """The timelines (of one centre) as recorded by `moment`, in learner-id order, by the
+    cheaper of two exact ways (`by_changes` forces one):
+
+    - the current timelines, with those of the learners changed since the moment put back
+      (`changed_since`): for a moment late in the ledger's life. It still reads every
+      current timeline of the centre (the kept report rows will spare that);
+    - the events up to the last bucket of positions holding one recorded by the moment
+      (and any the reports have not caught up to), those recorded by then folded: for a
+      moment early in it.
+    """
+    if may_write_reports(app):
+        catch_up_all(app, open_view(app))
+    done, buckets, last = _moments(app, moment)
+    later = len(buckets) * MOMENT_BUCKET  # positions (at most) recorded after the moment
+    if by_changes if by_changes is not None else 2 * later <= done:
+        current, position = current_timelines(app, centre)
+        return with_overrides(current, changed_since(app, moment, position), centre)
+    prefix = 0 if last is None else min((last + 1) * MOMENT_BUCKET - 1, done)
+    return fold_recorded_by(app, moment, [(0, prefix), (done, last_position(app))], centre)
+
+
+def _moments(app: LedgerApp, moment: datetime) -> tuple[int, list[int], int | None]:
+    """The reports' position, the buckets with an event recorded after the moment, and the
+    last bucket with one recorded by it."""
+    done, buckets = _folded_buckets(app, microseconds(moment))
+    if not done:
+        return 0, [], None
+    view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    return done, buckets, view.last_bucket_by(microseconds(moment))
+
+
+def fold_recorded_by(app: LedgerApp, moment: datetime, windows: list[Window],
+                     centre: str | None = None) -> list[Timeline]:
+    """The timelines folded from the events in these windows of positions recorded by
+    `moment` (of one centre), in learner-id order, a page at a time."""
+    timelines: dict[str, Timeline] = {}
+    for after, upto in windows:
+        for batch in entry_pages(app, after, upto, REBUILD_PAGE_SIZE):
+            with cyclic_gc_paused():
+                for entry in batch:
+                    if recorded_at(entry) <= moment:
+                        learner = entry.learner_id
+                        apply_entry(timelines.setdefault(learner, new_timeline(learner)),
+                                    entry)
+    return sorted((t for t in timelines.values() if centre is None or t["centre"] == centre),
+                  key=lambda t: t["learner_id"])
 
 
 def centre_learners(app: LedgerApp, centre: str) -> list[tuple[str, str]]:

@@ -30,13 +30,14 @@ from ledger.bulk.workers import (
 from ledger.reporting.reports import (
     REBUILD_PAGE_SIZE,
     ReportsView,
+    Span,
     catch_up,
     fold,
     last_position,
-    latest_by_bucket,
     learner_entries,
     learners_of,
     merge_moments,
+    moments_by_bucket,
     timeline_row,
 )
 from ledger.storage.persistence import checkpoint
@@ -44,8 +45,8 @@ from projections.timeline import Entry, Timeline
 
 Window = tuple[int, int]
 # a window's timeline rows, the learners among them with a row stored already, its events,
-# and the latest recorded time of its events by bucket of positions
-Folded = tuple[list[dict[str, Any]], list[str], int, dict[int, int]]
+# and the earliest and latest recorded times of its events by bucket of positions
+Folded = tuple[list[dict[str, Any]], list[str], int, dict[int, Span]]
 
 
 class RebuildWorkerFailed(WorkerFailed):
@@ -126,7 +127,7 @@ def _drive(app: LedgerApp, view: ReportsView, span: Window, page: int,
                 _send(pipes, windows[index + 1])
             rows = [row for part, _, _, _ in folded for row in part]
             stored = [learner for _, part, _, _ in folded for learner in part]
-            moments: dict[int, int] = {}
+            moments: dict[int, Span] = {}
             for *_, part_moments in folded:
                 merge_moments(moments, part_moments)
             if not view.replace(rows, Tracking(app.name, upto), after, stored, moments):
@@ -196,7 +197,7 @@ def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], windo
                             if learner not in previous and learner in older]))
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
-    return timelines, (rows, list(known), len(entries), latest_by_bucket(entries))
+    return timelines, (rows, list(known), len(entries), moments_by_bucket(entries))
 
 
 def begun_before(entries: list[Entry]) -> set[str]:

@@ -58,8 +58,8 @@ from projections.timeline import (
 TIMELINES_TABLE = "ledger_report_timelines"
 TRACKING_TABLE = "ledger_reports_tracking"
 MOMENTS_TABLE = "ledger_report_moments"
-# Positions a row of the moments table sums up: the latest recorded time of the learner
-# events in positions [bucket * MOMENT_BUCKET, (bucket + 1) * MOMENT_BUCKET)
+# Positions a row of the moments table sums up: the earliest and latest recorded times of the
+# learner events in positions [bucket * MOMENT_BUCKET, (bucket + 1) * MOMENT_BUCKET)
 MOMENT_BUCKET = 1_000
 PAGE_SIZE = 500
 LOAD_CHUNK = 900
@@ -107,12 +107,13 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         )
         sqlalchemy_event.listen(self.timelines, "after_create", LZ4_TIMELINES.execute_if(
             callable_=_has_lz4))
-        # the latest recorded time (microseconds since the epoch, UTC) among the learner
-        # events of each bucket of positions folded: `--as-at` reads only the buckets
-        # recorded after its moment (ledger.reporting.as_at)
+        # the earliest and latest recorded times (microseconds since the epoch, UTC) among
+        # the learner events of each bucket of positions folded: `--as-at` reads only the
+        # buckets recorded after its moment, or before it (ledger.reporting.as_at)
         self.moments = Table(
             MOMENTS_TABLE, MetaData(schema=schema_name),
             Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+            Column("earliest", BigInteger, nullable=False),
             Column("latest", BigInteger, nullable=False),
         )
         self.tables.extend([self.timelines, self.moments])
@@ -136,20 +137,20 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             timelines = fold(stored, fresh)
             self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)],
                         list(stored))
-            self._note_moments(session, latest_by_bucket(fresh))
+            self._note_moments(session, moments_by_bucket(fresh))
             self._insert_tracking(session, tracking)
             return len(fresh)
 
     def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
                 stored: list[str] | None = None,
-                moments: dict[int, int] | None = None) -> bool:
+                moments: dict[int, Span] | None = None) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
         that state); False, writing nothing, when another process has moved them since.
         `stored`: the learners among the rows that have a row already, when known.
-        `moments`: the latest recorded time of the folded events by bucket of positions
-        (`latest_by_bucket`).
+        `moments`: the earliest and latest recorded times of the folded events by bucket of
+        positions (`moments_by_bucket`).
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
@@ -200,21 +201,30 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         with self.transaction(commit=False) as session:
             return [int(bucket) for (bucket,) in session.execute(query)]
 
-    def _note_moments(self, session: Session, moments: dict[int, int]) -> None:
-        """Raise each bucket's latest recorded time to the one given (a bucket's events can
-        be folded in several batches)."""
+    def last_bucket_by(self, latest: int) -> int | None:
+        """The last bucket of positions folded that holds a learner event recorded at or
+        before `latest` (microseconds since the epoch); None if none does."""
+        query = select(func.max(self.moments.c.bucket)).where(self.moments.c.earliest <= latest)
+        with self.transaction(commit=False) as session:
+            found = session.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def _note_moments(self, session: Session, moments: dict[int, Span]) -> None:
+        """Widen each bucket's span of recorded times to take in the one given (a bucket's
+        events can be folded in several batches)."""
         if not moments:
             return
-        values = [{"bucket": bucket, "latest": latest}
-                  for bucket, latest in sorted(moments.items())]
+        values = [{"bucket": bucket, "earliest": first, "latest": last}
+                  for bucket, (first, last) in sorted(moments.items())]
         if session.get_bind().dialect.name == "postgresql":
             upsert = postgresql_insert(self.moments)
-            higher = func.greatest(self.moments.c.latest, upsert.excluded.latest)
+            lower, higher = func.least, func.greatest
         else:
             upsert = sqlite_insert(self.moments)  # type: ignore[assignment]
-            higher = func.max(self.moments.c.latest, upsert.excluded.latest)
-        session.execute(upsert.on_conflict_do_update(index_elements=["bucket"],
-                                                     set_={"latest": higher}), values)
+            lower, higher = func.min, func.max
+        session.execute(upsert.on_conflict_do_update(index_elements=["bucket"], set_={
+            "earliest": lower(self.moments.c.earliest, upsert.excluded.earliest),
+            "latest": higher(self.moments.c.latest, upsert.excluded.latest)}), values)
 
     def _load(self, session: Session, ids: list[str]) -> dict[str, Timeline]:
         """The stored timelines of these learners, read in chunks (older SQLite builds take
@@ -330,35 +340,45 @@ def recorded_at(entry: Entry) -> datetime:
 
 
 UTC_SUFFIX = "+00:00"
+Span = tuple[int, int]  # the earliest and latest recorded times of a bucket's events
 
 
-def latest_by_bucket(entries: Iterable[Entry]) -> dict[int, int]:
-    """The latest recorded time (microseconds since the epoch) among the events of each
-    bucket of MOMENT_BUCKET positions.
+def moments_by_bucket(entries: Iterable[Entry]) -> dict[int, Span]:
+    """The earliest and latest recorded times (microseconds since the epoch) among the
+    events of each bucket of MOMENT_BUCKET positions.
 
     The library writes UTC times as ISO text ending +00:00, whose text order is their time
     order (fields of fixed width; a time without microseconds has + where another has .,
-    which sorts first): the latest text of a bucket is parsed once, not every event's (a
-    rebuild passes every event here). Any other time is parsed."""
-    texts: dict[int, str] = {}
-    latest: dict[int, int] = {}
+    which sorts first): a bucket's first and last texts are parsed once, not every event's
+    (a rebuild passes every event here). Any other time is parsed."""
+    texts: dict[int, tuple[str, str]] = {}
+    spans: dict[int, Span] = {}
     for entry in entries:
         bucket = entry.position // MOMENT_BUCKET
         text = entry.state["timestamp"]
-        if text.endswith(UTC_SUFFIX):
-            if text > texts.get(bucket, ""):
-                texts[bucket] = text
-        else:
-            merge_moments(latest, {bucket: microseconds(datetime.fromisoformat(text))})
-    return merge_moments(latest, {bucket: microseconds(datetime.fromisoformat(text))
-                                  for bucket, text in texts.items()})
+        if not text.endswith(UTC_SUFFIX):
+            value = microseconds(datetime.fromisoformat(text))
+            merge_moments(spans, {bucket: (value, value)})
+            continue
+        known = texts.get(bucket)
+        if known is None:
+            texts[bucket] = (text, text)
+        elif text < known[0]:
+            texts[bucket] = (text, known[1])
+        elif text > known[1]:
+            texts[bucket] = (known[0], text)
+    return merge_moments(spans, {
+        bucket: (microseconds(datetime.fromisoformat(first)),
+                 microseconds(datetime.fromisoformat(last)))
+        for bucket, (first, last) in texts.items()})
 
 
-def merge_moments(target: dict[int, int], more: dict[int, int]) -> dict[int, int]:
-    """Each bucket's latest time of both (target is updated and returned)."""
-    for bucket, value in more.items():
-        if value > target.get(bucket, -1):
-            target[bucket] = value
+def merge_moments(target: dict[int, Span], more: dict[int, Span]) -> dict[int, Span]:
+    """Each bucket's span over both (target is updated and returned)."""
+    for bucket, (first, last) in more.items():
+        known = target.get(bucket)
+        target[bucket] = (first, last) if known is None else (min(known[0], first),
+                                                               max(known[1], last))
     return target
 
 

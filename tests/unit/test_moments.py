@@ -1,4 +1,4 @@
-"""The moments of the report tables: each bucket's latest recorded time, read from the
+"""The moments of the report tables: each bucket's earliest and latest recorded times, read from the
 stored ISO text without parsing every event's, equals parsing every one."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.reporting.reports import MOMENT_BUCKET, latest_by_bucket, microseconds
+from ledger.reporting.reports import MOMENT_BUCKET, microseconds, moments_by_bucket
 from projections.timeline import Entry
 
 BASE = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
@@ -21,14 +21,14 @@ events = st.lists(st.tuples(st.integers(1, 3 * MOMENT_BUCKET), times), max_size=
 
 
 @given(events)
-def test_each_buckets_latest_time_is_the_latest_of_its_events_whatever_their_zone(
+def test_each_buckets_span_runs_from_its_earliest_event_to_its_latest_whatever_their_zone(
     stored: list[tuple[int, str]],
 ) -> None:
-    expected: dict[int, int] = {}
+    expected: dict[int, tuple[int, int]] = {}
     for position, text in stored:
-        bucket = position // MOMENT_BUCKET
-        expected[bucket] = max(expected.get(bucket, -1),
-                               microseconds(datetime.fromisoformat(text)))
+        bucket, value = position // MOMENT_BUCKET, microseconds(datetime.fromisoformat(text))
+        first, last = expected.get(bucket, (value, value))
+        expected[bucket] = (min(first, value), max(last, value))
     entries = [Entry(position, "x", 1, "IdVerified", {"timestamp": text})
                for position, text in stored]
-    assert latest_by_bucket(entries) == expected
+    assert moments_by_bucket(entries) == expected

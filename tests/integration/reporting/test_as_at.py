@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from aggregates.learner import Context, Learner
 from ledger.app import LedgerApp
 from ledger.reporting import as_at, reports
-from ledger.reporting.as_at import bucket_windows, changed_since, with_overrides
+from ledger.reporting.as_at import (
+    bucket_windows,
+    changed_since,
+    timelines_as_recorded,
+    with_overrides,
+)
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import (
     catch_up,
@@ -105,6 +110,11 @@ def test_the_current_timelines_with_those_changed_since_a_moment_are_the_full_as
                  if recorded_at(e) > moment or e.position > done}
         assert set(changed) == after  # exactly those learners: no more, no fewer
         assert {k for k, t in changed.items() if t is None} == after - set(by_learner(expected))
+    for moment in moments:  # each way of the report's, the reports catching up meanwhile
+        expected = timelines_as_at(app, moment)
+        assert timelines_as_recorded(app, moment, by_changes=False) == expected
+        assert timelines_as_recorded(app, moment, by_changes=True) == expected
+        assert timelines_as_recorded(app, moment, "C1") == expected
 
 
 def test_events_stored_out_of_recorded_order_are_found_however_far_apart(
