@@ -2,11 +2,14 @@
 
 The materialised timelines are the ledger as it is now; as recorded by a moment, only the
 learners with an event recorded after it differ. `changed_since` finds them through the
-moments table (the latest recorded time of each bucket of positions the reports folded,
-written with the timelines and the tracking position) and folds only their events.
+moments table (the earliest and latest recorded times of each bucket of positions the reports
+folded, written with the timelines and the tracking position) and folds only their events;
+for an early moment, folding the events up to the last bucket with one recorded by the
+moment costs less (`timelines_as_recorded` takes the cheaper way).
 
 Exact whatever order the recorded times are in: a bucket's latest time is the maximum over
-every learner event in it, so an event recorded after the moment but stored before events
+every learner event in it (its earliest the minimum), so an event recorded after the moment
+but stored before events
 recorded earlier (concurrent writers, clocks apart; on PostgreSQL the claimed time may be up
 to 15 minutes from the server's) still marks its bucket. Every position up to the reports'
 tracking position is in a bucket (the buckets and the position are committed together, and
