@@ -149,3 +149,21 @@ def test_bucket_windows_join_neighbours_and_stop_at_the_position_caught_up_to(
 ) -> None:
     assert bucket_windows([0, 1, 3, 5], 16) == [(0, 5), (8, 11), (14, 16)]
     assert bucket_windows([7], 16) == []
+
+
+def test_reports_caught_up_by_a_version_without_the_moments_are_folded_again(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    """Without the moments of the positions already folded, `changed_since` would miss
+    their learners: opening the reports clears them, and the next catch-up folds all."""
+    app = make_app()
+    app.add_learner(CTX, "C1", "L0", given_name="Ada", family_name="Lovelace",
+                    date_of_birth="2000-01-01", gender="2")
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    view = open_view(app)
+    catch_up(app, view)
+    view.moments.drop(app.engine)  # as an earlier version left them
+    view = open_view(app)
+    assert view.max_tracking_id(app.name) is None
+    catch_up(app, view)
+    assert set(changed_since(app, moment)) == {str(app.find_learner("L0", "C1").id)}
