@@ -36,8 +36,6 @@ from ledger.imports.writing import (
     new_learners,
 )
 from ledger.privacy.sealing import check_recordable
-from ledger.reporting.rebuild import catch_up_all
-from ledger.reporting.reports import may_write_reports, open_view
 from ledger.rules.names import with_suggestion
 from ledger.storage.persistence import checkpoint
 
@@ -142,17 +140,8 @@ def import_source(app: LedgerApp, source: RecordSource, name: str, options: Impo
             tally = _write(app, source, header, options, name, today, bad_lines, progress,
                            summary, _stored_plans(app, spools))
             checkpoint(app.engine)
-            bring_reports_up_to_date(app, progress)
     summary.counts = tally
     return summary
-
-
-def bring_reports_up_to_date(app: LedgerApp, progress: Progress) -> None:
-    """Fold what the import wrote into the report tables now, on several cores for a large
-    import, so the first report after it costs what any report costs. A login that may not
-    write them leaves them to the next report."""
-    if may_write_reports(app):
-        catch_up_all(app, open_view(app), progress)
 
 
 def _workers(app: LedgerApp, source: RecordSource, options: ImportOptions) -> int:

@@ -36,17 +36,21 @@ from ledger.reporting.reports import (
     last_position,
     learner_entries,
     learners_of,
+    may_write_reports,
     merge_moments,
     moments_by_bucket,
+    open_view,
     timeline_row,
 )
 from ledger.storage.persistence import checkpoint
 from projections.timeline import Entry, Timeline
 
 Window = tuple[int, int]
-# a window's timeline rows, the learners among them with a row stored already, its events,
-# and the earliest and latest recorded times of its events by bucket of positions
-Folded = tuple[list[dict[str, Any]], list[str], int, dict[int, Span]]
+# a window's timeline rows, the learners among them with a row stored already, and its events
+Folded = tuple[list[dict[str, Any]], list[str], int]
+# what a worker sends: the window folded, and the earliest and latest recorded times of its
+# events by bucket of positions
+Sent = tuple[list[dict[str, Any]], list[str], int, dict[int, Span]]
 
 
 class RebuildWorkerFailed(WorkerFailed):
@@ -93,6 +97,15 @@ def catch_up_all(app: LedgerApp, view: ReportsView, progress: Progress | None = 
     processed += catch_up(app, view, page=page)
     checkpoint(app.engine)  # a bulk write: the next writer does not pay for its checkpoint
     return processed
+
+
+def bring_reports_up_to_date(app: LedgerApp, progress: Progress | None = None) -> int:
+    """After an import: fold what it wrote into the report tables now (`catch_up_all`), so
+    the first report after it costs what any report costs; returns the events folded. A
+    login that may not write them leaves them to the next report (0)."""
+    if not may_write_reports(app):
+        return 0
+    return catch_up_all(app, open_view(app), progress)
 
 
 def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,
@@ -143,7 +156,7 @@ def _send(pipes: list[Connection], window: Window) -> None:
         pipe.send(window)
 
 
-def _receive(pipe: Connection) -> Folded:
+def _receive(pipe: Connection) -> Sent:
     """A worker's answer; its error raised here, where the rebuild is running."""
     try:
         answer = pipe.recv()
@@ -170,11 +183,13 @@ def _work(part: int, pipe: Connection, app: LedgerApp, view: ReportsView, worker
     with BulkPass() as bulk:
         while (window := _next_window(pipe)) is not None:
             try:
-                previous, folded = fold_window(app, view, share, window, previous)
+                entries = learner_entries(app, *window, share=share)
+                previous, folded = fold_entries(view, entries, previous)
+                sent: Sent = (*folded, moments_by_bucket(entries))
             except BaseException as error:  # the parent raises it
                 pipe.send(portable(error, "a rebuild worker"))
                 return
-            pipe.send(folded)
+            pipe.send(sent)
             bulk.step()
 
 
@@ -189,7 +204,12 @@ def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], windo
                  previous: dict[str, Timeline]) -> tuple[dict[str, Timeline], Folded]:
     """This share's events in the window folded into its learners' timelines: those of the
     window before as the worker left them, older ones as stored."""
-    entries = learner_entries(app, *window, share=share)
+    return fold_entries(view, learner_entries(app, *window, share=share), previous)
+
+
+def fold_entries(view: ReportsView, entries: list[Entry], previous: dict[str, Timeline],
+                 ) -> tuple[dict[str, Timeline], Folded]:
+    """A window's events (of a share) folded as `fold_window` folds them."""
     ids = learners_of(entries)
     known = {learner: previous[learner] for learner in ids if learner in previous}
     older = begun_before(entries)
@@ -197,7 +217,7 @@ def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], windo
                             if learner not in previous and learner in older]))
     timelines = fold(known, entries)
     rows = [timeline_row(timelines[learner]) for learner in ids]
-    return timelines, (rows, list(known), len(entries), moments_by_bucket(entries))
+    return timelines, (rows, list(known), len(entries))
 
 
 def begun_before(entries: list[Entry]) -> set[str]:

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from cli.main import cli
 from ledger.app import LedgerApp
 from ledger.bulk import workers as bulk_workers
 from ledger.demo import write_demo_files
 from ledger.imports import ImportOptions, import_csv
 from ledger.reporting import rebuild as rebuild_module
-from ledger.reporting.rebuild import catch_up_all, rebuild
+from ledger.reporting.rebuild import bring_reports_up_to_date, catch_up_all, rebuild
 from ledger.reporting.reports import catch_up, current_timelines, last_position, open_view
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,21 +47,35 @@ def demo_centre(folder: Path, learners: int) -> Path:
 
 
 def test_an_import_leaves_the_reports_caught_up_folded_in_parallel_as_a_rebuild_folds(
-    make_app: Callable[[], LedgerApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_app: Callable[[], LedgerApp], db_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bulk_workers, "PARALLEL_FROM", 100)  # a large import, in small
     monkeypatch.setattr(rebuild_module, "REBUILD_PAGE_SIZE", 150)  # windows of positions
+    imported = CliRunner().invoke(cli, ["--db", db_url, "import",
+                                        str(demo_centre(tmp_path, 120))])
+    assert imported.exit_code == 0, imported.output
     app = make_app()
-    seen = Phases()
-    import_csv(app, demo_centre(tmp_path, 120), ImportOptions(actor="importer"), seen)
     view = open_view(app)
     assert view.max_tracking_id(app.name) == last_position(app) > 4 * 150
-    assert seen.phases[-1] == ("Reports", last_position(app))
-    assert seen.updates[-1][0] == last_position(app)
-    imported = list(view.rows())
-    assert current_timelines(app) == (imported, last_position(app))  # nothing left to do
+    caught_up = list(view.rows())
+    assert current_timelines(app) == (caught_up, last_position(app))  # nothing left to do
     rebuild(app, view, workers=1)
-    assert list(view.rows()) == imported
+    assert list(view.rows()) == caught_up
+
+
+def test_bringing_the_reports_up_to_date_after_an_import_shows_its_progress(
+    make_app: Callable[[], LedgerApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk_workers, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(rebuild_module, "REBUILD_PAGE_SIZE", 150)
+    app = make_app()
+    import_csv(app, demo_centre(tmp_path, 60), ImportOptions(actor="importer"))
+    assert open_view(app).max_tracking_id(app.name) is None  # the library call only imports
+    seen = Phases()
+    assert bring_reports_up_to_date(app, seen) > 0
+    assert seen.phases == [("Reports", last_position(app))]
+    assert seen.updates[-1][0] == last_position(app)
 
 
 def test_a_catch_up_of_a_large_gap_takes_the_parallel_path_from_where_the_reports_are(
