@@ -17,6 +17,7 @@ from cli.progress_bar import TerminalProgress
 from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_csv
 from ledger.imports.ilr_import import import_ilr, is_ilr
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
+from ledger.reporting.rebuild import bring_reports_up_to_date
 from ledger.rules.rulesets import load_rulebook
 
 DEMO_DB = "sqlite:///ledger-demo.db"
@@ -36,6 +37,8 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text",
                 summary = import_csv(app, path, options, progress)
             else:
                 summary = run(app, progress)
+            if not options.dry_run and summary.events:
+                bring_reports_up_to_date(app, progress)
     except ImportRefused as refused:
         if fmt == "json":
             emit_json(refusal_document(path, options, refused))

@@ -24,8 +24,9 @@ from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import digest_at
 from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
+from ledger.reporting.as_at import centre_learners, learner_histories, timelines_as_recorded
 from ledger.reporting.rebuild import rebuild
-from ledger.reporting.reports import current_timelines, open_view, replay, timelines_as_at
+from ledger.reporting.reports import current_timelines, open_view, replay
 from ledger.rules.names import parse_known_awarding_body
 from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
 from ledger.storage.persistence import database_url
@@ -104,7 +105,7 @@ class Selection:
         """The timelines the report reads; notes the digest of the ledger behind them."""
         app = settings().app()
         if self.moment is not None:
-            found = timelines_as_at(app, self.moment, self.centre)
+            found = timelines_as_recorded(app, self.moment, self.centre)
             position = max((t["position"] for t in found), default=0)
         else:
             found, position = current_timelines(app, self.centre)
@@ -289,14 +290,8 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
     last = parse_date(to, "to") if to else None
     moment = parse_timestamp(as_at) if as_at else None
     app = settings().app()
-    per_learner: dict[str, list[tuple[int, Any]]] = {}
-    references: dict[str, str] = {}
-    for position, event, timeline in replay(app, until=moment):
-        if timeline["centre"] != centre:
-            continue
-        key = timeline["learner_id"]
-        references[key] = timeline["reference"]
-        per_learner.setdefault(key, []).append((position, event))
+    references = dict(centre_learners(app, centre))
+    per_learner = dict(learner_histories(app, list(references)))
     rows = []
     stamps = stamps_of(app, (p for events in per_learner.values() for p, _ in events))
     for key, events in per_learner.items():

@@ -29,11 +29,16 @@ from ledger.bulk.workers import (
 from ledger.reporting.reports import (
     REBUILD_PAGE_SIZE,
     ReportsView,
+    Span,
     catch_up,
     fold,
     last_position,
     learner_entries,
     learners_of,
+    may_write_reports,
+    merge_moments,
+    moments_by_bucket,
+    open_view,
     timeline_row,
 )
 from ledger.storage.persistence import checkpoint
@@ -45,6 +50,9 @@ if TYPE_CHECKING:
 Window = tuple[int, int]
 # a window's timeline rows, the learners among them with a row stored already, and its events
 Folded = tuple[list[dict[str, Any]], list[str], int]
+# what a worker sends: the window folded, and the earliest and latest recorded times of its
+# events by bucket of positions
+Sent = tuple[list[dict[str, Any]], list[str], int, dict[int, Span]]
 
 
 class RebuildWorkerFailed(WorkerFailed):
@@ -71,26 +79,59 @@ def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
     return processed
 
 
+def catch_up_all(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
+                 workers: int | None = None, page: int | None = None) -> int:
+    """Catch the reports up with every recorded event; returns the events processed.
+
+    A gap of more than a window of positions (after a large import) is folded as a rebuild
+    folds, by worker processes window by window (memory flat, whatever the gap), the rest
+    and whatever is recorded meanwhile page by page. Every window is written with its
+    tracking position in one transaction, so stopping at any moment (kill -9 too) leaves
+    reports that the next catch-up continues.
+    """
+    page = REBUILD_PAGE_SIZE if page is None else page
+    first = view.max_tracking_id(app.name) or 0
+    stop = last_position(app)
+    workers = worker_count(app.engine, stop - first) if workers is None else workers
+    if stop - first <= page or workers <= 1 or not can_fork_workers(app.engine):
+        return catch_up(app, view, progress=progress)
+    processed = fold_in_parallel(app, view, stop, workers, page, progress, start=first)
+    processed += catch_up(app, view, page=page)
+    checkpoint(app.engine)  # a bulk write: the next writer does not pay for its checkpoint
+    return processed
+
+
+def bring_reports_up_to_date(app: LedgerApp, progress: Progress | None = None) -> int:
+    """After an import: fold what it wrote into the report tables now (`catch_up_all`), so
+    the first report after it costs what any report costs; returns the events folded. A
+    login that may not write them leaves them to the next report (0)."""
+    if not may_write_reports(app):
+        return 0
+    return catch_up_all(app, open_view(app), progress)
+
+
 def fold_in_parallel(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,
-                     progress: Progress | None = None) -> int:
-    """Fold the positions up to `stop` into reports caught up to nothing; returns the events
-    written. It stops early, with what it wrote consistent, if another process updates the
-    reports meanwhile: the caller's catch-up then does the rest."""
+                     progress: Progress | None = None, start: int = 0) -> int:
+    """Fold the positions after `start` up to `stop` into reports caught up to `start`;
+    returns the events written. It stops early, with what it wrote consistent, if another
+    process updates the reports meanwhile: the caller's catch-up then does the rest."""
     pipes, processes = start_workers(workers, app.engine, _work, app, view, workers,
                                      duplex=True)
     try:
-        return _drive(app, view, stop, page, pipes, progress or NoProgress())
+        return _drive(app, view, (start, stop), page, pipes, progress or NoProgress())
     finally:  # idle workers stop when told; any still folding (after an error) are stopped
         for pipe in pipes:
             _stop(pipe)
         stop_processes(processes, pipes)
 
 
-def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[Connection],
-           progress: Progress) -> int:
-    """Hand out windows, and write each one's rows while the workers fold the next."""
-    windows = [(after, min(after + page, stop)) for after in range(0, stop, page)]
-    progress.start("Reports", stop)
+def _drive(app: LedgerApp, view: ReportsView, span: Window, page: int,
+           pipes: list[Connection], progress: Progress) -> int:
+    """Hand out the windows of the span of positions, and write each one's rows while the
+    workers fold the next."""
+    start, stop = span
+    windows = [(after, min(after + page, stop)) for after in range(start, stop, page)]
+    progress.start("Reports", stop - start)
     written = 0
     if windows:
         _send(pipes, windows[0])
@@ -99,12 +140,15 @@ def _drive(app: LedgerApp, view: ReportsView, stop: int, page: int, pipes: list[
             folded = [_receive(pipe) for pipe in pipes]
             if index + 1 < len(windows):
                 _send(pipes, windows[index + 1])
-            rows = [row for part, _, _ in folded for row in part]
-            stored = [learner for _, part, _ in folded for learner in part]
-            if not view.replace(rows, Tracking(app.name, upto), after, stored):
+            rows = [row for part, _, _, _ in folded for row in part]
+            stored = [learner for _, part, _, _ in folded for learner in part]
+            moments: dict[int, Span] = {}
+            for *_, part_moments in folded:
+                merge_moments(moments, part_moments)
+            if not view.replace(rows, Tracking(app.name, upto), after, stored, moments):
                 return written
-            written += sum(events for _, _, events in folded)
-            progress.update(upto, written)
+            written += sum(events for _, _, events, _ in folded)
+            progress.update(upto - start, written)
             bulk.step()
     return written
 
@@ -114,7 +158,7 @@ def _send(pipes: list[Connection], window: Window) -> None:
         pipe.send(window)
 
 
-def _receive(pipe: Connection) -> Folded:
+def _receive(pipe: Connection) -> Sent:
     """A worker's answer; its error raised here, where the rebuild is running."""
     try:
         answer = pipe.recv()
@@ -141,11 +185,13 @@ def _work(part: int, pipe: Connection, app: LedgerApp, view: ReportsView, worker
     with BulkPass() as bulk:
         while (window := _next_window(pipe)) is not None:
             try:
-                previous, folded = fold_window(app, view, share, window, previous)
+                entries = learner_entries(app, *window, share=share)
+                previous, folded = fold_entries(view, entries, previous)
+                sent: Sent = (*folded, moments_by_bucket(entries))
             except BaseException as error:  # the parent raises it
                 pipe.send(portable(error, "a rebuild worker"))
                 return
-            pipe.send(folded)
+            pipe.send(sent)
             bulk.step()
 
 
@@ -160,7 +206,12 @@ def fold_window(app: LedgerApp, view: ReportsView, share: tuple[int, int], windo
                  previous: dict[str, Timeline]) -> tuple[dict[str, Timeline], Folded]:
     """This share's events in the window folded into its learners' timelines: those of the
     window before as the worker left them, older ones as stored."""
-    entries = learner_entries(app, *window, share=share)
+    return fold_entries(view, learner_entries(app, *window, share=share), previous)
+
+
+def fold_entries(view: ReportsView, entries: list[Entry], previous: dict[str, Timeline],
+                 ) -> tuple[dict[str, Timeline], Folded]:
+    """A window's events (of a share) folded as `fold_window` folds them."""
     ids = learners_of(entries)
     known = {learner: previous[learner] for learner in ids if learner in previous}
     older = begun_before(entries)

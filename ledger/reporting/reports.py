@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,6 +59,10 @@ if TYPE_CHECKING:
 
 TIMELINES_TABLE = "ledger_report_timelines"
 TRACKING_TABLE = "ledger_reports_tracking"
+MOMENTS_TABLE = "ledger_report_moments"
+# Positions a row of the moments table sums up: the earliest and latest recorded times of the
+# learner events in positions [bucket * MOMENT_BUCKET, (bucket + 1) * MOMENT_BUCKET)
+MOMENT_BUCKET = 1_000
 PAGE_SIZE = 500
 LOAD_CHUNK = 900
 ADVISORY_LOCK = 8150003
@@ -104,7 +109,16 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         )
         sqlalchemy_event.listen(self.timelines, "after_create", LZ4_TIMELINES.execute_if(
             callable_=_has_lz4))
-        self.tables.append(self.timelines)
+        # the earliest and latest recorded times (microseconds since the epoch, UTC) among
+        # the learner events of each bucket of positions folded: `--as-at` reads only the
+        # buckets recorded after its moment, or before it (ledger.reporting.as_at)
+        self.moments = Table(
+            MOMENTS_TABLE, MetaData(schema=schema_name),
+            Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+            Column("earliest", BigInteger, nullable=False),
+            Column("latest", BigInteger, nullable=False),
+        )
+        self.tables.extend([self.timelines, self.moments])
 
     def apply(self, entries: list[Entry], tracking: Tracking, after: int | None = None) -> int:
         """Fold new learner events into the timelines; returns how many were new.
@@ -125,22 +139,27 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             timelines = fold(stored, fresh)
             self._write(session, [timeline_row(timelines[i]) for i in sorted(timelines)],
                         list(stored))
+            self._note_moments(session, moments_by_bucket(fresh))
             self._insert_tracking(session, tracking)
             return len(fresh)
 
     def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
-                stored: list[str] | None = None) -> bool:
+                stored: list[str] | None = None,
+                moments: dict[int, Span] | None = None) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
         that state); False, writing nothing, when another process has moved them since.
         `stored`: the learners among the rows that have a row already, when known.
+        `moments`: the earliest and latest recorded times of the folded events by bucket of
+        positions (`moments_by_bucket`).
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
             if (self._max_tracking(session, tracking.application_name) or 0) != after:
                 return False
             self._write(session, rows, stored)
+            self._note_moments(session, moments or {})
             self._insert_tracking(session, tracking)
             return True
 
@@ -155,6 +174,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             self._lock(session)
             with deletes_without_zeroing(session):
                 session.execute(delete(self.timelines))
+                session.execute(delete(self.moments))
             session.execute(delete(self.tracking_table).where(
                 self.tracking_table.c.application_name == application_name))
 
@@ -166,6 +186,47 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         with self.transaction(commit=False) as session:
             found = [orjson.loads(value) for (value,) in session.execute(query)]
         yield from found
+
+    def learners(self, centre: str) -> list[tuple[str, str]]:
+        """The learners (id, reference) of a centre with a timeline, in id order."""
+        query = (select(self.timelines.c.learner_id, self.timelines.c.reference)
+                 .where(self.timelines.c.centre == centre)
+                 .order_by(self.timelines.c.learner_id))
+        with self.transaction(commit=False) as session:
+            return [(learner, reference) for learner, reference in session.execute(query)]
+
+    def buckets_after(self, latest: int) -> list[int]:
+        """The buckets of positions folded that hold a learner event recorded after `latest`
+        (microseconds since the epoch), in order."""
+        query = (select(self.moments.c.bucket).where(self.moments.c.latest > latest)
+                 .order_by(self.moments.c.bucket))
+        with self.transaction(commit=False) as session:
+            return [int(bucket) for (bucket,) in session.execute(query)]
+
+    def last_bucket_by(self, latest: int) -> int | None:
+        """The last bucket of positions folded that holds a learner event recorded at or
+        before `latest` (microseconds since the epoch); None if none does."""
+        query = select(func.max(self.moments.c.bucket)).where(self.moments.c.earliest <= latest)
+        with self.transaction(commit=False) as session:
+            found = session.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def _note_moments(self, session: Session, moments: dict[int, Span]) -> None:
+        """Widen each bucket's span of recorded times to take in the one given (a bucket's
+        events can be folded in several batches)."""
+        if not moments:
+            return
+        values = [{"bucket": bucket, "earliest": first, "latest": last}
+                  for bucket, (first, last) in sorted(moments.items())]
+        if session.get_bind().dialect.name == "postgresql":
+            upsert = postgresql_insert(self.moments)
+            lower, higher = func.least, func.greatest
+        else:
+            upsert = sqlite_insert(self.moments)  # type: ignore[assignment]
+            lower, higher = func.min, func.max
+        session.execute(upsert.on_conflict_do_update(index_elements=["bucket"], set_={
+            "earliest": lower(self.moments.c.earliest, upsert.excluded.earliest),
+            "latest": higher(self.moments.c.latest, upsert.excluded.latest)}), values)
 
     def _load(self, session: Session, ids: list[str]) -> dict[str, Timeline]:
         """The stored timelines of these learners, read in chunks (older SQLite builds take
@@ -265,6 +326,64 @@ def fold(timelines: dict[str, Timeline], entries: list[Entry]) -> dict[str, Time
     return touched
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def microseconds(moment: datetime) -> int:
+    """A recorded time as microseconds since the epoch (UTC): exact, and in the order of the
+    moments whatever their time zones."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def recorded_at(entry: Entry) -> datetime:
+    """When the event was recorded: the library's timestamp, the time `--as-at` reads."""
+    return datetime.fromisoformat(entry.state["timestamp"])
+
+
+UTC_SUFFIX = "+00:00"
+Span = tuple[int, int]  # the earliest and latest recorded times of a bucket's events
+
+
+def moments_by_bucket(entries: Iterable[Entry]) -> dict[int, Span]:
+    """The earliest and latest recorded times (microseconds since the epoch) among the
+    events of each bucket of MOMENT_BUCKET positions.
+
+    The library writes UTC times as ISO text ending +00:00, whose text order is their time
+    order (fields of fixed width; a time without microseconds has + where another has .,
+    which sorts first): a bucket's first and last texts are parsed once, not every event's
+    (a rebuild passes every event here). Any other time is parsed."""
+    texts: dict[int, tuple[str, str]] = {}
+    spans: dict[int, Span] = {}
+    for entry in entries:
+        bucket = entry.position // MOMENT_BUCKET
+        text = entry.state["timestamp"]
+        if not text.endswith(UTC_SUFFIX):
+            value = microseconds(datetime.fromisoformat(text))
+            merge_moments(spans, {bucket: (value, value)})
+            continue
+        known = texts.get(bucket)
+        if known is None:
+            texts[bucket] = (text, text)
+        elif text < known[0]:
+            texts[bucket] = (text, known[1])
+        elif text > known[1]:
+            texts[bucket] = (known[0], text)
+    return merge_moments(spans, {
+        bucket: (microseconds(datetime.fromisoformat(first)),
+                 microseconds(datetime.fromisoformat(last)))
+        for bucket, (first, last) in texts.items()})
+
+
+def merge_moments(target: dict[int, Span], more: dict[int, Span]) -> dict[int, Span]:
+    """Each bucket's span over both (target is updated and returned)."""
+    for bucket, (first, last) in more.items():
+        known = target.get(bucket)
+        target[bucket] = (first, last) if known is None else (min(known[0], first),
+                                                               max(known[1], last))
+    return target
+
+
 def timeline_row(timeline: Timeline) -> dict[str, Any]:
     """A timeline as a row of the timelines table."""
     return {"learner_id": timeline["learner_id"], "centre": timeline["centre"],
@@ -287,7 +406,11 @@ class ReportsProjection(Projection[ReportsView]):
 def open_view(app: LedgerApp) -> ReportsView:
     """The reports' materialised view on the ledger's database (tables made if missing)."""
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    inspector = inspect(app.engine)
+    older = inspector.has_table(TRACKING_TABLE) and not inspector.has_table(MOMENTS_TABLE)
     create_tables_once(view.create_table)
+    if older:  # reports caught up by an earlier version, without the moments: fold again
+        view.clear(app.name)
     return view
 
 
@@ -400,6 +523,8 @@ def catch_up(app: LedgerApp, view: ReportsView, limit: int | None = None,
             failures += 1
             if failures >= attempts:
                 raise ConcurrencyConflict("another process kept updating the reports") from None
+    if limit is None:  # every position read, those after the last learner event too
+        progress.update(max(stop - first, 0), processed)
     return processed
 
 
@@ -415,15 +540,19 @@ REBUILD_PAGE_SIZE = 30_000
 
 def current_timelines(app: LedgerApp, centre: str | None = None,
                       ) -> tuple[list[Timeline], int]:
-    """The timelines after catching up with every recorded event, and the position caught
-    up to (the ledger digest at that position names what the report was computed from).
+    """The timelines after catching up with every recorded event (a large gap on several
+    cores: `catch_up_all`), and the position caught up to (the ledger digest at that
+    position names what the report was computed from).
 
     A login or file that may not write the report tables gets them caught up in memory
     (`timelines_read_only`): a report never needs to write."""
     if not may_write_reports(app):
         return timelines_read_only(app, centre)
+    # imported here: the rebuild's module is built on this one
+    from ledger.reporting.rebuild import catch_up_all
+
     view = open_view(app)
-    catch_up(app, view)
+    catch_up_all(app, view)
     return list(view.rows(centre)), view.max_tracking_id(app.name) or 0
 
 
@@ -487,7 +616,7 @@ def timelines_as_at(app: LedgerApp, as_at: datetime, centre: str | None = None,
             if batch is None:
                 break
             for entry in batch:
-                if datetime.fromisoformat(entry.state["timestamp"]) > as_at:
+                if recorded_at(entry) > as_at:
                     continue
                 learner = entry.learner_id
                 apply_entry(timelines.setdefault(learner, new_timeline(learner)), entry)

@@ -28,8 +28,9 @@ from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import PAGE_SIZE as VERIFY_PAGE
 from ledger.integrity.verify import Verification, digest_at, verify_ledger
 from ledger.privacy.sealing import SealingMapper
+from ledger.reporting.as_at import timelines_as_recorded
 from ledger.reporting.plain_events import entries_of_rows
-from ledger.reporting.reports import current_timelines, fold, timelines_as_at
+from ledger.reporting.reports import current_timelines, fold
 from ledger.rules.rulesets import RuleBook, load_rulebook
 from ledger.storage.transcoding import LedgerTranscoder
 from projections.timeline import Timeline
@@ -112,7 +113,7 @@ class LedgerSource:
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
         if as_at is not None:
-            found = timelines_as_at(self.app, as_at, centre)
+            found = timelines_as_recorded(self.app, as_at, centre)
             position = max((t["position"] for t in found), default=0)
         else:
             found, position = current_timelines(self.app, centre)

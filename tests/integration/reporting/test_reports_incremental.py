@@ -199,4 +199,5 @@ def test_a_rebuild_reports_its_progress_up_to_the_last_event(
     last = last_position(app)
     learner_positions = [e.position for page in entry_pages(app) for e in page]
     assert seen.phases == [("Reports", last)]
-    assert seen.updates[-1] == (learner_positions[-1], 3)
+    assert seen.updates[-2] == (learner_positions[-1], 3)
+    assert seen.updates[-1] == (last, 3)  # the bar ends full: the positions after it were read
