@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,3 +223,96 @@ def folded(text: str, width: int, indent: int = 0, hanging: int = 0) -> str:
         text, width=max(width, indent + hanging + 20), initial_indent=lead,
         subsequent_indent=lead + " " * hanging, break_on_hyphens=False,
     )) or lead
+
+
+# ----- streamed output: rows written as they come, the whole report never held -------------
+
+def csv_line_cells(row: dict[str, Any], columns: Sequence[str]) -> list[str]:
+    """A row's CSV cells, as `csv_cell` makes them, with the common types' fast paths."""
+    cells = []
+    for column in columns:
+        value = row.get(column)
+        kind = type(value)
+        if kind is str:
+            cells.append("'" + value if value.startswith(FORMULA_STARTS) else value)
+        elif kind is date:
+            cells.append(value.isoformat())
+        elif value is None:
+            cells.append("")
+        elif kind is int:
+            cells.append(str(value))
+        else:
+            cells.append(csv_cell(value))
+    return cells
+
+
+def stream_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> int:
+    """Rows as CSV on stdout as they come, every cell neutralised; returns how many."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(csv_line_cells(row, columns))
+        count += 1
+    return count
+
+
+def stream_json(document: dict[str, Any], rows: Iterable[dict[str, Any]]) -> int:
+    """`emit_json({**document, "rows": rows})`, the same text, written row by row; returns
+    how many rows."""
+    head = json.dumps(plain({**document, "rows": []}), indent=2, ensure_ascii=False)
+    assert head.endswith("[]\n}")
+    write = sys.stdout.write
+    write(head[:-len("[]\n}")])
+    count = 0
+    for row in rows:
+        text = json.dumps(plain(row), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        write(("[\n    " if count == 0 else ",\n    ") + text)
+        count += 1
+    write("\n  ]\n}\n" if count else "[]\n}\n")
+    return count
+
+
+def stream_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],
+                 widths: dict[str, int], title: str = "", *, details: Sequence[str] = (),
+                 priority: Sequence[str] | None = None, headers: dict[str, str] | None = None,
+                 width: int | None = None) -> int:
+    """Rows as a table as wide as the terminal, printed as they come; returns how many.
+
+    Column widths are known before the rows (`widths`: the widest value of each column).
+    The columns that fit side by side (in `priority` order) are shown padded, never folded,
+    so no date, reference or number is split; the others, and the long text of `details`,
+    go on indented detail lines below each row, folded at spaces."""
+    width = width or terminal_width()
+    names = {column: (headers or {}).get(column, column.replace("_", " "))
+             for column in columns}
+    sizes = {column: max(len(names[column]), widths.get(column, 0)) for column in columns}
+    inline = _fitting(sizes, [c for c in (priority or columns) if c not in details], width)
+    shown = [column for column in columns if column in inline]
+    below = [column for column in columns if column not in inline]
+    out = sys.stdout.write
+    if title:
+        out(terminal_text(title) + "\n")
+    out(_line([names[column].ljust(sizes[column]) for column in shown]) + "\n")
+    out(_line(["-" * sizes[column] for column in shown]) + "\n")
+    count = 0
+    for row in rows:
+        cells = {column: terminal_text(as_text(row.get(column))) for column in columns}
+        line = _line([cells[column].ljust(sizes[column]) for column in shown])
+        for column in below:
+            if cells[column]:
+                line += "\n" + detail_line(names[column], cells[column], width)
+        out(line + "\n")
+        count += 1
+    return count
+
+
+def _fitting(sizes: dict[str, int], order: Sequence[str], width: int) -> set[str]:
+    """The columns, taken in order, that fit side by side two spaces apart (at least one)."""
+    used, chosen = 0, set()
+    for column in order:
+        needed = sizes[column] + (2 if chosen else 0)
+        if used + needed <= width or not chosen:
+            chosen.add(column)
+            used += needed
+    return chosen

@@ -54,6 +54,7 @@ class Unjudged:
     awarding_body: str
     programme_start: date
     reason: str = NO_RULE_SET
+    centre: str = field(default="", compare=False)
 
 
 def unjudged_reason(policy: PolicyLike, awarding_body: str, start: date) -> str | None:
@@ -199,7 +200,8 @@ def late_registrations(
     for view, enrolled, body, start, reason in _enrolments(timelines, policy, on,
                                                            awarding_body, centre):
         if reason is not None:
-            unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason))
+            unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason,
+                                     view.centre))
             continue
         rules = policy.rules_in_force(body, start)
         assert rules is not None
@@ -216,7 +218,7 @@ def unjudged_enrolments(
 ) -> list[Unjudged]:
     """The selected enrolments no late-registration rule judges, with why: the same ones,
     judged on the same date, as `late_registrations` lists apart."""
-    found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason)
+    found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason, view.centre)
              for view, enrolled, body, start, reason in _enrolments(
                  timelines, policy, on, awarding_body, centre) if reason is not None]
     found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))

@@ -42,6 +42,7 @@ from projections.maladministration import (
     Finding,
     finding_order,
     late_finding,
+    maladministration,
     persistent_late,
     timeline_findings,
 )
@@ -146,11 +147,12 @@ class KeptReport:
         """The enrolments no late-registration rule judges, with why, in the report's order."""
         table = registrations_table
         query = (select(table.c.learner, table.c.enrolment, table.c.awarding_body,
-                        table.c.programme_start, table.c.reason, table.c.learner_id)
+                        table.c.programme_start, table.c.reason, table.c.centre,
+                        table.c.learner_id)
                  .where(*self._conditions(table), table.c.reason.is_not(None)))
         with self.app.engine.connect() as connection:
-            found = [Unjudged(learner, enrolment, body, date.fromordinal(start), reason)
-                     for learner, enrolment, body, start, reason, learner_id
+            found = [Unjudged(learner, enrolment, body, date.fromordinal(start), reason, centre)
+                     for learner, enrolment, body, start, reason, centre, learner_id
                      in connection.execute(query) if learner_id not in self.override]
         found.extend(self._judged_here_report[1])
         found.sort(key=unjudged_order)
@@ -310,3 +312,38 @@ class KeptReport:
 def _dates(text: str) -> dict[str, date | None]:
     return {key: None if value is None else date.fromisoformat(value)
             for key, value in json.loads(text).items()}
+
+
+class TimelinesReport:
+    """`KeptReport`'s questions answered from timelines in memory (as recorded by a past
+    moment, or for a login that may not write the kept rows): the projections' own code."""
+
+    def __init__(self, timelines: list[Timeline], book: PolicyLike, on: date,
+                 awarding_body: str | None = None, centre: str | None = None) -> None:
+        self.timelines, self.book, self.on = timelines, book, on
+        self.body, self.centre = awarding_body, centre
+        self.rows, self._unjudged = late_registrations(timelines, book, on, awarding_body,
+                                                       centre)
+
+    def registrations(self, statuses: Iterable[str] | None = None, by: str = "deadline",
+                      limit: int | None = None) -> Iterator[RegistrationRow]:
+        wanted = None if statuses is None else tuple(statuses)
+        rows = [row for row in self.rows if wanted is None or row.status in wanted]
+        if by != "deadline":
+            rows.sort(key=learner_order)
+        return iter(rows[:limit] if limit else rows)
+
+    def status_counts(self) -> Counter[str]:
+        return Counter(row.status for row in self.rows)
+
+    def unjudged(self) -> list[Unjudged]:
+        return list(self._unjudged)
+
+    def widths(self) -> dict[str, int]:
+        return {name: max((len(getattr(row, name)) for row in [*self.rows, *self._unjudged]),
+                          default=0)
+                for name in ("learner", "enrolment", "awarding_body")}
+
+    def findings(self) -> Iterator[Finding]:
+        return iter(maladministration(self.timelines, self.book, self.on, self.body,
+                                      self.centre))

@@ -114,13 +114,16 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")  # after --on: not counted
     result = sqlite_ledger("report", "late-registrations", "--on", "2026-05-05",
                            "--format", "csv")
+    digest = result.stderr.split("Ledger digest: ")[1].split()[0]
+    assert digest == sqlite_ledger.json("report", "late-registrations")["ledger_digest"]
+    # every row names the date it was judged on, the ledger state, the centre and evidence
     assert result.stdout == (
         "learner,enrolment,awarding_body,programme_start,deadline,submitted,status,days_late,"
-        "rule\n"
+        "rule,judged_on,ledger_digest,centre,evidence\n"
         "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,\"AIM registration and certification "
-        "policy (v1.0), clause 3.2: 25 working days\"\n"
+        f"policy (v1.0), clause 3.2: 25 working days\",2026-05-05,{digest},C1,4\n"
         "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,\"IMI registration guidance "
-        "(issue 10), introduction: 90 days\"\n"
+        f"(issue 10), introduction: 90 days\",2026-05-05,{digest},C1,5\n"
     )
 
 
