@@ -20,12 +20,14 @@ from cli.context import settings, user_errors
 from cli.output import (
     emit_json,
     emit_rows,
+    folded,
     format_option,
     output_option,
     plural,
     stream_csv,
     stream_json,
     stream_table,
+    terminal_width,
 )
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
@@ -179,8 +181,10 @@ class Selection:
     def print_digest(self, fmt: str) -> None:
         """Tables and CSV name the ledger digest on a line of their own (CSV: on stderr)."""
         if fmt != "json":
-            click.echo(f"Ledger digest: {self.digest} (check later with `ledger verify "
-                       f"--digest {self.digest}`)", err=fmt in ("csv", "html"))
+            line = (f"Ledger digest: {self.digest} (check later with `ledger verify "
+                    f"--digest {self.digest}`)")
+            click.echo(folded(line, terminal_width(), hanging=4) if fmt == "table" else line,
+                       err=fmt in ("csv", "html"))
 
     def title(self, name: str) -> str:
         known = f", as recorded by {self.moment.isoformat()}" if self.moment else ""
@@ -217,8 +221,8 @@ def limited(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
 def more_rows_hint(report: str, shown: int, total: int) -> None:
     """Under a table cut short: how many rows there are and the command that shows them."""
     if shown < total:
-        click.echo(f"Showing {shown:,} of {total:,} rows; every row: `ledger report {report} "
-                   "--limit 0` (or --format csv).")
+        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `ledger report "
+                          f"{report} --limit 0` (or --format csv).", terminal_width()))
 
 
 @report_group.command("late-registrations")

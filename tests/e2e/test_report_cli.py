@@ -452,3 +452,51 @@ def test_an_awarding_body_differing_from_a_known_one_in_case_or_spacing_is_sugge
     report = sqlite_ledger("report", "late-registrations", "--awarding-body", typed, code=1)
     assert "did you mean IMI?" in report.stderr
     assert sqlite_ledger.json("report", "late-registrations")["unjudged"] == []
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_report_tables_fit_the_terminal_and_split_no_date_or_reference(
+    sqlite_ledger: Ledger, width: int,
+) -> None:
+    add(sqlite_ledger, "LEARNER-WITH-A-LONG-REFERENCE")
+    enrol(sqlite_ledger, "LEARNER-WITH-A-LONG-REFERENCE", enrolment="ENROLMENT-1")
+    sqlite_ledger("assess", "LEARNER-WITH-A-LONG-REFERENCE", "ENROLMENT-1",
+                  "--started", "2026-05-01")
+    add(sqlite_ledger, "L2")
+    enrol(sqlite_ledger, "L2", body="IMI")
+    runner = CliRunner(env={"COLUMNS": str(width)})
+    for report in ("late-registrations", "maladministration"):
+        args = ["--db", sqlite_ledger.url, "report", report, "--on", "2026-11-01"]
+        table = runner.invoke(cli, args).stdout
+        document = json.loads(runner.invoke(cli, [*args, "--format", "json"]).stdout)
+        lines = table.splitlines()
+        assert max(map(len, lines)) <= width, table
+        tokens = {token for line in lines for token in line.split()}
+        for row in document["rows"]:
+            for key in ("learner", "enrolment", "deadline", "programme_start", "days_late"):
+                if row.get(key) is not None:
+                    assert str(row[key]) in tokens, (key, row[key], table)
+        assert document["ledger_digest"] in tokens
+
+
+def test_a_read_only_file_gives_the_reports_the_kept_rows_give(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    add(ledger, "L2")
+    enrol(ledger, "L2", body="IMI", start="2026-12-01", end="2027-06-01")  # not started
+    ledger("assess", "L1", "E1", "--started", "2026-05-01")
+    reports = [("report", report, "--on", "2026-11-01", "--format", fmt)
+               for report in ("late-registrations", "maladministration")
+               for fmt in ("csv", "json", "table")]
+    [ledger(*args) for args in reports]  # the kept rows made
+    ledger("register", "L1", "E1", "--submitted", "2026-06-01")  # and fallen behind
+    path.chmod(0o444)
+    try:  # the stored timelines with the new events folded in memory, judged in Python
+        read_only = [ledger(*args).stdout for args in reports]
+    finally:
+        path.chmod(0o600)
+    kept = [ledger(*args).stdout for args in reports]
+    assert read_only == kept
+    assert "2026-06-01" in kept[0]
