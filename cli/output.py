@@ -12,12 +12,13 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import orjson
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -248,13 +249,35 @@ def csv_line_cells(row: dict[str, Any], columns: Sequence[str]) -> list[str]:
 
 def stream_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> int:
     """Rows as CSV on stdout as they come, every cell neutralised; returns how many."""
+    return stream_csv_cells((csv_line_cells(row, columns) for row in rows), columns)
+
+
+def stream_csv_cells(lines: Iterable[Sequence[str]], columns: Sequence[str]) -> int:
+    """CSV lines already made cells (each neutralised: `csv_cell`, `guarded`) on stdout as
+    they come, a block of lines a write; returns how many."""
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     count = 0
-    for row in rows:
-        writer.writerow(csv_line_cells(row, columns))
-        count += 1
+    for block in _blocks(lines, 1000):
+        writer.writerows(block)
+        count += len(block)
     return count
+
+
+def _blocks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    block: list[Any] = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def guarded(text: str) -> str:
+    """Text as a CSV cell a spreadsheet shows as text (`csv_cell` of a string)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def stream_json(document: dict[str, Any], rows: Iterable[dict[str, Any]]) -> int:
@@ -266,11 +289,20 @@ def stream_json(document: dict[str, Any], rows: Iterable[dict[str, Any]]) -> int
     write(head[:-len("[]\n}")])
     count = 0
     for row in rows:
-        text = json.dumps(plain(row), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        text = json_text(row).replace("\n", "\n    ")
         write(("[\n    " if count == 0 else ",\n    ") + text)
         count += 1
     write("\n  ]\n}\n" if count else "[]\n}\n")
     return count
+
+
+def json_text(value: Any) -> str:
+    """`json.dumps(plain(value), indent=2, ensure_ascii=False)`, the same text, made by
+    orjson (a tenth of the time); values orjson does not take go the slow way."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:
+        return json.dumps(plain(value), indent=2, ensure_ascii=False)
 
 
 def stream_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],

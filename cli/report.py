@@ -9,6 +9,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,13 +19,16 @@ from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import (
+    csv_line_cells,
     emit_json,
     emit_rows,
     folded,
     format_option,
+    guarded,
     output_option,
     plural,
     stream_csv,
+    stream_csv_cells,
     stream_json,
     stream_table,
     terminal_width,
@@ -50,12 +54,6 @@ from ledger.reporting.reports import (
 from ledger.rules.names import parse_known_awarding_body
 from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
 from ledger.storage.persistence import database_url
-from ledger.web.html_report import (
-    audit_html,
-    late_registrations_html,
-    maladministration_html,
-    write_report,
-)
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.certificates import (
     CERTIFICATE_COLUMNS,
@@ -169,6 +167,15 @@ class Selection:
         """What ties a kept CSV row to the ledger: the judging date and the ledger digest."""
         return {"judged_on": self.on, "ledger_digest": str(self.digest)}
 
+    @property
+    def on_text(self) -> str:
+        return self.on.isoformat()
+
+    @cached_property
+    def digest_text(self) -> str:
+        """The digest as a CSV cell (read once the report has noted it)."""
+        return guarded(str(self.digest))
+
     def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows, redacted when --redact was given."""
         return [redact(row) for row in rows] if self.redact else rows
@@ -249,14 +256,18 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
     rows = (selection.plain_row(registration_dict(row))
             for row in report.registrations(statuses, limit=limit))
     if fmt == "html":
+        from ledger.web.html_report import late_registrations_html, write_report
+
         write_report(output, late_registrations_html(list(rows), LATE_COLUMNS, document,
                                                      selection.book))
     elif fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
         stamps = selection.stamps()
-        stream_csv(itertools.chain(
-            ({**row, **stamps} for row in rows),
-            ({**row, **stamps, "status": NOT_JUDGED, "rule": row["reason"]}
-             for row in unjudged_rows)), LATE_CSV_COLUMNS)
+        judged = (late_csv_cells(row, selection) for row in report.registrations(
+            statuses, limit=limit)) if not selection.redact else (
+            csv_line_cells({**row, **stamps}, LATE_CSV_COLUMNS) for row in rows)
+        stream_csv_cells(itertools.chain(judged, (
+            csv_line_cells({**row, **stamps, "status": NOT_JUDGED, "rule": row["reason"]},
+                           LATE_CSV_COLUMNS) for row in unjudged_rows)), LATE_CSV_COLUMNS)
     elif fmt == "json":
         stream_json(document, rows)
     else:  # the summary first
@@ -309,6 +320,8 @@ def maladministration_report(fmt: str, check: bool, output: Path | None, limit: 
         _show_unjudged(unjudged)
         found_any = total > 0
     elif fmt == "html":
+        from ledger.web.html_report import maladministration_html, write_report
+
         write_report(output, maladministration_html(
             list(rows()), selection.header("maladministration")))
         found_any = next(report.findings(), None) is not None
@@ -326,6 +339,17 @@ def maladministration_report(fmt: str, check: bool, output: Path | None, limit: 
     _note_unjudged(unjudged)
     if check and found_any:
         sys.exit(1)
+
+
+def late_csv_cells(row: RegistrationRow, selection: Selection) -> list[str]:
+    """A registration row's CSV cells (`LATE_CSV_COLUMNS`), as `csv_line_cells` makes them
+    from its dict with the stamps, without the dict."""
+    submitted = row.submitted
+    return [guarded(row.learner), guarded(row.enrolment), guarded(row.awarding_body),
+            row.programme_start.isoformat(), row.deadline.isoformat(),
+            "" if submitted is None else submitted.isoformat(), row.status,
+            str(row.days_late), guarded(row.rule), selection.on_text, selection.digest_text,
+            guarded(row.centre), "; ".join(map(str, row.evidence))]
 
 
 def registration_dict(row: RegistrationRow) -> dict[str, Any]:
@@ -409,6 +433,8 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
                 "redacted": masked}
     if fmt == "html":
         digest = digest_at(app, max((row["position"] for row in rows), default=0))
+        from ledger.web.html_report import audit_html, write_report
+
         write_report(output, audit_html(rows, columns, {
             **document, "ledger_digest": str(digest),
             "period": f"{first or 'the start'} to {last or 'now'}"}))

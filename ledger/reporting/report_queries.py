@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
@@ -249,7 +248,7 @@ class KeptReport:
             yield RegistrationRow(
                 row[0], row[1], row[2], fromordinal(row[3]), fromordinal(row[4]),
                 None if row[5] is None else fromordinal(row[5]), row[6], int(row[7]),
-                row[8], row[9], row[10], row[11], json.loads(row[12]),
+                row[8], row[9], row[10], row[11], orjson.loads(row[12]),
                 None if row[13] is None else fromordinal(row[13]))
 
     # ----- maladministration --------------------------------------------------------------
@@ -296,7 +295,7 @@ class KeptReport:
             if override and row[12] in override:
                 continue
             yield Finding(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or None,
-                          row[7], _dates(row[8]), json.loads(row[9]), row[10],
+                          row[7], _dates(row[8]), orjson.loads(row[9]), row[10],
                           citation=row[11])
 
     def _stream(self, query: Any) -> Iterator[Any]:
@@ -311,7 +310,7 @@ class KeptReport:
 
 def _dates(text: str) -> dict[str, date | None]:
     return {key: None if value is None else date.fromisoformat(value)
-            for key, value in json.loads(text).items()}
+            for key, value in orjson.loads(text).items()}
 
 
 class TimelinesReport:
