@@ -26,6 +26,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 TOKEN_CAP = 40  # a column is never narrower than its longest word, up to this
 DETAIL_INDENT = 4
+DETAIL_CACHE = 10_000  # folded detail lines kept while a table streams
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -328,12 +329,19 @@ def stream_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],
     out(_line([names[column].ljust(sizes[column]) for column in shown]) + "\n")
     out(_line(["-" * sizes[column] for column in shown]) + "\n")
     count = 0
+    details: dict[tuple[str, str], str] = {}  # a rule's citation comes back on many rows
     for row in rows:
         cells = {column: terminal_text(as_text(row.get(column))) for column in columns}
         line = _line([cells[column].ljust(sizes[column]) for column in shown])
         for column in below:
-            if cells[column]:
-                line += "\n" + detail_line(names[column], cells[column], width)
+            text = cells[column]
+            if text:
+                lines = details.get((column, text))
+                if lines is None:
+                    lines = detail_line(names[column], text, width)
+                    if len(details) < DETAIL_CACHE:
+                        details[column, text] = lines
+                line += "\n" + lines
         out(line + "\n")
         count += 1
     return count
