@@ -42,7 +42,7 @@ from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.report_queries import KeptReport, TimelinesReport
-from ledger.reporting.report_rows import clear_rows, refresh_rows
+from ledger.reporting.report_rows import clear_rows, may_write_rows, refresh_rows
 from ledger.reporting.reports import (
     catch_up,
     current_timelines,
@@ -147,9 +147,9 @@ class Selection:
     def report(self) -> KeptReport | TimelinesReport:
         """The report's reading of the ledger: the kept rows, refreshed first (progress on
         stderr); from timelines in memory for --as-at or a login or file that may not write
-        the report tables. Notes the digest of the ledger behind it."""
+        the report tables (or the kept rows'). Notes the digest of the ledger behind it."""
         app = settings().app()
-        if self.moment is not None or not may_write_reports(app):
+        if self.moment is not None or not may_write_reports(app) or not may_write_rows(app):
             return TimelinesReport(self.timelines(), self.book, self.on, self.body,
                                    self.centre)
         catch_up(app, open_view(app))

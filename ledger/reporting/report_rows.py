@@ -37,6 +37,7 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    inspect,
     select,
     text,
 )
@@ -154,10 +155,41 @@ def open_rows(app: LedgerApp) -> None:
     made by an earlier version gets them on its first report)."""
     def create() -> None:
         metadata.create_all(app.engine, checkfirst=True)
-        with app.engine.begin() as connection:
-            connection.execute(text(f"CREATE INDEX IF NOT EXISTS {POSITION_INDEX} "
-                                    f"ON {TIMELINES_TABLE} (position)"))
+        indexes = {index["name"] for index in inspect(app.engine).get_indexes(TIMELINES_TABLE)}
+        if POSITION_INDEX not in indexes:  # only its owner may create it, even IF NOT EXISTS
+            with app.engine.begin() as connection:
+                connection.execute(text(f"CREATE INDEX IF NOT EXISTS {POSITION_INDEX} "
+                                        f"ON {TIMELINES_TABLE} (position)"))
     create_tables_once(create)
+
+
+# PostgreSQL: every kept-rows table there and writable by this login (SELECT, INSERT and
+# DELETE each: has_table_privilege is true when any one listed is held), and the timelines'
+# index there; else whether the login may make what is missing (it owns the timelines).
+MAY_WRITE_ROWS = f"""
+SELECT CASE WHEN (SELECT bool_and(to_regclass(name) IS NOT NULL
+                   AND has_table_privilege(to_regclass(name), 'SELECT')
+                   AND has_table_privilege(to_regclass(name), 'INSERT')
+                   AND has_table_privilege(to_regclass(name), 'DELETE'))
+                  FROM unnest(%(tables)s::text[]) AS name)
+            AND to_regclass('{POSITION_INDEX}') IS NOT NULL
+       THEN true
+       ELSE has_schema_privilege(current_schema(), 'CREATE')
+            AND pg_has_role((SELECT relowner FROM pg_class
+                             WHERE oid = to_regclass('{TIMELINES_TABLE}')), 'USAGE')
+       END
+"""
+
+
+def may_write_rows(app: LedgerApp) -> bool:
+    """Whether this login may judge the kept rows (a login that may write the timelines may
+    still lack the rows' tables: one granted before they existed). SQLite: always (the file's
+    permissions are `reports.may_write_reports`' question)."""
+    if app.engine.dialect.name != "postgresql":
+        return True
+    names = [table.name for table in (*JUDGED_TABLES, state_table)]
+    with app.engine.connect() as connection:
+        return bool(connection.exec_driver_sql(MAY_WRITE_ROWS, {"tables": names}).scalar())
 
 
 def rows_state(connection: Connection) -> RowsState | None:

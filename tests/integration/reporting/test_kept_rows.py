@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli.main import cli
 from ledger.app import LedgerApp
+from ledger.privacy.roles import grant
 from ledger.reporting.report_queries import KeptReport
-from ledger.reporting.report_rows import refresh_rows, rows_state
+from ledger.reporting.report_rows import may_write_rows, refresh_rows, rows_state
 from ledger.reporting.reports import current_timelines
 from ledger.rules.rulesets import load_rulebook
 from projections.late_registrations import late_registrations
 from projections.maladministration import maladministration
+from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 from tests.integration.reporting.test_reports_incremental import (
     BASE,
     CTX,
@@ -126,3 +132,29 @@ def test_another_rule_book_judges_every_learner_again(
         state = rows_state(connection)
     assert state is not None and state.position > 0
 
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rows_made", [True, False], ids=["rows-made", "rows-missing"])
+def test_an_officer_login_reads_the_kept_rows_or_judges_in_memory(rows_made: bool) -> None:
+    app = LedgerApp(fresh_postgres_url())
+    try:
+        app.add_learner(CTX, "C1", "L1", given_name="Ada", family_name="Lovelace",
+                        date_of_birth="2000-01-01", gender="2")
+        app.enrol(CTX, "L1", "E1", awarding_body="IMI", qualification="603/1/1",
+                  title="Cert", start="2026-04-01", planned_end="2026-09-01")
+        current_timelines(app)  # the owner caught the timelines up
+        if rows_made:
+            refresh_rows(app, load_rulebook())
+        officer = f"{TEST_SCHEMA}_kept_officer"
+        grant(app.engine, "officer", officer)  # granted on the tables there now
+        args = ["report", "late-registrations", "--on", "2026-11-01", "--format", "json"]
+        owner = CliRunner().invoke(cli, ["--db", app.url, *args])
+        as_officer = CliRunner().invoke(
+            cli, ["--db", app.url.replace("://postgres@", f"://{officer}@"), *args])
+        assert as_officer.exit_code == 0, as_officer.output
+        assert json.loads(as_officer.stdout)["rows"] == json.loads(owner.stdout)["rows"]
+        assert may_write_rows(app)  # the owner
+    finally:
+        app.close()
+        app.engine.dispose()
