@@ -18,7 +18,8 @@ from ledger.imports import ImportOptions, ImportRefused, ImportSummary, import_c
 from ledger.imports.ilr_import import import_ilr, is_ilr
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
 from ledger.reporting.rebuild import bring_reports_up_to_date
-from ledger.rules.rulesets import load_rulebook
+from ledger.reporting.report_rows import may_write_rows, refresh_rows
+from ledger.rules.rulesets import default_rulebook, load_rulebook
 
 DEMO_DB = "sqlite:///ledger-demo.db"
 DEMO_ROWS = 10  # rows of each report the demo prints, after its summary
@@ -39,6 +40,8 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text",
                 summary = run(app, progress)
             if not options.dry_run and summary.events:
                 bring_reports_up_to_date(app, progress)
+                if may_write_rows(app):  # and the report rows, judged as a report would
+                    refresh_rows(app, default_rulebook(), progress)
     except ImportRefused as refused:
         if fmt == "json":
             emit_json(refusal_document(path, options, refused))

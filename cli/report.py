@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +18,21 @@ import click
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
-from cli.output import emit_json, emit_rows, format_option, output_option, plural
+from cli.output import (
+    csv_line_cells,
+    emit_json,
+    emit_rows,
+    folded,
+    format_option,
+    guarded,
+    output_option,
+    plural,
+    stream_csv,
+    stream_csv_cells,
+    stream_json,
+    stream_table,
+    terminal_width,
+)
 from cli.progress_bar import TerminalProgress
 from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
@@ -24,18 +40,24 @@ from ledger.integrity.stamps import stamps_of
 from ledger.integrity.verify import digest_at
 from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
-from ledger.reporting.as_at import centre_learners, learner_histories, timelines_as_recorded
-from ledger.reporting.rebuild import rebuild
-from ledger.reporting.reports import current_timelines, open_view, replay
+from ledger.reporting.as_at import (
+    centre_learners,
+    few_changes_since,
+    learner_histories,
+    timelines_as_recorded,
+)
+from ledger.reporting.rebuild import catch_up_all, rebuild
+from ledger.reporting.report_queries import KeptReport, TimelinesReport
+from ledger.reporting.report_rows import clear_rows, may_write_rows, refresh_rows
+from ledger.reporting.reports import (
+    current_timelines,
+    may_write_reports,
+    open_view,
+    replay,
+)
 from ledger.rules.names import parse_known_awarding_body
 from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
 from ledger.storage.persistence import database_url
-from ledger.web.html_report import (
-    audit_html,
-    late_registrations_html,
-    maladministration_html,
-    write_report,
-)
 from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
 from projections.certificates import (
     CERTIFICATE_COLUMNS,
@@ -46,18 +68,32 @@ from projections.coverage import COVERAGE_COLUMNS, coverage
 from projections.late_registrations import (
     LATE_COLUMNS,
     STATUSES,
+    RegistrationRow,
     Unjudged,
-    late_registrations,
     unjudged_counts,
-    unjudged_enrolments,
 )
-from projections.maladministration import FINDING_COLUMNS, maladministration
+from projections.maladministration import (
+    ENROLMENT_CHECKS,
+    FINDING_COLUMNS,
+    LEARNER_CHECKS,
+    Finding,
+)
 from projections.timeline import Timeline, summarise
 
 F = TypeVar("F", bound=Callable[..., Any])
 NOT_JUDGED = "not-judged"
 TABLE_FINDING_COLUMNS = ("severity", "learner", "enrolment", "rule", "citation", "evidence",
                          "message")
+# every CSV row names the date it was judged on and the ledger it was judged from
+STAMP_COLUMNS = ("judged_on", "ledger_digest", "centre")
+LATE_CSV_COLUMNS = (*LATE_COLUMNS, *STAMP_COLUMNS, "evidence")
+FINDING_CSV_COLUMNS = (*FINDING_COLUMNS, *STAMP_COLUMNS)
+# the late-registration table: short headers, and the columns kept on the row first
+LATE_HEADERS = {"awarding_body": "AO", "programme_start": "start", "days_late": "days"}
+LATE_PRIORITY = ("learner", "enrolment", "status", "days_late", "deadline", "submitted",
+                 "awarding_body", "programme_start")
+RULE_IDS = (*ENROLMENT_CHECKS, *LEARNER_CHECKS, "late-registration",
+            "persistent-late-registration")
 
 
 def report_options(function: F) -> F:
@@ -112,6 +148,48 @@ class Selection:
         self.digest = digest_at(app, position)
         return found
 
+    def report(self) -> KeptReport | TimelinesReport:
+        """The report's reading of the ledger: the kept rows, refreshed first (progress on
+        stderr); from timelines in memory for --as-at or a login or file that may not write
+        the report tables (or the kept rows'). Notes the digest of the ledger behind it."""
+        app = settings().app()
+        if not may_write_reports(app) or not may_write_rows(app):
+            return self._report_from_timelines()
+        catch_up_all(app, open_view(app))
+        with TerminalProgress(unit="learners") as progress:
+            refresh_rows(app, self.book, progress)
+        if self.moment is None:
+            report = KeptReport(app, self.book, self.on, self.body, self.centre)
+            self.digest = digest_at(app, report.position())
+            return report
+        changed = few_changes_since(app, self.moment)
+        if changed is None:  # an early moment: folding the events up to it costs less
+            return self._report_from_timelines()
+        report = KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)
+        self.digest = digest_at(app, report.recorded_position())
+        return report
+
+    def _report_from_timelines(self) -> TimelinesReport:
+        """The report judged in memory from the timelines (as recorded by --as-at)."""
+        return TimelinesReport(self.timelines(), self.book, self.on, self.body, self.centre)
+
+    def plain_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row, redacted when --redact was given."""
+        return redact(row) if self.redact else row
+
+    def stamps(self) -> dict[str, Any]:
+        """What ties a kept CSV row to the ledger: the judging date and the ledger digest."""
+        return {"judged_on": self.on, "ledger_digest": str(self.digest)}
+
+    @property
+    def on_text(self) -> str:
+        return self.on.isoformat()
+
+    @cached_property
+    def digest_text(self) -> str:
+        """The digest as a CSV cell (read once the report has noted it)."""
+        return guarded(str(self.digest))
+
     def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows, redacted when --redact was given."""
         return [redact(row) for row in rows] if self.redact else rows
@@ -124,8 +202,10 @@ class Selection:
     def print_digest(self, fmt: str) -> None:
         """Tables and CSV name the ledger digest on a line of their own (CSV: on stderr)."""
         if fmt != "json":
-            click.echo(f"Ledger digest: {self.digest} (check later with `ledger verify "
-                       f"--digest {self.digest}`)", err=fmt in ("csv", "html"))
+            line = (f"Ledger digest: {self.digest} (check later with `ledger verify "
+                    f"--digest {self.digest}`)")
+            click.echo(folded(line, terminal_width(), hanging=4) if fmt == "table" else line,
+                       err=fmt in ("csv", "html"))
 
     def title(self, name: str) -> str:
         known = f", as recorded by {self.moment.isoformat()}" if self.moment else ""
@@ -162,8 +242,8 @@ def limited(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
 def more_rows_hint(report: str, shown: int, total: int) -> None:
     """Under a table cut short: how many rows there are and the command that shows them."""
     if shown < total:
-        click.echo(f"Showing {shown:,} of {total:,} rows; every row: `ledger report {report} "
-                   "--limit 0` (or --format csv).")
+        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `ledger report "
+                          f"{report} --limit 0` (or --format csv).", terminal_width()))
 
 
 @report_group.command("late-registrations")
@@ -181,32 +261,42 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
     In a table, the counts by status come first, then the rows.
     """
     selection = Selection(**options)
-    rows, unjudged = late_registrations(selection.timelines(), selection.book, selection.on,
-                                        selection.body, selection.centre)
-    chosen = [row for row in rows if statuses is None or row.status in statuses]
-    plain_rows = selection.rows([row.as_row() for row in limited(chosen, limit)])
+    report = selection.report()
+    counts = report.status_counts()
+    unjudged = report.unjudged()
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows,
                 "not_judged": unjudged_counts(unjudged)}
+    rows = (selection.plain_row(registration_dict(row))
+            for row in report.registrations(statuses, limit=limit))
     if fmt == "html":
-        write_report(output, late_registrations_html(plain_rows, LATE_COLUMNS, document,
+        from ledger.web.html_report import late_registrations_html, write_report
+
+        write_report(output, late_registrations_html(list(rows), LATE_COLUMNS, document,
                                                      selection.book))
-    else:
-        if fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
-            plain_rows += [{**row, "status": NOT_JUDGED, "rule": row["reason"]}
-                           for row in unjudged_rows]
-        if fmt == "table":  # the summary first
-            counts = Counter(row.status for row in rows)
-            detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-            click.echo(f"{plural(len(rows), 'enrolment')}" + (f": {detail}" if detail else ""))
-        emit_rows(plain_rows, LATE_COLUMNS, fmt, selection.title("Late registrations"),
-                  document)
-    if fmt == "table":
-        more_rows_hint("late-registrations", len(plain_rows), len(chosen))
+    elif fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
+        stamps = selection.stamps()
+        judged = (late_csv_cells(row, selection) for row in report.registrations(
+            statuses, limit=limit)) if not selection.redact else (
+            csv_line_cells({**row, **stamps}, LATE_CSV_COLUMNS) for row in rows)
+        stream_csv_cells(itertools.chain(judged, (
+            csv_line_cells({**row, **stamps, "status": NOT_JUDGED, "rule": row["reason"]},
+                           LATE_CSV_COLUMNS) for row in unjudged_rows)), LATE_CSV_COLUMNS)
+    elif fmt == "json":
+        stream_json(document, rows)
+    else:  # the summary first
+        judged = sum(counts.values())
+        detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        click.echo(f"{plural(judged, 'enrolment')}" + (f": {detail}" if detail else ""))
+        shown = stream_table(rows, LATE_COLUMNS, late_widths(report.widths()),
+                             selection.title("Late registrations"), details=("rule",),
+                             priority=LATE_PRIORITY, headers=LATE_HEADERS)
+        more_rows_hint("late-registrations", shown,
+                       sum(counts[s] for s in statuses or STATUSES))
         _show_unjudged(unjudged)
     selection.print_digest(fmt)
     _note_unjudged(unjudged)
-    if check and any(row.status in ("late", "overdue") for row in rows):
+    if check and (counts["late"] or counts["overdue"]):
         sys.exit(1)
 
 
@@ -222,32 +312,76 @@ def maladministration_report(fmt: str, check: bool, output: Path | None, limit: 
     In a table, the counts by severity come first, then the findings.
     """
     selection = Selection(**options)
-    timelines = selection.timelines()
-    found = maladministration(timelines, selection.book, selection.on,
-                              selection.body, selection.centre)
-    unjudged = unjudged_enrolments(timelines, selection.book, selection.on, selection.body,
-                                   selection.centre)
-    rows = selection.rows([f.as_row() for f in limited(found, limit)])
+    report = selection.report()
+    unjudged = report.unjudged()
     title = selection.title("Maladministration findings")
-    if fmt == "table":
-        counts = Counter(f.severity for f in found)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        found = report.findings()
+        return (selection.plain_row(finding_dict(f))
+                for f in (itertools.islice(found, limit) if limit else found))
+
+    if fmt == "table":  # the counts first: the findings are read twice, never held
+        counts = Counter(f.severity for f in report.findings())
+        total = sum(counts.values())
         detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
-        click.echo(plural(len(found), "finding") + (f": {detail}" if detail else ""))
-        emit_rows(rows, TABLE_FINDING_COLUMNS, fmt, title)
-        more_rows_hint("maladministration", len(rows), len(found))
+        click.echo(plural(total, "finding") + (f": {detail}" if detail else ""))
+        widths = {**report.widths(), "severity": max(map(len, SEVERITIES)),
+                  "rule": max(map(len, RULE_IDS))}
+        shown = stream_table(rows(), TABLE_FINDING_COLUMNS, widths, title,
+                             details=("citation", "evidence", "message"))
+        more_rows_hint("maladministration", shown, total)
         _show_unjudged(unjudged)
+        found_any = total > 0
     elif fmt == "html":
-        write_report(output, maladministration_html(rows, selection.header("maladministration")))
+        from ledger.web.html_report import maladministration_html, write_report
+
+        write_report(output, maladministration_html(
+            list(rows()), selection.header("maladministration")))
+        found_any = next(report.findings(), None) is not None
+    elif fmt == "csv":  # the enrolments not judged are rows too, their reason the message
+        stamps = selection.stamps()
+        found_any = stream_csv(itertools.chain(
+            ({**row, **stamps} for row in rows()),
+            ({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason}
+             for u in unjudged)), FINDING_CSV_COLUMNS) > len(unjudged)
     else:
-        if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
-            rows += [{**vars(u), "severity": NOT_JUDGED, "message": u.reason} for u in unjudged]
-        emit_rows(rows, FINDING_COLUMNS, fmt, title, {
+        found_any = stream_json({
             **selection.header("maladministration"), "unjudged": [vars(u) for u in unjudged],
-            "not_judged": unjudged_counts(unjudged)})
+            "not_judged": unjudged_counts(unjudged)}, rows()) > 0
     selection.print_digest(fmt)
     _note_unjudged(unjudged)
-    if check and found:
+    if check and found_any:
         sys.exit(1)
+
+
+def late_csv_cells(row: RegistrationRow, selection: Selection) -> list[str]:
+    """A registration row's CSV cells (`LATE_CSV_COLUMNS`), as `csv_line_cells` makes them
+    from its dict with the stamps, without the dict."""
+    submitted = row.submitted
+    return [guarded(row.learner), guarded(row.enrolment), guarded(row.awarding_body),
+            row.programme_start.isoformat(), row.deadline.isoformat(),
+            "" if submitted is None else submitted.isoformat(), row.status,
+            str(row.days_late), guarded(row.rule), selection.on_text, selection.digest_text,
+            guarded(row.centre), "; ".join(map(str, row.evidence))]
+
+
+def registration_dict(row: RegistrationRow) -> dict[str, Any]:
+    """A registration row as a plain dict (`as_row`, without its deep copy)."""
+    return dict(vars(row))
+
+
+def finding_dict(found: Finding) -> dict[str, Any]:
+    """A finding as a plain dict (`as_row`, without its deep copy)."""
+    row = dict(vars(found))
+    del row["extra"], row["due_after"]
+    return row
+
+
+def late_widths(widths: dict[str, int]) -> dict[str, int]:
+    """The late-registration table's column widths: dates, statuses and days are known."""
+    return {**widths, "programme_start": 10, "deadline": 10, "submitted": 10,
+            "status": max(map(len, STATUSES)), "days_late": 5}
 
 
 @report_group.command("certificates")
@@ -307,6 +441,8 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
                 "redacted": masked}
     if fmt == "html":
         digest = digest_at(app, max((row["position"] for row in rows), default=0))
+        from ledger.web.html_report import audit_html, write_report
+
         write_report(output, audit_html(rows, columns, {
             **document, "ledger_digest": str(digest),
             "period": f"{first or 'the start'} to {last or 'now'}"}))
@@ -395,6 +531,8 @@ def rebuild_command(workers: int | None) -> None:
     app = settings().app()
     with TerminalProgress(unit="events") as progress:
         count = rebuild(app, open_view(app), progress, workers)
+        clear_rows(app)  # judged again from the rebuilt timelines
+        refresh_rows(app, load_rulebook(), progress)
     click.echo(f"Rebuilt the report tables from {count} learner events")
 
 

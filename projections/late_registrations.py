@@ -54,6 +54,7 @@ class Unjudged:
     awarding_body: str
     programme_start: date
     reason: str = NO_RULE_SET
+    centre: str = field(default="", compare=False)
 
 
 def unjudged_reason(policy: PolicyLike, awarding_body: str, start: date) -> str | None:
@@ -101,46 +102,86 @@ def submission(view: LearnerView, enrolment: str) -> Fact | None:
     return state
 
 
-def judge(
-    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
-    at_risk_days: int,
-) -> RegistrationRow:
-    """Status on `on`: late, overdue, at-risk (deadline within `at_risk_days` working days:
-    the rule book's reports.at_risk_working_days) or on-time.
-    An unregistered learner who left is judged up to the day they left, not beyond."""
+@dataclass(frozen=True)
+class RegistrationFacts:
+    """What judges an enrolment's registration whatever the judging date: its deadline, the
+    standing submission, the day the learner left, the rule cited and the evidence."""
+
+    learner: str
+    enrolment: str
+    awarding_body: str
+    programme_start: date
+    deadline: date
+    submitted: date | None
+    rule: str
+    centre: str
+    rule_version: str
+    clause: str
+    evidence: list[int]
+    left: date | None
+
+    def judged(self, status: str, days_late: int) -> RegistrationRow:
+        """The report's row: these facts with the status and days late of a judging date."""
+        return RegistrationRow(
+            learner=self.learner, enrolment=self.enrolment, awarding_body=self.awarding_body,
+            programme_start=self.programme_start, deadline=self.deadline,
+            submitted=self.submitted, status=status, days_late=days_late, rule=self.rule,
+            centre=self.centre, rule_version=self.rule_version, clause=self.clause,
+            evidence=list(self.evidence), left=self.left)
+
+
+def registration_facts(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                       calendar: Any) -> RegistrationFacts:
+    """The judgement's inputs that do not depend on the judging date."""
     ref, values = enrolled["enrolment"], enrolled["values"]
     start = date.fromisoformat(values["programme_start"])
     end = date.fromisoformat(values["planned_end"])
     deadline, window = registration_deadline(rule, start, end, calendar)
     submitted_fact = submission(view, ref)
+    withdrawn = view.last("Withdrawn", ref)
     evidence = [enrolled["position"]]
     submitted = None
-    withdrawn_fact = view.last("Withdrawn", ref)
     if submitted_fact is not None:
         submitted = day(submitted_fact)
         evidence.append(submitted_fact["position"])
-        late = submitted > deadline
-        status, days_late = ("late", (submitted - deadline).days) if late else ("on-time", 0)
-    else:
-        withdrawn = view.last("Withdrawn", ref)
-        left_in_time = withdrawn is not None and day(withdrawn, "left_on") <= deadline
-        if withdrawn is not None:
-            evidence.append(withdrawn["position"])
-        judged_to = on if withdrawn is None else min(on, day(withdrawn, "left_on"))
-        if on > deadline and not left_in_time:
-            status, days_late = "overdue", (judged_to - deadline).days
-        elif not left_in_time and calendar.add_working_days(on, at_risk_days) >= deadline:
-            status, days_late = "at-risk", 0
-        else:
-            status, days_late = "on-time", 0
-    citation = f"{rule.reference}: {window}"
-    return RegistrationRow(
+    elif withdrawn is not None:
+        evidence.append(withdrawn["position"])
+    return RegistrationFacts(
         learner=view.reference, enrolment=ref, awarding_body=values["awarding_body"],
-        programme_start=start, deadline=deadline, submitted=submitted, status=status,
-        days_late=days_late, rule=citation, centre=view.centre, rule_version=rule.version,
+        programme_start=start, deadline=deadline, submitted=submitted,
+        rule=f"{rule.reference}: {window}", centre=view.centre, rule_version=rule.version,
         clause=rule.clause, evidence=evidence,
-        left=None if withdrawn_fact is None else day(withdrawn_fact, "left_on"),
-    )
+        left=None if withdrawn is None else day(withdrawn, "left_on"))
+
+
+def status_on(facts: RegistrationFacts, on: date, at_risk_limit: date) -> tuple[str, int]:
+    """Status and days late on `on`: late, overdue, at-risk (deadline by `at_risk_limit`,
+    the day `reports.at_risk_working_days` working days after `on`) or on-time.
+    An unregistered learner who left is judged up to the day they left, not beyond.
+    (`ledger.reporting.report_queries` says the same in SQL: keep them alike.)"""
+    deadline = facts.deadline
+    if facts.submitted is not None:
+        if facts.submitted > deadline:
+            return "late", (facts.submitted - deadline).days
+        return "on-time", 0
+    left_in_time = facts.left is not None and facts.left <= deadline
+    if left_in_time:
+        return "on-time", 0
+    if on > deadline:
+        judged_to = on if facts.left is None else min(on, facts.left)
+        return "overdue", (judged_to - deadline).days
+    if at_risk_limit >= deadline:
+        return "at-risk", 0
+    return "on-time", 0
+
+
+def judge(
+    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+    at_risk_days: int,
+) -> RegistrationRow:
+    """Status on `on` (see `status_on`) of the enrolment's facts (`registration_facts`)."""
+    facts = registration_facts(view, enrolled, rule, calendar)
+    return facts.judged(*status_on(facts, on, calendar.add_working_days(on, at_risk_days)))
 
 
 def selected(view: LearnerView, enrolled: Fact, awarding_body: str | None,
@@ -159,7 +200,8 @@ def late_registrations(
     for view, enrolled, body, start, reason in _enrolments(timelines, policy, on,
                                                            awarding_body, centre):
         if reason is not None:
-            unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason))
+            unjudged.append(Unjudged(view.reference, enrolled["enrolment"], body, start, reason,
+                                     view.centre))
             continue
         rules = policy.rules_in_force(body, start)
         assert rules is not None
@@ -176,7 +218,7 @@ def unjudged_enrolments(
 ) -> list[Unjudged]:
     """The selected enrolments no late-registration rule judges, with why: the same ones,
     judged on the same date, as `late_registrations` lists apart."""
-    found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason)
+    found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason, view.centre)
              for view, enrolled, body, start, reason in _enrolments(
                  timelines, policy, on, awarding_body, centre) if reason is not None]
     found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))

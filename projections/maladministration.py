@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from projections.late_registrations import late_registrations, selected, submission
+from projections.late_registrations import late_registrations, submission
 from projections.policy import PolicyLike, RuleLike, add_days, add_months, describe_days
 from projections.timeline import Fact, LearnerView, Timeline, as_on, day
 
@@ -34,25 +34,34 @@ class Finding:
     message: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     citation: str = field(default="", compare=False)  # e.g. `AIM policy-1.0 clause 3.2`
+    # a finding of something not done by a deadline stands only when judged after it
+    due_after: date | None = field(default=None, compare=False)
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
         row.pop("extra")
+        row.pop("due_after")
         return row
+
+    def stands_on(self, on: date) -> bool:
+        """Whether the finding stands when judged on `on` (its deadline has passed)."""
+        return self.due_after is None or on > self.due_after
 
 
 def finding(rule: RuleLike, centre: str, learner: str | None, enrolment: str | None,
-            dates: dict[str, date | None], evidence: Iterable[int], message: str) -> Finding:
+            dates: dict[str, date | None], evidence: Iterable[int], message: str,
+            due_after: date | None = None) -> Finding:
+    """A finding of the rule; `due_after`: it stands only when judged after this date."""
     return Finding(rule.id, rule.awarding_body, rule.version, rule.clause, rule.severity,
                    centre, learner, enrolment, dates, sorted(set(evidence)), message,
-                   citation=rule.reference)
+                   citation=rule.reference, due_after=due_after)
 
 
-EnrolmentCheck = Callable[[LearnerView, Fact, RuleLike, Any, date], Iterator[Finding]]
+EnrolmentCheck = Callable[[LearnerView, Fact, RuleLike, Any], Iterator[Finding]]
 
 
-def check_assessment(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
-                     on: date) -> Iterator[Finding]:
+def check_assessment(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                     calendar: Any) -> Iterator[Finding]:
     ref = enrolled["enrolment"]
     started = view.last("AssessmentStarted", ref)
     if started is None:
@@ -70,8 +79,8 @@ def check_assessment(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
                   f"assessment started on {start_day.isoformat()} but the registration {when}")
 
 
-def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
-                     on: date) -> Iterator[Finding]:
+def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                     calendar: Any) -> Iterator[Finding]:
     ref = enrolled["enrolment"]
     withdrawn = view.last("Withdrawn", ref)
     if withdrawn is None or submission(view, ref) is None:
@@ -94,10 +103,10 @@ def check_withdrawal(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar
                       f"{describe_days((notified - deadline).days, 'calendar')} after the "
                       "deadline "
                       f"{deadline.isoformat()} ({window} of leaving on {left.isoformat()})")
-    elif notified is None and on > deadline:
+    elif notified is None:
         yield finding(rule, view.centre, view.reference, ref, dates, evidence,
                       f"withdrawal not notified to the AO by {deadline.isoformat()} "
-                      f"({window} of leaving on {left.isoformat()})")
+                      f"({window} of leaving on {left.isoformat()})", due_after=deadline)
 
 
 CLAIM_REASONS = {
@@ -108,8 +117,8 @@ CLAIM_REASONS = {
 }
 
 
-def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
-                            on: date) -> Iterator[Finding]:
+def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                            calendar: Any) -> Iterator[Finding]:
     """A claim breaks each condition the rule requires that did not hold on the claim date;
     a certificate received on such a claim is evidence too."""
     ref = enrolled["enrolment"]
@@ -143,7 +152,7 @@ def check_claim_eligibility(view: LearnerView, enrolled: Fact, rule: RuleLike, c
 
 
 def check_uln_apprenticeship(view: LearnerView, enrolled: Fact, rule: RuleLike,
-                             calendar: Any, on: date) -> Iterator[Finding]:
+                             calendar: Any) -> Iterator[Finding]:
     """An Apprenticeship Standard registered (a standing submission) with no ULN on the
     learner's record on the submission date (one the LRS rejected counts as none)."""
     ref = enrolled["enrolment"]
@@ -165,7 +174,7 @@ def check_uln_apprenticeship(view: LearnerView, enrolled: Fact, rule: RuleLike,
 
 
 def check_registration_check(view: LearnerView, enrolled: Fact, rule: RuleLike,
-                             calendar: Any, on: date) -> Iterator[Finding]:
+                             calendar: Any) -> Iterator[Finding]:
     """The standing submission checked for accuracy within the rule's days (AIM 3.4): a
     finding when the first check after it came late, or none came by the deadline."""
     ref = enrolled["enrolment"]
@@ -184,14 +193,14 @@ def check_registration_check(view: LearnerView, enrolled: Fact, rule: RuleLike,
                       [submitted["position"], checked["position"]],
                       f"registration checked on {day(checked).isoformat()}, after the deadline "
                       f"{deadline.isoformat()} ({window} from submission on {sent.isoformat()})")
-    elif checked is None and on > deadline:
+    elif checked is None:
         yield finding(rule, view.centre, view.reference, ref, dates, [submitted["position"]],
                       f"registration not checked by {deadline.isoformat()} ({window} from "
-                      f"submission on {sent.isoformat()})")
+                      f"submission on {sent.isoformat()})", due_after=deadline)
 
 
 def _step_deadline(
-    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any, on: date,
+    view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
     start_event: str, end_event: str, start_name: str, end_name: str, what: str,
 ) -> Iterator[Finding]:
     ref = enrolled["enrolment"]
@@ -208,22 +217,22 @@ def _step_deadline(
                       [begun["position"], done["position"]],
                       f"{what} on {day(done).isoformat()}, after the deadline "
                       f"{deadline.isoformat()} ({window} from {begin.isoformat()})")
-    elif done is None and on > deadline and view.last("Withdrawn", ref) is None:
+    elif done is None and view.last("Withdrawn", ref) is None:
         yield finding(rule, view.centre, view.reference, ref, dates, [begun["position"]],
                       f"not {what.split(' ')[-1]} by the deadline {deadline.isoformat()} "
-                      f"({window} from {begin.isoformat()})")
+                      f"({window} from {begin.isoformat()})", due_after=deadline)
 
 
-def check_claim_deadline(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
-                         on: date) -> Iterator[Finding]:
-    yield from _step_deadline(view, enrolled, rule, calendar, on, "IqaSignedOff",
+def check_claim_deadline(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                         calendar: Any) -> Iterator[Finding]:
+    yield from _step_deadline(view, enrolled, rule, calendar, "IqaSignedOff",
                               "ClaimSubmitted", "iqa_signed_off", "claimed",
                               "certificate claimed")
 
 
-def check_certificate_issue(view: LearnerView, enrolled: Fact, rule: RuleLike, calendar: Any,
-                            on: date) -> Iterator[Finding]:
-    yield from _step_deadline(view, enrolled, rule, calendar, on, "CertificateReceived",
+def check_certificate_issue(view: LearnerView, enrolled: Fact, rule: RuleLike,
+                            calendar: Any) -> Iterator[Finding]:
+    yield from _step_deadline(view, enrolled, rule, calendar, "CertificateReceived",
                               "CertificateIssued", "received", "issued",
                               "certificate issued")
 
@@ -241,10 +250,10 @@ ENROLMENT_CHECKS: dict[str, EnrolmentCheck] = {
 
 # ----- learner-level checks: reported once per AO the learner is enrolled with -------------
 
-LearnerCheck = Callable[[LearnerView, RuleLike, date], Iterator[Finding]]
+LearnerCheck = Callable[[LearnerView, RuleLike], Iterator[Finding]]
 
 
-def check_uln_rejected(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+def check_uln_rejected(view: LearnerView, rule: RuleLike) -> Iterator[Finding]:
     last_uln: Fact | None = None
     for fact in view.facts:
         if fact["event"] == "UlnRecorded" or (
@@ -257,16 +266,14 @@ def check_uln_rejected(view: LearnerView, rule: RuleLike, on: date) -> Iterator[
         return
     rejected = day(last_uln)
     due = rejected + timedelta(days=rule.params.get("days") or 0)
-    if on <= due:
-        return
     values = last_uln["values"]
     yield finding(rule, view.centre, view.reference, None,
                   {"rejected": rejected, "deadline": due}, [last_uln["position"]],
                   f"ULN rejected by the LRS ({values['code']}) on "
-                  f"{rejected.isoformat()} and not corrected")
+                  f"{rejected.isoformat()} and not corrected", due_after=due)
 
 
-def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+def check_lrs_reverification(view: LearnerView, rule: RuleLike) -> Iterator[Finding]:
     confirmed: Fact | None = None
     pending: list[Fact] = []
     fields = rule.params.get("fields")
@@ -289,7 +296,7 @@ def check_lrs_reverification(view: LearnerView, rule: RuleLike, on: date) -> Ite
                       f"without a new LRS verification")
 
 
-def check_data_quality(view: LearnerView, rule: RuleLike, on: date) -> Iterator[Finding]:
+def check_data_quality(view: LearnerView, rule: RuleLike) -> Iterator[Finding]:
     """Warnings of the learner's record and enrolments, and of each amendment's new value:
     an amendment replaces the warnings of its field with its own, so a finding closes only
     when the new value passes the check."""
@@ -318,11 +325,11 @@ LEARNER_CHECKS: dict[str, LearnerCheck] = {
 }
 
 
-def learner_findings(view: LearnerView, rules: Mapping[str, RuleLike], on: date,
+def learner_findings(view: LearnerView, rules: Mapping[str, RuleLike],
                      body: str) -> Iterator[Finding]:
     for rule_id, check in LEARNER_CHECKS.items():
         if rule_id in rules:
-            for found in check(view, rules[rule_id], on):
+            for found in check(view, rules[rule_id]):
                 if found.enrolment is None or _enrolment_body(view, found.enrolment) == body:
                     yield found
 
@@ -330,6 +337,52 @@ def learner_findings(view: LearnerView, rules: Mapping[str, RuleLike], on: date,
 def _enrolment_body(view: LearnerView, enrolment: str) -> str | None:
     enrolled = view.last("Enrolled", enrolment)
     return None if enrolled is None else enrolled["values"]["awarding_body"]
+
+
+def timeline_findings(view: LearnerView, policy: PolicyLike,
+                      awarding_body: str | None = None) -> Iterator[tuple[str, Finding]]:
+    """Every finding of the learner's checks, whatever the judging date (a finding with a
+    `due_after` stands only after it), each with the awarding body of the enrolments it was
+    found for (of `awarding_body` only, when given), in the report's order of ties."""
+    seen_bodies: set[str] = set()
+    for enrolled in view.enrolments():
+        body = enrolled["values"]["awarding_body"]
+        if awarding_body is not None and body != awarding_body:
+            continue
+        rules = policy.rules_in_force(body, day(enrolled, "programme_start"))
+        if rules is None:
+            continue
+        calendar = policy.calendar_for(view.centre)
+        for rule_id, check in ENROLMENT_CHECKS.items():
+            if rule_id in rules:
+                yield from ((body, found) for found in check(view, enrolled, rules[rule_id],
+                                                              calendar))
+        if body not in seen_bodies:
+            seen_bodies.add(body)
+            yield from ((body, found) for found in learner_findings(view, rules, body))
+
+
+def late_finding(row: Any, policy: PolicyLike, on: date) -> Finding:
+    """The finding of a late or overdue registration row judged on `on`."""
+    rules = policy.rules_in_force(row.awarding_body, row.programme_start)
+    assert rules is not None
+    rule = rules["late-registration"]
+    when = (f"submitted on {row.submitted.isoformat()}" if row.submitted
+            else f"not submitted before the learner left on {row.left.isoformat()}"
+            if row.left and row.left < on else f"not submitted by {on.isoformat()}")
+    return finding(
+        rule, row.centre, row.learner, row.enrolment,
+        {"programme_start": row.programme_start, "deadline": row.deadline,
+         "submitted": row.submitted}, row.evidence,
+        f"registration {row.status}: {when}, {describe_days(row.days_late, 'calendar')} "
+        "after the deadline "
+        f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)")
+
+
+def finding_order(found: Finding) -> tuple[Any, ...]:
+    """The report's order: centre, AO, learner, enrolment, rule, evidence."""
+    return (found.centre, found.awarding_body, found.learner or "", found.enrolment or "",
+            found.rule, found.evidence)
 
 
 # ----- the report ---------------------------------------------------------------------------
@@ -340,43 +393,17 @@ def maladministration(
 ) -> list[Finding]:
     """Every finding for the selected enrolments, sorted by centre, AO, learner and rule."""
     timelines = list(timelines)
-    found: list[Finding] = []
     rows, _ = late_registrations(timelines, policy, on, awarding_body, centre)
     late_rows = [r for r in rows if r.status in ("late", "overdue")]
-    for row in late_rows:
-        rules = policy.rules_in_force(row.awarding_body, row.programme_start)
-        assert rules is not None
-        rule = rules["late-registration"]
-        when = (f"submitted on {row.submitted.isoformat()}" if row.submitted
-                else f"not submitted before the learner left on {row.left.isoformat()}"
-                if row.left and row.left < on else f"not submitted by {on.isoformat()}")
-        found.append(finding(
-            rule, row.centre, row.learner, row.enrolment,
-            {"programme_start": row.programme_start, "deadline": row.deadline,
-             "submitted": row.submitted}, row.evidence,
-            f"registration {row.status}: {when}, {describe_days(row.days_late, 'calendar')} "
-            "after the deadline "
-            f"{row.deadline.isoformat()} ({row.rule.rsplit(': ', 1)[-1]} from the start)"))
+    found = [late_finding(row, policy, on) for row in late_rows]
     found.extend(persistent_late(late_rows, policy))
     for timeline in timelines:
+        if centre is not None and timeline["centre"] != centre:
+            continue
         view = LearnerView(as_on(timeline, on))
-        seen_bodies: set[str] = set()
-        for enrolled in view.enrolments():
-            if not selected(view, enrolled, awarding_body, centre):
-                continue
-            body = enrolled["values"]["awarding_body"]
-            rules = policy.rules_in_force(body, day(enrolled, "programme_start"))
-            if rules is None:
-                continue
-            calendar = policy.calendar_for(view.centre)
-            for rule_id, check in ENROLMENT_CHECKS.items():
-                if rule_id in rules:
-                    found.extend(check(view, enrolled, rules[rule_id], calendar, on))
-            if body not in seen_bodies:
-                seen_bodies.add(body)
-                found.extend(learner_findings(view, rules, on, body))
-    found.sort(key=lambda f: (f.centre, f.awarding_body, f.learner or "", f.enrolment or "",
-                              f.rule, f.evidence))
+        found.extend(item for _body, item in timeline_findings(view, policy, awarding_body)
+                     if item.stands_on(on))
+    found.sort(key=finding_order)
     return found
 
 

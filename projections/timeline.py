@@ -141,6 +141,20 @@ def as_on(timeline: Timeline, on: date) -> Timeline:
     return {**timeline, "facts": facts}
 
 
+def stable_from(timeline: Timeline) -> date | None:
+    """The first date from which the timeline reads the same on every later date: the latest
+    date its facts occurred (the learner's record aside) or a withdrawal was notified. For
+    any `on` from then, `as_on(timeline, on) == timeline`; None when no fact has a date."""
+    latest = ""
+    for fact in timeline["facts"]:
+        if fact["event"] == "Recorded":
+            continue
+        latest = max(latest, fact["occurred_on"] or "")
+        if fact["event"] == "Withdrawn":
+            latest = max(latest, fact["values"].get("notified_on") or "")
+    return date.fromisoformat(latest) if latest else None
+
+
 class LearnerView:
     """Questions the reports ask of one learner's timeline."""
 

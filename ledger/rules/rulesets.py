@@ -233,6 +233,13 @@ def policy_directories(extra: str | Path | None = None) -> list[Path]:
     return folders
 
 
+def default_rulebook() -> RuleBook:
+    """The rule book a report reads when given no --policies or --nation: the shipped rule
+    sets, with LEDGER_POLICIES's and LEDGER_NATION's when set."""
+    return load_rulebook(os.environ.get("LEDGER_POLICIES") or None,
+                         os.environ.get("LEDGER_NATION") or None)
+
+
 def load_rulebook(extra: str | Path | None = None, nation: str | None = None) -> RuleBook:
     """Load every rule set; an AO defined in the extra directory replaces the shipped one."""
     versions: dict[str, list[RuleSetVersion]] = {}

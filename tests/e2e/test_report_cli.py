@@ -114,13 +114,16 @@ def test_late_registrations_as_csv_exactly(sqlite_ledger: Ledger) -> None:
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")  # after --on: not counted
     result = sqlite_ledger("report", "late-registrations", "--on", "2026-05-05",
                            "--format", "csv")
+    digest = result.stderr.split("Ledger digest: ")[1].split()[0]
+    assert digest == sqlite_ledger.json("report", "late-registrations")["ledger_digest"]
+    # every row names the date it was judged on, the ledger state, the centre and evidence
     assert result.stdout == (
         "learner,enrolment,awarding_body,programme_start,deadline,submitted,status,days_late,"
-        "rule\n"
+        "rule,judged_on,ledger_digest,centre,evidence\n"
         "L1,E1,AIM,2026-04-01,2026-05-11,,at-risk,0,\"AIM registration and certification "
-        "policy (v1.0), clause 3.2: 25 working days\"\n"
+        f"policy (v1.0), clause 3.2: 25 working days\",2026-05-05,{digest},C1,4\n"
         "L1,E2,IMI,2026-04-01,2026-06-30,,on-time,0,\"IMI registration guidance "
-        "(issue 10), introduction: 90 days\"\n"
+        f"(issue 10), introduction: 90 days\",2026-05-05,{digest},C1,5\n"
     )
 
 
@@ -331,7 +334,9 @@ def test_a_report_names_the_digest_of_the_ledger_it_was_computed_from(ledger: Le
         assert "nothing up to position" in ledger("verify", "--digest",
                                                   kept["ledger_digest"]).stdout
     table = ledger("report", "maladministration").stdout
-    assert table.splitlines()[-1].startswith("Ledger digest: ")
+    last = table.split("\nLedger digest:")[-1].split()  # folded at spaces, at the end
+    assert last[0] == ledger.json("report", "maladministration")["ledger_digest"]
+    assert last[-1].endswith("`)")
 
 
 def test_reports_can_be_redacted_for_sharing(sqlite_ledger: Ledger) -> None:
@@ -449,3 +454,51 @@ def test_an_awarding_body_differing_from_a_known_one_in_case_or_spacing_is_sugge
     report = sqlite_ledger("report", "late-registrations", "--awarding-body", typed, code=1)
     assert "did you mean IMI?" in report.stderr
     assert sqlite_ledger.json("report", "late-registrations")["unjudged"] == []
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_report_tables_fit_the_terminal_and_split_no_date_or_reference(
+    sqlite_ledger: Ledger, width: int,
+) -> None:
+    add(sqlite_ledger, "LEARNER-WITH-A-LONG-REFERENCE")
+    enrol(sqlite_ledger, "LEARNER-WITH-A-LONG-REFERENCE", enrolment="ENROLMENT-1")
+    sqlite_ledger("assess", "LEARNER-WITH-A-LONG-REFERENCE", "ENROLMENT-1",
+                  "--started", "2026-05-01")
+    add(sqlite_ledger, "L2")
+    enrol(sqlite_ledger, "L2", body="IMI")
+    runner = CliRunner(env={"COLUMNS": str(width)})
+    for report in ("late-registrations", "maladministration"):
+        args = ["--db", sqlite_ledger.url, "report", report, "--on", "2026-11-01"]
+        table = runner.invoke(cli, args).stdout
+        document = json.loads(runner.invoke(cli, [*args, "--format", "json"]).stdout)
+        lines = table.splitlines()
+        assert max(map(len, lines)) <= width, table
+        tokens = {token for line in lines for token in line.split()}
+        for row in document["rows"]:
+            for key in ("learner", "enrolment", "deadline", "programme_start", "days_late"):
+                if row.get(key) is not None:
+                    assert str(row[key]) in tokens, (key, row[key], table)
+        assert document["ledger_digest"] in tokens
+
+
+def test_a_read_only_file_gives_the_reports_the_kept_rows_give(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    add(ledger, "L2")
+    enrol(ledger, "L2", body="IMI", start="2026-12-01", end="2027-06-01")  # not started
+    ledger("assess", "L1", "E1", "--started", "2026-05-01")
+    reports = [("report", report, "--on", "2026-11-01", "--format", fmt)
+               for report in ("late-registrations", "maladministration")
+               for fmt in ("csv", "json", "table")]
+    [ledger(*args) for args in reports]  # the kept rows made
+    ledger("register", "L1", "E1", "--submitted", "2026-06-01")  # and fallen behind
+    path.chmod(0o444)
+    try:  # the stored timelines with the new events folded in memory, judged in Python
+        read_only = [ledger(*args).stdout for args in reports]
+    finally:
+        path.chmod(0o600)
+    kept = [ledger(*args).stdout for args in reports]
+    assert read_only == kept
+    assert "2026-06-01" in kept[0]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -89,3 +90,15 @@ def test_counts_are_pluralised():
     assert plural(1, "day") == "1 day"
     assert plural(1200, "day") == "1,200 days"
     assert plural(0, "entry", "entries") == "0 entries"
+
+
+@settings(deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+    | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8))
+def test_a_streamed_json_row_is_the_text_json_dumps_makes(value: object) -> None:
+    from cli.output import json_text, plain
+
+    assert json_text(value) == json.dumps(plain(value), indent=2, ensure_ascii=False)

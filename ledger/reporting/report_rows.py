@@ -1,0 +1,366 @@
+"""Kept report rows: each learner's registrations and findings, judged once from the timeline.
+
+A second stage over the timelines (`ledger.reporting.reports`): after they are caught up, the
+learners whose timeline moved on since the rows were judged are judged again and their rows
+rewritten (delete and insert), with the rows' position and the fingerprint of the rule book
+that judged them in the same transaction. A rule book of another fingerprint (other
+policies, nation or TOML) judges every learner again.
+
+What depends on the judging date is left out: a registration keeps its deadline, submission
+and leaving date (status and days late come from them in the query,
+`ledger.reporting.report_queries`), a finding its `due_after`. Rows are exact for a date on
+or after the learner's `stable_from` (the timeline reads the same on any such date); a report
+judges the other learners from their timelines. Dates are kept as ordinals
+(`date.toordinal()`), so comparisons and differences are the same SQL on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import holidays
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    inspect,
+    select,
+    text,
+)
+
+from ledger.bulk.progress import NoProgress, Progress
+from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
+from ledger.storage.persistence import create_tables_once
+from projections.late_registrations import registration_facts, unjudged_reason
+from projections.maladministration import Finding, timeline_findings
+from projections.policy import PolicyLike
+from projections.timeline import LearnerView, Timeline, stable_from
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
+
+# Bump when the judging code changes what it keeps: every learner is judged again.
+ROWS_FORMAT = "1"
+REFRESH_CHUNK = 500
+EVIDENCE_DIGITS = 12  # evidence positions as fixed-width text sort as the lists do
+POSITION_INDEX = "ix_ledger_report_timelines_position"
+
+
+def _text(length: int | None = None) -> Any:
+    """Text compared as its bytes (code points) on both databases, as Python sorts it:
+    PostgreSQL's "C" collation; SQLite's default BINARY does so already."""
+    plain = String(length) if length else Text()
+    return plain.with_variant(String(length, collation="C") if length
+                              else Text(collation="C"), "postgresql")
+
+
+metadata = MetaData()
+learners_table = Table(
+    "ledger_report_learners", metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("centre", _text(20)),
+    Column("reference", _text(40)),
+    Column("position", BigInteger, nullable=False),
+    Column("stable_from", Integer, nullable=False),  # ordinal; 0: no dated fact
+    Index("ix_ledger_report_learners_stable", "stable_from"),
+)
+registrations_table = Table(
+    "ledger_report_registrations", metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("centre", _text(20), nullable=False),
+    Column("learner", _text(40), nullable=False),
+    Column("enrolment", _text(40), nullable=False),
+    Column("awarding_body", _text(40), nullable=False),
+    Column("programme_start", Integer, nullable=False),
+    Column("deadline", Integer),  # None: not judged, `reason` says why
+    Column("submitted", Integer),
+    Column("left_on", Integer),
+    Column("rule", Text),
+    Column("rule_version", Text),
+    Column("clause", Text),
+    Column("evidence", Text),
+    Column("reason", Text),
+    Column("stable_from", Integer, nullable=False),
+    Index("ix_ledger_report_registrations_deadline", "centre", "awarding_body", "deadline",
+          "learner", "enrolment"),
+    Index("ix_ledger_report_registrations_learner", "centre", "awarding_body", "learner",
+          "enrolment"),
+)
+findings_table = Table(
+    "ledger_report_findings", metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("centre", _text(20), nullable=False),
+    Column("awarding_body", _text(40), nullable=False),
+    Column("learner", _text(40), nullable=False),
+    Column("enrolment", _text(40)),
+    Column("enrolment_key", _text(40), nullable=False),  # enrolment or '' (sorts first)
+    Column("rule", _text(80), nullable=False),
+    Column("evidence_key", _text(), nullable=False),
+    Column("source_body", _text(40), nullable=False),  # the enrolments' AO: --awarding-body
+    Column("rule_version", Text, nullable=False),
+    Column("clause", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("dates", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("citation", Text, nullable=False),
+    Column("due_after", Integer),
+    Column("stable_from", Integer, nullable=False),
+    Index("ix_ledger_report_findings_order", "centre", "awarding_body", "learner",
+          "enrolment_key", "rule", "evidence_key", "seq"),
+)
+state_table = Table(
+    "ledger_report_rows_state", metadata,
+    Column("name", String(20), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+)
+STATE_NAME = "rows"
+JUDGED_TABLES = (learners_table, registrations_table, findings_table)
+
+
+@dataclass(frozen=True)
+class RowsState:
+    """Where the kept rows stand: the timelines' position and the rule book's fingerprint."""
+
+    position: int
+    fingerprint: str
+
+
+def rulebook_fingerprint(book: PolicyLike) -> str:
+    """What changes a judgement, hashed: the rule sets and the ledger's own rules, centres and
+    their nations, the default nation, the holidays package's data and the rows' format."""
+    parts = [ROWS_FORMAT, holidays.__version__, repr(getattr(book, "versions", None)),
+             repr(getattr(book, "common", None)), repr(getattr(book, "centres", None)),
+             repr(getattr(book, "default_nation", None))]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def open_rows(app: LedgerApp) -> None:
+    """The kept rows' tables, and the timelines' index on position, made if missing (a ledger
+    made by an earlier version gets them on its first report)."""
+    def create() -> None:
+        metadata.create_all(app.engine, checkfirst=True)
+        indexes = {index["name"] for index in inspect(app.engine).get_indexes(TIMELINES_TABLE)}
+        if POSITION_INDEX not in indexes:  # only its owner may create it, even IF NOT EXISTS
+            with app.engine.begin() as connection:
+                connection.execute(text(f"CREATE INDEX IF NOT EXISTS {POSITION_INDEX} "
+                                        f"ON {TIMELINES_TABLE} (position)"))
+    create_tables_once(create)
+
+
+# PostgreSQL: every kept-rows table there and writable by this login (SELECT, INSERT and
+# DELETE each: has_table_privilege is true when any one listed is held), and the timelines'
+# index there; else whether the login may make what is missing (it owns the timelines).
+MAY_WRITE_ROWS = f"""
+SELECT CASE WHEN (SELECT bool_and(to_regclass(name) IS NOT NULL
+                   AND has_table_privilege(to_regclass(name), 'SELECT')
+                   AND has_table_privilege(to_regclass(name), 'INSERT')
+                   AND has_table_privilege(to_regclass(name), 'DELETE'))
+                  FROM unnest(%(tables)s::text[]) AS name)
+            AND to_regclass('{POSITION_INDEX}') IS NOT NULL
+       THEN true
+       ELSE has_schema_privilege(current_schema(), 'CREATE')
+            AND pg_has_role((SELECT relowner FROM pg_class
+                             WHERE oid = to_regclass('{TIMELINES_TABLE}')), 'USAGE')
+       END
+"""
+
+
+def may_write_rows(app: LedgerApp) -> bool:
+    """Whether this login may judge the kept rows (a login that may write the timelines may
+    still lack the rows' tables: one granted before they existed). SQLite: always (the file's
+    permissions are `reports.may_write_reports`' question)."""
+    if app.engine.dialect.name != "postgresql":
+        return True
+    names = [table.name for table in (*JUDGED_TABLES, state_table)]
+    with app.engine.connect() as connection:
+        return bool(connection.exec_driver_sql(MAY_WRITE_ROWS, {"tables": names}).scalar())
+
+
+def rows_state(connection: Connection) -> RowsState | None:
+    """The kept rows' state, None before they were first judged."""
+    found = connection.execute(select(state_table.c.position, state_table.c.fingerprint)
+                               .where(state_table.c.name == STATE_NAME)).first()
+    return None if found is None else RowsState(int(found[0]), found[1])
+
+
+def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = None,
+                 full: bool = False) -> int:
+    """Judge again the learners whose timeline moved since the rows were judged (every one
+    when the rule book's fingerprint differs, or `full`), in one transaction with the new
+    state; returns how many learners were judged. The timelines must be caught up first."""
+    open_rows(app)
+    fingerprint = rulebook_fingerprint(book)
+    view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    with app.engine.begin() as connection:
+        _lock(connection)
+        state = rows_state(connection)
+        caught_up = view.max_tracking_id(app.name) or 0
+        if state is not None and state.fingerprint == fingerprint and not full:
+            if state.position >= caught_up:
+                return 0
+            after = state.position
+        else:
+            for table in JUDGED_TABLES:
+                connection.execute(delete(table))
+            after = -1
+        progress = progress or NoProgress()
+        total = _count_changed(connection, after)
+        progress.start("Report rows", total)
+        judged = 0
+        for chunk in _changed_timelines(connection, after):
+            _write_learners(connection, chunk, book, replace=after >= 0)
+            judged += len(chunk)
+            progress.update(judged, judged)
+        position = caught_up if state is None or after < 0 else max(caught_up, state.position)
+        _write_state(connection, RowsState(position, fingerprint))
+    return judged
+
+
+def clear_rows(app: LedgerApp) -> None:
+    """Forget the kept rows: the next refresh judges every learner (after a rebuild)."""
+    open_rows(app)
+    with app.engine.begin() as connection:
+        _lock(connection)
+        connection.execute(delete(state_table))
+
+
+def _lock(connection: Connection) -> None:
+    """One writer of the report tables at a time (the timelines' lock: the timelines do not
+    move while the rows are judged from them)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK}, "
+                                "hashtext(current_schema()))"))
+    else:  # a first statement that writes: the transaction holds the write lock
+        connection.execute(state_table.update().where(text("0 = 1")).values(position=0))
+
+
+def _count_changed(connection: Connection, after: int) -> int:
+    return int(connection.execute(text(
+        f"SELECT count(*) FROM {TIMELINES_TABLE} WHERE position > :after"),
+        {"after": after}).scalar() or 0)
+
+
+def _changed_timelines(connection: Connection, after: int) -> Iterator[list[Timeline]]:
+    """The timelines beyond a position, a chunk at a time in learner-id order (a page per
+    query: memory stays flat, and the connection is free to write between pages)."""
+    last = ""
+    while True:
+        found = connection.execute(text(
+            f"SELECT learner_id, timeline FROM {TIMELINES_TABLE} "
+            "WHERE position > :after AND learner_id > :last ORDER BY learner_id LIMIT :size"),
+            {"after": after, "last": last, "size": REFRESH_CHUNK}).all()
+        if not found:
+            return
+        yield [orjson.loads(value) for _, value in found]
+        last = found[-1][0]
+
+
+def _write_learners(connection: Connection, timelines: list[Timeline], book: PolicyLike,
+                    replace: bool) -> None:
+    """These learners' rows, judged from their timelines (replacing those they had)."""
+    learners, registrations, findings = [], [], []
+    for timeline in timelines:
+        if timeline["centre"] is None:  # no live record of the learner: nothing to report
+            continue
+        learner, registered, found = judged_rows(timeline, book)
+        learners.append(learner)
+        registrations.extend(registered)
+        findings.extend(found)
+    if replace:
+        ids = [timeline["learner_id"] for timeline in timelines]
+        for table in JUDGED_TABLES:
+            connection.execute(delete(table).where(table.c.learner_id.in_(ids)))
+    for table, rows in ((learners_table, learners), (registrations_table, registrations),
+                        (findings_table, findings)):
+        if rows:
+            connection.execute(insert(table), rows)
+
+
+def _write_state(connection: Connection, state: RowsState) -> None:
+    connection.execute(delete(state_table))
+    connection.execute(insert(state_table), [{"name": STATE_NAME, "position": state.position,
+                                              "fingerprint": state.fingerprint}])
+
+
+def judged_rows(timeline: Timeline, book: PolicyLike,
+                ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A learner's row, registration rows and finding rows, judged from the whole timeline."""
+    view = LearnerView(timeline)
+    stable = stable_from(timeline)
+    stable_ordinal = stable.toordinal() if stable else 0
+    learner_id = timeline["learner_id"]
+    learner = {"learner_id": learner_id, "centre": view.centre, "reference": view.reference,
+               "position": timeline["position"], "stable_from": stable_ordinal}
+    registrations = [
+        {**row, "learner_id": learner_id, "seq": seq, "stable_from": stable_ordinal}
+        for seq, row in enumerate(registration_rows(view, book))]
+    findings = [
+        {**finding_row(found, body), "learner_id": learner_id, "seq": seq,
+         "stable_from": stable_ordinal}
+        for seq, (body, found) in enumerate(timeline_findings(view, book))]
+    return learner, registrations, findings
+
+
+def registration_rows(view: LearnerView, book: PolicyLike) -> Iterator[dict[str, Any]]:
+    """Each enrolment's registration facts, or why no rule judges it."""
+    for enrolled in view.enrolments():
+        body = enrolled["values"]["awarding_body"]
+        start = date.fromisoformat(enrolled["values"]["programme_start"])
+        row: dict[str, Any] = {
+            "centre": view.centre, "learner": view.reference,
+            "enrolment": enrolled["enrolment"], "awarding_body": body,
+            "programme_start": start.toordinal(), "deadline": None, "submitted": None,
+            "left_on": None, "rule": None, "rule_version": None, "clause": None,
+            "evidence": None, "reason": unjudged_reason(book, body, start)}
+        if row["reason"] is None:
+            rules = book.rules_in_force(body, start)
+            assert rules is not None
+            facts = registration_facts(view, enrolled, rules["late-registration"],
+                                       book.calendar_for(view.centre))
+            row.update(deadline=facts.deadline.toordinal(), submitted=_ordinal(facts.submitted),
+                       left_on=_ordinal(facts.left), rule=facts.rule,
+                       rule_version=facts.rule_version, clause=facts.clause,
+                       evidence=json.dumps(facts.evidence))
+        yield row
+
+
+def finding_row(found: Finding, body: str) -> dict[str, Any]:
+    """A finding as a row of the findings table (its sort keys included)."""
+    return {
+        "centre": found.centre, "awarding_body": found.awarding_body,
+        "learner": found.learner or "", "enrolment": found.enrolment,
+        "enrolment_key": found.enrolment or "", "rule": found.rule,
+        "evidence_key": evidence_key(found.evidence), "source_body": body,
+        "rule_version": found.rule_version, "clause": found.clause,
+        "severity": found.severity,
+        "dates": json.dumps({key: value.isoformat() if value else None
+                             for key, value in found.dates.items()}),
+        "evidence": json.dumps(found.evidence), "message": found.message,
+        "citation": found.citation, "due_after": _ordinal(found.due_after)}
+
+
+def evidence_key(evidence: Iterable[int]) -> str:
+    """Evidence positions as text that sorts as the lists do (fixed-width, zero-padded)."""
+    return "".join(str(position).zfill(EVIDENCE_DIGITS) for position in evidence)
+
+
+def _ordinal(day: date | None) -> int | None:
+    return None if day is None else day.toordinal()
