@@ -364,3 +364,12 @@ def evidence_key(evidence: Iterable[int]) -> str:
 
 def _ordinal(day: date | None) -> int | None:
     return None if day is None else day.toordinal()
+
+
+def kept_centres(app: LedgerApp, centre: str | None = None) -> list[str]:
+    """The centres of the learners in the kept rows (only `centre`, when given and there)."""
+    query = select(learners_table.c.centre).distinct().where(learners_table.c.centre.is_not(None))
+    if centre is not None:
+        query = query.where(learners_table.c.centre == centre)
+    with app.engine.connect() as connection:
+        return sorted(value for (value,) in connection.execute(query))

@@ -4,8 +4,10 @@ Every report read of a page goes through `ReportReads`: the dashboard's counts (
 a page of late registrations (`late_rows`) and a page of findings (`findings`), with the
 filters, sort order and page passed down, so that an implementation that reads kept report
 rows with SQL (filtering, sorting and paging in the database) replaces `JudgedReads` in
-`report_reads` and nowhere else. `JudgedReads` is today's: it judges a snapshot of the
-timelines the way `ledger report` does and keeps the last few judgements (not the timelines).
+`report_reads` and nowhere else. `JudgedReads` is today's: it reads a live ledger's reports
+from the kept report rows (as `ledger report` does; a bundle's, or --as-at, from its timelines
+judged in memory), then filters, sorts and pages them in the server, and keeps the last few
+judgements (never the timelines).
 """
 
 from __future__ import annotations

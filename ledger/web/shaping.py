@@ -153,14 +153,24 @@ class Reports:
                 self._refreshing.discard(key)
 
     def _judge(self, key: tuple[Any, ...], head: int, options: Options) -> Judged:
+        kept = None if options.as_at is not None else self.source.kept_reports(
+            self.book, options.on, options.awarding_body, options.centre)
+        if kept is not None:  # read from the kept report rows, as `ledger report` reads them
+            return self._keep(key, head, Judged(
+                kept.rows, kept.unjudged, kept.findings, str(kept.digest), kept.position,
+                options.on, options.as_at, kept.centres))
         snapshot = self.source.snapshot(options.as_at, options.centre)
         rows, unjudged = late_registrations(snapshot.timelines, self.book, options.on,
                                             options.awarding_body, options.centre)
         findings = maladministration(snapshot.timelines, self.book, options.on,
                                      options.awarding_body, options.centre)
         centres = sorted({t["centre"] for t in snapshot.timelines if t["centre"]})
-        result = Judged(rows, unjudged, findings, str(snapshot.digest), snapshot.position,
-                        options.on, options.as_at, centres)
+        return self._keep(key, head, Judged(rows, unjudged, findings, str(snapshot.digest),
+                                            snapshot.position, options.on, options.as_at,
+                                            centres))
+
+    def _keep(self, key: tuple[Any, ...], head: int, result: Judged) -> Judged:
+        """Keep a judgement (the last `keep` of them) and return it."""
         with self._lock:
             self._cache[key] = (head, time.monotonic(), result)
             self._cache.move_to_end(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,9 +30,14 @@ from ledger.integrity.verify import Verification, digest_at, verify_ledger
 from ledger.privacy.sealing import SealingMapper
 from ledger.reporting.as_at import timelines_as_recorded
 from ledger.reporting.plain_events import entries_of_rows
-from ledger.reporting.reports import current_timelines, fold
+from ledger.reporting.rebuild import catch_up_all
+from ledger.reporting.report_queries import KeptReport
+from ledger.reporting.report_rows import kept_centres, may_write_rows, refresh_rows
+from ledger.reporting.reports import current_timelines, fold, may_write_reports, open_view
 from ledger.rules.rulesets import RuleBook, load_rulebook
 from ledger.storage.transcoding import LedgerTranscoder
+from projections.late_registrations import RegistrationRow, Unjudged
+from projections.maladministration import Finding
 from projections.timeline import Timeline
 
 Events = list[tuple[int, Any]]
@@ -45,6 +50,18 @@ class Snapshot:
     timelines: list[Timeline]
     digest: Digest
     position: int
+
+
+@dataclass(frozen=True)
+class KeptReports:
+    """The reports as the kept report rows give them (`ledger report`'s own reading)."""
+
+    rows: list[RegistrationRow]
+    unjudged: list[Unjudged]
+    findings: list[Finding]
+    digest: Digest
+    position: int
+    centres: list[str]
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,12 @@ class Source(Protocol):
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot: ...
 
+    def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
+                     centre: str | None) -> KeptReports | None:
+        """The reports judged on `on` from the kept report rows (refreshed first), or None
+        when this source has none (a bundle) or may not bring them up to date."""
+        ...
+
     def learner_events(self, reference: str, centre: str | None,
                        open_personal: bool) -> tuple[str, Events]: ...
 
@@ -118,6 +141,19 @@ class LedgerSource:
         else:
             found, position = current_timelines(self.app, centre)
         return Snapshot(found, digest_at(self.app, position), position)
+
+    def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
+                     centre: str | None) -> KeptReports | None:
+        app = self.app
+        if not may_write_reports(app) or not may_write_rows(app):
+            return None
+        catch_up_all(app, open_view(app))
+        refresh_rows(app, book)
+        report = KeptReport(app, book, on, awarding_body, centre)
+        position = report.position()
+        return KeptReports(list(report.registrations()), report.unjudged(),
+                           list(report.findings()), digest_at(app, position), position,
+                           kept_centres(app, centre))
 
     def stamps(self, positions: list[int]) -> dict[int, Any]:
         return stamps_of(self.app, positions)
@@ -203,6 +239,10 @@ class BundleSource:
         learner_rows = [r for r in self.rows if learner_event(r[3])]
         self.timelines = fold({}, entries_of_rows(learner_rows))
         self.mapper = SealingMapper(LedgerTranscoder(), None)  # type: ignore[arg-type]
+
+    def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
+                     centre: str | None) -> KeptReports | None:
+        return None  # a bundle's timelines are judged in memory
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
         if as_at is None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from ledger.demo import write_demo_files
+from ledger.imports.runner import ImportOptions, import_csv
 from ledger.rules.rulesets import load_rulebook
 from ledger.web.reads import JudgedReads
 from ledger.web.shaping import PAGE_SIZE, Options, Reports
@@ -59,3 +62,36 @@ def test_a_kept_selection_is_taken_again_once_the_ledger_is_judged_again(make_ap
     read = reads.late_rows(options)
     assert read.total == 3 and [row.learner for row in read.rows].count("L003") == 1
     assert reads.summary(options).counts["statuses"].total() == 3
+
+
+class JudgedInMemory(LedgerSource):
+    """The live ledger with no kept report rows: the pages judge its timelines in memory."""
+
+    def kept_reports(self, *args: Any) -> None:
+        return None
+
+
+def test_the_pages_read_from_the_kept_rows_what_judging_the_timelines_gives(
+    make_app: Any, tmp_path: Path,
+) -> None:
+    """The dashboard, late-registration and findings pages read the kept report rows (the
+    way `ledger report` reads them) and show exactly what judging every timeline shows."""
+    app = make_app()
+    export, results = tmp_path / "mis.csv", tmp_path / "events.csv"
+    write_demo_files(export, results, 40, 2026, ON)
+    for path in (export, results):
+        import_csv(app, path, ImportOptions(actor="tester"))
+    book = load_rulebook()
+    kept = JudgedReads(LedgerSource(app), book)
+    folded_source = JudgedInMemory(app)
+    folded = JudgedReads(folded_source, book, reports=Reports(folded_source, book))
+    for on in (date(2026, 3, 1), ON, date(2027, 6, 30)):
+        for body in (None, "AIM"):
+            options = Options(on=on, awarding_body=body, sort="deadline")
+            assert kept.summary(options).counts == folded.summary(options).counts
+            assert kept.summary(options).basis == folded.summary(options).basis
+            assert kept.late_rows(options, paged=False).rows == folded.late_rows(
+                options, paged=False).rows
+            assert kept.findings(options).rows == folded.findings(options).rows
+    shown = kept.reports.source.kept_reports(book, ON, None, None)
+    assert shown is not None and shown.rows and shown.findings  # the kept rows were read
