@@ -10,7 +10,10 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
+from eventsourcing.persistence import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from aggregates.errors import LedgerError, shown
 from cli.context import settings, user_errors
 from cli.output import emit_json, folded, format_option, terminal_text, terminal_width
 from cli.progress_bar import TerminalProgress
@@ -19,17 +22,32 @@ from ledger.imports.ilr_import import import_ilr, is_ilr
 from ledger.imports.runner import DEFAULT_BATCH_SIZE
 from ledger.reporting.rebuild import bring_reports_up_to_date
 from ledger.reporting.report_rows import may_write_rows, refresh_rows
-from ledger.rules.rulesets import default_rulebook, load_rulebook
+from ledger.rules.rulesets import RuleBook, default_rulebook
 
 DEMO_DB = "sqlite:///ledger-demo.db"
 DEMO_ROWS = 10  # rows of each report the demo prints, after its summary
 
 
+def bring_reports_up_to_date_after_import(app: Any, book: RuleBook, progress: Any) -> None:
+    """The report tables and rows brought up to date after a committed import. A failure here
+    loses nothing (the import is recorded, and the next report catches up): it is said on
+    stderr and the import's summary still follows."""
+    try:
+        bring_reports_up_to_date(app, progress)
+        if may_write_rows(app):  # and the report rows, judged as a report would
+            refresh_rows(app, book, progress)
+    except (LedgerError, OperationalError, SQLAlchemyError) as error:
+        click.echo(f"Note: the import is recorded, but the reports could not be brought up "
+                   f"to date ({shown(str(error))}); the next report will do it.", err=True)
+
+
 def run_import(path: Path, options: ImportOptions, fmt: str = "text",
-               run: Callable[..., ImportSummary] | None = None) -> ImportSummary:
+               run: Callable[..., ImportSummary] | None = None,
+               book: RuleBook | None = None) -> ImportSummary:
     """Import with a progress bar; refusals list every problem (on stderr, or as a JSON
     document on stdout), then exit 1. `run(app, progress)` imports something else than a
-    CSV file (an ILR file, say)."""
+    CSV file (an ILR file, say). The reports are then brought up to date, their rows judged
+    by `book` (default: the rule book a report reads when given no --policies)."""
     settings().may_create = True
     app = settings().app()
     try:
@@ -39,9 +57,7 @@ def run_import(path: Path, options: ImportOptions, fmt: str = "text",
             else:
                 summary = run(app, progress)
             if not options.dry_run and summary.events:
-                bring_reports_up_to_date(app, progress)
-                if may_write_rows(app):  # and the report rows, judged as a report would
-                    refresh_rows(app, default_rulebook(), progress)
+                bring_reports_up_to_date_after_import(app, book or default_rulebook(), progress)
     except ImportRefused as refused:
         if fmt == "json":
             emit_json(refusal_document(path, options, refused))
@@ -149,17 +165,18 @@ def import_command(file: Path, dry_run: bool, skip_invalid: bool, layout: str, b
     column (or ILR element) and nothing is written. Importing the same file again records
     nothing new.
     """
-    known = tuple(load_rulebook(policies).awarding_bodies)
+    book = default_rulebook(policies)
+    known = tuple(book.awarding_bodies)
     options = ImportOptions(actor=settings().actor, dry_run=dry_run, skip_invalid=skip_invalid,
                             batch_size=batch_size, layout=layout, workers=workers,
                             known_bodies=known)
     if is_ilr(file):
         summary = run_import(file, options, fmt, lambda app, progress: import_ilr(
-            app, file, aims, centre, options, progress))
+            app, file, aims, centre, options, progress), book)
     elif aims is not None or centre is not None:
         raise click.UsageError("--aims and --centre are for ILR files (FILE.xml)")
     else:
-        summary = run_import(file, options, fmt)
+        summary = run_import(file, options, fmt, book=book)
     if fmt == "json":
         emit_json(summary_document(summary))
     else:

@@ -162,7 +162,8 @@ class Selection:
             report = KeptReport(app, self.book, self.on, self.body, self.centre)
             self.digest = digest_at(app, report.position())
             return report
-        changed = few_changes_since(app, self.moment)
+        judged_at = KeptReport(app, self.book, self.on).position()
+        changed = few_changes_since(app, self.moment, judged_at)
         if changed is None:  # an early moment: folding the events up to it costs less
             return self._report_from_timelines()
         report = KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)

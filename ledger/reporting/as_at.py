@@ -181,12 +181,14 @@ def _changes_are_few(done: int, buckets: list[int]) -> bool:
     return bool(done) and CHANGES_WIN * later <= done
 
 
-def few_changes_since(app: LedgerApp, moment: datetime) -> dict[str, Timeline | None] | None:
-    """`changed_since(app, moment)` when that is the cheaper way to the ledger as recorded by
-    the moment (a late moment: few learners changed since), else None. The reports must be
-    caught up first (the kept report rows then serve every other learner)."""
+def few_changes_since(app: LedgerApp, moment: datetime, base: int,
+                      ) -> dict[str, Timeline | None] | None:
+    """`changed_since(app, moment, base)` when that is the cheaper way to the ledger as
+    recorded by the moment (a late moment: few learners changed since), else None. `base`:
+    the position the caller's kept report rows were judged at (the timelines may have moved
+    on since: every learner with an event after it is judged from its events too)."""
     done, buckets = _folded_buckets(app, microseconds(moment))
-    return changed_since(app, moment) if _changes_are_few(done, buckets) else None
+    return changed_since(app, moment, base) if _changes_are_few(done, buckets) else None
 
 
 def _last_bucket_by(app: LedgerApp, moment: datetime) -> int | None:

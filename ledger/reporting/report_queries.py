@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, text
 
+from aggregates.errors import ConcurrencyConflict
 from ledger.reporting.report_rows import (
     findings_table,
     learners_table,
@@ -110,14 +111,21 @@ class KeptReport:
     def judged_here(self) -> list[Timeline]:
         """The timelines judged in Python: the learners whose kept rows are not exact on the
         date (a fact dated after it), and those of `override` (with a timeline)."""
-        query = text(f"SELECT t.learner_id, t.timeline FROM {TIMELINES_TABLE} t "
+        query = text(f"SELECT t.learner_id, t.timeline, t.position, l.position "
+                     f"FROM {TIMELINES_TABLE} t "
                      f"JOIN {learners_table.name} l ON l.learner_id = t.learner_id "
                      "WHERE l.stable_from > :on")
         found: dict[str, Timeline] = {}
         with self.app.engine.connect() as connection:
-            for learner_id, value in connection.execute(query, {"on": self.on.toordinal()}):
-                if learner_id not in self.override:
-                    found[learner_id] = orjson.loads(value)
+            for learner_id, value, now, judged in connection.execute(
+                    query, {"on": self.on.toordinal()}):
+                if learner_id in self.override:
+                    continue
+                if now != judged:  # caught up by another process since the rows were judged
+                    raise ConcurrencyConflict("the ledger changed while the report was read "
+                                              "(another process caught the reports up); run "
+                                              "it again")
+                found[learner_id] = orjson.loads(value)
         found.update((key, timeline) for key, timeline in self.override.items()
                      if timeline is not None)
         return [found[key] for key in sorted(found)

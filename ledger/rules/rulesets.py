@@ -233,10 +233,10 @@ def policy_directories(extra: str | Path | None = None) -> list[Path]:
     return folders
 
 
-def default_rulebook() -> RuleBook:
-    """The rule book a report reads when given no --policies or --nation: the shipped rule
-    sets, with LEDGER_POLICIES's and LEDGER_NATION's when set."""
-    return load_rulebook(os.environ.get("LEDGER_POLICIES") or None,
+def default_rulebook(extra: str | Path | None = None) -> RuleBook:
+    """The rule book a report reads when given no --nation (and no --policies, unless
+    `extra`): the shipped rule sets, with LEDGER_POLICIES's (or `extra`'s) and LEDGER_NATION."""
+    return load_rulebook(extra or os.environ.get("LEDGER_POLICIES") or None,
                          os.environ.get("LEDGER_NATION") or None)
 
 

@@ -186,3 +186,28 @@ def test_import_and_demo_have_help():
     for command in ("import", "demo"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Usage: " in result.output
+
+
+def test_reports_that_cannot_be_brought_up_to_date_leave_the_import_recorded(
+    ledger, tmp_path, monkeypatch
+):
+    """The import is committed before its reports phase: a failure there says so on stderr,
+    the summary still follows, and the next report catches up."""
+    from eventsourcing.persistence import OperationalError
+
+    import cli.importing
+
+    def locked(*_args: object) -> int:
+        raise OperationalError("database is locked")
+
+    refresh_rows = cli.importing.refresh_rows
+    monkeypatch.setattr(cli.importing, "refresh_rows", locked)
+    result = ledger("import", csv_file(tmp_path, HEADER + ROWS))
+    assert result.exit_code == 0, result.output
+    assert "the import is recorded, but the reports could not be brought up to date" in (
+        result.stderr)
+    assert "  events written:        5\n" in result.stdout
+    monkeypatch.setattr(cli.importing, "refresh_rows", refresh_rows)
+    report = ledger("report", "late-registrations", "--format", "json", "--on", "2025-12-01")
+    assert report.exit_code == 0, report.output
+    assert [row["learner"] for row in json.loads(report.stdout)["rows"]] == ["L1"]

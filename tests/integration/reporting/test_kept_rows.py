@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aggregates.errors import ConcurrencyConflict
 from cli.main import cli
 from ledger.app import LedgerApp
 from ledger.privacy.roles import grant
@@ -105,6 +106,29 @@ def test_learners_given_by_the_caller_are_judged_from_their_timelines(
     rows = list(KeptReport(app, load_rulebook(), on,
                            override={second["learner_id"]: None}).registrations())
     assert [row.learner for row in rows] == ["L0"]
+
+
+def test_a_learner_caught_up_after_the_rows_were_judged_stops_the_report(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    """A learner judged from its timeline (a fact after --on) whose timeline another process
+    caught up after the rows were judged would be judged at a later position than the digest
+    the report prints: the report refuses to mix them, and asks to be run again."""
+    app = make_app()
+    app.add_learner(CTX, "C1", "L0", given_name="Ada", family_name="Lovelace",
+                    date_of_birth="2000-01-01", gender="2")
+    app.enrol(CTX, "L0", "E1", awarding_body="IMI", qualification="603/1/1", title="Cert",
+              start="2026-04-01", planned_end="2026-09-01")
+    current_timelines(app)
+    refresh_rows(app, load_rulebook())
+    on = date(2026, 3, 1)  # before the enrolment: the learner is judged from its timeline
+    assert list(KeptReport(app, load_rulebook(), on).registrations()) == []
+    app.register(CTX, "L0", "E1", submitted=date(2026, 4, 2))
+    current_timelines(app)  # the timelines move on; the kept rows are not judged again
+    with pytest.raises(ConcurrencyConflict, match="run it again"):
+        list(KeptReport(app, load_rulebook(), on).registrations())
+    refresh_rows(app, load_rulebook())
+    assert list(KeptReport(app, load_rulebook(), on).registrations()) == []
 
 
 def test_another_rule_book_judges_every_learner_again(
