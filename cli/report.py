@@ -240,11 +240,14 @@ def limited(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
     return rows[:limit] if limit else rows
 
 
-def more_rows_hint(report: str, shown: int, total: int) -> None:
-    """Under a table cut short: how many rows there are and the command that shows them."""
+def more_rows_hint(report: str, shown: int, total: int, chosen: str = "") -> None:
+    """Under a table cut short: how many rows there are and the command that shows them
+    (`chosen`: the options that chose the rows, such as `--status overdue`, kept in it)."""
     if shown < total:
-        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `ledger report "
-                          f"{report} --limit 0` (or --format csv).", terminal_width()))
+        command = " ".join(part for part in (f"ledger report {report}", chosen, "--limit 0")
+                           if part)
+        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `{command}` (or "
+                          "--format csv).", terminal_width()))
 
 
 @report_group.command("late-registrations")
@@ -293,7 +296,8 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
                              selection.title("Late registrations"), details=("rule",),
                              priority=LATE_PRIORITY, headers=LATE_HEADERS)
         more_rows_hint("late-registrations", shown,
-                       sum(counts[s] for s in statuses or STATUSES))
+                       sum(counts[s] for s in statuses or STATUSES),
+                       f"--status {','.join(statuses)}" if statuses else "")
         _show_unjudged(unjudged)
     selection.print_digest(fmt)
     _note_unjudged(unjudged)

@@ -306,6 +306,11 @@ def test_status_and_limit_filter_the_rows_but_not_the_summary(sqlite_ledger: Led
     one = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01", "--limit", "1")
     assert one.stdout.splitlines()[0] == "2 enrolments: 1 late, 1 overdue"
     assert "Showing 1 of 2 rows" in one.stdout
+    enrol(sqlite_ledger, "L1", body="IMI", enrolment="E3")
+    overdue = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01",
+                            "--status", "overdue", "--limit", "1")
+    assert "--status overdue --limit 0" in " ".join(overdue.stdout.split())  # the hint
+    # shows the rest of the rows asked for, not every status's
     refused = sqlite_ledger("report", "late-registrations", "--status", "tardy", code=1)
     assert refused.exit_code == 1 and "tardy" in refused.stderr
 
