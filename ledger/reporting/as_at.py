@@ -58,7 +58,7 @@ Events = list[tuple[int, Any]]
 
 
 def changed_since(app: LedgerApp, moment: datetime, base: int | None = None,
-                  ) -> dict[str, Timeline | None]:
+                  folded: tuple[int, list[int]] | None = None) -> dict[str, Timeline | None]:
     """Every learner with an event recorded after `moment`, with its timeline as recorded by
     `moment` (None when it had no event recorded by then).
 
@@ -67,9 +67,11 @@ def changed_since(app: LedgerApp, moment: datetime, base: int | None = None,
     as recorded by the moment too, so the caller's timelines with these put in their place
     are the ledger as recorded by the moment. An event counts as recorded by the moment when
     its recorded time is at or before it. Cost: the events of the buckets of positions
-    recorded after the moment, and those learners' events; not the ledger's.
+    recorded after the moment, and those learners' events; not the ledger's. `folded`: the
+    reports' position and the buckets recorded after the moment, when the caller has read
+    them (`_folded_buckets`).
     """
-    done, buckets = _folded_buckets(app, microseconds(moment))
+    done, buckets = folded or _folded_buckets(app, microseconds(moment))
     if base is not None:
         done = min(done, base)
     learners: set[str] = set()
@@ -168,7 +170,8 @@ def timelines_as_recorded(app: LedgerApp, moment: datetime, centre: str | None =
     done, buckets = _folded_buckets(app, microseconds(moment))
     if by_changes if by_changes is not None else _changes_are_few(done, buckets):
         current, position = current_timelines(app, centre)
-        return with_overrides(current, changed_since(app, moment, position), centre)
+        return with_overrides(current, changed_since(app, moment, position, (done, buckets)),
+                              centre)
     last = _last_bucket_by(app, moment) if done else None
     prefix = 0 if last is None else min((last + 1) * MOMENT_BUCKET - 1, done)
     return fold_recorded_by(app, moment, [(0, prefix), (done, last_position(app))], centre)
@@ -188,7 +191,9 @@ def few_changes_since(app: LedgerApp, moment: datetime, base: int,
     the position the caller's kept report rows were judged at (the timelines may have moved
     on since: every learner with an event after it is judged from its events too)."""
     done, buckets = _folded_buckets(app, microseconds(moment))
-    return changed_since(app, moment, base) if _changes_are_few(done, buckets) else None
+    if not _changes_are_few(done, buckets):
+        return None
+    return changed_since(app, moment, base, folded=(done, buckets))
 
 
 def _last_bucket_by(app: LedgerApp, moment: datetime) -> int | None:

@@ -77,9 +77,10 @@ def test_a_report_as_at_from_the_kept_rows_equals_the_fold_up_to_the_moment(
     calls: list[datetime] = []
     changed_since = as_at.changed_since
 
-    def counted(app: LedgerApp, moment: datetime, base: int | None = None) -> Any:
+    def counted(app: LedgerApp, moment: datetime, base: int | None = None,
+                **folded: Any) -> Any:
         calls.append(moment)
-        return changed_since(app, moment, base)
+        return changed_since(app, moment, base, **folded)
 
     monkeypatch.setattr(as_at, "changed_since", counted)
     few = as_at._changes_are_few
