@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from cli.main import cli
 from ledger.app import LedgerApp
 from ledger.reporting import as_at, reports
-from tests.integration.reporting.test_reports_incremental import BASE, CTX, enrols, record
+from tests.integration.reporting.test_reports_incremental import (
+    BASE,
+    enrols,
+    record,
+    three_learners,
+)
 
 REPORTS = ("late-registrations", "maladministration")
 moves = st.lists(st.tuples(st.sampled_from(["submit", "withdraw", "assess", "amend"]),
@@ -59,12 +64,7 @@ def test_a_report_as_at_from_the_kept_rows_equals_the_fold_up_to_the_moment(
 ) -> None:
     app = make_app()
     prefix = f"A{datetime.now(UTC).timestamp():.6f}".replace(".", "")
-    written: list[int] = []
-    for n in range(3):
-        written.extend(app.add_learner(
-            CTX, "C1", f"{prefix}L{n}", given_name="Ada", family_name="Lovelace",
-            date_of_birth="2000-01-01", gender="2", uln="1000000043"))
-        record(app, prefix, (enrolments[n][0], n, *enrolments[n][2:]), written)
+    written = three_learners(app, prefix, enrolments)
     for move in early:
         record(app, prefix, command(*move), written)
     runner = CliRunner()  # the reports and kept rows caught up before the moment's changes

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,23 +22,26 @@ from ledger.demo import write_demo_files
 from ledger.imports import ImportOptions, import_csv
 from ledger.reporting import rebuild as rebuild_module
 from ledger.reporting.rebuild import bring_reports_up_to_date, catch_up_all, rebuild
-from ledger.reporting.reports import catch_up, current_timelines, last_position, open_view
+from ledger.reporting.reports import (
+    ReportsView,
+    catch_up,
+    current_timelines,
+    last_position,
+    open_view,
+)
+from tests.integration.reporting.test_reports_incremental import SeenProgress
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class Phases:
-    """The phases a progress bar was started for."""
-
-    def __init__(self) -> None:
-        self.phases: list[tuple[str, int]] = []
-        self.updates: list[tuple[int, int]] = []
-
-    def start(self, phase: str, total: int) -> None:
-        self.phases.append((phase, total))
-
-    def update(self, completed: int, rows: int) -> None:
-        self.updates.append((completed, rows))
+def imported_then_cleared(app: LedgerApp, folder: Path) -> tuple[ReportsView, list[Any]]:
+    """A demo centre imported, its reports rebuilt (what a catch-up must give) and cleared."""
+    import_csv(app, demo_centre(folder, 60), ImportOptions(actor="importer"))
+    view = open_view(app)
+    rebuild(app, view, workers=1)
+    expected = list(view.rows())
+    view.clear(app.name)
+    return view, expected
 
 
 def demo_centre(folder: Path, learners: int) -> Path:
@@ -72,7 +76,7 @@ def test_bringing_the_reports_up_to_date_after_an_import_shows_its_progress(
     app = make_app()
     import_csv(app, demo_centre(tmp_path, 60), ImportOptions(actor="importer"))
     assert open_view(app).max_tracking_id(app.name) is None  # the library call only imports
-    seen = Phases()
+    seen = SeenProgress()
     assert bring_reports_up_to_date(app, seen) > 0
     assert seen.phases == [("Reports", last_position(app))]
     assert seen.updates[-1][0] == last_position(app)
@@ -82,15 +86,11 @@ def test_a_catch_up_of_a_large_gap_takes_the_parallel_path_from_where_the_report
     make_app: Callable[[], LedgerApp], tmp_path: Path,
 ) -> None:
     app = make_app()
-    import_csv(app, demo_centre(tmp_path, 60), ImportOptions(actor="importer"))
-    view = open_view(app)
-    rebuild(app, view, workers=1)
-    expected = list(view.rows())
-    view.clear(app.name)
+    view, expected = imported_then_cleared(app, tmp_path)
     halfway = last_position(app) // 2
     catch_up(app, view, limit=halfway)
     started = view.max_tracking_id(app.name) or 0
-    seen = Phases()
+    seen = SeenProgress()
     assert catch_up_all(app, view, seen, workers=2, page=40) > 0
     assert seen.phases[0] == ("Reports", last_position(app) - started)
     assert list(view.rows()) == expected
@@ -121,11 +121,7 @@ def test_a_catch_up_killed_half_way_leaves_reports_the_next_report_finishes_righ
     make_app: Callable[[], LedgerApp], db_url: str, tmp_path: Path,
 ) -> None:
     app = make_app()
-    import_csv(app, demo_centre(tmp_path, 60), ImportOptions(actor="importer"))
-    view = open_view(app)
-    rebuild(app, view, workers=1)
-    expected = list(view.rows())
-    view.clear(app.name)
+    view, expected = imported_then_cleared(app, tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     killed = subprocess.run([sys.executable, "-c", KILLED_CATCH_UP, db_url], env=env,
                             capture_output=True, text=True, timeout=120)

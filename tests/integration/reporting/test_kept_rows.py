@@ -32,6 +32,7 @@ from tests.integration.reporting.test_reports_incremental import (
     enrols,
     record,
     steps,
+    three_learners,
 )
 
 ONS = st.integers(-30, 420).map(lambda n: BASE + timedelta(days=n))
@@ -69,12 +70,7 @@ def test_kept_rows_give_the_reports_of_the_timelines_on_any_date(
     app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
     make_app.app = app  # type: ignore[attr-defined]
     prefix = f"K{next(EXAMPLE)}"
-    written: list[int] = []
-    for n in range(3):
-        written.extend(app.add_learner(
-            CTX, "C1", f"{prefix}L{n}", given_name="Ada", family_name="Lovelace",
-            date_of_birth="2000-01-01", gender="2", uln="1000000043"))
-        record(app, prefix, (enrolments[n][0], n, *enrolments[n][2:]), written)
+    written = three_learners(app, prefix, enrolments)
     for step, argument in steps:
         if step == "record":
             record(app, prefix, argument, written)

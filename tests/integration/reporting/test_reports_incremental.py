@@ -58,6 +58,18 @@ steps = st.lists(st.one_of(
 ), min_size=6, max_size=20)
 
 
+def three_learners(app: LedgerApp, prefix: str,
+                   enrolments: list[tuple[Any, ...]]) -> list[int]:
+    """Three learners, each enrolled as the strategy drew; the positions written."""
+    written: list[int] = []
+    for n in range(3):
+        written.extend(app.add_learner(
+            CTX, "C1", f"{prefix}L{n}", given_name="Ada", family_name="Lovelace",
+            date_of_birth="2000-01-01", gender="2", uln="1000000043"))
+        record(app, prefix, (enrolments[n][0], n, *enrolments[n][2:]), written)
+    return written
+
+
 def record(app: LedgerApp, prefix: str, command: tuple[Any, ...], written: list[int]) -> None:
     kind, *args = command
     if kind == "retract":
@@ -120,12 +132,7 @@ def test_catching_up_in_random_chunks_equals_a_full_rebuild(
     make_app.app = app  # type: ignore[attr-defined]
     view = open_view(app)
     prefix = f"X{next(EXAMPLE)}"
-    written: list[int] = []
-    for n in range(3):
-        written.extend(app.add_learner(
-            CTX, "C1", f"{prefix}L{n}", given_name="Ada", family_name="Lovelace",
-            date_of_birth="2000-01-01", gender="2", uln="1000000043"))
-        record(app, prefix, (enrolments[n][0], n, *enrolments[n][2:]), written)
+    written = three_learners(app, prefix, enrolments)
     for step, argument in steps:
         if step == "record":
             record(app, prefix, argument, written)
