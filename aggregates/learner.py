@@ -299,14 +299,11 @@ class Learner(DirectAggregate):
         self.trigger_event(self.IdVerified, document=document, occurred_on=on, **_meta(ctx))
 
     def submit_registration(self, ref: str, on: date, ctx: Context) -> None:
+        """A registration received by the AO on `on`, even after the learner left: a centre
+        that never registered a learner must still register them to withdraw them, and the
+        late-registration report must then show it (refusing it would hide the lateness, and
+        make the answer depend on whether the withdrawal was recorded first)."""
         self.enrolment(ref)
-        withdrawn = self.latest("withdrawn", ref)
-        if withdrawn is not None and withdrawn.values["left_on"] < on:
-            raise ImpossibleCommand(
-                f"enrolment {ref} was withdrawn (learner left on "
-                f"{withdrawn.values['left_on'].isoformat()}); a registration submitted on "
-                f"{on.isoformat()} came after it"
-            )
         state, fact = self.registration(ref)
         if state in ("submitted", "confirmed"):
             assert fact is not None

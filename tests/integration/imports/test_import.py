@@ -427,3 +427,29 @@ def test_a_name_changed_by_an_export_to_capitals_is_an_amendment_with_its_warnin
     import_csv(app, write(tmp_path, HEADER + capitals, "later.csv"), OPTIONS)
     amended = [event for _, event in app.learner_events(app.find_learner("L2").id)][-1]
     assert (amended.new, [w["code"] for w in amended.warnings]) == ("JONES", ["name-capitals"])
+
+
+LEFT_HEADER = ("centre,learner,given_name,family_name,date_of_birth,gender,enrolment,"
+               "awarding_body,qualification,qualification_title,programme_start,planned_end,"
+               "registration_submitted,withdrawal_left,withdrawal_reason\n")
+LEFT_ROW = ("58231,L1,Ann,Lee,2000-01-01,2,E1,IMI,601/3413/0,Diploma,2026-02-02,2026-12-01,"
+            "{submitted},2026-02-14,requested\n")
+
+
+def test_a_registration_after_leaving_is_recorded_however_the_facts_are_batched(
+    make_app, tmp_path
+):
+    """One row with the withdrawal and a later submission, or the submission arriving in a
+    later export: the same facts give the same ledger."""
+    whole = write(tmp_path, LEFT_HEADER + LEFT_ROW.format(submitted="2026-03-18"), "b.csv")
+    at_once = make_app()
+    assert import_csv(at_once, whole, OPTIONS).events == 4
+    from ledger.app import LedgerApp
+
+    in_two = LedgerApp(f"sqlite:///{tmp_path / 'two.db'}")
+    import_csv(in_two, write(tmp_path, LEFT_HEADER + LEFT_ROW.format(submitted=""), "a.csv"),
+               OPTIONS)
+    assert import_csv(in_two, whole, OPTIONS).events == 1
+    assert sorted(kinds(in_two.find_learner("L1"))) == sorted(
+        kinds(at_once.find_learner("L1")))
+    assert in_two.find_learner("L1").registration("E1")[0] == "submitted"
