@@ -4,6 +4,7 @@ checkpoint or countersign one, export an EQA bundle."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -37,6 +38,9 @@ from ledger.integrity.signing import SIGNING_KEY_ENV, load_public_key, load_sign
 from ledger.integrity.verify import LedgerTampered, current_digest, verify_ledger
 from ledger.storage.persistence import database_url
 
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
+
 log_option = click.option(
     "--checkpoint-log", "log", envvar=LOG_ENV, default=None,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -57,6 +61,10 @@ signing_key_option = click.option(
 @click.option("--allow-empty", is_flag=True,
               help="Accept a ledger with no events (refused by default: a mistyped or emptied "
                    "database would otherwise verify).")
+@click.option("--reports", "reports", is_flag=True,
+              help="Also fold every learner's events again and judge them, and compare the "
+                   "report tables (timelines and kept report rows) with the result: they are "
+                   "derived, not chained, so a login that may write them could edit them.")
 @log_option
 @click.option("--trusted-key", "trusted", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -68,10 +76,11 @@ signing_key_option = click.option(
               help="An EQA's public key file: some checkpoint must be countersigned with it. "
                    "Repeatable.")
 @user_errors
-def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log: Path | None,
-           trusted: tuple[Path, ...], witnesses: tuple[Path, ...]) -> None:
+def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, reports: bool,
+           log: Path | None, trusted: tuple[Path, ...], witnesses: tuple[Path, ...]) -> None:
     """Re-read every event and check the hash chain, then every signed checkpoint in the
-    checkpoint log; exit 1 naming the first bad event or the first checkpoint that fails."""
+    checkpoint log; exit 1 naming the first bad event or the first checkpoint that fails.
+    With --reports, also check the report tables against the events."""
     digest = Digest.parse(digest_text) if digest_text else None
     centre_keys = [load_public_key(path) for path in trusted]
     if bundle is not None:
@@ -113,6 +122,37 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, log:
                    f"{result.extends.position} was changed.")
     if checked is not None:
         click.echo(checked.summary())
+    if reports:
+        check_reports(app)
+
+
+def check_reports(app: LedgerApp) -> None:
+    """`verify --reports`: the report tables against the events, or exit 1 naming who differs."""
+    from ledger.reporting.table_check import ReportTablesDiffer, check_report_tables
+    from ledger.rules.rulesets import default_rulebook
+
+    with TerminalProgress(unit="learners") as progress:
+        check = check_report_tables(app, default_rulebook(), progress)
+    if not check.ok:
+        shown = ", ".join(f"{m.reference or m.learner_id} "
+                          f"({m.table.removeprefix('ledger_report_')})"
+                          for m in check.shown[:3])
+        raise ReportTablesDiffer(
+            f"the report tables differ from the events in {plural(check.mismatches, 'place')}: "
+            f"{shown}{', ...' if check.mismatches > 3 else ''}; `ledger rebuild` recomputes "
+            "them from the events.")
+    click.echo(f"Report tables: {plural(check.timelines, 'timeline')} match the events up to "
+               f"position {check.position:,}.")
+    if check.rows_position is None:
+        click.echo("Kept report rows: none judged yet.")
+    elif check.other_rulebook:
+        click.echo("Kept report rows: judged with another rule book (--policies, --nation or "
+                   "edited TOML), not compared; the next report judges them again.")
+    else:
+        waiting = (f"; {plural(check.not_yet_judged, 'learner')} changed since, judged by "
+                   "the next report" if check.not_yet_judged else "")
+        click.echo(f"Kept report rows: {plural(check.judged, 'learner')}' rows match their "
+                   f"judgement{waiting}.")
 
 
 @click.command("checkpoint")
