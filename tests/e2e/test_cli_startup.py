@@ -62,6 +62,21 @@ def test_an_audit_never_loads_the_recorder_or_the_orm(small_ledger: str) -> None
     assert not loaded & set(RECORDER), loaded & set(RECORDER)
 
 
+def test_an_audit_reads_through_the_driver_without_sqlalchemy(small_ledger: str) -> None:
+    out, loaded = run_ledger("--db", small_ledger, "audit", "L1", "--format", "json")
+    assert '"family_name": "Quill"' in out  # the keys read and opened without SQLAlchemy
+    assert not {module for module in loaded if module.split(".")[0] == "sqlalchemy"}
+
+
+def test_a_driver_error_while_auditing_is_one_database_error_line(small_ledger: str) -> None:
+    path = small_ledger.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:  # a key table gone: the reader cannot read it
+        connection.execute("DROP TABLE ledger_learner_keys")
+    result = CliRunner().invoke(cli, ["--db", small_ledger, "audit", "L1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: database: no such table: ledger_learner_keys")
+
+
 def test_an_audit_writes_nothing_to_the_ledger(small_ledger: str) -> None:
     path = Path(small_ledger.removeprefix("sqlite:///"))
     before = path.read_bytes()
