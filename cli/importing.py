@@ -218,8 +218,11 @@ def demo(learners: int, seed: int, db: str | None, csv_path: Path | None) -> Non
                        f"new learners, {summary.events} events written")
     show_reports(learners)
     url = current.app().url
-    click.echo(f"\nThe demo ledger is {url}. Look at a learner with:")
-    click.echo(f"  ledger --db {url} audit L00002")
+    click.echo(f"\nThe demo ledger is {url} (not the default ledger: give --db). "
+               "Every row of a report, and a learner's trail:")
+    for command in ("report late-registrations --limit 0", "report maladministration --limit 0",
+                    "audit L00002"):
+        click.echo(f"  ledger --db {url} {command}")
 
 
 def demo_database(given: str | None, group_db: str | None) -> str | None:

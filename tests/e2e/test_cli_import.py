@@ -175,7 +175,10 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     assert result.stdout.splitlines()[2:] == [
         "", "[late-registrations report as table, 10 rows]", "",
         "[maladministration report as table, 10 rows]",
-        "", f"The demo ledger is {db_url}. Look at a learner with:",
+        "", f"The demo ledger is {db_url} (not the default ledger: give --db). Every row of "
+        "a report, and a learner's trail:",
+        f"  ledger --db {db_url} report late-registrations --limit 0",
+        f"  ledger --db {db_url} report maladministration --limit 0",
         f"  ledger --db {db_url} audit L00002",
     ]
 

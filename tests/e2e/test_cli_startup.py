@@ -101,6 +101,14 @@ def test_help_and_version_load_no_command_module():
         assert not loaded & (commands | set(HEAVY)), argument
 
 
+def test_version_is_the_installed_packages_and_loads_no_package_metadata():
+    from importlib.metadata import version
+
+    out, loaded = run_ledger("--version")
+    assert out == f"ledger, version {version('compliance-ledger')}\n"
+    assert "importlib.metadata" not in loaded
+
+
 def test_the_help_listed_for_each_command_is_its_own_first_line():
     for name, (module, attribute, listed) in COMMANDS.items():
         command = getattr(importlib.import_module(module), attribute)
