@@ -30,11 +30,10 @@ def require_ledger(url: str) -> None:
     if path is not None:
         _require_sqlite_file(path)
         missing = _missing_sqlite_tables(path)
-        where = str(path)
     else:
         missing = _missing_tables(url)
-        where = _describe(url)
     if missing:
+        where = str(path) if path is not None else _describe(url)
         raise NotALedger(
             f"no ledger in {where}: its event tables ({', '.join(LEDGER_TABLES)}) do not exist "
             "(`ledger init` creates them)")

@@ -68,6 +68,15 @@ def test_an_audit_reads_through_the_driver_without_sqlalchemy(small_ledger: str)
     assert not {module for module in loaded if module.split(".")[0] == "sqlalchemy"}
 
 
+def test_an_audit_loads_no_sqlalchemy_on_either_database(ledger, db_url: str) -> None:
+    result = ledger("learner", "add", "L1", "--centre", "12345", "--given-name", "Siân",
+                    "--family-name", "Quill", "--dob", "2004-05-06", "--gender", "2")
+    assert result.exit_code == 0, result.output
+    out, loaded = run_ledger("--db", db_url, "audit", "L1", "--format", "json")
+    assert '"family_name": "Quill"' in out
+    assert not {module for module in loaded if module.split(".")[0] == "sqlalchemy"}
+
+
 def test_a_driver_error_while_auditing_is_one_database_error_line(small_ledger: str) -> None:
     path = small_ledger.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:  # a key table gone: the reader cannot read it
