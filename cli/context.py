@@ -17,11 +17,13 @@ from aggregates.errors import ConfigurationError, LedgerError
 
 if TYPE_CHECKING:  # the application and the database libraries load when a command opens it
     from aggregates.learner import Context
-    from ledger.app import LedgerApp, LedgerReader
+    from ledger.app import LedgerApp
+    from ledger.reader import LedgerReader
 
 F = TypeVar("F", bound=Callable[..., Any])
 DATABASE_ERRORS = (("eventsourcing.persistence", "PersistenceError"),
-                   ("sqlalchemy.exc", "SQLAlchemyError"))
+                   ("sqlalchemy.exc", "SQLAlchemyError"),
+                   ("sqlite3", "Error"), ("psycopg2", "Error"))  # the drivers' own, read directly
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Settings:
         ledger only, nothing set up or written, and none of the recorder's libraries loaded
         (a command that reads one learner starts in a fraction of the application's time)."""
         if self._reader is None:
-            from ledger.app import LedgerReader
+            from ledger.reader import LedgerReader
             from ledger.storage.existence import require_ledger
 
             url = self.url()
@@ -69,7 +71,7 @@ class Settings:
 
     def url(self) -> str:
         """The database URL from --db or LEDGER_DB, refusing an in-memory database."""
-        from ledger.storage.persistence import database_url
+        from ledger.storage.locations import database_url
 
         url = database_url(self.db)
         if url.rstrip("/") == "sqlite:" or ":memory:" in url:
@@ -145,8 +147,8 @@ def user_errors(function: F) -> F:
 
 
 def is_database_error(error: Exception) -> bool:
-    """A PersistenceError or SQLAlchemyError (checked without importing their libraries: an
-    error of a library not yet loaded cannot have been raised)."""
+    """A PersistenceError, SQLAlchemyError or a driver's error (checked without importing
+    their libraries: an error of a library not yet loaded cannot have been raised)."""
     for module, name in DATABASE_ERRORS:
         loaded = sys.modules.get(module)
         if loaded is not None and isinstance(error, getattr(loaded, name)):

@@ -32,7 +32,7 @@ def audit(
     One event a line (position, recorded time, event, enrolment), what it recorded on the
     lines below it.
     """
-    from ledger.privacy.keys import ENCRYPTED
+    from ledger.privacy.key_reading import ENCRYPTED
     from ledger.privacy.sealing import holds_encrypted, why_encrypted
     from projections.audit import audit_rows
 

@@ -214,12 +214,16 @@ def demo(learners: int, seed: int, db: str | None, csv_path: Path | None) -> Non
         options = ImportOptions(actor=current.actor)
         for path in (target, events):
             summary = run_import(path, options)
-            click.echo(f"Imported {summary.file}: {summary.rows} rows, {summary.learners_new} "
-                       f"new learners, {summary.events} events written")
+            click.echo(folded(f"Imported {summary.file}: {summary.rows} rows, "
+                              f"{summary.learners_new} new learners, {summary.events} events "
+                              "written", terminal_width()))
     show_reports(learners)
     url = current.app().url
-    click.echo(f"\nThe demo ledger is {url}. Look at a learner with:")
-    click.echo(f"  ledger --db {url} audit L00002")
+    click.echo(f"\nThe demo ledger is {url}.")
+    click.echo("Every row of its reports, and a learner's trail, with its --db:")
+    for command in ("report late-registrations --limit 0", "report maladministration --limit 0",
+                    "audit L00002"):
+        click.echo(f"  ledger --db {url} {command}")
 
 
 def demo_database(given: str | None, group_db: str | None) -> str | None:

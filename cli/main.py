@@ -19,6 +19,9 @@ from cli.context import Settings, default_actor, settings, user_errors
 from cli.output import terminal_text
 
 ERROR_LIMIT = 300
+# The installed package's version (pyproject.toml), written here so that `ledger --version`
+# does not load importlib.metadata to read it (a test checks that the two agree)
+VERSION = "0.1.0"
 
 # name: (module, attribute, the one-line help `ledger --help` lists, as the command's own)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -143,7 +146,7 @@ def error_line(message: str) -> None:
                    "Default: LEDGER_DB or sqlite:///ledger.db.")
 @click.option("--actor", envvar="LEDGER_ACTOR", default=None,
               help="Who is recording (default: LEDGER_ACTOR or your user name).")
-@click.version_option(package_name="compliance-ledger")
+@click.version_option(VERSION, prog_name="ledger")
 @click.pass_context
 def cli(context: click.Context, db: str | None, actor: str | None) -> None:
     """The compliance ledger: an event-sourced record of learner registrations."""

@@ -1,4 +1,5 @@
-"""The ledger application (`app.py`) and its rooms, one sub-package per concern.
+"""The ledger application (`app.py`), its read-only reader (`reader.py`, for `ledger audit`:
+the database's driver alone) and its rooms, one sub-package per concern.
 
 Dependencies point one way: `cli` -> `ledger.app` -> the rooms below -> `projections`,
 `aggregates`. A room may use `bulk` and `storage`; no room imports `cli`.

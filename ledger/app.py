@@ -9,21 +9,17 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
-from sqlalchemy import create_engine, text
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Transcoder
 from sqlalchemy.engine import Engine
 
 from aggregates.details import amended_age_warnings, parse_detail
 from aggregates.errors import (
-    AmbiguousLearner,
     ConcurrencyConflict,
     DuplicateLearner,
     ImpossibleCommand,
     InvalidValue,
     UnknownEvent,
-    UnknownLearner,
     shown,
 )
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
@@ -41,13 +37,12 @@ from aggregates.values import (
     parse_uln,
 )
 from ledger.integrity.ledger_id import ensure_ledger_id
-from ledger.integrity.stamps import Stamp, stamps_in
 from ledger.privacy.crypto import MasterKeySource
 from ledger.privacy.keys import KeyStore
 from ledger.privacy.sealing import SealingMapper, check_recordable
+from ledger.reader import LearnerReading, unknown_learner
 from ledger.storage.event_checks import install_event_checks
 from ledger.storage.persistence import (
-    EVENT_HASHES_TABLE,
     EVENTS_TABLE,
     application_env,
     configure_postgres,
@@ -100,81 +95,6 @@ def past_date(value: DateLike, name: str) -> date:
 def optional_date(value: DateLike | None, name: str) -> date | None:
     """A date that happened, or None when not given."""
     return None if value in (None, "") else past_date(value, name)  # type: ignore[arg-type]
-
-
-class LearnerReading:
-    """Finding a learner's stored events by reference, with SQL alone: what the application
-    and the read-only `LedgerReader` share (an audit needs nothing more)."""
-
-    engine: Engine
-    mapper: Mapper[UUID]
-
-    def learner_history(
-        self, reference: str, centre: str | None = None
-    ) -> tuple[str, list[tuple[int, DomainEventProtocol[UUID]]]]:
-        """The learner's centre and stored events (as `learner_events`), found by reference
-        (and centre, when the reference is at several) without rebuilding the learner."""
-        if centre is None:
-            centre = self._only_centre_of(reference)
-        events = self.learner_events(learner_id(centre, reference))
-        if not events:
-            raise _unknown(reference, centre)
-        return centre, events
-
-    def _only_centre_of(self, reference: str) -> str:
-        centres = self._centres_of(reference)
-        if not centres:
-            raise UnknownLearner(f"no learner {shown(reference)} is recorded")
-        if len(centres) > 1:
-            raise AmbiguousLearner(
-                f"learner {shown(reference)} exists at centres {', '.join(centres)}: give --centre"
-            )
-        return centres[0]
-
-    def _centres_of(self, reference: str) -> list[str]:
-        """The centres the reference index lists for a reference (none if not indexed)."""
-        events = self.learner_events(LearnerReference.create_id(reference))
-        index = project_aggregate(None, (event for _, event in events))
-        return [] if index is None else list(cast(LearnerReference, index).centres)
-
-    def learner_events(self, learner: UUID) -> list[tuple[int, DomainEventProtocol[UUID]]]:
-        """Every stored event of one learner (or aggregate) with its global position, in
-        recorded order."""
-        return [(position, self.mapper.to_domain_event(stored))
-                for position, stored in aggregate_events(self.engine, EVENTS_TABLE, learner)]
-
-
-class LedgerReader(LearnerReading):
-    """A ledger opened only to read learners' trails (`ledger audit`): an engine, the keys
-    and the sealing mapper, but no eventsourcing application, no recorder, no set-up of
-    tables or triggers, so nothing is written and the recorder's libraries never load.
-
-    The caller checks first that the database is a ledger (`storage.existence`)."""
-
-    def __init__(self, url: str | None = None) -> None:
-        self.url = database_url(url)
-        self.engine = create_engine(self.url)
-        configure_sqlite(self.engine)
-        configure_postgres(self.engine)
-        self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
-        self.mapper = SealingMapper(LedgerTranscoder(), self.keys)
-
-    def stamps(self, positions: Iterable[int]) -> dict[int, Stamp]:
-        """The chain's stamps (login, time) of the events at these positions; none on a
-        ledger chained before stamps, which the application would give empty stamp columns
-        when it next opens it (a reader changes nothing)."""
-        if not self._has_stamp_columns():
-            return {}
-        return stamps_in(self.engine, EVENT_HASHES_TABLE, positions)
-
-    def _has_stamp_columns(self) -> bool:
-        with self.engine.connect() as connection:
-            columns = set(connection.execute(
-                text(f"SELECT * FROM {EVENT_HASHES_TABLE} LIMIT 0")).keys())
-        return columns >= STAMP_COLUMNS
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 class LedgerApp(LearnerReading, Application[UUID]):
@@ -234,6 +154,9 @@ class LedgerApp(LearnerReading, Application[UUID]):
 
     # ----- finding learners -----------------------------------------------------------------
 
+    def stored_events(self, originator_id: UUID) -> list[tuple[int, StoredEvent]]:
+        return aggregate_events(self.engine, EVENTS_TABLE, originator_id)
+
     def find_learner(self, reference: str, centre: str | None = None) -> Learner:
         """The learner with that reference (at that centre, if given)."""
         if centre is None:
@@ -241,7 +164,7 @@ class LedgerApp(LearnerReading, Application[UUID]):
         try:
             learner = self.repository.get(learner_id(centre, reference))
         except AggregateNotFoundError:
-            raise _unknown(reference, centre) from None
+            raise unknown_learner(reference, centre) from None
         assert isinstance(learner, Learner)
         return learner
 
@@ -560,10 +483,6 @@ class LedgerApp(LearnerReading, Application[UUID]):
         for r in learner_recordings:
             recorded.warnings.extend(getattr(r.domain_event, "warnings", None) or [])
         return recorded
-
-
-def _unknown(reference: str, centre: str) -> UnknownLearner:
-    return UnknownLearner(f"no learner {shown(reference)} at centre {centre}")
 
 
 class FollowedLedger(LedgerApp):

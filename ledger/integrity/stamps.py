@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import column, select, table
-from sqlalchemy.engine import Engine
+if TYPE_CHECKING:  # SQLAlchemy loads with `stamps_in`, not with `Stamp` and `stamp_time`
+    from sqlalchemy.engine import Engine
 
 QUERY_POSITIONS = 5_000  # positions per query
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,6 +40,8 @@ def stamps_in(engine: Engine, hashes_table: str, positions: Iterable[int],
               schema: str | None = None) -> dict[int, Stamp]:
     """`stamps_of` read from the chain table by its name, without the recorder (for a
     read-only command, which never loads it)."""
+    from sqlalchemy import column, select, table
+
     hashes = table(hashes_table, column("position"), column("recorded_by"),
                    column("recorded_at_us"), schema=schema)
     wanted = sorted(set(positions))

@@ -1,9 +1,12 @@
-"""Per-learner keys: created on a learner's first personal data, wrapped by the master key."""
+"""Per-learner keys: created on a learner's first personal data, wrapped by the master key.
+
+The reading side (`key_reading.KeyReading`) needs no SQLAlchemy; this store, which also
+creates the tables and writes keys, reads and writes through it."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -37,12 +40,22 @@ from ledger.privacy.crypto import (
     seal,
     unseal,
 )
+from ledger.privacy.key_reading import (
+    CHECK_CONTEXT,
+    CHECK_PLAINTEXT,
+    CHECK_TABLE,
+    ENCRYPTED,
+    ERASED,
+    KEYS_TABLE,
+    MAY_READ_SQL,
+    PRELOAD_AFTER,
+    KeyReading,
+    key_context,
+)
 from ledger.storage.persistence import create_tables_once
 
-KEYS_TABLE = "ledger_learner_keys"
-CHECK_TABLE = "ledger_master_key_check"
-CHECK_PLAINTEXT = b"compliance-ledger master key"
-CHECK_CONTEXT = b"master-key-check"
+__all__ = ["CHECK_TABLE", "ENCRYPTED", "ERASED", "KEYS_TABLE", "PRELOAD_AFTER", "KeyStore",
+           "check_can_erase", "learner_keys", "master_key_check", "scrub"]
 
 metadata = MetaData()
 learner_keys = Table(
@@ -59,10 +72,7 @@ master_key_check = Table(
     Column("token", LargeBinary, nullable=False),
 )
 
-ENCRYPTED = "[encrypted]"
-PRELOAD_AFTER = 20  # learners read one by one before all key rows are read at once
 MADE_KEYS_KEPT = 20_000  # keys a bulk import made lately, kept until surely stored
-ERASED = "[erased]"
 
 
 def insert_ignoring_duplicates(engine: Engine | Connection, table: Table) -> Any:
@@ -74,19 +84,14 @@ def insert_ignoring_duplicates(engine: Engine | Connection, table: Table) -> Any
     return insert(table).on_conflict_do_nothing()
 
 
-class KeyStore:
-    """The table of learner keys; keys are unwrapped once per process and cached."""
+class KeyStore(KeyReading):
+    """The table of learner keys, through SQLAlchemy: created, written and read."""
 
     def __init__(self, engine: Callable[[], Engine], source: MasterKeySource) -> None:
+        super().__init__(source)
         self._engine = engine
-        self.source = source
         self._ready = False
-        self._keys: dict[UUID, bytes | str] = {}
-        self._reading: tuple[bytes | None] | None = None
         self._writing: bytes | None = None
-        self._preloaded: dict[UUID, Any] | None = None
-        self._reads = 0
-        self._may_read: bool | None = None
 
     def create_tables(self) -> None:
         """Create the key tables if they are missing."""
@@ -101,34 +106,23 @@ class KeyStore:
 
     # ----- the master key -------------------------------------------------------------------
 
-    def may_read_keys(self) -> bool:
-        """Whether this login may read the key tables: on PostgreSQL an auditor or EQA login
-        may not (`ledger grant`), and reads personal data as `[encrypted]`, never an error."""
-        if self._may_read is None:
-            engine = self.engine
-            self._may_read = True
-            if engine.dialect.name == "postgresql":
-                with engine.connect() as connection:
-                    self._may_read = bool(connection.exec_driver_sql(
-                        "SELECT coalesce(has_table_privilege(to_regclass(%(keys)s), 'SELECT') "
-                        "AND has_table_privilege(to_regclass(%(check)s), 'SELECT'), false)",
-                        {"keys": KEYS_TABLE, "check": CHECK_TABLE}).scalar())
-        return self._may_read
+    def _may_read_rows(self) -> bool:
+        engine = self.engine
+        if engine.dialect.name != "postgresql":
+            return True
+        with engine.connect() as connection:
+            return bool(connection.exec_driver_sql(
+                MAY_READ_SQL, {"keys": KEYS_TABLE, "check": CHECK_TABLE}).scalar())
 
-    def _check_token(self) -> bytes | None:
-        if not self.may_read_keys():
-            return None
+    def _token_row(self) -> Any:
         with self.engine.connect() as connection:
-            token = connection.execute(
+            return connection.execute(
                 select(master_key_check.c.token).where(master_key_check.c.id == 1)
             ).scalar()
-        return bytes(token) if token is not None else None
 
-    def _opens_token(self, master: bytes, token: bytes) -> bool:
-        try:
-            return unseal(master, token, CHECK_CONTEXT) == CHECK_PLAINTEXT
-        except OpenFailed:
-            return False
+    def _all_rows(self) -> list[Any]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(learner_keys)).all())
 
     def master_for_writing(self) -> bytes:
         """The master key, checked against this ledger; created next to a new SQLite file."""
@@ -157,30 +151,6 @@ class KeyStore:
         self._writing = master
         return master
 
-    def why_locked(self) -> str:
-        """Why personal data cannot be opened: no master key, or not this ledger's, or a
-        login that may not read the learner keys."""
-        if not self.may_read_keys():
-            return "this login may not read the learner keys (an auditor or EQA login)"
-        if self.source.load(create=False) is None:
-            places = [MASTER_KEY_ENV, MASTER_KEY_FILE_ENV]
-            if self.source.default_file is not None:
-                places.append(str(self.source.default_file))
-            return f"no master key is configured ({', '.join(places)})"
-        return f"the master key from {self.source.describe()} is not this ledger's master key"
-
-    def master_for_reading(self) -> bytes | None:
-        """The master key if one is configured and it is this ledger's; else None."""
-        if self._reading is None and not self.may_read_keys():
-            self._reading = (None,)
-        if self._reading is None:
-            master = self.source.load(create=False)
-            token = self._check_token() if master is not None else None
-            if master is None or token is None or not self._opens_token(master, token):
-                master = None
-            self._reading = (master,)
-        return self._reading[0]
-
     # ----- learner keys ---------------------------------------------------------------------
 
     def _row(self, learner: UUID) -> Any:
@@ -190,13 +160,6 @@ class KeyStore:
             return connection.execute(
                 select(learner_keys).where(learner_keys.c.learner_id == str(learner))
             ).first()
-
-    def state(self, learner: UUID) -> str:
-        """`none` (no key yet), `active` or `erased`."""
-        row = self._row(learner)
-        if row is None:
-            return "none"
-        return "erased" if row.erased else "active"
 
     def key_for_writing(self, learner: UUID) -> bytes:
         """The learner's key, created (idempotently) on their first personal data."""
@@ -259,52 +222,11 @@ class KeyStore:
         """Open a stored key with the master key, and cache it."""
         learner = UUID(row.learner_id)
         try:
-            key = unseal(master, bytes(row.wrapped_key), _context(learner))
+            key = unseal(master, bytes(row.wrapped_key), key_context(learner))
         except OpenFailed:
             raise WrongMasterKey(f"the key of learner {learner} cannot be opened") from None
         self._keys[learner] = key
         return key
-
-    def forget(self, learners: Iterable[UUID]) -> None:
-        """Drop these learners' cached keys, so a long bulk import keeps its memory flat."""
-        for learner in learners:
-            self._keys.pop(learner, None)
-
-    def forget_all(self) -> None:
-        """Forget every cached key and key row, as a newly started process would have none."""
-        self._keys.clear()
-        self._preloaded, self._reads = None, 0
-
-    def key_for_reading(self, learner: UUID) -> bytes | str:
-        """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""
-        if learner in self._keys:
-            return self._keys[learner]
-        row = self._preloaded_row(learner)
-        found: bytes | str = ENCRYPTED
-        if row is not None and row.erased:
-            found = ERASED
-        elif row is not None:
-            master = self.master_for_reading()
-            if master is not None:
-                try:
-                    found = unseal(master, bytes(row.wrapped_key), _context(learner))
-                except OpenFailed:
-                    found = ENCRYPTED
-        self._keys[learner] = found
-        return found
-
-    def _preloaded_row(self, learner: UUID) -> Any:
-        """A key row: one query each for the first few learners read (`ledger audit` reads
-        one), then one query for all of them (reports and replays read many)."""
-        if self._preloaded is None:
-            self._reads += 1
-            if self._reads <= PRELOAD_AFTER or not self.may_read_keys():
-                return self._row(learner)
-            with self.engine.connect() as connection:
-                rows = connection.execute(select(learner_keys)).all()
-            self._preloaded = {UUID(row.learner_id): row for row in rows}
-        row = self._preloaded.get(learner)
-        return row if row is not None else self._row(learner)
 
     def destroy(self, learner: UUID) -> bool:
         """Crypto-shred: destroy the learner's key and scrub its bytes; True if one existed."""
@@ -369,13 +291,9 @@ def scrub(engine: Engine, tables: list[str]) -> None:
                 connection.exec_driver_sql(f"VACUUM FULL {table}")
 
 
-def _context(learner: UUID) -> bytes:
-    return f"learner-key:{learner}".encode()
-
-
 def _key_row(master: bytes, learner: UUID, key: bytes, now: datetime) -> dict[str, Any]:
     """A new key's row: the key sealed with the master key, bound to its learner."""
-    return {"learner_id": str(learner), "wrapped_key": seal(master, key, _context(learner)),
+    return {"learner_id": str(learner), "wrapped_key": seal(master, key, key_context(learner)),
             "created_at": now, "erased": False}
 
 

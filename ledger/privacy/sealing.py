@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 
 from aggregates.learner import Learner, personal_attributes
 from ledger.privacy.crypto import KeyUnavailable, LearnerErased, OpenFailed, seal, unseal
-from ledger.privacy.keys import ENCRYPTED, ERASED, KeyStore
+from ledger.privacy.key_reading import ENCRYPTED, ERASED, KeyReading
 from ledger.storage.raw_rows import uuid_text
 
 LEARNER_TOPIC = f"{Learner.__module__}:{Learner.__qualname__}."
@@ -111,7 +111,7 @@ class SealingMapper(Mapper[UUID]):
     the stored JSON as it is, and personal values are sealed per learner instead.
     """
 
-    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
+    def __init__(self, transcoder: Transcoder, keys: KeyReading) -> None:
         super().__init__(transcoder)
         self.keys = keys
 
@@ -214,7 +214,7 @@ def holds_encrypted(value: Any) -> bool:
     return is_sealed(value) and value == ENCRYPTED
 
 
-def why_encrypted(keys: KeyStore) -> str:
+def why_encrypted(keys: KeyReading) -> str:
     """Why personal values read `[encrypted]`: the master key, or the learner's own data."""
     if keys.master_for_reading() is None:
         return keys.why_locked()
@@ -222,7 +222,7 @@ def why_encrypted(keys: KeyStore) -> str:
             "(altered in the database?)")
 
 
-def check_recordable(learner: Learner, keys: KeyStore) -> None:
+def check_recordable(learner: Learner, keys: KeyReading) -> None:
     """Refuse to record on an erased learner or one whose personal data cannot be opened."""
     erased = learner.latest("erased")
     if erased is not None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
 from aggregates.errors import NotALedger
-from ledger.storage.persistence import EVENT_HASHES_TABLE, EVENTS_TABLE
+from ledger.storage import dbapi
+from ledger.storage.locations import EVENT_HASHES_TABLE, EVENTS_TABLE
 
 LEDGER_TABLES = (EVENTS_TABLE, EVENT_HASHES_TABLE)
 CREATE_HINT = "(`ledger init` creates one)"
@@ -32,11 +30,10 @@ def require_ledger(url: str) -> None:
     if path is not None:
         _require_sqlite_file(path)
         missing = _missing_sqlite_tables(path)
-        where = str(path)
     else:
         missing = _missing_tables(url)
-        where = _describe(url)
     if missing:
+        where = str(path) if path is not None else _describe(url)
         raise NotALedger(
             f"no ledger in {where}: its event tables ({', '.join(LEDGER_TABLES)}) do not exist "
             "(`ledger init` creates them)")
@@ -68,17 +65,20 @@ def _missing_sqlite_tables(path: Path) -> list[str]:
 
 
 def _missing_tables(url: str) -> list[str]:
-    """The ledger tables a server database lacks on its search path."""
-    engine = create_engine(url, poolclass=NullPool)
+    """The ledger tables a server database lacks on its search path (asked through the
+    driver alone: a read-only command loads no SQLAlchemy)."""
+    connection = dbapi.connect(url)
     try:
-        with engine.connect() as connection:
-            return [table for table in LEDGER_TABLES if connection.execute(
-                text("SELECT to_regclass(:name)"), {"name": table}).scalar() is None]
+        return [table for table in LEDGER_TABLES
+                if dbapi.rows(connection, "SELECT to_regclass(%s)", (table,))[0][0] is None]
     finally:
-        engine.dispose()
+        connection.close()
 
 
 def _describe(url: str) -> str:
+    from sqlalchemy import create_engine  # only to name a database that is not a ledger
+    from sqlalchemy.pool import NullPool
+
     engine = create_engine(url, poolclass=NullPool)
     try:
         return engine.url.render_as_string(hide_password=True)

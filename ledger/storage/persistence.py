@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
@@ -15,33 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from aggregates.errors import ConfigurationError
+from ledger.storage.locations import (  # noqa: F401 (named here by many modules)
+    APPEND_ONLY_MESSAGE,
+    DEFAULT_DB_URL,
+    EVENT_HASHES_TABLE,
+    EVENTS_TABLE,
+    database_url,
+)
 
 if TYPE_CHECKING:  # the ORM loads only with the recorder (reading commands never need it)
     from sqlalchemy.orm import Session
-
-DEFAULT_DB_URL = "sqlite:///ledger.db"
-EVENTS_TABLE = "ledger_events"
-EVENT_HASHES_TABLE = "ledger_event_hashes"
-APPEND_ONLY_MESSAGE = "ledger events are append-only: UPDATE and DELETE are refused"
-
-
-def database_url(given: str | None = None) -> str:
-    """The SQLAlchemy URL from --db, LEDGER_DB or the SQLite default, normalised."""
-    url = (given or os.environ.get("LEDGER_DB") or DEFAULT_DB_URL).strip()
-    if url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
-    if "://" not in url:
-        url = f"sqlite:///{Path(url)}"
-    if not url.startswith(("sqlite://", "postgresql+psycopg2://")):
-        raise ConfigurationError(
-            f"database URL {url!r} is neither sqlite:///FILE nor postgresql+psycopg2://..."
-        )
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        folder = Path(url.removeprefix("sqlite:///")).parent
-        if not folder.is_dir():
-            raise ConfigurationError(f"database folder {str(folder)!r} does not exist")
-    return url
-
 
 def application_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for the ledger application on that database."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, literal_column, text, true
-from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a function here is called, not with `uuid_text`
+    from sqlalchemy import ColumnElement, Select
+    from sqlalchemy.engine import Engine
 
 # PostgreSQL, for these scans of a window of positions: no JIT compilation (without fresh
 # statistics a window looks costly enough to compile, 30 to 90 ms a query) and no parallel
@@ -58,6 +60,8 @@ def aggregate_events(engine: Engine, table: str, originator_id: UUID,
                      ) -> list[tuple[int, StoredEvent]]:
     """One aggregate's stored events with their positions, in version order, read with
     SQL alone (no recorder, no ORM: what a read-only command needs)."""
+    from sqlalchemy import text
+
     query = text(f"SELECT id, originator_version, topic, state FROM {table} "
                  "WHERE originator_id = :id ORDER BY originator_version")
     bound = originator_id.bytes if engine.dialect.name == "sqlite" else str(originator_id)
@@ -71,6 +75,8 @@ def aggregate_events(engine: Engine, table: str, originator_id: UUID,
 def originator_column(engine: Engine, column: Any) -> ColumnElement[Any]:
     """An aggregate-id column to select for `uuid_text` (text on PostgreSQL, whose driver
     would otherwise build a UUID object per row)."""
+    from sqlalchemy import String, cast
+
     if engine.dialect.name == "postgresql":
         return cast(column, String).label(column.key)
     return column
@@ -82,6 +88,8 @@ def json_text_column(engine: Engine, column: Any) -> ColumnElement[Any]:
     would otherwise receive a `bytea` as hex (twice the bytes) and build a memoryview per
     row (the rebuild's workers used 12% more CPU); as it is stored elsewhere. Bytes that are
     not UTF-8 are an error of the database, never skipped."""
+    from sqlalchemy import func
+
     if engine.dialect.name == "postgresql":
         return func.convert_from(column, "UTF8").label(column.key)
     return column
@@ -104,6 +112,8 @@ def originator_share(engine: Engine, column: Any, part: int, parts: int) -> Colu
     aggregate-id index (without statistics PostgreSQL did, scanning half the index for every
     window): it is a filter on the rows of the window of positions.
     """
+    from sqlalchemy import and_, func, literal_column, true
+
     low, high = part * 256 // parts, (part + 1) * 256 // parts
     postgres = engine.dialect.name == "postgresql"
     first = (func.get_byte(func.uuid_send(column), 0) if postgres

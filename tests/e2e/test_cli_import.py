@@ -148,6 +148,18 @@ def test_demo_does_not_use_ledger_db_from_the_environment(tmp_path, monkeypatch)
     assert (tmp_path / "ledger-demo.db").exists() and not (tmp_path / "real.db").exists()
 
 
+def test_demo_output_fits_an_80_column_terminal(tmp_path, monkeypatch):
+    from cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(cli, ["demo", "--learners", "100"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Imported demo-centre.csv: ")
+    too_long = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert not too_long, too_long
+
+
 def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     from cli.context import Settings
 
@@ -175,7 +187,10 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     assert result.stdout.splitlines()[2:] == [
         "", "[late-registrations report as table, 10 rows]", "",
         "[maladministration report as table, 10 rows]",
-        "", f"The demo ledger is {db_url}. Look at a learner with:",
+        "", f"The demo ledger is {db_url}.",
+        "Every row of its reports, and a learner's trail, with its --db:",
+        f"  ledger --db {db_url} report late-registrations --limit 0",
+        f"  ledger --db {db_url} report maladministration --limit 0",
         f"  ledger --db {db_url} audit L00002",
     ]
 

@@ -62,6 +62,30 @@ def test_an_audit_never_loads_the_recorder_or_the_orm(small_ledger: str) -> None
     assert not loaded & set(RECORDER), loaded & set(RECORDER)
 
 
+def test_an_audit_reads_through_the_driver_without_sqlalchemy(small_ledger: str) -> None:
+    out, loaded = run_ledger("--db", small_ledger, "audit", "L1", "--format", "json")
+    assert '"family_name": "Quill"' in out  # the keys read and opened without SQLAlchemy
+    assert not {module for module in loaded if module.split(".")[0] == "sqlalchemy"}
+
+
+def test_an_audit_loads_no_sqlalchemy_on_either_database(ledger, db_url: str) -> None:
+    result = ledger("learner", "add", "L1", "--centre", "12345", "--given-name", "Siân",
+                    "--family-name", "Quill", "--dob", "2004-05-06", "--gender", "2")
+    assert result.exit_code == 0, result.output
+    out, loaded = run_ledger("--db", db_url, "audit", "L1", "--format", "json")
+    assert '"family_name": "Quill"' in out
+    assert not {module for module in loaded if module.split(".")[0] == "sqlalchemy"}
+
+
+def test_a_driver_error_while_auditing_is_one_database_error_line(small_ledger: str) -> None:
+    path = small_ledger.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:  # a key table gone: the reader cannot read it
+        connection.execute("DROP TABLE ledger_learner_keys")
+    result = CliRunner().invoke(cli, ["--db", small_ledger, "audit", "L1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: database: no such table: ledger_learner_keys")
+
+
 def test_an_audit_writes_nothing_to_the_ledger(small_ledger: str) -> None:
     path = Path(small_ledger.removeprefix("sqlite:///"))
     before = path.read_bytes()
@@ -84,6 +108,14 @@ def test_help_and_version_load_no_command_module():
             + argument + "']\ntry:\n    cli(prog_name='ledger')\nexcept SystemExit:\n    pass")
         commands = {module for module, _, _ in COMMANDS.values()}
         assert not loaded & (commands | set(HEAVY)), argument
+
+
+def test_version_is_the_installed_packages_and_loads_no_package_metadata():
+    from importlib.metadata import version
+
+    out, loaded = run_ledger("--version")
+    assert out == f"ledger, version {version('compliance-ledger')}\n"
+    assert "importlib.metadata" not in loaded
 
 
 def test_the_help_listed_for_each_command_is_its_own_first_line():

@@ -8,8 +8,9 @@ import pytest
 
 from aggregates.errors import AmbiguousLearner, UnknownLearner
 from aggregates.learner import Context
-from ledger.app import LedgerApp, LedgerReader
+from ledger.app import LedgerApp
 from ledger.integrity.stamps import stamps_of
+from ledger.reader import LedgerReader
 
 CTX = Context(actor="officer", source="test")
 
