@@ -219,11 +219,13 @@ def detail_line(label: str, text: str, width: int, indent: int = DETAIL_INDENT) 
 
 def folded(text: str, width: int, indent: int = 0, hanging: int = 0) -> str:
     """Text indented and folded at spaces to the width (continuation lines `hanging`
-    further in); only a word longer than a whole line is broken."""
+    further in). A word is never broken: one longer than a whole line (an e-mail address, a
+    reference) stands alone on its line, running past the width."""
     lead = " " * indent
     return "\n".join(textwrap.wrap(
         text, width=max(width, indent + hanging + 20), initial_indent=lead,
         subsequent_indent=lead + " " * hanging, break_on_hyphens=False,
+        break_long_words=False,
     )) or lead
 
 

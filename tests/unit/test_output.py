@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli import output
-from cli.output import csv_cell, emit_rows, emit_table, plural, terminal_text
+from cli.output import csv_cell, emit_rows, emit_table, folded, plural, terminal_text
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)",
@@ -102,3 +102,17 @@ def test_a_streamed_json_row_is_the_text_json_dumps_makes(value: object) -> None
     from cli.output import json_text, plain
 
     assert json_text(value) == json.dumps(plain(value), indent=2, ensure_ascii=False)
+
+
+WORDS = st.text(alphabet="abcdefghij@.-0123456789", min_size=1, max_size=120)
+
+
+@given(st.lists(WORDS, min_size=1, max_size=12), st.integers(20, 120), st.integers(0, 8))
+def test_folding_never_breaks_a_word(words: list[str], width: int, indent: int) -> None:
+    """Every word comes out whole (an e-mail address longer than the line stands alone on
+    its line), and a line of several words fits the width."""
+    lines = folded(" ".join(words), width, indent).split("\n")
+    assert [word for line in lines for word in line.split()] == words
+    for line in lines:
+        if len(line.split()) > 1:
+            assert len(line) <= max(width, indent + 20)
