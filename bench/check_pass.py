@@ -70,7 +70,7 @@ def check_seconds(path: Path, ledger: Path) -> tuple[float, int]:
     check = Check(app, source, source.header(), options, path.name, date.today())
     with closing(app), PlanSpool() as spool:
         started = time.process_time()
-        problems, _ = check.share((0, 1), spool, NoProgress())
+        problems, _ = check.share(check.batches(), spool, NoProgress())
         seconds = time.process_time() - started
         spool.flush()
         events = sum(len(plan.events) for plan in spool.plans())  # the index's included

@@ -62,8 +62,11 @@ CODE = re.compile(r"^\s*(RC)\s*0*(\d{1,3})\b", re.IGNORECASE)  # "RC013", "RC013
 # The batch return codes, what each means for the learner's ULN. Verified: RC006 (the LRS's
 # "Managing exceptions user guide", July 2018, section 4.1), RC011 and RC013 (the LRS's notice
 # of 12 July 2018 introducing RC013, quoted in bitbucket.org/emilrw/scormdata issue 641).
-# The others are as recalled from the LRS's guide and could not be checked against it: an
-# unknown code refuses its line rather than be guessed at.
+# The others are as recalled from the LRS's guide: searched for again on 2026-12-07 (the
+# guide's section 5, "Return codes and what they mean", is held by the search tool only as
+# its contents page; no public code or schema names the codes; docs/import.md lists what was
+# searched), still unverified, and every meaning shown or recorded for one says so
+# (`described`). An unknown code refuses its line rather than be guessed at.
 RETURN_CODES = {
     "RC001": ("found", "learner found: the ULN is returned"),
     "RC002": ("created", "new learner registered: a ULN is created"),
@@ -80,6 +83,13 @@ RETURN_CODES = {
     "RC013": ("exception", "learner(s) outside of permitted age range"),
 }
 VERIFIED_CODES = frozenset({"RC006", "RC011", "RC013"})
+UNVERIFIED = "meaning not verified against the LRS's guide"
+
+
+def described(code: str) -> str:
+    """A return code's meaning as shown and recorded: an unverified one says so."""
+    meaning = RETURN_CODES[code][1]
+    return meaning if code in VERIFIED_CODES else f"{meaning} ({UNVERIFIED})"
 
 
 def heading_key(name: str) -> str:
@@ -254,7 +264,9 @@ class LrsOutputSource:
     def _learner(self, line: int, cells: list[str]) -> Iterator[Record]:
         reference, uln, text = (self._cell(cells, c) for c in REQUIRED_IN_OUTPUT)
         code = return_code(text)
-        outcome, meaning = RETURN_CODES.get(code or "", ("", ""))
+        known = RETURN_CODES.get(code or "")
+        outcome = known[0] if known else ""
+        meaning = described(code) if known and code else ""
         base = {"centre": self.centre or self.file_centre, "learner": reference,
                 "occurred_on": self.on.isoformat() if self.on else ""}
         if not outcome:

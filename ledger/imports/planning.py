@@ -295,11 +295,17 @@ def _notified_on(learner: Learner, ref: str) -> date | None:
 
 def _decision(learner: Learner, ref: str, on: date, outcome: str,
               record: Callable[[], None]) -> None:
-    """Confirm or reject the pending registration, unless this decision is already recorded."""
+    """Confirm or reject the pending registration, unless this decision is already recorded
+    on that date (even if a resubmission has followed it: a file saying "rejected, then
+    submitted again" the same day imports again writing nothing)."""
     with column("enrolment"):
         learner.enrolment(ref)
     state, fact = learner.registration(ref)
     if state == outcome and fact is not None and fact.occurred_on == on:
+        return
+    kind = f"registration-{outcome}"
+    if any(f.kind == kind and f.enrolment == ref and f.occurred_on == on
+           for f in learner.live_facts()):
         return
     with column("occurred_on"):
         record()

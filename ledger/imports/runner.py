@@ -24,7 +24,7 @@ from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record, RecordSource
-from ledger.imports.spool import BatchPlan, Event, PlanSpool
+from ledger.imports.spool import BatchPlan, Event, PlanSpool, RecordBatch, RecordSpool
 from ledger.imports.tally import Tally
 from ledger.imports.writing import (
     BatchWriter,
@@ -285,10 +285,11 @@ class Check:
 
     Each batch's plan (its new events) goes to a spool, for the write pass to save as it is
     if the learners have not moved on in the meantime. On a large file the learners are
-    shared out over worker processes by learner reference: each reads the whole file, plans
-    its own learners' rows (and their references' index) and writes its own spool; in the
-    write pass a worker per share encodes that share's plans, and each batch's are stored
-    together.
+    shared out over worker processes by learner reference: this process reads the file
+    once, keeping each share's records of each batch in a spool of its own; each worker
+    plans its own learners' rows (and their references' index) and writes its own plan
+    spool; in the write pass a worker per share encodes that share's plans, and each
+    batch's are stored together.
     """
 
     app: LedgerApp
@@ -301,20 +302,18 @@ class Check:
     def run(self, workers: int, spools: list[PlanSpool],
             progress: Progress) -> tuple[list[RowProblem], Tally]:
         """Every problem found (by line), and the counts of what the rows would record."""
-        progress.start("Checking", self.source.size)
-
-        def check_share(share: int, shown: Progress) -> tuple[list[RowProblem], Tally]:
-            spool = spools[share] if spools else None
-            found = self.share((share, workers), spool, shown)
-            if spool is not None:
-                spool.flush()
-            return found
-
         if workers == 1:
-            parts = [check_share(0, progress)]
+            progress.start("Checking", self.source.size)
+            parts = [self.checked(0, self.batches(), spools, progress)]
         else:
-            parts = run_shares(check_share, workers, self.app.engine, progress,
-                               "an import check worker")
+            with ExitStack() as stack:
+                shares = [stack.enter_context(RecordSpool()) for _ in range(workers)]
+                self.split(shares, progress)
+                progress.start("Checking", self.source.size)
+                parts = run_shares(
+                    lambda share, shown: self.checked(share, shares[share].batches(), spools,
+                                                      shown),
+                    workers, self.app.engine, progress, "an import check worker")
         problems: list[RowProblem] = []
         total = Tally()
         for found, tally in parts:
@@ -323,22 +322,50 @@ class Check:
         problems.sort()
         return problems, total
 
-    def share(self, share: tuple[int, int], spool: PlanSpool | None,
+    def batches(self) -> Iterator[RecordBatch]:
+        """The file's records, batch by batch, with how far each batch reaches."""
+        seen = 0
+        for batch in chunks(self.source.records(), self.options.batch_size):
+            seen += len(batch)
+            yield RecordBatch(batch, seen, self.source.bytes_read)
+
+    def split(self, shares: list[RecordSpool], progress: Progress) -> None:
+        """Read the file once, sharing each batch's records out to the shares' spools by
+        learner reference (each worker then reads only its own rows, not the whole file)."""
+        progress.start("Reading", self.source.size)
+        count = len(shares)
+        for batch in self.batches():
+            mine: list[list[Record]] = [[] for _ in shares]
+            for record in batch.records:
+                mine[share_of(record, count)].append(record)
+            for spool, records in zip(shares, mine, strict=True):
+                spool.add(RecordBatch(records, batch.seen, batch.bytes_read))
+            progress.update(batch.bytes_read, batch.seen)
+        for spool in shares:
+            spool.flush()
+
+    def checked(self, share: int, batches: Iterable[RecordBatch], spools: list[PlanSpool],
+                progress: Progress) -> tuple[list[RowProblem], Tally]:
+        """Check one share's batches, writing its plans to its spool (none on a dry run)."""
+        spool = spools[share] if spools else None
+        found = self.share(batches, spool, progress)
+        if spool is not None:
+            spool.flush()
+        return found
+
+    def share(self, batches: Iterable[RecordBatch], spool: PlanSpool | None,
               progress: Progress) -> tuple[list[RowProblem], Tally]:
-        """Check the rows of one share of the learners (share number, shares)."""
+        """Check the rows of one share of the learners, batch by batch."""
         app, options, today = self.app, self.options, self.today
-        part, shares = share
         problems: list[RowProblem] = []
         planner = Planner(options, self.name, today, _guard(app))
         prepare = app.sealing_mapper.prepare
         total = Tally()
         known: OrderedDict[UUID, Learner | None] = OrderedDict()
         indexes: OrderedDict[str, LearnerReference] = OrderedDict()
-        seen = 0
         with BulkPass() as bulk:
-            for batch in chunks(self.source.records(), options.batch_size):
-                seen += len(batch)
-                mine = batch if shares == 1 else [r for r in batch if share_of(r, shares) == part]
+            for batch in batches:
+                mine = batch.records
                 total.rows += len(mine)
                 parsed = _parse(mine, self.header, today, problems, options.known_bodies)
                 planner.tally = Tally()
@@ -348,7 +375,7 @@ class Check:
                     spool.add(BatchPlan(len(mine), prepared, planner.tally, set(planner.touched)))
                 planner.next_batch()
                 total.add(planner.tally)
-                progress.update(self.source.bytes_read, seen)
+                progress.update(batch.bytes_read, batch.seen)
                 bulk.step()
         return problems, total
 

@@ -1,4 +1,4 @@
-"""The check pass's plan of each batch, kept on disk for the write pass to save as it is."""
+"""Import spools on disk: each batch's plan for the write pass, each share's rows for a check."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import starmap
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from ledger.imports.source import Record
 from ledger.imports.tally import Tally
 from ledger.privacy.sealing import PreparedEvent
 
@@ -73,3 +75,51 @@ class PlanSpool:
     def close(self) -> None:
         self._file.close()
 
+
+
+@dataclass
+class RecordBatch:
+    """One share's records of a batch of the file, with how far the batch reaches: the
+    file's rows and bytes read up to its end (for progress)."""
+
+    records: list[Record]
+    seen: int
+    bytes_read: int
+
+
+class RecordSpool:
+    """A share's records, read from the file once by the parent and kept for the worker
+    that checks that share: one entry per batch of the file (maybe empty), so every share
+    keeps the file's batch numbering. Records are pickled as plain tuples, not as
+    dataclasses (no Python call to rebuild each)."""
+
+    def __init__(self) -> None:
+        # closed by close() or at the end of a with block; the file has no name on disk
+        self._file = tempfile.TemporaryFile(prefix="ledger-import-records-")  # noqa: SIM115
+
+    def __enter__(self) -> RecordSpool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def add(self, batch: RecordBatch) -> None:
+        rows = [(r.line, r.cells, r.extra, r.problems) for r in batch.records]
+        data = pickle.dumps((batch.seen, batch.bytes_read, rows),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(len(data).to_bytes(8, "little"))
+        self._file.write(data)
+
+    def batches(self) -> Iterator[RecordBatch]:
+        """Every batch, in the order added (in this process or, once flushed, in a forked
+        worker that shares the file)."""
+        self._file.seek(0)
+        while size := int.from_bytes(self._file.read(8), "little"):
+            seen, bytes_read, rows = pickle.loads(self._file.read(size))
+            yield RecordBatch(list(starmap(Record, rows)), seen, bytes_read)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

@@ -10,6 +10,7 @@ from ledger.imports.lrs import (
     REQUIRED_IN_OUTPUT,
     RETURN_CODES,
     VERIFIED_CODES,
+    described,
     heading_key,
     return_code,
 )
@@ -57,3 +58,12 @@ def test_the_codes_the_lrs_documents_as_exceptions_never_record_a_uln():
     age range) are exceptions in the LRS's own words: listed for the portal, no ULN."""
     assert sorted(VERIFIED_CODES) == ["RC006", "RC011", "RC013"]
     assert {RETURN_CODES[code][0] for code in VERIFIED_CODES} == {"exception"}
+
+
+@given(st.sampled_from(sorted(RETURN_CODES)))
+def test_a_meaning_not_verified_against_the_lrs_guide_says_so_wherever_it_is_shown(code):
+    """Only RC006, RC011 and RC013 are confirmed by a public LRS source; the others' meanings
+    are as recalled, and what the ledger shows or records of them says so."""
+    meaning = described(code)
+    assert meaning.startswith(RETURN_CODES[code][1])
+    assert ("not verified" in meaning) == (code not in VERIFIED_CODES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -90,6 +90,10 @@ def count(app: LedgerApp) -> int:
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=csv_files())
+@example(data=(  # a rejection, then a resubmission the same day: once imported, never again
+    b"event,centre,learner,enrolment,occurred_on,reason\n"
+    b"registration-rejected,C1,L2,E1,2025-10-01,left\n"
+    b"registration-submitted,C1,L2,E1,2025-10-01,left\n"))
 def test_any_csv_file_imports_fully_or_is_refused_with_line_numbers_and_no_writes(
     tmp_path: Path, data: bytes
 ) -> None:

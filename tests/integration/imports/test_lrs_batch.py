@@ -87,6 +87,10 @@ def test_an_lrs_round_trip_records_ulns_in_the_audit_and_lists_exceptions(
     assert learner.uln_status()[1] == "confirmed"
     names = [(event_name(event), event.source) for _, event in app.learner_events(learner.id)]
     assert ("LrsResultRecorded", f"import {output.name}:5") in names
+    notes = {event.note for _, event in app.learner_events(learner.id)
+             if event_name(event) == "LrsResultRecorded"}
+    assert notes and all("not verified against the LRS's guide" in note for note in notes)
+    assert all("not verified" in e.meaning for e in results.exceptions)  # RC003, as recalled
     repeat = import_results(app, output, None, None, OPTIONS)
     assert repeat.summary.events == 0
     left = learners_to_look_up(app, None).get(number, [])

@@ -20,9 +20,11 @@ from sqlalchemy import select, text
 import ledger.imports.runner as runner
 from aggregates.errors import AmbiguousLearner
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
+from bench.ilr import write_pair
 from bench.run import write_export
 from ledger.app import LedgerApp
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
+from ledger.imports.ilr_import import import_ilr
 from ledger.imports.runner import ImportSummary, share_of
 from ledger.imports.source import Record
 from ledger.imports.spool import BatchPlan
@@ -204,9 +206,11 @@ def test_bad_rows_found_by_two_workers_are_the_problems_a_serial_check_finds(
     assert event_count(app) == 0
 
 
-def test_a_non_utf8_byte_late_in_the_file_is_refused_from_the_worker_naming_its_line(
+def test_a_non_utf8_byte_late_in_the_file_is_refused_naming_its_line_before_any_worker(
     make_app, tmp_path, forks
 ):
+    """The file is read once, by the importing process, before the workers start: a file
+    it cannot read is refused there, and no worker is started."""
     app = make_app()
     good = (HEADER + ZOE + sians(range(3, 300))).encode("utf-8")
     late = SIAN.replace("L2", "L300").replace("Jones", "Jon\udcffes").encode(
@@ -216,7 +220,7 @@ def test_a_non_utf8_byte_late_in_the_file_is_refused_from_the_worker_naming_its_
 
     with pytest.raises(ImportRefused, match="not UTF-8 text; nothing was written") as refused:
         import_csv(app, path, PARALLEL)
-    assert forks == [("run_shares", 2)]
+    assert forks == []
     assert refused.value.problems == [RowProblem(
         300, "", f"not UTF-8 (byte {byte} of the line); save the file as CSV UTF-8")]
     with pytest.raises(ImportRefused) as serially:
@@ -494,3 +498,46 @@ def test_a_learner_erased_after_their_key_was_made_is_refused_not_sealed_with_th
     assert app.keys.open_or_make({learner}, made) == []
     with pytest.raises(LearnerErased):
         app.keys.key_for_writing(learner)  # what sealing the learner's events asks for
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(learners=st.integers(2, 40), batch_size=st.integers(1, 30), bad=st.integers(0, 39))
+def test_an_ilr_file_read_once_for_two_workers_records_what_a_serial_import_records(
+    db_url, tmp_path, forks, learners, batch_size, bad
+):
+    """The importing process reads the ILR file once and gives each worker its own
+    learners' records: the ledger, the counts and the problems named by element are a
+    serial import's, and importing it again writes nothing."""
+    folder = tmp_path / f"ilr-{learners}-{batch_size}-{bad}"
+    folder.mkdir()
+    xml, _, aims, deliveries = write_pair(folder, learners)
+    broken = folder / "broken.xml"
+    text_of = xml.read_text(encoding="utf-8")
+    start = text_of.index(f"<LearnRefNumber>L{bad % learners + 1:05d}</LearnRefNumber>")
+    broken.write_text(text_of[:start] + text_of[start:].replace(
+        "<DateOfBirth>", "<DateOfBirth>x", 1), encoding="utf-8")
+    with two_fresh_ledgers(db_url, tmp_path) as (parallel, serial):
+        refusals = []
+        for app, workers in ((parallel, 2), (serial, 1)):
+            with pytest.raises(ImportRefused) as refused:
+                import_ilr(app, broken, aims, None, ImportOptions(
+                    actor="importer", batch_size=batch_size, workers=workers))
+            refusals.append([str(problem) for problem in refused.value.problems])
+        assert refusals[0] == refusals[1] and refusals[0]
+        assert all("Learner/DateOfBirth" in problem for problem in refusals[0])
+        assert event_count(parallel) == event_count(serial) == 0
+
+        forks.clear()
+        together = import_ilr(parallel, xml, aims, None, ImportOptions(
+            actor="importer", batch_size=batch_size, workers=2))
+        assert forks == [("run_shares", 2), ("stream_shares", 2)]
+        alone = import_ilr(serial, xml, aims, None, ImportOptions(
+            actor="importer", batch_size=batch_size, workers=1))
+        assert counts(together) == counts(alone)
+        assert (together.rows, together.learners_new) == (deliveries, learners)
+        assert histories(parallel) == histories(serial)
+        assert version_gaps(parallel) == {}
+        again = import_ilr(parallel, xml, aims, None, ImportOptions(
+            actor="importer", batch_size=batch_size, workers=2))
+        assert (again.events, again.rows_unchanged) == (0, deliveries)
