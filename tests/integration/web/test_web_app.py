@@ -66,6 +66,11 @@ def events_named(app: Any, name: str) -> list[Any]:
     return [e for _, e in app.learner_history("L1")[1] if type(e).__name__ == name]
 
 
+def written(browser: TestClient) -> None:
+    """Wait until the views the pages handed to the access log's writer are written."""
+    browser.app.state.web.views.flush(60)  # type: ignore[attr-defined]
+
+
 def test_pages_redirect_to_the_login_until_logged_in(ledger: Any) -> None:
     browser = client(ledger)
     for path in ("/", "/late", "/findings", "/learners/L1", "/verify", "/late.csv"):
@@ -78,11 +83,13 @@ def test_an_officer_sees_personal_data_and_each_view_is_one_event(ledger: Any) -
     assert log_in(browser, user_name(ledger, "officer")).url.path == "/"
     page = browser.get("/learners/L1")
     assert page.status_code == 200 and FAMILY in page.text and DOB in page.text
+    written(browser)
     views = events_named(ledger, "PersonalDataViewed")
     assert len(views) == 1
     assert (views[0].actor, views[0].role, views[0].page, views[0].source) == (
         user_name(ledger, "officer"), "officer", "learner", "web")
     browser.get("/learners/L1/replay?step=1")
+    written(browser)
     assert [v.page for v in events_named(ledger, "PersonalDataViewed")] == ["learner", "replay"]
     assert "PersonalDataViewed" in browser.get("/learners/L1").text
 
