@@ -210,21 +210,19 @@ def filter_findings(findings: list[Finding], options: Options) -> list[Finding]:
 
 def dashboard(judged: Judged) -> dict[str, Any]:
     """Counts per awarding body and centre, by registration status and finding severity,
-    and the monthly series of late and overdue registrations and of findings."""
+    and the monthly series of late and overdue registrations and of findings (counted by
+    key first: one group is made per awarding body and centre, not per row)."""
+    statuses = Counter((row.awarding_body, row.centre, row.status) for row in judged.rows)
+    statuses.update((item.awarding_body, getattr(item, "centre", "") or "", "not judged")
+                    for item in judged.unjudged)
+    severities = Counter((found.awarding_body, found.centre, found.severity)
+                         for found in judged.findings)
     groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in judged.rows:
-        group = groups.setdefault((row.awarding_body, row.centre), _group(row.awarding_body,
-                                                                           row.centre))
-        group["statuses"][row.status] += 1
-    for item in judged.unjudged:
-        centre = getattr(item, "centre", "") or ""
-        group = groups.setdefault((item.awarding_body, centre), _group(item.awarding_body,
-                                                                        centre))
-        group["statuses"]["not judged"] += 1
-    for found in judged.findings:
-        group = groups.setdefault((found.awarding_body, found.centre),
-                                  _group(found.awarding_body, found.centre))
-        group["severities"][found.severity] += 1
+    for kind, counted in (("statuses", statuses), ("severities", severities)):
+        for (body, centre, name), count in counted.items():
+            group = groups.get((body, centre)) or groups.setdefault(
+                (body, centre), _group(body, centre))
+            group[kind][name] += count
     late = Counter(row.deadline.strftime("%Y-%m") for row in judged.rows
                    if row.status == "late")
     overdue = Counter(row.deadline.strftime("%Y-%m") for row in judged.rows

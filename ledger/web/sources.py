@@ -124,6 +124,44 @@ class Source(Protocol):
         ...
 
 
+ROW_SHARED = ("learner", "enrolment", "awarding_body", "programme_start", "deadline",
+              "submitted", "status", "rule", "centre", "rule_version", "clause", "left")
+FINDING_SHARED = ("rule", "awarding_body", "rule_version", "clause", "severity", "centre",
+                  "learner", "enrolment", "message", "citation", "due_after")
+
+
+class Shared:
+    """One object for each distinct value of a judgement's rows and findings. Each row read
+    from the database brings its own copy of every string and date: at 100,000 learners,
+    107,803 rows and 106,332 findings held 114 MB of strings and 34 MB of dates, most of
+    them equal (a rule's clause, a centre, a status, a deadline). The rows are frozen
+    dataclasses, never changed after they are made, so their fields can share one object."""
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+
+    def row(self, row: RegistrationRow) -> RegistrationRow:
+        return self._share(row, ROW_SHARED)
+
+    def finding(self, found: Finding) -> Finding:
+        found = self._share(found, FINDING_SHARED)
+        values = self._values
+        key = ("dates", *((values.setdefault(name, name), values.setdefault(value, value))
+                          for name, value in found.dates.items()))
+        dates = values.get(key)
+        if dates is None:
+            dates = values[key] = dict(key[1:])
+        object.__setattr__(found, "dates", dates)
+        return found
+
+    def _share(self, item: Any, names: tuple[str, ...]) -> Any:
+        values = self._values
+        for name in names:
+            value = getattr(item, name)
+            object.__setattr__(item, name, values.setdefault(value, value))
+        return item
+
+
 class LedgerSource:
     """A live ledger, read through the functions the CLI uses."""
 
@@ -151,9 +189,11 @@ class LedgerSource:
         refresh_rows(app, book)
         report = KeptReport(app, book, on, awarding_body, centre)
         position = report.position()
-        return KeptReports(list(report.registrations()), report.unjudged(),
-                           list(report.findings()), digest_at(app, position), position,
-                           kept_centres(app, centre))
+        shared = Shared()
+        return KeptReports([shared.row(row) for row in report.registrations()],
+                           report.unjudged(),
+                           [shared.finding(found) for found in report.findings()],
+                           digest_at(app, position), position, kept_centres(app, centre))
 
     def stamps(self, positions: list[int]) -> dict[int, Any]:
         return stamps_of(self.app, positions)
