@@ -25,6 +25,8 @@ PAGE_SIZE = 50
 WITHHELD = "withheld"
 LATE_SORTS = ("programme_start", "deadline", "days_late", "learner", "status",
               "awarding_body", "submitted")
+SETTLE_SECONDS = 2.0  # the ledger still this long before its reports are judged again
+LONGEST_SECONDS = 120.0  # ... or the judgement shown this old, whatever the ledger does
 AGE_BANDS = ((16, "under 16"), (19, "16 to 18"), (24, "19 to 23"), (200, "24 and over"))
 
 
@@ -116,25 +118,34 @@ class Reports:
     """Judges snapshots and keeps the last few results. A result is served while the ledger
     has not moved; once it has, the result is still served (its digest says what it was
     judged from) while one thread judges again in the background, at most every `fresh`
-    seconds: pages stay fast while an import writes, and are at most one judgement behind."""
+    seconds, and only once the ledger has stood still for `settle` seconds (an import
+    between two batches does not: judging while it writes would take the server's time from
+    its pages for a judgement already behind), or when the result is `longest` seconds old
+    whatever the ledger does. Pages stay fast while an import writes and are at most one
+    judgement behind."""
 
-    def __init__(self, source: Source, book: RuleBook, keep: int = 16,
-                 fresh: float = 5.0) -> None:
+    def __init__(self, source: Source, book: RuleBook, keep: int = 16, fresh: float = 5.0,
+                 settle: float = SETTLE_SECONDS, longest: float = LONGEST_SECONDS) -> None:
         self.source, self.book, self.keep, self.fresh = source, book, keep, fresh
+        self.settle, self.longest = settle, longest
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, float, Judged]] = OrderedDict()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
         self._judging = threading.Lock()
+        self._head: tuple[int, float] = (-1, 0.0)  # the last head seen, and since when
 
     def judged(self, options: Options) -> Judged:
         key = (options.on, options.as_at, options.awarding_body, options.centre)
         head = self.source.head()
         with self._lock:
+            now = time.monotonic()
+            if head != self._head[0]:
+                self._head = (head, now)
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-                stale = cached[0] != head and time.monotonic() - cached[1] >= self.fresh
-                if stale and key not in self._refreshing:
+                if self._stale(cached[0], cached[1], head, now) and (
+                        key not in self._refreshing):
                     self._refreshing.add(key)
                     threading.Thread(target=self._refresh, args=(key, head, options),
                                      daemon=True, name="ledger-reports").start()
@@ -143,6 +154,13 @@ class Reports:
             with self._lock:
                 cached = self._cache.get(key)
             return cached[2] if cached is not None else self._judge(key, head, options)
+
+    def _stale(self, judged_head: int, judged_at: float, head: int, now: float) -> bool:
+        """Judge again: the ledger moved since, `fresh` seconds have passed, and the ledger
+        has stood still `settle` seconds (or the judgement is `longest` seconds old)."""
+        age = now - judged_at
+        return judged_head != head and age >= self.fresh and (
+            now - self._head[1] >= self.settle or age >= self.longest)
 
     def _refresh(self, key: tuple[Any, ...], head: int, options: Options) -> None:
         try:

@@ -259,3 +259,32 @@ def test_personal_data_is_not_shown_when_its_view_cannot_be_recorded(
     page = browser.get("/learners/L1")
     assert page.status_code >= 400 and FAMILY not in page.text and DOB not in page.text
     assert "Traceback" not in page.text
+
+
+def test_reports_are_not_judged_again_while_the_ledger_keeps_moving_but_once_it_stands_still(
+        ledger: Any) -> None:
+    import time
+    from datetime import date
+
+    from ledger.web.shaping import Options, Reports
+
+    reports = Reports(LedgerSource(ledger), load_rulebook(), fresh=0.0, settle=1.5,
+                      longest=600.0)
+    options = Options(on=date(2026, 11, 2))
+    first = reports.judged(options)
+    moving_until = time.monotonic() + 4.0
+    number = 2
+    while time.monotonic() < moving_until:  # an import's batches, one after another
+        ledger.add_learner(CTX, "C1", f"L{number}", given_name="Ola", family_name="Nwosu",
+                           date_of_birth="2001-02-03", gender="1")
+        number += 1
+        assert reports.judged(options) is first
+        time.sleep(0.1)
+    time.sleep(1.6)  # the ledger stands still
+    reports.judged(options)  # starts the judgement in the background
+    for _ in range(400):
+        again = reports.judged(options)
+        if again is not first:
+            break
+        time.sleep(0.05)
+    assert again is not first and again.position > first.position
