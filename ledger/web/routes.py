@@ -45,7 +45,7 @@ from ledger.web.shaping import (
 from ledger.web.sources import BundleSource, CheckpointsShown, LedgerSource, Source
 from ledger.web.users import User, authenticate
 from ledger.web.verifying import VerifyJob, VerifyState
-from ledger.web.views import WAIT_SECONDS, View, ViewLog
+from ledger.web.views import WAIT_SECONDS, View, ViewLog, ViewsFailing
 from projections.late_registrations import LATE_COLUMNS, STATUSES
 from projections.timeline import new_timeline, summarise
 
@@ -96,6 +96,9 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return await handler(request, user)
         except (UnknownLearner, UnknownEvent) as error:
             return render(request, "error.html", user, 404, title="Not found",
+                          message=str(error))
+        except ViewsFailing as error:
+            return render(request, "error.html", user, 503, title="Personal data unavailable",
                           message=str(error))
         except LedgerError as error:
             return render(request, "error.html", user, 400, title="Bad request",

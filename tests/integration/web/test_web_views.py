@@ -88,3 +88,36 @@ def test_views_still_queued_when_the_server_stops_are_written_before_it_stops(
     # the lifespan's shutdown waited for the lock and wrote every queued view
     assert web.state.web.views.pending == 0
     assert len(events_named(ledger, "PersonalDataViewed")) == 3
+
+
+def test_while_views_cannot_be_written_no_more_personal_data_is_shown_and_none_is_dropped(
+        ledger: Any, monkeypatch: Any) -> None:  # noqa: F811
+    from sqlalchemy.exc import OperationalError
+
+    web = create_app(LedgerSource(ledger), load_rulebook(), secret="test-secret")
+    views = web.state.web.views
+    views.retries = (0.05,)
+    browser = TestClient(web, base_url="https://testserver")
+    log_in(browser, user_name(ledger, "officer"))
+    record = ledger.record_view
+    tries: list[int] = []
+
+    def unreachable(*args: Any) -> Any:  # the database gone for a while, then back
+        tries.append(1)
+        if len(tries) < 20:
+            raise OperationalError("INSERT", {}, Exception("unreachable"))
+        return record(*args)
+
+    monkeypatch.setattr(ledger, "record_view", unreachable)
+    assert browser.get("/learners/L1").status_code == 200  # queued: its write is retried
+    deadline = time.monotonic() + 10
+    while views.pending and len(tries) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    refused = browser.get("/learners/L1")
+    assert refused.status_code == 503 and FAMILY not in refused.text
+    assert DOB not in refused.text and "Traceback" not in refused.text
+    views.flush(60)  # the database is back: the queued view is written
+    assert len(events_named(ledger, "PersonalDataViewed")) == 1
+    assert browser.get("/learners/L1").status_code == 200
+    views.flush(60)
+    assert len(events_named(ledger, "PersonalDataViewed")) == 2
