@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -128,6 +128,7 @@ class Reports:
                  settle: float = SETTLE_SECONDS, longest: float = LONGEST_SECONDS) -> None:
         self.source, self.book, self.keep, self.fresh = source, book, keep, fresh
         self.settle, self.longest = settle, longest
+        self.prepare: Callable[[Judged, Options], None] | None = None  # before it is shown
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, float, Judged]] = OrderedDict()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
@@ -176,7 +177,7 @@ class Reports:
         if kept is not None:  # read from the kept report rows, as `ledger report` reads them
             return self._keep(key, head, Judged(
                 kept.rows, kept.unjudged, kept.findings, str(kept.digest), kept.position,
-                options.on, options.as_at, kept.centres))
+                options.on, options.as_at, kept.centres), options)
         snapshot = self.source.snapshot(options.as_at, options.centre)
         rows, unjudged = late_registrations(snapshot.timelines, self.book, options.on,
                                             options.awarding_body, options.centre)
@@ -185,10 +186,16 @@ class Reports:
         centres = sorted({t["centre"] for t in snapshot.timelines if t["centre"]})
         return self._keep(key, head, Judged(rows, unjudged, findings, str(snapshot.digest),
                                             snapshot.position, options.on, options.as_at,
-                                            centres))
+                                            centres), options)
 
-    def _keep(self, key: tuple[Any, ...], head: int, result: Judged) -> Judged:
-        """Keep a judgement (the last `keep` of them) and return it."""
+    def _keep(self, key: tuple[Any, ...], head: int, result: Judged,
+              options: Options) -> Judged:
+        """Keep a judgement (the last `keep` of them) and return it, prepared first (its
+        dashboard counts, and what `prepare` adds), so that no page pays for that after a
+        judgement made in the background."""
+        result.summary()
+        if self.prepare is not None:
+            self.prepare(result, options)
         with self._lock:
             self._cache[key] = (head, time.monotonic(), result)
             self._cache.move_to_end(key)
