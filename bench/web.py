@@ -101,7 +101,8 @@ def serve(url: str, port: int, ready: Any, measuring: Any, stop: Any, results: A
     from ledger.web.sources import LedgerSource
 
     app = LedgerApp(url)
-    web = Timed(create_app(LedgerSource(app), load_rulebook(), secure_cookies=False), measuring)
+    web = Timed(create_app(LedgerSource(app, judge_apart=True), load_rulebook(),  # as served
+                           secure_cookies=False), measuring)
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -98,6 +98,13 @@ class JudgedReads:
         self._selected: OrderedDict[tuple[Any, ...], tuple[Judged, list[Any]]] = OrderedDict()
         self._lock = threading.Lock()
         self.reports.prepare = self._prepare
+        self.reports.released = self._released
+
+    def _released(self, judged: Judged) -> None:
+        """The selections of a judgement let go of (so that none of it stays held)."""
+        with self._lock:
+            for key in [key for key, kept in self._selected.items() if kept[0] is judged]:
+                del self._selected[key]
 
     def _prepare(self, judged: Judged, asked: Options) -> None:
         """A new judgement's late registrations and findings, selected as they are first

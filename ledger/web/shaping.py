@@ -129,6 +129,7 @@ class Reports:
         self.source, self.book, self.keep, self.fresh = source, book, keep, fresh
         self.settle, self.longest = settle, longest
         self.prepare: Callable[[Judged, Options], None] | None = None  # before it is shown
+        self.released: Callable[[Judged], None] | None = None  # let go of, before replaced
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, float, Judged]] = OrderedDict()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
@@ -173,7 +174,8 @@ class Reports:
 
     def _judge(self, key: tuple[Any, ...], head: int, options: Options) -> Judged:
         kept = None if options.as_at is not None else self.source.kept_reports(
-            self.book, options.on, options.awarding_body, options.centre)
+            self.book, options.on, options.awarding_body, options.centre,
+            lambda: self._release(key))
         if kept is not None:  # read from the kept report rows, as `ledger report` reads them
             return self._keep(key, head, Judged(
                 kept.rows, kept.unjudged, kept.findings, str(kept.digest), kept.position,
@@ -187,6 +189,15 @@ class Reports:
         return self._keep(key, head, Judged(rows, unjudged, findings, str(snapshot.digest),
                                             snapshot.position, options.on, options.as_at,
                                             centres), options)
+
+    def _release(self, key: tuple[Any, ...]) -> None:
+        """Let go of the judgement about to be replaced, before the new one is loaded (the
+        server then holds one judgement, not two): until it is, the pages that read it wait
+        for the new one (the judging lock is held)."""
+        with self._lock:
+            dropped = self._cache.pop(key, None)
+        if dropped is not None and self.released is not None:
+            self.released(dropped[2])
 
     def _keep(self, key: tuple[Any, ...], head: int, result: Judged,
               options: Options) -> Judged:

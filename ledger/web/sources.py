@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -105,9 +106,12 @@ class Source(Protocol):
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot: ...
 
     def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
-                     centre: str | None) -> KeptReports | None:
+                     centre: str | None,
+                     release: Callable[[], None] | None = None) -> KeptReports | None:
         """The reports judged on `on` from the kept report rows (refreshed first), or None
-        when this source has none (a bundle) or may not bring them up to date."""
+        when this source has none (a bundle) or may not bring them up to date. A source
+        that judges them in a process of its own calls `release` once they are judged,
+        before it loads them (the caller lets go of the judgement they replace)."""
         ...
 
     def learner_events(self, reference: str, centre: str | None,
@@ -152,6 +156,8 @@ class Shared:
         if dates is None:
             dates = values[key] = dict(key[1:])
         object.__setattr__(found, "dates", dates)
+        if not found.extra:  # one empty dict for all
+            object.__setattr__(found, "extra", values.setdefault("extra", found.extra))
         return found
 
     def _share(self, item: Any, names: tuple[str, ...]) -> Any:
@@ -167,9 +173,11 @@ class LedgerSource:
 
     personal_data = True
 
-    def __init__(self, app: LedgerApp, verify_page: int = VERIFY_PAGE) -> None:
+    def __init__(self, app: LedgerApp, verify_page: int = VERIFY_PAGE,
+                 judge_apart: bool = False) -> None:
         self.app = app
         self.verify_page = verify_page  # positions per read of the chain check (and report)
+        self.judge_apart = judge_apart  # the reports judged in a process of their own (a server)
         self.label = app.engine.url.render_as_string(hide_password=True)
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
@@ -181,8 +189,14 @@ class LedgerSource:
         return Snapshot(found, digest_at(self.app, position), position)
 
     def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
-                     centre: str | None) -> KeptReports | None:
+                     centre: str | None,
+                     release: Callable[[], None] | None = None) -> KeptReports | None:
         app = self.app
+        if self.judge_apart:  # see ledger/web/apart.py
+            from ledger.web.apart import kept_reports_apart
+
+            return kept_reports_apart(app.engine.url.render_as_string(hide_password=False),
+                                      book, on, awarding_body, centre, release)
         if not may_write_reports(app) or not may_write_rows(app):
             return None
         catch_up_all(app, open_view(app))
@@ -281,7 +295,8 @@ class BundleSource:
         self.mapper = SealingMapper(LedgerTranscoder(), None)  # type: ignore[arg-type]
 
     def kept_reports(self, book: RuleBook, on: date, awarding_body: str | None,
-                     centre: str | None) -> KeptReports | None:
+                     centre: str | None,
+                     release: Callable[[], None] | None = None) -> KeptReports | None:
         return None  # a bundle's timelines are judged in memory
 
     def snapshot(self, as_at: datetime | None, centre: str | None) -> Snapshot:
