@@ -36,6 +36,7 @@ from ledger.reporting.report_queries import KeptReport
 from ledger.reporting.report_rows import kept_centres, may_write_rows, refresh_rows
 from ledger.reporting.reports import current_timelines, fold, may_write_reports, open_view
 from ledger.rules.rulesets import RuleBook, load_rulebook
+from ledger.storage.persistence import is_sqlite_in_memory
 from ledger.storage.transcoding import LedgerTranscoder
 from projections.late_registrations import RegistrationRow, Unjudged
 from projections.maladministration import Finding
@@ -192,7 +193,7 @@ class LedgerSource:
                      centre: str | None,
                      release: Callable[[], None] | None = None) -> KeptReports | None:
         app = self.app
-        if self.judge_apart:  # see ledger/web/apart.py
+        if self.judge_apart and not is_sqlite_in_memory(app.engine):  # ledger/web/apart.py
             from ledger.web.apart import kept_reports_apart
 
             return kept_reports_apart(app.engine.url.render_as_string(hide_password=False),
