@@ -13,7 +13,8 @@ reuses a kept SQLite ledger, `--ledger`), then:
    (cold: the judgement) and then 20 more (warm), and a learner page's reads (the learner's
    events, the audit trail, the replay and the learner judged alone) for 200 random learners;
 2. loaded: the app is served by uvicorn in a process of its own (so its memory is the
-   server's alone); `--readers` processes, as many for each page type, request it again
+   server's alone), as `ledger serve` makes it (its reports judged in a process of their
+   own, `ledger/web/apart.py`); `--readers` processes, as many for each page type, request it again
    and again for `--seconds`: the dashboard, a random page of late registrations, a random
    learner's page as an officer (whose view of personal data is recorded before the page is
    sent: `learner`) and as an EQA (no personal data, no view recorded: `learner-eqa`), while
