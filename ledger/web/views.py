@@ -31,12 +31,14 @@ from dataclasses import dataclass
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import DBAPIError
 
-from aggregates.errors import ConfigurationError, LedgerError
+from aggregates.errors import ConcurrencyConflict, ConfigurationError, LedgerError
 
 log = logging.getLogger("ledger.web")
 WAIT_SECONDS = 0.05  # what a page waits for its view before it is sent with the view queued
 RETRY_SECONDS = (0.05, 0.2, 1.0, 5.0)  # pauses between tries of a write that failed
-TRANSIENT = (DBAPIError, PersistenceError)  # a write that may succeed if tried again
+# a write that may succeed if tried again (the learner changed by another writer meanwhile,
+# more often than `record_view`'s own tries: ConcurrencyConflict)
+TRANSIENT = (DBAPIError, PersistenceError, ConcurrencyConflict)
 
 
 class ViewsFailing(ConfigurationError):
@@ -101,15 +103,15 @@ class ViewLog:
             while True:
                 try:
                     self.write(view)
+                except TRANSIENT as error:  # busy, locked, unreachable: try again
+                    self._failed(type(error).__name__)
+                    time.sleep(self.retries[min(tries, len(self.retries) - 1)])
+                    tries += 1
                 except LedgerError as error:  # refused: trying again would not change it
                     log.error("a view of personal data was refused by the ledger (%s, "
                               "learner %s at %s)", type(error).__name__, view.reference,
                               view.centre)
                     raise  # to the page, if it still waits: the data is not shown
-                except TRANSIENT as error:  # busy, locked, unreachable: try again
-                    self._failed(type(error).__name__)
-                    time.sleep(self.retries[min(tries, len(self.retries) - 1)])
-                    tries += 1
                 else:
                     self._succeeded()
                     return

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
@@ -90,10 +91,21 @@ def test_views_still_queued_when_the_server_stops_are_written_before_it_stops(
     assert len(events_named(ledger, "PersonalDataViewed")) == 3
 
 
-def test_while_views_cannot_be_written_no_more_personal_data_is_shown_and_none_is_dropped(
-        ledger: Any, monkeypatch: Any) -> None:  # noqa: F811
+def unreachable_database() -> Exception:
     from sqlalchemy.exc import OperationalError
 
+    return OperationalError("INSERT", {}, Exception("unreachable"))
+
+
+def learner_kept_changing() -> Exception:
+    from aggregates.errors import ConcurrencyConflict
+
+    return ConcurrencyConflict("learner L1 kept changing; try again")
+
+
+@pytest.mark.parametrize("failure", [unreachable_database, learner_kept_changing])
+def test_while_views_cannot_be_written_no_more_personal_data_is_shown_and_none_is_dropped(
+        ledger: Any, monkeypatch: Any, failure: Any) -> None:  # noqa: F811
     web = create_app(LedgerSource(ledger), load_rulebook(), secret="test-secret")
     views = web.state.web.views
     views.retries = (0.05,)
@@ -105,7 +117,7 @@ def test_while_views_cannot_be_written_no_more_personal_data_is_shown_and_none_i
     def unreachable(*args: Any) -> Any:  # the database gone for a while, then back
         tries.append(1)
         if len(tries) < 20:
-            raise OperationalError("INSERT", {}, Exception("unreachable"))
+            raise failure()
         return record(*args)
 
     monkeypatch.setattr(ledger, "record_view", unreachable)
