@@ -78,7 +78,7 @@ def serve(host: str, port: int, bundle: Path | None, demo: bool, policies: str |
     else:
         if demo:
             _prepare_demo()
-        app = create_app(LedgerSource(settings().app()), book, secret=secret,
+        app = create_app(LedgerSource(settings().app(), judge_apart=True), book, secret=secret,
                          secure_cookies=not insecure_cookies)
     url = f"http://{host}:{port}/"
     click.echo(f"Serving {url} (Ctrl+C to stop)")

@@ -97,6 +97,24 @@ class JudgedReads:
         self.selections = selections
         self._selected: OrderedDict[tuple[Any, ...], tuple[Judged, list[Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self.reports.prepare = self._prepare
+        self.reports.released = self._released
+
+    def _released(self, judged: Judged) -> None:
+        """The selections of a judgement let go of (so that none of it stays held)."""
+        with self._lock:
+            for key in [key for key, kept in self._selected.items() if kept[0] is judged]:
+                del self._selected[key]
+
+    def _prepare(self, judged: Judged, asked: Options) -> None:
+        """A new judgement's late registrations and findings, selected as they are first
+        shown (no filter, the default order), before any page reads it."""
+        options = Options(on=asked.on, as_at=asked.as_at, awarding_body=asked.awarding_body,
+                          centre=asked.centre)
+        self._selection(("late", *selection_key(options)), judged,
+                        lambda: filter_rows(judged.rows, options))
+        self._selection(("findings", *selection_key(options)), judged,
+                        lambda: filter_findings(judged.findings, options))
 
     def summary(self, options: Options) -> Summary:
         judged = self.reports.judged(options)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from ledger.web.shaping import (
 from ledger.web.sources import BundleSource, CheckpointsShown, LedgerSource, Source
 from ledger.web.users import User, authenticate
 from ledger.web.verifying import VerifyJob, VerifyState
+from ledger.web.views import WAIT_SECONDS, View, ViewLog, ViewsFailing
 from projections.late_registrations import LATE_COLUMNS, STATUSES
 from projections.timeline import new_timeline, summarise
 
@@ -63,7 +65,7 @@ class WebState:
     verify: VerifyJob
     limit: RateLimit
     bundle_user: User | None = None  # a bundle needs no login: it holds no personal data
-    record_views: bool = True
+    views: ViewLog | None = None  # the access log's writer (a live ledger's)
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -94,6 +96,9 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return await handler(request, user)
         except (UnknownLearner, UnknownEvent) as error:
             return render(request, "error.html", user, 404, title="Not found",
+                          message=str(error))
+        except ViewsFailing as error:
+            return render(request, "error.html", user, 503, title="Personal data unavailable",
                           message=str(error))
         except LedgerError as error:
             return render(request, "error.html", user, 400, title="Bad request",
@@ -281,9 +286,12 @@ def _learner_page(request: Request, user: User, replaying: bool) -> Response:
     if not personal and isinstance(web.source, LedgerSource):
         born = web.source.app.find_learner(reference, centre).detail("date_of_birth")
         band = age_band(born if isinstance(born, date) else None, date.today())
-    if shown and web.record_views and isinstance(web.source, LedgerSource):
-        # before the page is sent: personal data is never shown without the view recorded
-        _record_view(web.source, user, reference, centre, "replay" if replaying else "learner")
+    if shown and web.views is not None:
+        # before the page is sent: handed to the access log's writer, which raises here if
+        # the view is refused (personal data is never shown without its view recorded or
+        # queued; see ledger/web/views.py)
+        web.views.record(View(user.name, reference, centre, user.role,
+                              "replay" if replaying else "learner"))
     context: dict[str, Any] = {
         "reference": reference, "centre": centre, "as_at": as_at, "rows": rows,
         "now": status, "details": details, "age_band": band, "personal": personal,
@@ -316,12 +324,18 @@ def _details(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return details
 
 
-def _record_view(source: LedgerSource, user: User, reference: str, centre: str,
-                 page_name: str) -> None:
-    """One event on the learner saying who saw their data; if it cannot be recorded, the
-    error stops the page (the access log is never skipped)."""
-    source.app.record_view(Context(actor=user.name, source="web"), reference, centre,
-                           user.role, page_name)
+def view_writer(source: LedgerSource) -> Callable[[View], object]:
+    """What the access log's writer does with a view: one event on the learner saying who
+    saw their data; the server then keeps none of the keys it opened."""
+
+    def write(view: View) -> object:
+        try:
+            return source.app.record_view(Context(actor=view.actor, source="web"),
+                                          view.reference, view.centre, view.role, view.page)
+        finally:
+            source.forget_keys()
+
+    return write
 
 
 # ----- verify ---------------------------------------------------------------------------------
@@ -375,11 +389,16 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
-               secure_cookies: bool = True, record_views: bool = True) -> Starlette:
-    """The web app over a source: a live ledger (login needed) or a verified bundle."""
+               secure_cookies: bool = True, record_views: bool = True,
+               view_wait: float = WAIT_SECONDS) -> Starlette:
+    """The web app over a source: a live ledger (login needed) or a verified bundle. A live
+    ledger's views of personal data are recorded by a writer of their own (`views.ViewLog`,
+    a page waits `view_wait` seconds at most), flushed when the app shuts down."""
     is_bundle = not isinstance(source, LedgerSource)
+    views = (ViewLog(view_writer(source), view_wait)
+             if record_views and isinstance(source, LedgerSource) else None)
     web = WebState(source, report_reads(source, book), book, VerifyJob(source), RateLimit(),
-                   User("bundle", "eqa") if is_bundle else None, record_views)
+                   User("bundle", "eqa") if is_bundle else None, views)
     routes = [
         Route("/", dashboard_page),
         Route("/login", login_form, methods=["GET"]),
@@ -405,9 +424,24 @@ def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
         web.verify.state = VerifyState("done", source.opened, source.opened, source.head(),
                                        source.verify_result.as_dict())
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={
-        HTTPException: not_found, 404: not_found, Exception: server_error})
+        HTTPException: not_found, 404: not_found, Exception: server_error},
+        lifespan=_writing_views(views))
     app.state.web = web
     return app
+
+
+def _writing_views(views: ViewLog | None) -> Callable[[Starlette], Any]:
+    """The app's lifespan: at shutdown, every queued view is written before it stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if views is not None:
+                await run_in_threadpool(views.close)
+
+    return lifespan
 
 
 def bundle_failure_app(message: str) -> Starlette:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +25,8 @@ PAGE_SIZE = 50
 WITHHELD = "withheld"
 LATE_SORTS = ("programme_start", "deadline", "days_late", "learner", "status",
               "awarding_body", "submitted")
+SETTLE_SECONDS = 2.0  # the ledger still this long before its reports are judged again
+LONGEST_SECONDS = 120.0  # ... or the judgement shown this old, whatever the ledger does
 AGE_BANDS = ((16, "under 16"), (19, "16 to 18"), (24, "19 to 23"), (200, "24 and over"))
 
 
@@ -116,25 +118,36 @@ class Reports:
     """Judges snapshots and keeps the last few results. A result is served while the ledger
     has not moved; once it has, the result is still served (its digest says what it was
     judged from) while one thread judges again in the background, at most every `fresh`
-    seconds: pages stay fast while an import writes, and are at most one judgement behind."""
+    seconds, and only once the ledger has stood still for `settle` seconds (an import
+    between two batches does not: judging while it writes would take the server's time from
+    its pages for a judgement already behind), or when the result is `longest` seconds old
+    whatever the ledger does. Pages stay fast while an import writes and are at most one
+    judgement behind."""
 
-    def __init__(self, source: Source, book: RuleBook, keep: int = 16,
-                 fresh: float = 5.0) -> None:
+    def __init__(self, source: Source, book: RuleBook, keep: int = 16, fresh: float = 5.0,
+                 settle: float = SETTLE_SECONDS, longest: float = LONGEST_SECONDS) -> None:
         self.source, self.book, self.keep, self.fresh = source, book, keep, fresh
+        self.settle, self.longest = settle, longest
+        self.prepare: Callable[[Judged, Options], None] | None = None  # before it is shown
+        self.released: Callable[[Judged], None] | None = None  # let go of, before replaced
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, float, Judged]] = OrderedDict()
         self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
         self._judging = threading.Lock()
+        self._head: tuple[int, float] = (-1, 0.0)  # the last head seen, and since when
 
     def judged(self, options: Options) -> Judged:
         key = (options.on, options.as_at, options.awarding_body, options.centre)
         head = self.source.head()
         with self._lock:
+            now = time.monotonic()
+            if head != self._head[0]:
+                self._head = (head, now)
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-                stale = cached[0] != head and time.monotonic() - cached[1] >= self.fresh
-                if stale and key not in self._refreshing:
+                if self._stale(cached[0], cached[1], head, now) and (
+                        key not in self._refreshing):
                     self._refreshing.add(key)
                     threading.Thread(target=self._refresh, args=(key, head, options),
                                      daemon=True, name="ledger-reports").start()
@@ -143,6 +156,13 @@ class Reports:
             with self._lock:
                 cached = self._cache.get(key)
             return cached[2] if cached is not None else self._judge(key, head, options)
+
+    def _stale(self, judged_head: int, judged_at: float, head: int, now: float) -> bool:
+        """Judge again: the ledger moved since, `fresh` seconds have passed, and the ledger
+        has stood still `settle` seconds (or the judgement is `longest` seconds old)."""
+        age = now - judged_at
+        return judged_head != head and age >= self.fresh and (
+            now - self._head[1] >= self.settle or age >= self.longest)
 
     def _refresh(self, key: tuple[Any, ...], head: int, options: Options) -> None:
         try:
@@ -154,11 +174,12 @@ class Reports:
 
     def _judge(self, key: tuple[Any, ...], head: int, options: Options) -> Judged:
         kept = None if options.as_at is not None else self.source.kept_reports(
-            self.book, options.on, options.awarding_body, options.centre)
+            self.book, options.on, options.awarding_body, options.centre,
+            lambda: self._release(key))
         if kept is not None:  # read from the kept report rows, as `ledger report` reads them
             return self._keep(key, head, Judged(
                 kept.rows, kept.unjudged, kept.findings, str(kept.digest), kept.position,
-                options.on, options.as_at, kept.centres))
+                options.on, options.as_at, kept.centres), options)
         snapshot = self.source.snapshot(options.as_at, options.centre)
         rows, unjudged = late_registrations(snapshot.timelines, self.book, options.on,
                                             options.awarding_body, options.centre)
@@ -167,10 +188,25 @@ class Reports:
         centres = sorted({t["centre"] for t in snapshot.timelines if t["centre"]})
         return self._keep(key, head, Judged(rows, unjudged, findings, str(snapshot.digest),
                                             snapshot.position, options.on, options.as_at,
-                                            centres))
+                                            centres), options)
 
-    def _keep(self, key: tuple[Any, ...], head: int, result: Judged) -> Judged:
-        """Keep a judgement (the last `keep` of them) and return it."""
+    def _release(self, key: tuple[Any, ...]) -> None:
+        """Let go of the judgement about to be replaced, before the new one is loaded (the
+        server then holds one judgement, not two): until it is, the pages that read it wait
+        for the new one (the judging lock is held)."""
+        with self._lock:
+            dropped = self._cache.pop(key, None)
+        if dropped is not None and self.released is not None:
+            self.released(dropped[2])
+
+    def _keep(self, key: tuple[Any, ...], head: int, result: Judged,
+              options: Options) -> Judged:
+        """Keep a judgement (the last `keep` of them) and return it, prepared first (its
+        dashboard counts, and what `prepare` adds), so that no page pays for that after a
+        judgement made in the background."""
+        result.summary()
+        if self.prepare is not None:
+            self.prepare(result, options)
         with self._lock:
             self._cache[key] = (head, time.monotonic(), result)
             self._cache.move_to_end(key)
@@ -210,21 +246,19 @@ def filter_findings(findings: list[Finding], options: Options) -> list[Finding]:
 
 def dashboard(judged: Judged) -> dict[str, Any]:
     """Counts per awarding body and centre, by registration status and finding severity,
-    and the monthly series of late and overdue registrations and of findings."""
+    and the monthly series of late and overdue registrations and of findings (counted by
+    key first: one group is made per awarding body and centre, not per row)."""
+    statuses = Counter((row.awarding_body, row.centre, row.status) for row in judged.rows)
+    statuses.update((item.awarding_body, getattr(item, "centre", "") or "", "not judged")
+                    for item in judged.unjudged)
+    severities = Counter((found.awarding_body, found.centre, found.severity)
+                         for found in judged.findings)
     groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in judged.rows:
-        group = groups.setdefault((row.awarding_body, row.centre), _group(row.awarding_body,
-                                                                           row.centre))
-        group["statuses"][row.status] += 1
-    for item in judged.unjudged:
-        centre = getattr(item, "centre", "") or ""
-        group = groups.setdefault((item.awarding_body, centre), _group(item.awarding_body,
-                                                                        centre))
-        group["statuses"]["not judged"] += 1
-    for found in judged.findings:
-        group = groups.setdefault((found.awarding_body, found.centre),
-                                  _group(found.awarding_body, found.centre))
-        group["severities"][found.severity] += 1
+    for kind, counted in (("statuses", statuses), ("severities", severities)):
+        for (body, centre, name), count in counted.items():
+            group = groups.get((body, centre)) or groups.setdefault(
+                (body, centre), _group(body, centre))
+            group[kind][name] += count
     late = Counter(row.deadline.strftime("%Y-%m") for row in judged.rows
                    if row.status == "late")
     overdue = Counter(row.deadline.strftime("%Y-%m") for row in judged.rows

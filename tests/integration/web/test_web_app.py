@@ -66,6 +66,11 @@ def events_named(app: Any, name: str) -> list[Any]:
     return [e for _, e in app.learner_history("L1")[1] if type(e).__name__ == name]
 
 
+def written(browser: TestClient) -> None:
+    """Wait until the views the pages handed to the access log's writer are written."""
+    browser.app.state.web.views.flush(60)  # type: ignore[attr-defined]
+
+
 def test_pages_redirect_to_the_login_until_logged_in(ledger: Any) -> None:
     browser = client(ledger)
     for path in ("/", "/late", "/findings", "/learners/L1", "/verify", "/late.csv"):
@@ -78,11 +83,13 @@ def test_an_officer_sees_personal_data_and_each_view_is_one_event(ledger: Any) -
     assert log_in(browser, user_name(ledger, "officer")).url.path == "/"
     page = browser.get("/learners/L1")
     assert page.status_code == 200 and FAMILY in page.text and DOB in page.text
+    written(browser)
     views = events_named(ledger, "PersonalDataViewed")
     assert len(views) == 1
     assert (views[0].actor, views[0].role, views[0].page, views[0].source) == (
         user_name(ledger, "officer"), "officer", "learner", "web")
     browser.get("/learners/L1/replay?step=1")
+    written(browser)
     assert [v.page for v in events_named(ledger, "PersonalDataViewed")] == ["learner", "replay"]
     assert "PersonalDataViewed" in browser.get("/learners/L1").text
 
@@ -252,3 +259,32 @@ def test_personal_data_is_not_shown_when_its_view_cannot_be_recorded(
     page = browser.get("/learners/L1")
     assert page.status_code >= 400 and FAMILY not in page.text and DOB not in page.text
     assert "Traceback" not in page.text
+
+
+def test_reports_are_not_judged_again_while_the_ledger_keeps_moving_but_once_it_stands_still(
+        ledger: Any) -> None:
+    import time
+    from datetime import date
+
+    from ledger.web.shaping import Options, Reports
+
+    reports = Reports(LedgerSource(ledger), load_rulebook(), fresh=0.0, settle=1.5,
+                      longest=600.0)
+    options = Options(on=date(2026, 11, 2))
+    first = reports.judged(options)
+    moving_until = time.monotonic() + 4.0
+    number = 2
+    while time.monotonic() < moving_until:  # an import's batches, one after another
+        ledger.add_learner(CTX, "C1", f"L{number}", given_name="Ola", family_name="Nwosu",
+                           date_of_birth="2001-02-03", gender="1")
+        number += 1
+        assert reports.judged(options) is first
+        time.sleep(0.1)
+    time.sleep(1.6)  # the ledger stands still
+    reports.judged(options)  # starts the judgement in the background
+    for _ in range(400):
+        again = reports.judged(options)
+        if again is not first:
+            break
+        time.sleep(0.05)
+    assert again is not first and again.position > first.position

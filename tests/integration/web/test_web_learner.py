@@ -25,7 +25,7 @@ from ledger.web.shaping import judge_learner
 from projections.late_registrations import late_registrations
 from projections.maladministration import maladministration
 from tests.integration.integrity.tampering import CTX
-from tests.integration.web.test_web_app import client, log_in, user_name
+from tests.integration.web.test_web_app import client, log_in, user_name, written
 
 BOOK = load_rulebook()
 TODAY = date(2026, 11, 30)
@@ -110,8 +110,10 @@ def learner_page_statements(app: Any, role: str) -> list[str]:
     browser = client(app)
     log_in(browser, user_name(app, role))
     browser.get("/learners/L1")  # a first view: sessions, roles and caches warmed
+    written(browser)
     with statements(app) as seen:
         page = browser.get("/learners/L1?on=2026-11-30")
+        written(browser)  # the officer's view, recorded by the access log's writer
     assert page.status_code == 200
     assert "Registrations and findings judged on 2026-11-30" in page.text
     return seen

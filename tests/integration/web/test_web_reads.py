@@ -95,3 +95,21 @@ def test_the_pages_read_from_the_kept_rows_what_judging_the_timelines_gives(
             assert kept.findings(options).rows == folded.findings(options).rows
     shown = kept.reports.source.kept_reports(book, ON, None, None)
     assert shown is not None and shown.rows and shown.findings  # the kept rows were read
+
+
+def test_a_judgement_is_shown_with_its_counts_and_first_selections_already_made(
+        make_app: Any) -> None:
+    """No page pays for a judgement made in the background: its dashboard counts and its
+    unfiltered late registrations and findings are made before any page sees it."""
+    from ledger.web.reads import selection_key
+
+    app = make_app()
+    enrol_learners(app, 1, 3)
+    reads = reads_over(app)
+    options = Options(on=ON, awarding_body="IMI")
+    judged = reads.reports.judged(options)
+    assert judged._summary is not None
+    for kind in ("late", "findings"):
+        kept = reads._selected[(kind, *selection_key(options))]
+        assert kept[0] is judged
+    assert reads.late_rows(options).rows == [row for row in judged.rows]
