@@ -174,9 +174,8 @@ class Selection:
         """The kept rows, when they are current, read without opening the application."""
         from ledger.storage.dbapi import plain_url
 
-        url = plain_url(settings().db)
-        return None if url is None else current_report(url, self.book, self.on, self.body,
-                                                       self.centre)
+        return current_report(plain_url(settings().db), self.book, self.on, self.body,
+                              self.centre)
 
     def report(self) -> KeptReport | TimelinesReport:
         """The report's reading of the ledger: the kept rows, refreshed first (progress on

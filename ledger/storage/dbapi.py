@@ -17,12 +17,13 @@ from aggregates.errors import ConfigurationError
 SQLITE_BUSY_MS = 60_000  # as the application waits for another writer's transaction
 
 
-def plain_url(given: str | None = None) -> str | None:
-    """The ledger's URL from `given` or LEDGER_DB, normalised as `database_url` does; None
-    when neither is set (the default file is the application's to resolve)."""
-    url = (given or os.environ.get("LEDGER_DB") or "").strip()
-    if not url:
-        return None
+DEFAULT_URL = "sqlite:///ledger.db"  # `persistence.DEFAULT_DB_URL` (a test checks)
+
+
+def plain_url(given: str | None = None) -> str:
+    """The ledger's URL from `given`, LEDGER_DB or the default file, normalised as
+    `persistence.database_url` does (which also checks the folder: `connect` will)."""
+    url = (given or os.environ.get("LEDGER_DB") or DEFAULT_URL).strip()
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     if "://" not in url:
