@@ -536,12 +536,13 @@ class KeptReport:
                  "seq")
         params.append(self.on.toordinal())
         override = self.override
-        loads = orjson.loads
+        loads, days = orjson.loads, IsoDays()
         for row in self._stream(query, params):
             if override and row[12] in override:
                 continue
             yield Finding(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or None,
-                          row[7], _dates(row[8]), loads(row[9]), row[10], citation=row[11])
+                          row[7], {key: days[value] for key, value in loads(row[8]).items()},
+                          loads(row[9]), row[10], citation=row[11])
 
 
 def registration_row(record: Record) -> RegistrationRow:
@@ -570,9 +571,12 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _dates(text: str) -> dict[str, date | None]:
-    return {key: None if value is None else date.fromisoformat(value)
-            for key, value in orjson.loads(text).items()}
+class IsoDays(dict[str | None, date | None]):
+    """ISO dates as dates, each distinct one parsed once (None for None)."""
+
+    def __missing__(self, text: str | None) -> date | None:
+        day = self[text] = None if text is None else date.fromisoformat(text)
+        return day
 
 
 class TimelinesReport:
