@@ -377,8 +377,7 @@ class KeptReport:
         wanted = None if statuses is None else tuple(statuses)
         here = sorted((row_record(row) for row in self._judged_here_report[0]
                        if wanted is None or row.status in wanted), key=record_deadline_order)
-        kept = self._kept_records(wanted, "deadline")
-        merged = heapq.merge(kept, here, key=record_deadline_order) if here else kept
+        merged = merged_in(self._kept_records(wanted, "deadline"), here)
         return itertools.islice(merged, limit) if limit else merged
 
     def status_counts(self) -> Counter[str]:
@@ -543,6 +542,29 @@ class KeptReport:
             yield Finding(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or None,
                           row[7], {key: days[value] for key, value in loads(row[8]).items()},
                           loads(row[9]), row[10], citation=row[11])
+
+
+def merged_in(kept: Iterator[Record], few: list[Record]) -> Iterator[Record]:
+    """`heapq.merge(kept, few, key=record_deadline_order)` for a short sorted `few`: a
+    record of `few` goes before the first kept one with a greater key (equal keys: the kept
+    one first, as heapq.merge keeps its inputs' order), with one comparison per kept row."""
+    if not few:
+        yield from kept
+        return
+    index, count = 0, len(few)
+    following = few[0][:5]
+    for record in kept:
+        key = record[:5]
+        while following < key:
+            yield few[index]
+            index += 1
+            if index == count:
+                yield record
+                yield from kept
+                return
+            following = few[index][:5]
+        yield record
+    yield from few[index:]
 
 
 def registration_row(record: Record) -> RegistrationRow:
