@@ -406,21 +406,16 @@ def _findings_output(fmt: str, output: Path | None, selection: Selection,
 
 def _findings_table(selection: Selection, report: KeptReport | TimelinesReport, limit: int,
                     unjudged: list[Unjudged]) -> bool:
-    """The counts by severity, then the first `limit` findings (0: every one). The findings
-    are read once, counted as they pass and the first ones kept; only every row of a table
-    (--limit 0) reads them twice, so as never to hold them all."""
-    counts: Counter[str] = Counter()
-    first: list[Finding] = []
-    for found in report.findings():
-        counts[found.severity] += 1
-        if limit and len(first) < limit:
-            first.append(found)
+    """The counts by severity (counted in SQL from the kept rows), then the first `limit`
+    findings (0: every one), the findings read once."""
+    counts = report.severity_counts()
     total = sum(counts.values())
     detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
     click.echo(plural(total, "finding") + (f": {detail}" if detail else ""))
     widths = {**report.widths(), "severity": max(map(len, SEVERITIES)),
               "rule": max(map(len, RULE_IDS))}
-    shown_rows = first if limit else report.findings()
+    found = report.findings()
+    shown_rows = itertools.islice(found, limit) if limit else found
     shown = stream_table((selection.plain_row(finding_dict(f)) for f in shown_rows),
                          TABLE_FINDING_COLUMNS, widths,
                          selection.title("Maladministration findings"),

@@ -509,6 +509,33 @@ class KeptReport:
         return heapq.merge(late, self._persistent(), self._kept_findings(),
                            self._findings_here(), key=finding_order)
 
+    def severity_counts(self) -> Counter[str]:
+        """How many findings `findings` gives of each severity, counted in SQL where the
+        findings are kept (the late registrations' by their rule's severity), without
+        making them; with `override`, counted from the findings themselves."""
+        if self.override:
+            return Counter(found.severity for found in self.findings())
+        where, params = self._conditions(findings=True)
+        counts: Counter[str] = Counter({severity: int(count) for severity, count in self._rows(
+            f"SELECT severity, count(*) FROM {FINDINGS} WHERE {where} "
+            "AND (due_after IS NULL OR due_after < ?) GROUP BY severity",
+            [*params, self.on.toordinal()])})
+        status, _ = self._judged()
+        where, params = self._conditions()
+        late = self._rows(
+            f"SELECT awarding_body, programme_start, count(*) FROM {REGISTRATIONS} "
+            f"WHERE {where} AND deadline IS NOT NULL AND {status} IN (?, ?) "
+            "GROUP BY awarding_body, programme_start", [*params, *LATE])
+        here = [(row.awarding_body, row.programme_start.toordinal(), 1)
+                for row in self._judged_here_report[0] if row.status in LATE]
+        for body, start, count in [*late, *here]:
+            rules = self.book.rules_in_force(body, date.fromordinal(start))
+            assert rules is not None
+            counts[rules["late-registration"].severity] += int(count)
+        counts.update(found.severity for found in self._persistent())
+        counts.update(found.severity for found in self._findings_here())
+        return +counts
+
     def _persistent(self) -> list[Finding]:
         """Persistent lateness, one centre and AO at a time (the deadline order groups them)."""
         found: list[Finding] = []
@@ -642,6 +669,9 @@ class TimelinesReport:
         return {name: max((len(getattr(row, name)) for row in [*self.rows, *self._unjudged]),
                           default=0)
                 for name in ("learner", "enrolment", "awarding_body")}
+
+    def severity_counts(self) -> Counter[str]:
+        return Counter(found.severity for found in self.findings())
 
     def findings(self) -> Iterator[Finding]:
         return iter(maladministration(self.timelines, self.book, self.on, self.body,

@@ -56,6 +56,7 @@ def assert_same_reports(app: LedgerApp, on: date, body: str | None,
     expected = maladministration(timelines, book, on, body)
     found = list(kept.findings())
     assert found == expected
+    assert kept.severity_counts() == Counter(f.severity for f in expected)
     assert [f.citation for f in found] == [f.citation for f in expected]
 
 
