@@ -391,7 +391,7 @@ def _findings_output(fmt: str, output: Path | None, selection: Selection,
         return next(report.findings(), None) is not None
     if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
         stamps = selection.stamps()
-        found = report.findings()
+        found = report.finding_rows()
         found = itertools.islice(found, limit) if limit else found
         lines = (finding_csv_lines(found, selection) if not selection.redact else
                  (csv_line_cells({**row, **stamps}, FINDING_CSV_COLUMNS) for row in rows()))
@@ -399,9 +399,14 @@ def _findings_output(fmt: str, output: Path | None, selection: Selection,
             csv_line_cells({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason},
                            FINDING_CSV_COLUMNS) for u in unjudged)),
             FINDING_CSV_COLUMNS) > len(unjudged)
+    if selection.redact:
+        json_rows = rows()
+    else:
+        found = report.finding_rows()
+        json_rows = itertools.islice(found, limit) if limit else found
     return stream_json({
         **selection.header("maladministration"), "unjudged": [vars(u) for u in unjudged],
-        "not_judged": unjudged_counts(unjudged)}, rows()) > 0
+        "not_judged": unjudged_counts(unjudged)}, json_rows) > 0
 
 
 def _findings_table(selection: Selection, report: KeptReport | TimelinesReport, limit: int,
@@ -469,24 +474,25 @@ class Guarded(dict[str, str]):
         return cell
 
 
-def finding_csv_lines(findings: Iterable[Finding], selection: Selection,
+def finding_csv_lines(findings: Iterable[dict[str, Any]], selection: Selection,
                       ) -> Iterator[list[str]]:
-    """Findings as CSV cells (`FINDING_CSV_COLUMNS`), as `csv_line_cells` makes them from a
-    finding's dict with the stamps, without the dict."""
+    """Findings' rows (`KeptReport.finding_rows`) as CSV cells (`FINDING_CSV_COLUMNS`), as
+    `csv_line_cells` makes them from a finding's dict with the stamps."""
     few, on, digest = Guarded(), selection.on_text, selection.digest_text
     starts = FORMULA_FIRST
     for f in findings:
-        learner, enrolment, message = f.learner or "", f.enrolment or "", f.message
-        dates = ", ".join(f"{key}={day.isoformat()}" for key, day in f.dates.items()
+        learner, enrolment, message = f["learner"] or "", f["enrolment"] or "", f["message"]
+        dates = ", ".join(f"{key}={day}" for key, day in f["dates"].items()
                           if day is not None)
-        evidence = "; ".join(map(str, f.evidence))
-        yield [few[f.rule], few[f.awarding_body], few[f.rule_version], few[f.clause],
-               few[f.severity], ("'" + learner) if learner[:1] in starts else learner,
+        evidence = "; ".join(map(str, f["evidence"]))
+        yield [few[f["rule"]], few[f["awarding_body"]], few[f["rule_version"]],
+               few[f["clause"]], few[f["severity"]],
+               ("'" + learner) if learner[:1] in starts else learner,
                ("'" + enrolment) if enrolment[:1] in starts else enrolment,
                ("'" + dates) if dates[:1] in starts else dates,
                ("'" + evidence) if evidence[:1] in starts else evidence,
-               ("'" + message) if message[:1] in starts else message, few[f.citation], on,
-               digest, few[f.centre]]
+               ("'" + message) if message[:1] in starts else message, few[f["citation"]],
+               on, digest, few[f["centre"]]]
 
 
 def registration_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:

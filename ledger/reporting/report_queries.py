@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
 CHUNK = 500  # learner ids a statement
+EVIDENCE_DIGITS = 12  # `report_rows.EVIDENCE_DIGITS` (a test checks)
 STREAM_ROWS = 2_000  # rows fetched at a time (a server-side cursor on PostgreSQL)
 LATE = ("late", "overdue")
 Override = Mapping[str, Timeline | None]
@@ -509,6 +511,35 @@ class KeptReport:
         return heapq.merge(late, self._persistent(), self._kept_findings(),
                            self._findings_here(), key=finding_order)
 
+    def finding_rows(self) -> Iterator[dict[str, Any]]:
+        """`findings` as the rows' dicts (`finding_row`: dates as ISO text), the kept ones
+        straight from their stored text, without a `Finding` each."""
+        late = (late_finding(row, self.book, self.on)
+                for row in self.registrations(LATE, by="learner"))
+        judged = heapq.merge(late, self._persistent(), self._findings_here(), key=finding_order)
+        keyed = ((finding_key(found), finding_row(found)) for found in judged)
+        return (row for _key, row in heapq.merge(self._kept_finding_rows(), keyed,
+                                                  key=itemgetter(0)))
+
+    def _kept_finding_rows(self) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+        where, params = self._conditions(findings=True)
+        query = (f"SELECT rule, awarding_body, rule_version, clause, severity, centre, learner, "
+                 f"enrolment, dates, evidence, message, citation, learner_id, enrolment_key, "
+                 f"evidence_key FROM {FINDINGS} WHERE {where} "
+                 "AND (due_after IS NULL OR due_after < ?) "
+                 "ORDER BY centre, awarding_body, learner, enrolment_key, rule, evidence_key, "
+                 "seq")
+        params.append(self.on.toordinal())
+        override, loads = self.override, orjson.loads
+        for r in self._stream(query, params):
+            if override and r[12] in override:
+                continue
+            yield ((r[5], r[1], r[6], r[13], r[0], r[14]),
+                   {"rule": r[0], "awarding_body": r[1], "rule_version": r[2], "clause": r[3],
+                    "severity": r[4], "centre": r[5], "learner": r[6] or None,
+                    "enrolment": r[7], "dates": loads(r[8]), "evidence": loads(r[9]),
+                    "message": r[10], "citation": r[11]})
+
     def severity_counts(self) -> Counter[str]:
         """How many findings `findings` gives of each severity, counted in SQL where the
         findings are kept (the late registrations' by their rule's severity), without
@@ -620,6 +651,25 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def finding_row(found: Finding) -> dict[str, Any]:
+    """A finding as the report's row (`Finding.as_row`'s keys), its dates as ISO text."""
+    return {"rule": found.rule, "awarding_body": found.awarding_body,
+            "rule_version": found.rule_version, "clause": found.clause,
+            "severity": found.severity, "centre": found.centre, "learner": found.learner,
+            "enrolment": found.enrolment,
+            "dates": {key: None if day is None else day.isoformat()
+                      for key, day in found.dates.items()},
+            "evidence": found.evidence, "message": found.message, "citation": found.citation}
+
+
+def finding_key(found: Finding) -> tuple[str, ...]:
+    """`finding_order` as the kept findings' sort columns give it (the evidence as
+    `report_rows.evidence_key`'s fixed-width text, which sorts as the lists do)."""
+    return (found.centre, found.awarding_body, found.learner or "", found.enrolment or "",
+            found.rule, "".join(str(position).zfill(EVIDENCE_DIGITS)
+                                for position in found.evidence))
+
+
 class IsoDays(dict[str | None, date | None]):
     """ISO dates as dates, each distinct one parsed once (None for None)."""
 
@@ -672,6 +722,9 @@ class TimelinesReport:
 
     def severity_counts(self) -> Counter[str]:
         return Counter(found.severity for found in self.findings())
+
+    def finding_rows(self) -> Iterator[dict[str, Any]]:
+        return map(finding_row, self.findings())
 
     def findings(self) -> Iterator[Finding]:
         return iter(maladministration(self.timelines, self.book, self.on, self.body,

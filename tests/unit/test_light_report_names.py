@@ -23,6 +23,7 @@ def test_the_light_path_reads_the_tables_the_application_writes() -> None:
     assert light.EVENTS == persistence.EVENTS_TABLE
     assert light.EVENT_HASHES == persistence.EVENT_HASHES_TABLE
     assert light.learner_topics() == reports.LEARNER_TOPICS
+    assert light.EVIDENCE_DIGITS == report_rows.EVIDENCE_DIGITS
 
 
 def test_a_kept_registration_record_has_the_columns_the_table_keeps() -> None:
