@@ -291,12 +291,21 @@ def stream_json(document: dict[str, Any], rows: Iterable[dict[str, Any]]) -> int
     write = sys.stdout.write
     write(head[:-len("[]\n}")])
     count = 0
-    for row in rows:
-        text = json_text(row).replace("\n", "\n    ")
-        write(("[\n    " if count == 0 else ",\n    ") + text)
-        count += 1
+    for block in _blocks(rows, 1000):
+        write(("[" if count == 0 else ",") + _json_rows(block))
+        count += len(block)
     write("\n  ]\n}\n" if count else "[]\n}\n")
     return count
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as `stream_json` writes them one by one (each on a new line, indented as the
+    document's "rows"), made by one orjson call for the block when it takes them."""
+    try:
+        text = orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:
+        return ",".join("\n    " + json_text(row).replace("\n", "\n    ") for row in rows)
+    return text[1:-2].replace("\n", "\n  ")
 
 
 def json_text(value: Any) -> str:

@@ -7,18 +7,21 @@ import shutil
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import orjson
 
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
 from cli.context import settings, user_errors
 from cli.output import (
+    FORMULA_STARTS,
     csv_line_cells,
     emit_json,
     emit_rows,
@@ -27,48 +30,39 @@ from cli.output import (
     guarded,
     output_option,
     plural,
-    stream_csv,
     stream_csv_cells,
     stream_json,
     stream_table,
     terminal_width,
 )
-from cli.progress_bar import TerminalProgress
-from ledger.app import MAX_POSITION
 from ledger.integrity.chain import EMPTY, Digest
-from ledger.integrity.stamps import stamps_of
-from ledger.integrity.verify import digest_at
 from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
-from ledger.reporting.as_at import (
-    centre_learners,
-    few_changes_since,
-    learner_histories,
-    timelines_as_recorded,
-)
-from ledger.reporting.rebuild import catch_up_all, rebuild
-from ledger.reporting.report_queries import KeptReport, TimelinesReport
-from ledger.reporting.report_rows import clear_rows, may_write_rows, refresh_rows
-from ledger.reporting.reports import (
-    current_timelines,
-    may_write_reports,
-    open_view,
-    replay,
+from ledger.reporting.report_queries import (
+    BODY,
+    CENTRE,
+    CLAUSE,
+    DAYS,
+    DEADLINE,
+    ENROLMENT,
+    EVIDENCE,
+    LEARNER,
+    LEFT,
+    RULE,
+    START,
+    STATUS,
+    SUBMITTED,
+    VERSION,
+    KeptReport,
+    Record,
+    TimelinesReport,
+    current_report,
 )
 from ledger.rules.names import parse_known_awarding_body
 from ledger.rules.rulesets import SEVERITIES, RuleBook, load_rulebook, rule_rows
-from ledger.storage.persistence import database_url
-from projections.audit import AUDIT_COLUMNS, audit_rows, event_name
-from projections.certificates import (
-    CERTIFICATE_COLUMNS,
-    CERTIFICATE_STATUSES,
-    uncollected_certificates,
-)
-from projections.coverage import COVERAGE_COLUMNS, coverage
 from projections.late_registrations import (
     LATE_COLUMNS,
     STATUSES,
-    RegistrationRow,
     Unjudged,
     unjudged_counts,
 )
@@ -78,7 +72,13 @@ from projections.maladministration import (
     LEARNER_CHECKS,
     Finding,
 )
-from projections.timeline import Timeline, summarise
+
+if TYPE_CHECKING:
+    from projections.timeline import Timeline
+
+# The reports' light path (kept rows current: read them through the DB-API alone) loads only
+# the modules above; the application, SQLAlchemy and the recorder's libraries load in the
+# functions that open the application.
 
 F = TypeVar("F", bound=Callable[..., Any])
 NOT_JUDGED = "not-judged"
@@ -139,6 +139,10 @@ class Selection:
 
     def timelines(self) -> list[Timeline]:
         """The timelines the report reads; notes the digest of the ledger behind them."""
+        from ledger.integrity.verify import digest_at
+        from ledger.reporting.as_at import timelines_as_recorded
+        from ledger.reporting.reports import current_timelines
+
         app = settings().app()
         if self.moment is not None:
             found = timelines_as_recorded(app, self.moment, self.centre)
@@ -148,10 +152,40 @@ class Selection:
         self.digest = digest_at(app, position)
         return found
 
+    @contextmanager
+    def reading(self) -> Iterator[KeptReport | TimelinesReport]:
+        """The report's reading of the ledger, every question of it in one snapshot, with
+        the digest of the ledger behind it noted. Without --as-at, kept rows that are current
+        are read through the DB-API alone (`current_report`: no application, no catch-up);
+        else `report`."""
+        report = self._current_report() if self.moment is None else None
+        report = report or self.report()
+        try:
+            with report.snapshot():
+                if isinstance(report, KeptReport):
+                    self.digest = report.digest(None if self.moment is None
+                                                else report.recorded_position())
+                yield report
+        finally:
+            report.close()
+
+    def _current_report(self) -> KeptReport | None:
+        """The kept rows, when they are current, read without opening the application."""
+        from ledger.storage.dbapi import plain_url
+
+        return current_report(plain_url(settings().db), self.book, self.on, self.body,
+                              self.centre)
+
     def report(self) -> KeptReport | TimelinesReport:
         """The report's reading of the ledger: the kept rows, refreshed first (progress on
         stderr); from timelines in memory for --as-at or a login or file that may not write
-        the report tables (or the kept rows'). Notes the digest of the ledger behind it."""
+        the report tables (or the kept rows'). The digest is noted by `reading`."""
+        from cli.progress_bar import TerminalProgress
+        from ledger.reporting.as_at import few_changes_since
+        from ledger.reporting.rebuild import catch_up_all
+        from ledger.reporting.report_rows import may_write_rows, refresh_rows
+        from ledger.reporting.reports import may_write_reports, open_view
+
         app = settings().app()
         if not may_write_reports(app) or not may_write_rows(app):
             return self._report_from_timelines()
@@ -159,16 +193,12 @@ class Selection:
         with TerminalProgress(unit="learners") as progress:
             refresh_rows(app, self.book, progress)
         if self.moment is None:
-            report = KeptReport(app, self.book, self.on, self.body, self.centre)
-            self.digest = digest_at(app, report.position())
-            return report
+            return KeptReport(app, self.book, self.on, self.body, self.centre)
         judged_at = KeptReport(app, self.book, self.on).position()
         changed = few_changes_since(app, self.moment, judged_at)
         if changed is None:  # an early moment: folding the events up to it costs less
             return self._report_from_timelines()
-        report = KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)
-        self.digest = digest_at(app, report.recorded_position())
-        return report
+        return KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)
 
     def _report_from_timelines(self) -> TimelinesReport:
         """The report judged in memory from the timelines (as recorded by --as-at)."""
@@ -230,14 +260,19 @@ def parse_statuses(_ctx: click.Context, _param: click.Parameter,
     return statuses
 
 
+TABLE_ROWS = 20  # rows a report's table shows unless --limit says otherwise
+
 limit_option = click.option(
     "--limit", type=click.IntRange(min=0), default=None,
-    help="Show at most N rows (0 or none given: every row); the summary counts them all.")
+    help=f"Show at most N rows (0: every row; default: every row, but {TABLE_ROWS} in a "
+         "table); the summary counts them all.")
 
 
-def limited(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
-    """The first `limit` rows (all of them for None or 0)."""
-    return rows[:limit] if limit else rows
+def row_limit(fmt: str, limit: int | None) -> int:
+    """The rows to show: `limit` (0: every row); none given, every row but in a table."""
+    if limit is None:
+        return TABLE_ROWS if fmt == "table" else 0
+    return limit
 
 
 def more_rows_hint(report: str, shown: int, total: int, chosen: str = "") -> None:
@@ -262,17 +297,30 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
                               statuses: tuple[str, ...] | None, **options: Any) -> None:
     """One row per enrolment: deadline, submission and status (late, overdue, at-risk, on-time).
 
-    In a table, the counts by status come first, then the rows.
+    In a table, the counts by status come first, then the first rows (--limit 0: every row).
     """
     selection = Selection(**options)
-    report = selection.report()
-    counts = report.status_counts()
-    unjudged = report.unjudged()
+    limit = row_limit(fmt, limit)
+    with selection.reading() as report:
+        counts = report.status_counts()
+        unjudged = report.unjudged()
+        records = report.registration_records(statuses, limit=limit)
+        _late_output(fmt, output, selection, report, records, counts, unjudged, statuses)
+        selection.print_digest(fmt)
+    _note_unjudged(unjudged)
+    if check and (counts["late"] or counts["overdue"]):
+        sys.exit(1)
+
+
+def _late_output(fmt: str, output: Path | None, selection: Selection,
+                 report: KeptReport | TimelinesReport, records: Iterator[Record],
+                 counts: Counter[str], unjudged: list[Unjudged],
+                 statuses: tuple[str, ...] | None) -> None:
+    """The late-registration report in its format, its rows streamed from `records`."""
     unjudged_rows = [vars(u) for u in unjudged]
     document = {**selection.header("late-registrations"), "unjudged": unjudged_rows,
                 "not_judged": unjudged_counts(unjudged)}
-    rows = (selection.plain_row(registration_dict(row))
-            for row in report.registrations(statuses, limit=limit))
+    rows = map(selection.plain_row, registration_dicts(records))
     if fmt == "html":
         from ledger.web.html_report import late_registrations_html, write_report
 
@@ -280,9 +328,8 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
                                                      selection.book))
     elif fmt == "csv":  # the enrolments not judged are rows too, their reason as the rule
         stamps = selection.stamps()
-        judged = (late_csv_cells(row, selection) for row in report.registrations(
-            statuses, limit=limit)) if not selection.redact else (
-            csv_line_cells({**row, **stamps}, LATE_CSV_COLUMNS) for row in rows)
+        judged = (late_csv_lines(records, selection) if not selection.redact else
+                  (csv_line_cells({**row, **stamps}, LATE_CSV_COLUMNS) for row in rows))
         stream_csv_cells(itertools.chain(judged, (
             csv_line_cells({**row, **stamps, "status": NOT_JUDGED, "rule": row["reason"]},
                            LATE_CSV_COLUMNS) for row in unjudged_rows)), LATE_CSV_COLUMNS)
@@ -299,10 +346,6 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
                        sum(counts[s] for s in statuses or STATUSES),
                        f"--status {','.join(statuses)}" if statuses else "")
         _show_unjudged(unjudged)
-    selection.print_digest(fmt)
-    _note_unjudged(unjudged)
-    if check and (counts["late"] or counts["overdue"]):
-        sys.exit(1)
 
 
 @report_group.command("maladministration")
@@ -314,66 +357,154 @@ def maladministration_report(fmt: str, check: bool, output: Path | None, limit: 
                             **options: Any) -> None:
     """Findings: each names its rule (AO, version, clause) and the events that prove it.
 
-    In a table, the counts by severity come first, then the findings.
+    In a table, the counts by severity come first, then the first findings (--limit 0: every
+    finding).
     """
     selection = Selection(**options)
-    report = selection.report()
-    unjudged = report.unjudged()
-    title = selection.title("Maladministration findings")
+    limit = row_limit(fmt, limit)
+    with selection.reading() as report:
+        unjudged = report.unjudged()
+        found_any = _findings_output(fmt, output, selection, report, limit, unjudged)
+        selection.print_digest(fmt)
+    _note_unjudged(unjudged)
+    if check and found_any:
+        sys.exit(1)
+
+
+def _findings_output(fmt: str, output: Path | None, selection: Selection,
+                     report: KeptReport | TimelinesReport, limit: int,
+                     unjudged: list[Unjudged]) -> bool:
+    """The maladministration report in its format; whether there is any finding."""
 
     def rows() -> Iterator[dict[str, Any]]:
         found = report.findings()
         return (selection.plain_row(finding_dict(f))
                 for f in (itertools.islice(found, limit) if limit else found))
 
-    if fmt == "table":  # the counts first: the findings are read twice, never held
-        counts = Counter(f.severity for f in report.findings())
-        total = sum(counts.values())
-        detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
-        click.echo(plural(total, "finding") + (f": {detail}" if detail else ""))
-        widths = {**report.widths(), "severity": max(map(len, SEVERITIES)),
-                  "rule": max(map(len, RULE_IDS))}
-        shown = stream_table(rows(), TABLE_FINDING_COLUMNS, widths, title,
-                             details=("citation", "evidence", "message"))
-        more_rows_hint("maladministration", shown, total)
-        _show_unjudged(unjudged)
-        found_any = total > 0
-    elif fmt == "html":
+    if fmt == "table":
+        return _findings_table(selection, report, limit, unjudged)
+    if fmt == "html":
         from ledger.web.html_report import maladministration_html, write_report
 
         write_report(output, maladministration_html(
             list(rows()), selection.header("maladministration")))
-        found_any = next(report.findings(), None) is not None
-    elif fmt == "csv":  # the enrolments not judged are rows too, their reason the message
+        return next(report.findings(), None) is not None
+    if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
         stamps = selection.stamps()
-        found_any = stream_csv(itertools.chain(
-            ({**row, **stamps} for row in rows()),
-            ({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason}
-             for u in unjudged)), FINDING_CSV_COLUMNS) > len(unjudged)
+        found = report.finding_rows()
+        found = itertools.islice(found, limit) if limit else found
+        lines = (finding_csv_lines(found, selection) if not selection.redact else
+                 (csv_line_cells({**row, **stamps}, FINDING_CSV_COLUMNS) for row in rows()))
+        return stream_csv_cells(itertools.chain(lines, (
+            csv_line_cells({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason},
+                           FINDING_CSV_COLUMNS) for u in unjudged)),
+            FINDING_CSV_COLUMNS) > len(unjudged)
+    if selection.redact:
+        json_rows = rows()
     else:
-        found_any = stream_json({
-            **selection.header("maladministration"), "unjudged": [vars(u) for u in unjudged],
-            "not_judged": unjudged_counts(unjudged)}, rows()) > 0
-    selection.print_digest(fmt)
-    _note_unjudged(unjudged)
-    if check and found_any:
-        sys.exit(1)
+        found = report.finding_rows()
+        json_rows = itertools.islice(found, limit) if limit else found
+    return stream_json({
+        **selection.header("maladministration"), "unjudged": [vars(u) for u in unjudged],
+        "not_judged": unjudged_counts(unjudged)}, json_rows) > 0
 
 
-def late_csv_cells(row: RegistrationRow, selection: Selection) -> list[str]:
-    """A registration row's CSV cells (`LATE_CSV_COLUMNS`), as `csv_line_cells` makes them
-    from its dict with the stamps, without the dict."""
-    submitted = row.submitted
-    return [guarded(row.learner), guarded(row.enrolment), guarded(row.awarding_body),
-            row.programme_start.isoformat(), row.deadline.isoformat(),
-            "" if submitted is None else submitted.isoformat(), row.status,
-            str(row.days_late), guarded(row.rule), selection.on_text, selection.digest_text,
-            guarded(row.centre), "; ".join(map(str, row.evidence))]
+def _findings_table(selection: Selection, report: KeptReport | TimelinesReport, limit: int,
+                    unjudged: list[Unjudged]) -> bool:
+    """The counts by severity (counted in SQL from the kept rows), then the first `limit`
+    findings (0: every one), the findings read once."""
+    counts = report.severity_counts()
+    total = sum(counts.values())
+    detail = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
+    click.echo(plural(total, "finding") + (f": {detail}" if detail else ""))
+    widths = {**report.widths(), "severity": max(map(len, SEVERITIES)),
+              "rule": max(map(len, RULE_IDS))}
+    found = report.findings()
+    shown_rows = itertools.islice(found, limit) if limit else found
+    shown = stream_table((selection.plain_row(finding_dict(f)) for f in shown_rows),
+                         TABLE_FINDING_COLUMNS, widths,
+                         selection.title("Maladministration findings"),
+                         details=("citation", "evidence", "message"))
+    more_rows_hint("maladministration", shown, total)
+    _show_unjudged(unjudged)
+    return total > 0
 
 
-def registration_dict(row: RegistrationRow) -> dict[str, Any]:
-    """A registration row as a plain dict (`as_row`, without its deep copy)."""
-    return dict(vars(row))
+class DayText(dict[int | None, str]):
+    """Ordinal days as ISO text, each distinct day formatted once ('' for None)."""
+
+    def __missing__(self, day: int | None) -> str:
+        text = "" if day is None else date.fromordinal(day).isoformat()
+        self[day] = text
+        return text
+
+
+class Days(dict[int | None, date | None]):
+    """Ordinal days as dates, each distinct day made once (None for None)."""
+
+    def __missing__(self, day: int | None) -> date | None:
+        found = None if day is None else date.fromordinal(day)
+        self[day] = found
+        return found
+
+
+def late_csv_lines(records: Iterable[Record], selection: Selection) -> Iterator[list[str]]:
+    """Kept registration tuples as CSV cells (`LATE_CSV_COLUMNS`), as `csv_line_cells` makes
+    them from a row's dict with the stamps, without the dict or the row object."""
+    days, on, digest = DayText(), selection.on_text, selection.digest_text
+    few = Guarded()  # awarding bodies, rules and centres: a few values, each guarded once
+    starts = FORMULA_FIRST
+    for r in records:
+        learner, enrolment = r[LEARNER], r[ENROLMENT]
+        yield [("'" + learner) if learner[:1] in starts else learner,
+               ("'" + enrolment) if enrolment[:1] in starts else enrolment,
+               few[r[BODY]], days[r[START]], days[r[DEADLINE]], days[r[SUBMITTED]], r[STATUS],
+               str(r[DAYS]), few[r[RULE]], on, digest, few[r[CENTRE]],
+               r[EVIDENCE][1:-1].replace(", ", "; ")]
+
+
+FORMULA_FIRST = frozenset(FORMULA_STARTS)  # the first characters `guarded` neutralises
+
+
+class Guarded(dict[str, str]):
+    """Text as CSV cells (`guarded`), each distinct text neutralised once."""
+
+    def __missing__(self, text: str) -> str:
+        cell = self[text] = guarded(text)
+        return cell
+
+
+def finding_csv_lines(findings: Iterable[dict[str, Any]], selection: Selection,
+                      ) -> Iterator[list[str]]:
+    """Findings' rows (`KeptReport.finding_rows`) as CSV cells (`FINDING_CSV_COLUMNS`), as
+    `csv_line_cells` makes them from a finding's dict with the stamps."""
+    few, on, digest = Guarded(), selection.on_text, selection.digest_text
+    starts = FORMULA_FIRST
+    for f in findings:
+        learner, enrolment, message = f["learner"] or "", f["enrolment"] or "", f["message"]
+        dates = ", ".join(f"{key}={day}" for key, day in f["dates"].items()
+                          if day is not None)
+        evidence = "; ".join(map(str, f["evidence"]))
+        yield [few[f["rule"]], few[f["awarding_body"]], few[f["rule_version"]],
+               few[f["clause"]], few[f["severity"]],
+               ("'" + learner) if learner[:1] in starts else learner,
+               ("'" + enrolment) if enrolment[:1] in starts else enrolment,
+               ("'" + dates) if dates[:1] in starts else dates,
+               ("'" + evidence) if evidence[:1] in starts else evidence,
+               ("'" + message) if message[:1] in starts else message, few[f["citation"]],
+               on, digest, few[f["centre"]]]
+
+
+def registration_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+    """Kept registration tuples as the rows' dicts (`RegistrationRow.as_row`'s keys)."""
+    days, loads = Days(), orjson.loads
+    for r in records:
+        yield {"learner": r[LEARNER], "enrolment": r[ENROLMENT], "awarding_body": r[BODY],
+               "programme_start": days[r[START]], "deadline": days[r[DEADLINE]],
+               "submitted": days[r[SUBMITTED]], "status": r[STATUS],
+               "days_late": int(r[DAYS]), "rule": r[RULE], "centre": r[CENTRE],
+               "rule_version": r[VERSION], "clause": r[CLAUSE],
+               "evidence": loads(r[EVIDENCE]), "left": days[r[LEFT]]}
 
 
 def finding_dict(found: Finding) -> dict[str, Any]:
@@ -395,6 +526,12 @@ def late_widths(widths: dict[str, int]) -> dict[str, int]:
 def certificates_report(fmt: str, output: Path | None, **options: Any) -> None:
     """Certificates received and not collected: held, or held past the awarding body's months
     and due for the centre to contact the learner (AIM 5.4)."""
+    from projections.certificates import (
+        CERTIFICATE_COLUMNS,
+        CERTIFICATE_STATUSES,
+        uncollected_certificates,
+    )
+
     if fmt == "html":
         raise click.UsageError("the certificates report has no HTML format yet: use table, "
                                "json or csv")
@@ -424,6 +561,11 @@ def certificates_report(fmt: str, output: Path | None, **options: Any) -> None:
 def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | None,
                   masked: bool, fmt: str, output: Path | None) -> None:
     """Every event recorded for a centre's learners, by recorded date, with retractions."""
+    from ledger.integrity.stamps import stamps_of
+    from ledger.integrity.verify import digest_at
+    from ledger.reporting.as_at import centre_learners, learner_histories
+    from projections.audit import AUDIT_COLUMNS, audit_rows
+
     centre = parse_centre(centre)
     first = parse_date(from_, "from") if from_ else None
     last = parse_date(to, "to") if to else None
@@ -457,6 +599,10 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
 
 def _coverage(book: RuleBook) -> list[dict[str, Any]] | None:
     """Coverage of each awarding body in use, or None when there is no ledger to read."""
+    from ledger.reporting.reports import current_timelines
+    from ledger.storage.persistence import database_url
+    from projections.coverage import coverage
+
     current = settings()
     url = database_url(current.db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -478,6 +624,8 @@ RULE_COLUMNS = ("awarding_body", "version", "effective_from", "rule", "severity"
 @user_errors
 def rules_command(policies: str | None, awarding_body: str | None, fmt: str) -> None:
     """Every rule: its awarding body and version, the clause it cites and the seed's words."""
+    from projections.coverage import COVERAGE_COLUMNS
+
     book = load_rulebook(policies)
     body = (parse_known_awarding_body(awarding_body, book.awarding_bodies)
             if awarding_body else None)
@@ -533,6 +681,11 @@ def _print_rules(rows: list[dict[str, Any]]) -> None:
 @user_errors
 def rebuild_command(workers: int | None) -> None:
     """Recompute the materialised report tables from the first event."""
+    from cli.progress_bar import TerminalProgress
+    from ledger.reporting.rebuild import rebuild
+    from ledger.reporting.report_rows import clear_rows, refresh_rows
+    from ledger.reporting.reports import open_view
+
     app = settings().app()
     with TerminalProgress(unit="events") as progress:
         count = rebuild(app, open_view(app), progress, workers)
@@ -552,6 +705,12 @@ def rebuild_command(workers: int | None) -> None:
 def replay_command(learner: str | None, centre: str | None, until: str | None,
                    fmt: str) -> None:
     """Events in recorded order with the learner's state after each, for investigations."""
+    from ledger.app import MAX_POSITION
+    from ledger.integrity.stamps import stamps_of
+    from ledger.reporting.reports import replay
+    from projections.audit import event_name
+    from projections.timeline import summarise
+
     limit: datetime | int | None = None
     if until is not None:
         limit = int(until) if until.strip().isdigit() else parse_timestamp(until, "until")

@@ -208,7 +208,7 @@ def late_registrations(
         rows.append(judge(view, enrolled, rules["late-registration"],
                           policy.calendar_for(view.centre), on, policy.at_risk_working_days))
     rows.sort(key=lambda r: (r.centre, r.awarding_body, r.deadline, r.learner, r.enrolment))
-    unjudged.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    unjudged.sort(key=lambda u: (u.centre, u.awarding_body, u.learner, u.enrolment))
     return rows, unjudged
 
 
@@ -221,7 +221,7 @@ def unjudged_enrolments(
     found = [Unjudged(view.reference, enrolled["enrolment"], body, start, reason, view.centre)
              for view, enrolled, body, start, reason in _enrolments(
                  timelines, policy, on, awarding_body, centre) if reason is not None]
-    found.sort(key=lambda u: (u.awarding_body, u.learner, u.enrolment))
+    found.sort(key=lambda u: (u.centre, u.awarding_body, u.learner, u.enrolment))
     return found
 
 

@@ -16,14 +16,12 @@ judges the other learners from their timelines. Dates are kept as ordinals
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import holidays
 import orjson
 from sqlalchemy import (
     BigInteger,
@@ -43,6 +41,7 @@ from sqlalchemy import (
 )
 
 from ledger.bulk.progress import NoProgress, Progress
+from ledger.reporting.fingerprint import ROWS_FORMAT, rulebook_fingerprint  # noqa: F401 (re-exported)
 from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
 from ledger.storage.persistence import create_tables_once
 from projections.late_registrations import registration_facts, unjudged_reason
@@ -53,8 +52,6 @@ from projections.timeline import LearnerView, Timeline, stable_from
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
-# Bump when the judging code changes what it keeps: every learner is judged again.
-ROWS_FORMAT = "1"
 REFRESH_CHUNK = 500
 EVIDENCE_DIGITS = 12  # evidence positions as fixed-width text sort as the lists do
 POSITION_INDEX = "ix_ledger_report_timelines_position"
@@ -141,15 +138,6 @@ class RowsState:
 
     position: int
     fingerprint: str
-
-
-def rulebook_fingerprint(book: PolicyLike) -> str:
-    """What changes a judgement, hashed: the rule sets and the ledger's own rules, centres and
-    their nations, the default nation, the holidays package's data and the rows' format."""
-    parts = [ROWS_FORMAT, holidays.__version__, repr(getattr(book, "versions", None)),
-             repr(getattr(book, "common", None)), repr(getattr(book, "centres", None)),
-             repr(getattr(book, "default_nation", None))]
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 def open_rows(app: LedgerApp) -> None:

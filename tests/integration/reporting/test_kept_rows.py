@@ -18,7 +18,7 @@ from aggregates.errors import ConcurrencyConflict
 from cli.main import cli
 from ledger.app import LedgerApp
 from ledger.privacy.roles import grant
-from ledger.reporting.report_queries import KeptReport
+from ledger.reporting.report_queries import KeptReport, finding_row
 from ledger.reporting.report_rows import may_write_rows, refresh_rows, rows_state
 from ledger.reporting.reports import current_timelines
 from ledger.rules.rulesets import load_rulebook
@@ -56,6 +56,8 @@ def assert_same_reports(app: LedgerApp, on: date, body: str | None,
     expected = maladministration(timelines, book, on, body)
     found = list(kept.findings())
     assert found == expected
+    assert kept.severity_counts() == Counter(f.severity for f in expected)
+    assert list(kept.finding_rows()) == [finding_row(f) for f in expected]
     assert [f.citation for f in found] == [f.citation for f in expected]
 
 
