@@ -42,10 +42,10 @@ from ledger.privacy.redaction import HELP as REDACT_HELP
 from ledger.privacy.redaction import redact
 from ledger.reporting.as_at import (
     centre_learners,
-    few_changes_since,
     learner_histories,
     timelines_as_recorded,
 )
+from ledger.reporting.history_queries import HistoryReport
 from ledger.reporting.rebuild import catch_up_all, rebuild
 from ledger.reporting.report_queries import KeptReport, TimelinesReport
 from ledger.reporting.report_rows import clear_rows, may_write_rows, refresh_rows
@@ -162,11 +162,7 @@ class Selection:
             report = KeptReport(app, self.book, self.on, self.body, self.centre)
             self.digest = digest_at(app, report.position())
             return report
-        judged_at = KeptReport(app, self.book, self.on).position()
-        changed = few_changes_since(app, self.moment, judged_at)
-        if changed is None:  # an early moment: folding the events up to it costs less
-            return self._report_from_timelines()
-        report = KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)
+        report = HistoryReport(app, self.book, self.on, self.moment, self.body, self.centre)
         self.digest = digest_at(app, report.recorded_position())
         return report
 

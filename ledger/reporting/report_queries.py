@@ -73,7 +73,14 @@ def unjudged_order(item: Unjudged) -> tuple[str, str, str]:
 
 class KeptReport:
     """One report's reading of the kept rows: judged on `on`, of one awarding body and one
-    centre when given. The kept rows must be refreshed first (`report_rows.refresh_rows`)."""
+    centre when given. The kept rows must be refreshed first (`report_rows.refresh_rows`).
+
+    The tables read are attributes, so that a report as recorded by a past moment
+    (`ledger.reporting.history_queries`) reads the same questions from the rows valid then."""
+
+    learner_rows: Any = learners_table
+    registration_rows: Any = registrations_table
+    finding_rows: Any = findings_table
 
     def __init__(self, app: LedgerApp, book: PolicyLike, on: date,
                  awarding_body: str | None = None, centre: str | None = None,
@@ -94,7 +101,7 @@ class KeptReport:
         """The last position among the learners (of the centre, when given) as this report
         reads them: the kept ones' timelines when judged, but for those of `override`, whose
         own timelines count instead (the digest's position of a report --as-at)."""
-        table = learners_table
+        table = self.learner_rows
         query = select(table.c.learner_id, table.c.position)
         if self.centre is not None:
             query = query.where(table.c.centre == self.centre)
@@ -157,7 +164,7 @@ class KeptReport:
     def status_counts(self) -> Counter[str]:
         """How many judged enrolments there are of each status."""
         status, _ = self._judged()
-        table = registrations_table
+        table = self.registration_rows
         query = (select(status, func.count()).where(*self._conditions(table))
                  .where(table.c.deadline.is_not(None)).group_by(status))
         with self.app.engine.connect() as connection:
@@ -171,7 +178,7 @@ class KeptReport:
 
     def unjudged(self) -> list[Unjudged]:
         """The enrolments no late-registration rule judges, with why, in the report's order."""
-        table = registrations_table
+        table = self.registration_rows
         query = (select(table.c.learner, table.c.enrolment, table.c.awarding_body,
                         table.c.programme_start, table.c.reason, table.c.centre,
                         table.c.learner_id)
@@ -187,7 +194,7 @@ class KeptReport:
     def widths(self) -> dict[str, int]:
         """The widest learner reference, enrolment and awarding body among the selected
         registrations (for a table's columns before its rows are read)."""
-        table = registrations_table
+        table = self.registration_rows
         columns = ("learner", "enrolment", "awarding_body")
         query = select(*(func.max(func.length(table.c[name])) for name in columns)).where(
             *self._conditions(table))
@@ -206,7 +213,7 @@ class KeptReport:
     def _conditions(self, table: Any) -> list[ColumnElement[bool]]:
         """The rows exact on the date, of the selected awarding body and centre."""
         conditions = [table.c.stable_from <= self.on.toordinal()]
-        body_column = table.c.source_body if table is findings_table else table.c.awarding_body
+        body_column = table.c.source_body if table is self.finding_rows else table.c.awarding_body
         if self.body is not None:
             conditions.append(body_column == self.body)
         if self.centre is not None:
@@ -215,7 +222,7 @@ class KeptReport:
 
     def _judged(self) -> tuple[ColumnElement[str], ColumnElement[int]]:
         """Status and days late on the date, as SQL over a registration row."""
-        table = registrations_table
+        table = self.registration_rows
         on = literal(self.on.toordinal())
         deadline, submitted, left = table.c.deadline, table.c.submitted, table.c.left_on
         left_in_time = and_(left.is_not(None), left <= deadline)
@@ -240,7 +247,7 @@ class KeptReport:
         ordinal: one figure per distinct limit, not per row."""
         with self.app.engine.connect() as connection:
             centres = [centre for (centre,) in connection.execute(
-                select(learners_table.c.centre).distinct())]
+                select(self.learner_rows.c.centre).distinct())]
         by_limit: dict[int, list[str]] = {}
         for centre in centres:
             limit = self.book.calendar_for(centre).add_working_days(
@@ -248,13 +255,13 @@ class KeptReport:
             by_limit.setdefault(limit, []).append(centre)
         if not by_limit:
             return literal(0)
-        whens = [(registrations_table.c.centre.in_(names), literal(limit))
+        whens = [(self.registration_rows.c.centre.in_(names), literal(limit))
                  for limit, names in by_limit.items()]
         return case(*whens, else_=literal(0))
 
     def _kept_registrations(self, wanted: tuple[str, ...] | None,
                             by: str) -> Iterator[RegistrationRow]:
-        table = registrations_table
+        table = self.registration_rows
         status, days_late = self._judged()
         query = select(table.c.learner, table.c.enrolment, table.c.awarding_body,
                        table.c.programme_start, table.c.deadline, table.c.submitted,
@@ -306,7 +313,7 @@ class KeptReport:
         return found
 
     def _kept_findings(self) -> Iterator[Finding]:
-        table = findings_table
+        table = self.finding_rows
         on = self.on.toordinal()
         query = (select(table.c.rule, table.c.awarding_body, table.c.rule_version,
                         table.c.clause, table.c.severity, table.c.centre, table.c.learner,

@@ -44,6 +44,7 @@ from sqlalchemy import (
 
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
+from ledger.reporting.row_versions import learner_versions
 from ledger.storage.persistence import create_tables_once
 from projections.late_registrations import registration_facts, unjudged_reason
 from projections.maladministration import Finding, timeline_findings
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
 # Bump when the judging code changes what it keeps: every learner is judged again.
-ROWS_FORMAT = "1"
+ROWS_FORMAT = "2"
 REFRESH_CHUNK = 500
 EVIDENCE_DIGITS = 12  # evidence positions as fixed-width text sort as the lists do
 POSITION_INDEX = "ix_ledger_report_timelines_position"
@@ -76,6 +77,7 @@ learners_table = Table(
     Column("reference", _text(40)),
     Column("position", BigInteger, nullable=False),
     Column("stable_from", Integer, nullable=False),  # ordinal; 0: no dated fact
+    Column("recorded_from", BigInteger, nullable=False),  # microseconds since the epoch
     Index("ix_ledger_report_learners_stable", "stable_from"),
 )
 registrations_table = Table(
@@ -96,6 +98,7 @@ registrations_table = Table(
     Column("evidence", Text),
     Column("reason", Text),
     Column("stable_from", Integer, nullable=False),
+    Column("recorded_from", BigInteger, nullable=False),
     Index("ix_ledger_report_registrations_deadline", "centre", "awarding_body", "deadline",
           "learner", "enrolment"),
     Index("ix_ledger_report_registrations_learner", "centre", "awarding_body", "learner",
@@ -122,6 +125,7 @@ findings_table = Table(
     Column("citation", Text, nullable=False),
     Column("due_after", Integer),
     Column("stable_from", Integer, nullable=False),
+    Column("recorded_from", BigInteger, nullable=False),
     Index("ix_ledger_report_findings_order", "centre", "awarding_body", "learner",
           "enrolment_key", "rule", "evidence_key", "seq"),
 )
@@ -132,7 +136,24 @@ state_table = Table(
     Column("fingerprint", String(64), nullable=False),
 )
 STATE_NAME = "rows"
-JUDGED_TABLES = (learners_table, registrations_table, findings_table)
+
+
+def history_of(table: Table) -> Table:
+    """The table of a learner's earlier versions of these rows: the same columns, and the
+    moment the next version stands from (`recorded_to`), keyed by learner and moment."""
+    columns = [Column(column.name, column.type, nullable=column.nullable,
+                      primary_key=column.name in ("learner_id", "seq", "recorded_from"))
+               for column in table.columns]
+    return Table(table.name.replace("ledger_report_", "ledger_report_past_"), metadata,
+                 *columns, Column("recorded_to", BigInteger, nullable=False))
+
+
+learners_history = history_of(learners_table)
+registrations_history = history_of(registrations_table)
+findings_history = history_of(findings_table)
+CURRENT_TABLES = (learners_table, registrations_table, findings_table)
+HISTORY_TABLES = (learners_history, registrations_history, findings_history)
+JUDGED_TABLES = (*CURRENT_TABLES, *HISTORY_TABLES)
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,7 @@ def open_rows(app: LedgerApp) -> None:
     """The kept rows' tables, and the timelines' index on position, made if missing (a ledger
     made by an earlier version gets them on its first report)."""
     def create() -> None:
+        _drop_older_rows(app)
         metadata.create_all(app.engine, checkfirst=True)
         indexes = {index["name"] for index in inspect(app.engine).get_indexes(TIMELINES_TABLE)}
         if POSITION_INDEX not in indexes:  # only its owner may create it, even IF NOT EXISTS
@@ -163,6 +185,20 @@ def open_rows(app: LedgerApp) -> None:
                 connection.execute(text(f"CREATE INDEX IF NOT EXISTS {POSITION_INDEX} "
                                         f"ON {TIMELINES_TABLE} (position)"))
     create_tables_once(create)
+
+
+def _drop_older_rows(app: LedgerApp) -> None:
+    """Kept rows made by a version without their recorded moments are dropped (they are
+    judged again): tables made afresh have every column."""
+    inspector = inspect(app.engine)
+    if not inspector.has_table(learners_table.name):
+        return
+    if "recorded_from" in {column["name"] for column in inspector.get_columns(
+            learners_table.name)}:
+        return
+    with app.engine.begin() as connection:
+        for table in (*CURRENT_TABLES, state_table):
+            connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
 # PostgreSQL: every kept-rows table there and writable by this login (SELECT, INSERT and
@@ -226,7 +262,7 @@ def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = N
         progress.start("Report rows", total)
         judged = 0
         for chunk in _changed_timelines(connection, after):
-            _write_learners(connection, chunk, book, replace=after >= 0)
+            _write_learners(app, connection, chunk, book, replace=after >= 0)
             judged += len(chunk)
             progress.update(judged, judged)
         position = caught_up if state is None or after < 0 else max(caught_up, state.position)
@@ -273,25 +309,34 @@ def _changed_timelines(connection: Connection, after: int) -> Iterator[list[Time
         last = found[-1][0]
 
 
-def _write_learners(connection: Connection, timelines: list[Timeline], book: PolicyLike,
-                    replace: bool) -> None:
-    """These learners' rows, judged from their timelines (replacing those they had)."""
-    learners, registrations, findings = [], [], []
-    for timeline in timelines:
-        if timeline["centre"] is None:  # no live record of the learner: nothing to report
-            continue
-        learner, registered, found = judged_rows(timeline, book)
-        learners.append(learner)
-        registrations.extend(registered)
-        findings.extend(found)
+def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Timeline],
+                    book: PolicyLike, replace: bool) -> None:
+    """These learners' rows, judged from each version of their timelines (replacing those
+    they had): the last version's in the current tables, the earlier ones' in the history."""
+    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in JUDGED_TABLES}
+    for _learner_id, versions in learner_versions(app, timelines, connection):
+        for index, (moment, timeline) in enumerate(versions):
+            if timeline["centre"] is None:  # no live record of the learner: nothing to report
+                continue
+            last = index == len(versions) - 1
+            stamp = {"recorded_from": moment}
+            if not last:
+                stamp["recorded_to"] = versions[index + 1][0]
+            tables = CURRENT_TABLES if last else HISTORY_TABLES
+            for table, judged in zip(tables, _judged_lists(timeline, book), strict=True):
+                rows[table].extend({**row, **stamp} for row in judged)
     if replace:
         ids = [timeline["learner_id"] for timeline in timelines]
         for table in JUDGED_TABLES:
             connection.execute(delete(table).where(table.c.learner_id.in_(ids)))
-    for table, rows in ((learners_table, learners), (registrations_table, registrations),
-                        (findings_table, findings)):
-        if rows:
-            connection.execute(insert(table), rows)
+    for table, found in rows.items():
+        if found:
+            connection.execute(insert(table), found)
+
+
+def _judged_lists(timeline: Timeline, book: PolicyLike) -> tuple[list[dict[str, Any]], ...]:
+    learner, registrations, findings = judged_rows(timeline, book)
+    return [learner], registrations, findings
 
 
 def _write_state(connection: Connection, state: RowsState) -> None:

@@ -1,0 +1,93 @@
+"""Reports as recorded by a past moment, read from the kept rows valid at that moment.
+
+Each learner's kept rows are judged for every version of their timeline (one per distinct
+recorded time of their events, `ledger.reporting.row_versions`): the current version's in the
+current tables, standing from `recorded_from`; the earlier ones' in the history tables,
+standing over [recorded_from, recorded_to). The rows as recorded by a moment T are the union
+of the current rows from T or before and the history rows standing at T: `KeptReport`'s own
+queries read that union in place of the current tables, so nothing is folded but the few
+learners the kept rows cannot answer for:
+
+- those whose version at T reads differently on the judging date (a fact dated after it:
+  `stable_from` after `--on`), folded from their events recorded by T;
+- those with an event after the position the rows were judged at (another process wrote
+  since the refresh), folded likewise and read in place of their kept rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, select, union_all
+
+from ledger.reporting.as_at import timelines_recorded_by
+from ledger.reporting.report_queries import KeptReport
+from ledger.reporting.report_rows import (
+    CURRENT_TABLES,
+    HISTORY_TABLES,
+    rows_state,
+)
+from ledger.reporting.reports import REBUILD_PAGE_SIZE, entry_pages, last_position, microseconds
+from projections.policy import PolicyLike
+from projections.timeline import Timeline
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApp
+
+
+def rows_standing_at(current: Table, history: Table, moment: int) -> Any:
+    """The rows of one kept table standing at a moment (microseconds): a subquery with the
+    current table's columns."""
+    names = [column.name for column in current.columns]
+    return union_all(
+        select(*(current.c[name] for name in names)).where(current.c.recorded_from <= moment),
+        select(*(history.c[name] for name in names)).where(
+            history.c.recorded_from <= moment, history.c.recorded_to > moment),
+    ).subquery(current.name.removeprefix("ledger_report_"))
+
+
+class HistoryReport(KeptReport):
+    """`KeptReport` as recorded by `moment`: its questions asked of the rows standing then."""
+
+    def __init__(self, app: LedgerApp, book: PolicyLike, on: date, moment: datetime,
+                 awarding_body: str | None = None, centre: str | None = None) -> None:
+        self.moment = moment
+        instant = microseconds(moment)
+        self.learner_rows, self.registration_rows, self.finding_rows = (
+            rows_standing_at(current, history, instant)
+            for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True))
+        super().__init__(app, book, on, awarding_body, centre,
+                         override=self._written_since(app, moment))
+
+    @staticmethod
+    def _written_since(app: LedgerApp, moment: datetime) -> dict[str, Timeline | None]:
+        """The learners with an event after the position the kept rows were judged at, with
+        their timelines as recorded by the moment (None: no event recorded by then)."""
+        with app.engine.connect() as connection:
+            state = rows_state(connection)
+        judged_at = 0 if state is None else state.position
+        learners: set[str] = set()
+        for batch in entry_pages(app, judged_at, last_position(app), REBUILD_PAGE_SIZE):
+            learners.update(entry.learner_id for entry in batch)
+        return timelines_recorded_by(app, sorted(learners), moment)
+
+    @cached_property
+    def judged_here(self) -> list[Timeline]:
+        """The learners whose version at the moment reads differently on the judging date,
+        folded from their events recorded by the moment, and those of `override`."""
+        table = self.learner_rows
+        query = select(table.c.learner_id).where(table.c.stable_from > self.on.toordinal())
+        if self.centre is not None:
+            query = query.where(table.c.centre == self.centre)
+        with self.app.engine.connect() as connection:
+            ids = [learner for (learner,) in connection.execute(query)
+                   if learner not in self.override]
+        found = {key: timeline for key, timeline
+                 in timelines_recorded_by(self.app, ids, self.moment).items()
+                 if timeline is not None}
+        found.update((key, timeline) for key, timeline in self.override.items()
+                     if timeline is not None)
+        return [found[key] for key in sorted(found)
+                if self.centre is None or found[key]["centre"] == self.centre]
