@@ -45,6 +45,7 @@ from ledger.reporting.as_at import (
     learner_histories,
     timelines_as_recorded,
 )
+from ledger.reporting.dated_rows import report_on
 from ledger.reporting.history_queries import HistoryReport
 from ledger.reporting.rebuild import catch_up_all, rebuild
 from ledger.reporting.report_queries import KeptReport, TimelinesReport
@@ -159,7 +160,7 @@ class Selection:
         with TerminalProgress(unit="learners") as progress:
             refresh_rows(app, self.book, progress)
         if self.moment is None:
-            report = KeptReport(app, self.book, self.on, self.body, self.centre)
+            report = report_on(app, self.book, self.on, self.body, self.centre)
             self.digest = digest_at(app, report.position())
             return report
         report = HistoryReport(app, self.book, self.on, self.moment, self.body, self.centre)

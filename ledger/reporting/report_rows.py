@@ -148,12 +148,28 @@ def history_of(table: Table) -> Table:
                  *columns, Column("recorded_to", BigInteger, nullable=False))
 
 
+def dated_of(table: Table) -> Table:
+    """The table of a learner's current rows as judged for a span of judging dates before
+    the current rows stand (`stable_from`): [date_from, date_to) as ordinals, made when a
+    report on such a date first asks (`ledger.reporting.dated_rows`)."""
+    columns = [Column(column.name, column.type, nullable=column.nullable,
+                      primary_key=column.name in ("learner_id", "seq"))
+               for column in table.columns]
+    return Table(table.name.replace("ledger_report_", "ledger_report_dated_"), metadata,
+                 *columns, Column("date_from", Integer, primary_key=True),
+                 Column("date_to", Integer, nullable=False))
+
+
 learners_history = history_of(learners_table)
 registrations_history = history_of(registrations_table)
 findings_history = history_of(findings_table)
+learners_dated = dated_of(learners_table)
+registrations_dated = dated_of(registrations_table)
+findings_dated = dated_of(findings_table)
 CURRENT_TABLES = (learners_table, registrations_table, findings_table)
 HISTORY_TABLES = (learners_history, registrations_history, findings_history)
-JUDGED_TABLES = (*CURRENT_TABLES, *HISTORY_TABLES)
+DATED_TABLES = (learners_dated, registrations_dated, findings_dated)
+JUDGED_TABLES = (*CURRENT_TABLES, *HISTORY_TABLES, *DATED_TABLES)
 
 
 @dataclass(frozen=True)
@@ -246,7 +262,7 @@ def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = N
     fingerprint = rulebook_fingerprint(book)
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
     with app.engine.begin() as connection:
-        _lock(connection)
+        lock_rows(connection)
         state = rows_state(connection)
         caught_up = view.max_tracking_id(app.name) or 0
         if state is not None and state.fingerprint == fingerprint and not full:
@@ -274,11 +290,11 @@ def clear_rows(app: LedgerApp) -> None:
     """Forget the kept rows: the next refresh judges every learner (after a rebuild)."""
     open_rows(app)
     with app.engine.begin() as connection:
-        _lock(connection)
+        lock_rows(connection)
         connection.execute(delete(state_table))
 
 
-def _lock(connection: Connection) -> None:
+def lock_rows(connection: Connection) -> None:
     """One writer of the report tables at a time (the timelines' lock: the timelines do not
     move while the rows are judged from them)."""
     if connection.dialect.name == "postgresql":
