@@ -20,7 +20,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, select, union_all
+from sqlalchemy import Table, func, select, union_all
 
 from ledger.reporting.as_at import timelines_recorded_by
 from ledger.reporting.report_queries import KeptReport
@@ -48,6 +48,14 @@ def rows_standing_at(current: Table, history: Table, moment: int) -> Any:
     ).subquery(current.name.removeprefix("ledger_report_"))
 
 
+def _latest_version(app: LedgerApp) -> int:
+    """The moment the latest current version stands from: at or after it, no history row
+    stands (each ends where a later version begins) and every current row does."""
+    table = CURRENT_TABLES[0]
+    with app.engine.connect() as connection:
+        return int(connection.execute(select(func.max(table.c.recorded_from))).scalar() or 0)
+
+
 class HistoryReport(KeptReport):
     """`KeptReport` as recorded by `moment`: its questions asked of the rows standing then."""
 
@@ -55,9 +63,10 @@ class HistoryReport(KeptReport):
                  awarding_body: str | None = None, centre: str | None = None) -> None:
         self.moment = moment
         instant = microseconds(moment)
-        self.learner_rows, self.registration_rows, self.finding_rows = (
-            rows_standing_at(current, history, instant)
-            for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True))
+        if instant < _latest_version(app):  # else the current rows are those standing then
+            self.learner_rows, self.registration_rows, self.finding_rows = (
+                rows_standing_at(current, history, instant)
+                for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True))
         super().__init__(app, book, on, awarding_body, centre,
                          override=self._written_since(app, moment))
 
