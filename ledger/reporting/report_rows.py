@@ -45,7 +45,7 @@ from sqlalchemy import (
 
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
-from ledger.reporting.row_versions import learner_versions
+from ledger.reporting.row_versions import is_whole, learner_versions, recorded_us
 from ledger.storage.persistence import create_tables_once
 from projections.late_registrations import registration_facts, unjudged_reason
 from projections.maladministration import Finding, timeline_findings
@@ -341,12 +341,20 @@ def _changed_timelines(connection: Connection, after: int) -> Iterator[list[Time
 def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Timeline],
                     book: PolicyLike, replace: bool) -> None:
     """These learners' rows, judged from each version of their timelines (replacing those
-    they had): the last version's in the current tables, the earlier ones' in the history."""
+    they had): the last version's in the current tables, the earlier ones' in the history.
+    A learner whose new events were all recorded after its current rows' moment keeps its
+    versions before them: its current rows move into the history as they are, and only the
+    new versions are judged."""
     rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in JUDGED_TABLES}
-    for _learner_id, versions in learner_versions(app, timelines, connection):
+    by_id = {timeline["learner_id"]: timeline for timeline in timelines}
+    before = _current_versions(connection, list(by_id)) if replace else {}
+    kept = {learner: moment for learner, moment in (
+        (learner, _first_new_moment(by_id[learner], found))
+        for learner, found in before.items()) if moment is not None}
+    for learner_id, versions in learner_versions(app, timelines, connection):
         for index, (moment, timeline) in enumerate(versions):
-            if timeline["centre"] is None:  # no live record of the learner: nothing to report
-                continue
+            if timeline["centre"] is None or moment < kept.get(learner_id, moment):
+                continue  # no live record of the learner; or a version kept as it is
             last = index == len(versions) - 1
             stamp = {"recorded_from": moment}
             if not last:
@@ -355,12 +363,47 @@ def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Time
             for table, judged in zip(tables, _judged_lists(timeline, book), strict=True):
                 rows[table].extend({**row, **stamp} for row in judged)
     if replace:
-        ids = [timeline["learner_id"] for timeline in timelines]
+        _move_into_history(connection, kept, rows)
+        ids = [learner for learner in by_id if learner not in kept]
         for table in JUDGED_TABLES:
             connection.execute(delete(table).where(table.c.learner_id.in_(ids)))
+        for table in (*CURRENT_TABLES, *DATED_TABLES):
+            connection.execute(delete(table).where(table.c.learner_id.in_(list(kept))))
     for table, found in rows.items():
         if found:
             connection.execute(insert(table), found)
+
+
+def _current_versions(connection: Connection, learners: list[str]) -> dict[str, tuple[int, int]]:
+    """The position and moment of each learner's current rows (those that have them)."""
+    table = learners_table
+    return {learner: (position, moment) for learner, position, moment in connection.execute(
+        select(table.c.learner_id, table.c.position, table.c.recorded_from)
+        .where(table.c.learner_id.in_(learners)))}
+
+
+def _first_new_moment(timeline: Timeline, current: tuple[int, int]) -> int | None:
+    """The earliest recorded time of the learner's events since its current rows were judged,
+    when every version before it stands as judged: the timeline is whole and that time is
+    after the current rows' moment. None: judge every version again."""
+    position, moment = current
+    if not is_whole(timeline):
+        return None
+    new = [recorded_us(fact["recorded"]) for fact in timeline["facts"]
+           if fact["position"] > position]
+    first = min(new, default=None)
+    return first if first is not None and first > moment else None
+
+
+def _move_into_history(connection: Connection, kept: dict[str, int],
+                       rows: dict[Table, list[dict[str, Any]]]) -> None:
+    """These learners' current rows, as they are, into the history up to their moment."""
+    if not kept:
+        return
+    for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True):
+        found = connection.execute(select(current).where(current.c.learner_id.in_(list(kept))))
+        rows[history].extend({**row._asdict(), "recorded_to": kept[row.learner_id]}
+                             for row in found)
 
 
 def _judged_lists(timeline: Timeline, book: PolicyLike) -> tuple[list[dict[str, Any]], ...]:
