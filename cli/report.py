@@ -155,10 +155,11 @@ class Selection:
     @contextmanager
     def reading(self) -> Iterator[KeptReport | TimelinesReport]:
         """The report's reading of the ledger, every question of it in one snapshot, with
-        the digest of the ledger behind it noted. Without --as-at, kept rows that are current
-        are read through the DB-API alone (`current_report`: no application, no catch-up);
-        else `report`."""
-        report = self._current_report() if self.moment is None else None
+        the digest of the ledger behind it noted. Without --as-at or a past --on, kept rows
+        that are current are read through the DB-API alone (`current_report`: no
+        application, no catch-up); else `report` (which keeps dated rows for a past date)."""
+        light = self.moment is None and self.on >= date.today()  # months back: dated rows
+        report = self._current_report() if light else None
         report = report or self.report()
         try:
             with report.snapshot():
@@ -181,7 +182,8 @@ class Selection:
         stderr); from timelines in memory for --as-at or a login or file that may not write
         the report tables (or the kept rows'). The digest is noted by `reading`."""
         from cli.progress_bar import TerminalProgress
-        from ledger.reporting.as_at import few_changes_since
+        from ledger.reporting.dated_rows import report_on
+        from ledger.reporting.history_queries import HistoryReport
         from ledger.reporting.rebuild import catch_up_all
         from ledger.reporting.report_rows import may_write_rows, refresh_rows
         from ledger.reporting.reports import may_write_reports, open_view
@@ -193,12 +195,8 @@ class Selection:
         with TerminalProgress(unit="learners") as progress:
             refresh_rows(app, self.book, progress)
         if self.moment is None:
-            return KeptReport(app, self.book, self.on, self.body, self.centre)
-        judged_at = KeptReport(app, self.book, self.on).position()
-        changed = few_changes_since(app, self.moment, judged_at)
-        if changed is None:  # an early moment: folding the events up to it costs less
-            return self._report_from_timelines()
-        return KeptReport(app, self.book, self.on, self.body, self.centre, override=changed)
+            return report_on(app, self.book, self.on, self.body, self.centre)
+        return HistoryReport(app, self.book, self.on, self.moment, self.body, self.centre)
 
     def _report_from_timelines(self) -> TimelinesReport:
         """The report judged in memory from the timelines (as recorded by --as-at)."""

@@ -134,7 +134,7 @@ class Snapshot:
         """A snapshot on a plain DB-API connection (no SQLAlchemy)."""
         from ledger.storage.dbapi import connect, sqlite_file
 
-        return cls(connect(url, autocommit=False), sqlite_file(url) is None)
+        return cls(connect(url), sqlite_file(url) is None)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -243,7 +243,16 @@ class KeptReport:
 
     `source`: the application (each question then reads its own snapshot, unless asked
     inside `with report.snapshot():`, which reads them all in one), or a `Snapshot` the
-    report reads every question from and closes with `close`."""
+    report reads every question from and closes with `close`.
+
+    The tables read are attributes, so that a report as recorded by a past moment
+    (`ledger.reporting.history_queries`) or on a date months back
+    (`ledger.reporting.dated_rows`) asks the same questions of the rows valid then (a
+    subquery in SQL text, with the table's columns)."""
+
+    learners_from = LEARNERS
+    registrations_from = REGISTRATIONS
+    findings_from = FINDINGS
 
     def __init__(self, source: LedgerApp | Snapshot, book: PolicyLike, on: date,
                  awarding_body: str | None = None, centre: str | None = None,
@@ -321,7 +330,7 @@ class KeptReport:
         """The last position among the learners (of the centre, when given) as this report
         reads them: the kept ones' timelines when judged, but for those of `override`, whose
         own timelines count instead (the digest's position of a report --as-at)."""
-        sql, params = f"SELECT learner_id, position FROM {LEARNERS}", []
+        sql, params = f"SELECT learner_id, position FROM {self.learners_from}", []
         if self.centre is not None:
             sql, params = sql + " WHERE centre = ?", [self.centre]
         last = max((t["position"] for t in self.override.values()
@@ -337,7 +346,8 @@ class KeptReport:
         """The timelines judged in Python: the learners whose kept rows are not exact on the
         date (a fact dated after it), and those of `override` (with a timeline)."""
         query = (f"SELECT t.learner_id, t.timeline, t.position, l.position FROM {TIMELINES} t "
-                 f"JOIN {LEARNERS} l ON l.learner_id = t.learner_id WHERE l.stable_from > ?")
+                 f"JOIN {self.learners_from} l ON l.learner_id = t.learner_id "
+                 "WHERE l.stable_from > ?")
         found: dict[str, Timeline] = {}
         for learner_id, value, now, judged in self._stream(query, [self.on.toordinal()]):
             if learner_id in self.override:
@@ -386,7 +396,7 @@ class KeptReport:
         """How many judged enrolments there are of each status."""
         status, _ = self._judged()
         where, params = self._conditions()
-        query = (f"SELECT {status}, count(*) FROM {REGISTRATIONS} WHERE {where} "
+        query = (f"SELECT {status}, count(*) FROM {self.registrations_from} WHERE {where} "
                  "AND deadline IS NOT NULL")
         counts = Counter({name: int(count)
                           for name, count in self._rows(query + " GROUP BY 1", params)})
@@ -403,7 +413,7 @@ class KeptReport:
         """The enrolments no late-registration rule judges, with why, in the report's order."""
         where, params = self._conditions()
         query = (f"SELECT learner, enrolment, awarding_body, programme_start, reason, centre, "
-                 f"learner_id FROM {REGISTRATIONS} WHERE {where} AND reason IS NOT NULL")
+                 f"learner_id FROM {self.registrations_from} WHERE {where} AND reason IS NOT NULL")
         found = [Unjudged(learner, enrolment, body, date.fromordinal(start), reason, centre)
                  for learner, enrolment, body, start, reason, centre, learner_id
                  in self._rows(query, params) if learner_id not in self.override]
@@ -417,7 +427,7 @@ class KeptReport:
         columns = ("learner", "enrolment", "awarding_body")
         where, params = self._conditions()
         found = self._rows(f"SELECT {', '.join(f'max(length({c}))' for c in columns)} "
-                           f"FROM {REGISTRATIONS} WHERE {where}", params)
+                           f"FROM {self.registrations_from} WHERE {where}", params)
         widths = {name: int(value or 0) for name, value in zip(columns, found[0], strict=True)}
         for timeline in self.judged_here:
             view = LearnerView(timeline)
@@ -466,7 +476,7 @@ class KeptReport:
         """Per centre, the day `at_risk_working_days` working days after the date, as an
         ordinal: one figure per distinct limit, not per row (SQL)."""
         centres = [centre for (centre,) in self._rows(
-            f"SELECT DISTINCT centre FROM {REGISTRATIONS}")]
+            f"SELECT DISTINCT centre FROM {self.registrations_from}")]
         by_limit: dict[int, list[str]] = {}
         for centre in centres:
             limit = self.book.calendar_for(centre).add_working_days(
@@ -487,7 +497,7 @@ class KeptReport:
                 if by == "deadline" else ("centre", "awarding_body", "learner", "enrolment"))
         query = (f"SELECT centre, awarding_body, deadline, learner, enrolment, programme_start, "
                  f"submitted, {status}, {days_late}, rule, rule_version, clause, evidence, "
-                 f"left_on, learner_id FROM {REGISTRATIONS} WHERE {where} "
+                 f"left_on, learner_id FROM {self.registrations_from} WHERE {where} "
                  "AND deadline IS NOT NULL")
         if wanted is not None:
             query += f" AND {status} IN ({', '.join('?' * len(wanted))})"
@@ -525,7 +535,7 @@ class KeptReport:
         where, params = self._conditions(findings=True)
         query = (f"SELECT rule, awarding_body, rule_version, clause, severity, centre, learner, "
                  f"enrolment, dates, evidence, message, citation, learner_id, enrolment_key, "
-                 f"evidence_key FROM {FINDINGS} WHERE {where} "
+                 f"evidence_key FROM {self.findings_from} WHERE {where} "
                  "AND (due_after IS NULL OR due_after < ?) "
                  "ORDER BY centre, awarding_body, learner, enrolment_key, rule, evidence_key, "
                  "seq")
@@ -548,13 +558,13 @@ class KeptReport:
             return Counter(found.severity for found in self.findings())
         where, params = self._conditions(findings=True)
         counts: Counter[str] = Counter({severity: int(count) for severity, count in self._rows(
-            f"SELECT severity, count(*) FROM {FINDINGS} WHERE {where} "
+            f"SELECT severity, count(*) FROM {self.findings_from} WHERE {where} "
             "AND (due_after IS NULL OR due_after < ?) GROUP BY severity",
             [*params, self.on.toordinal()])})
         status, _ = self._judged()
         where, params = self._conditions()
         late = self._rows(
-            f"SELECT awarding_body, programme_start, count(*) FROM {REGISTRATIONS} "
+            f"SELECT awarding_body, programme_start, count(*) FROM {self.registrations_from} "
             f"WHERE {where} AND deadline IS NOT NULL AND {status} IN (?, ?) "
             "GROUP BY awarding_body, programme_start", [*params, *LATE])
         here = [(row.awarding_body, row.programme_start.toordinal(), 1)
@@ -587,7 +597,8 @@ class KeptReport:
     def _kept_findings(self) -> Iterator[Finding]:
         where, params = self._conditions(findings=True)
         query = (f"SELECT rule, awarding_body, rule_version, clause, severity, centre, learner, "
-                 f"enrolment, dates, evidence, message, citation, learner_id FROM {FINDINGS} "
+                 "enrolment, dates, evidence, message, citation, learner_id "
+                 f"FROM {self.findings_from} "
                  f"WHERE {where} AND (due_after IS NULL OR due_after < ?) "
                  "ORDER BY centre, awarding_body, learner, enrolment_key, rule, evidence_key, "
                  "seq")

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.fingerprint import ROWS_FORMAT, rulebook_fingerprint  # noqa: F401 (re-exported)
 from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
+from ledger.reporting.row_versions import is_whole, learner_versions, recorded_us
 from ledger.storage.persistence import create_tables_once
 from projections.late_registrations import registration_facts, unjudged_reason
 from projections.maladministration import Finding, timeline_findings
@@ -73,6 +74,7 @@ learners_table = Table(
     Column("reference", _text(40)),
     Column("position", BigInteger, nullable=False),
     Column("stable_from", Integer, nullable=False),  # ordinal; 0: no dated fact
+    Column("recorded_from", BigInteger, nullable=False),  # microseconds since the epoch
     Index("ix_ledger_report_learners_stable", "stable_from"),
 )
 registrations_table = Table(
@@ -93,6 +95,7 @@ registrations_table = Table(
     Column("evidence", Text),
     Column("reason", Text),
     Column("stable_from", Integer, nullable=False),
+    Column("recorded_from", BigInteger, nullable=False),
     Index("ix_ledger_report_registrations_deadline", "centre", "awarding_body", "deadline",
           "learner", "enrolment"),
     Index("ix_ledger_report_registrations_learner", "centre", "awarding_body", "learner",
@@ -119,6 +122,7 @@ findings_table = Table(
     Column("citation", Text, nullable=False),
     Column("due_after", Integer),
     Column("stable_from", Integer, nullable=False),
+    Column("recorded_from", BigInteger, nullable=False),
     Index("ix_ledger_report_findings_order", "centre", "awarding_body", "learner",
           "enrolment_key", "rule", "evidence_key", "seq"),
 )
@@ -129,7 +133,40 @@ state_table = Table(
     Column("fingerprint", String(64), nullable=False),
 )
 STATE_NAME = "rows"
-JUDGED_TABLES = (learners_table, registrations_table, findings_table)
+
+
+def history_of(table: Table) -> Table:
+    """The table of a learner's earlier versions of these rows: the same columns, and the
+    moment the next version stands from (`recorded_to`), keyed by learner and moment."""
+    columns = [Column(column.name, column.type, nullable=column.nullable,
+                      primary_key=column.name in ("learner_id", "seq", "recorded_from"))
+               for column in table.columns]
+    return Table(table.name.replace("ledger_report_", "ledger_report_past_"), metadata,
+                 *columns, Column("recorded_to", BigInteger, nullable=False))
+
+
+def dated_of(table: Table) -> Table:
+    """The table of a learner's current rows as judged for a span of judging dates before
+    the current rows stand (`stable_from`): [date_from, date_to) as ordinals, made when a
+    report on such a date first asks (`ledger.reporting.dated_rows`)."""
+    columns = [Column(column.name, column.type, nullable=column.nullable,
+                      primary_key=column.name in ("learner_id", "seq"))
+               for column in table.columns]
+    return Table(table.name.replace("ledger_report_", "ledger_report_dated_"), metadata,
+                 *columns, Column("date_from", Integer, primary_key=True),
+                 Column("date_to", Integer, nullable=False))
+
+
+learners_history = history_of(learners_table)
+registrations_history = history_of(registrations_table)
+findings_history = history_of(findings_table)
+learners_dated = dated_of(learners_table)
+registrations_dated = dated_of(registrations_table)
+findings_dated = dated_of(findings_table)
+CURRENT_TABLES = (learners_table, registrations_table, findings_table)
+HISTORY_TABLES = (learners_history, registrations_history, findings_history)
+DATED_TABLES = (learners_dated, registrations_dated, findings_dated)
+JUDGED_TABLES = (*CURRENT_TABLES, *HISTORY_TABLES, *DATED_TABLES)
 
 
 @dataclass(frozen=True)
@@ -144,6 +181,7 @@ def open_rows(app: LedgerApp) -> None:
     """The kept rows' tables, and the timelines' index on position, made if missing (a ledger
     made by an earlier version gets them on its first report)."""
     def create() -> None:
+        _drop_older_rows(app)
         metadata.create_all(app.engine, checkfirst=True)
         indexes = {index["name"] for index in inspect(app.engine).get_indexes(TIMELINES_TABLE)}
         if POSITION_INDEX not in indexes:  # only its owner may create it, even IF NOT EXISTS
@@ -151,6 +189,20 @@ def open_rows(app: LedgerApp) -> None:
                 connection.execute(text(f"CREATE INDEX IF NOT EXISTS {POSITION_INDEX} "
                                         f"ON {TIMELINES_TABLE} (position)"))
     create_tables_once(create)
+
+
+def _drop_older_rows(app: LedgerApp) -> None:
+    """Kept rows made by a version without their recorded moments are dropped (they are
+    judged again): tables made afresh have every column."""
+    inspector = inspect(app.engine)
+    if not inspector.has_table(learners_table.name):
+        return
+    if "recorded_from" in {column["name"] for column in inspector.get_columns(
+            learners_table.name)}:
+        return
+    with app.engine.begin() as connection:
+        for table in (*CURRENT_TABLES, state_table):
+            connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
 # PostgreSQL: every kept-rows table there and writable by this login (SELECT, INSERT and
@@ -198,7 +250,7 @@ def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = N
     fingerprint = rulebook_fingerprint(book)
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
     with app.engine.begin() as connection:
-        _lock(connection)
+        lock_rows(connection)
         state = rows_state(connection)
         caught_up = view.max_tracking_id(app.name) or 0
         if state is not None and state.fingerprint == fingerprint and not full:
@@ -214,7 +266,7 @@ def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = N
         progress.start("Report rows", total)
         judged = 0
         for chunk in _changed_timelines(connection, after):
-            _write_learners(connection, chunk, book, replace=after >= 0)
+            _write_learners(app, connection, chunk, book, replace=after >= 0)
             judged += len(chunk)
             progress.update(judged, judged)
         position = caught_up if state is None or after < 0 else max(caught_up, state.position)
@@ -226,11 +278,11 @@ def clear_rows(app: LedgerApp) -> None:
     """Forget the kept rows: the next refresh judges every learner (after a rebuild)."""
     open_rows(app)
     with app.engine.begin() as connection:
-        _lock(connection)
+        lock_rows(connection)
         connection.execute(delete(state_table))
 
 
-def _lock(connection: Connection) -> None:
+def lock_rows(connection: Connection) -> None:
     """One writer of the report tables at a time (the timelines' lock: the timelines do not
     move while the rows are judged from them)."""
     if connection.dialect.name == "postgresql":
@@ -261,25 +313,77 @@ def _changed_timelines(connection: Connection, after: int) -> Iterator[list[Time
         last = found[-1][0]
 
 
-def _write_learners(connection: Connection, timelines: list[Timeline], book: PolicyLike,
-                    replace: bool) -> None:
-    """These learners' rows, judged from their timelines (replacing those they had)."""
-    learners, registrations, findings = [], [], []
-    for timeline in timelines:
-        if timeline["centre"] is None:  # no live record of the learner: nothing to report
-            continue
-        learner, registered, found = judged_rows(timeline, book)
-        learners.append(learner)
-        registrations.extend(registered)
-        findings.extend(found)
+def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Timeline],
+                    book: PolicyLike, replace: bool) -> None:
+    """These learners' rows, judged from each version of their timelines (replacing those
+    they had): the last version's in the current tables, the earlier ones' in the history.
+    A learner whose new events were all recorded after its current rows' moment keeps its
+    versions before them: its current rows move into the history as they are, and only the
+    new versions are judged."""
+    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in JUDGED_TABLES}
+    by_id = {timeline["learner_id"]: timeline for timeline in timelines}
+    before = _current_versions(connection, list(by_id)) if replace else {}
+    kept = {learner: moment for learner, moment in (
+        (learner, _first_new_moment(by_id[learner], found))
+        for learner, found in before.items()) if moment is not None}
+    for learner_id, versions in learner_versions(app, timelines, connection):
+        for index, (moment, timeline) in enumerate(versions):
+            if timeline["centre"] is None or moment < kept.get(learner_id, moment):
+                continue  # no live record of the learner; or a version kept as it is
+            last = index == len(versions) - 1
+            stamp = {"recorded_from": moment}
+            if not last:
+                stamp["recorded_to"] = versions[index + 1][0]
+            tables = CURRENT_TABLES if last else HISTORY_TABLES
+            for table, judged in zip(tables, _judged_lists(timeline, book), strict=True):
+                rows[table].extend({**row, **stamp} for row in judged)
     if replace:
-        ids = [timeline["learner_id"] for timeline in timelines]
+        _move_into_history(connection, kept, rows)
+        ids = [learner for learner in by_id if learner not in kept]
         for table in JUDGED_TABLES:
             connection.execute(delete(table).where(table.c.learner_id.in_(ids)))
-    for table, rows in ((learners_table, learners), (registrations_table, registrations),
-                        (findings_table, findings)):
-        if rows:
-            connection.execute(insert(table), rows)
+        for table in (*CURRENT_TABLES, *DATED_TABLES):
+            connection.execute(delete(table).where(table.c.learner_id.in_(list(kept))))
+    for table, found in rows.items():
+        if found:
+            connection.execute(insert(table), found)
+
+
+def _current_versions(connection: Connection, learners: list[str]) -> dict[str, tuple[int, int]]:
+    """The position and moment of each learner's current rows (those that have them)."""
+    table = learners_table
+    return {learner: (position, moment) for learner, position, moment in connection.execute(
+        select(table.c.learner_id, table.c.position, table.c.recorded_from)
+        .where(table.c.learner_id.in_(learners)))}
+
+
+def _first_new_moment(timeline: Timeline, current: tuple[int, int]) -> int | None:
+    """The earliest recorded time of the learner's events since its current rows were judged,
+    when every version before it stands as judged: the timeline is whole and that time is
+    after the current rows' moment. None: judge every version again."""
+    position, moment = current
+    if not is_whole(timeline):
+        return None
+    new = [recorded_us(fact["recorded"]) for fact in timeline["facts"]
+           if fact["position"] > position]
+    first = min(new, default=None)
+    return first if first is not None and first > moment else None
+
+
+def _move_into_history(connection: Connection, kept: dict[str, int],
+                       rows: dict[Table, list[dict[str, Any]]]) -> None:
+    """These learners' current rows, as they are, into the history up to their moment."""
+    if not kept:
+        return
+    for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True):
+        found = connection.execute(select(current).where(current.c.learner_id.in_(list(kept))))
+        rows[history].extend({**row._asdict(), "recorded_to": kept[row.learner_id]}
+                             for row in found)
+
+
+def _judged_lists(timeline: Timeline, book: PolicyLike) -> tuple[list[dict[str, Any]], ...]:
+    learner, registrations, findings = judged_rows(timeline, book)
+    return [learner], registrations, findings
 
 
 def _write_state(connection: Connection, state: RowsState) -> None:

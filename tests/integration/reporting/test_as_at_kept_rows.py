@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli import report as report_cli
 from cli.main import cli
 from ledger.app import LedgerApp
-from ledger.reporting import as_at, reports
+from ledger.reporting import as_at
 from tests.integration.reporting.test_reports_incremental import (
     BASE,
     enrols,
@@ -46,21 +47,14 @@ def command(kind: str, learner: int, days: int) -> tuple[Any, ...]:
     return (kind, learner, when)
 
 
-@pytest.fixture
-def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Buckets of 2 positions, so a moment among a handful of events has buckets after it."""
-    monkeypatch.setattr(reports, "MOMENT_BUCKET", 2)
-    monkeypatch.setattr(as_at, "MOMENT_BUCKET", 2)
-
-
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(enrolments=st.lists(enrols, min_size=3, max_size=3), early=moves, late=moves,
        on_days=st.integers(-10, 400))
 def test_a_report_as_at_from_the_kept_rows_equals_the_fold_up_to_the_moment(
-    make_app: Callable[[], LedgerApp], db_url: str, small_buckets: None,
-    monkeypatch: pytest.MonkeyPatch, enrolments: list[tuple[Any, ...]],
-    early: list[tuple[str, int, int]], late: list[tuple[str, int, int]], on_days: int,
+    make_app: Callable[[], LedgerApp], db_url: str, monkeypatch: pytest.MonkeyPatch,
+    enrolments: list[tuple[Any, ...]], early: list[tuple[str, int, int]],
+    late: list[tuple[str, int, int]], on_days: int,
 ) -> None:
     app = make_app()
     prefix = f"A{datetime.now(UTC).timestamp():.6f}".replace(".", "")
@@ -75,22 +69,19 @@ def test_a_report_as_at_from_the_kept_rows_equals_the_fold_up_to_the_moment(
         record(app, prefix, command(*move), written)
     on = BASE + timedelta(days=on_days)
     calls: list[datetime] = []
-    changed_since = as_at.changed_since
+    fold = as_at.timelines_as_recorded
 
-    def counted(app: LedgerApp, moment: datetime, base: int | None = None,
-                **folded: Any) -> Any:
+    def counted(app: LedgerApp, moment: datetime, *args: Any, **kwargs: Any) -> Any:
         calls.append(moment)
-        return changed_since(app, moment, base, **folded)
+        return fold(app, moment, *args, **kwargs)
 
-    monkeypatch.setattr(as_at, "changed_since", counted)
-    few = as_at._changes_are_few
+    monkeypatch.setattr(report_cli, "timelines_as_recorded", counted)
     for name in REPORTS:
-        monkeypatch.setattr(as_at, "_changes_are_few", lambda done, buckets: bool(done))
-        kept = report(db_url, name, moment, on)  # the kept rows' way, whatever the cost
-        assert calls, "the kept rows' way was not taken"
+        kept = report(db_url, name, moment, on)  # the rows standing at the moment
+        assert not calls, "the events were folded"
+        with monkeypatch.context() as patched:  # a login that may not write the kept rows
+            patched.setattr(report_cli, "may_write_rows", lambda app: False)
+            folded = report(db_url, name, moment, on)  # every event up to the moment folded
+        assert calls
         calls.clear()
-        monkeypatch.setattr(as_at, "_changes_are_few", lambda done, buckets: False)
-        folded = report(db_url, name, moment, on)  # every event up to the moment folded
-        assert not calls
-        monkeypatch.setattr(as_at, "_changes_are_few", few)
         assert kept == folded

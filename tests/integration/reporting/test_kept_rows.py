@@ -19,7 +19,12 @@ from cli.main import cli
 from ledger.app import LedgerApp
 from ledger.privacy.roles import grant
 from ledger.reporting.report_queries import KeptReport, finding_row
-from ledger.reporting.report_rows import may_write_rows, refresh_rows, rows_state
+from ledger.reporting.report_rows import (
+    may_write_rows,
+    refresh_rows,
+    rows_state,
+    rulebook_fingerprint,
+)
 from ledger.reporting.reports import current_timelines
 from ledger.rules.rulesets import load_rulebook
 from projections.late_registrations import late_registrations
@@ -180,3 +185,17 @@ def test_an_officer_login_reads_the_kept_rows_or_judges_in_memory(rows_made: boo
     finally:
         app.close()
         app.engine.dispose()
+
+
+def test_the_same_rules_from_another_folder_judge_the_same(tmp_path: Path) -> None:
+    """The fingerprint names the rules, not where they are installed: a new virtualenv or
+    checkout does not judge every learner again (another rule judges again, as above)."""
+    shipped = Path(__file__).resolve().parents[3] / "ledger" / "policies" / "imi.toml"
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        text = shipped.read_text()
+        (tmp_path / name / "imi.toml").write_text(
+            text.replace("days = 90", "days = 30", 1) if name == "c" else text)
+    first, second, other = (rulebook_fingerprint(load_rulebook(tmp_path / name))
+                            for name in ("a", "b", "c"))
+    assert first == second != other
