@@ -24,7 +24,8 @@ from aggregates.errors import LedgerError
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.plain_events import entries_of_rows
 from ledger.reporting.report_rows import (
-    JUDGED_TABLES,
+    CURRENT_TABLES,
+    HISTORY_TABLES,
     judged_rows,
     rows_state,
     rulebook_fingerprint,
@@ -41,6 +42,7 @@ from ledger.reporting.reports import (
     moments_by_bucket,
     timeline_row,
 )
+from ledger.reporting.row_versions import versions_of_events
 from ledger.storage.raw_rows import json_text_column, originator_column, uuid_text
 from projections.policy import PolicyLike
 
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
 CHUNK = 500  # learners checked per query
+# the kept rows: each learner's current version and its earlier ones (`--as-at`); the dated
+# rows (a cache for `--on` months back, dropped at every refresh) are not compared
+CHECKED_TABLES = (*CURRENT_TABLES, *HISTORY_TABLES)
 SHOWN = 20  # mismatches kept for the message (all are counted)
 
 
@@ -144,7 +149,7 @@ def _tracked(connection: Connection, view: ReportsView, name: str) -> int:
 def _has_rows(connection: Connection) -> bool:
     from sqlalchemy import inspect
 
-    return all(inspect(connection).has_table(table.name) for table in JUDGED_TABLES)
+    return all(inspect(connection).has_table(table.name) for table in CHECKED_TABLES)
 
 
 def _stored_ids(connection: Connection, timelines: Table) -> set[str]:
@@ -155,7 +160,7 @@ def _kept_ids(connection: Connection) -> set[str]:
     if not _has_rows(connection):
         return set()
     ids: set[str] = set()
-    for table in JUDGED_TABLES:
+    for table in CHECKED_TABLES:
         ids.update(connection.execute(select(table.c.learner_id).distinct()).scalars())
     return ids
 
@@ -178,6 +183,9 @@ def _check_chunk(connection: Connection, events: Table, timelines: Table, ids: l
     entries = _entries(connection, events, [i for i in ids if i in learners], check.position)
     merge_moments(check.moments, moments_by_bucket(entries))
     folded = fold({}, entries)
+    by_learner: dict[str, list[Any]] = {}
+    for entry in entries:
+        by_learner.setdefault(entry.learner_id, []).append(entry)
     stored = {row["learner_id"]: row for row in connection.execute(
         select(timelines).where(timelines.c.learner_id.in_(ids))).mappings()}
     kept = _kept_rows(connection, ids) if state is not None else {}
@@ -194,7 +202,7 @@ def _check_chunk(connection: Connection, events: Table, timelines: Table, ids: l
         if timeline is not None and timeline["position"] > state.position:
             check.not_yet_judged += 1
             continue
-        _compare_rows(learner, reference, timeline, book, kept, check)
+        _compare_rows(learner, reference, by_learner.get(learner, []), book, kept, check)
 
 
 def _reference(learner: str, timeline: Any, stored: dict[str, Any],
@@ -204,32 +212,55 @@ def _reference(learner: str, timeline: Any, stored: dict[str, Any],
         return str(timeline["reference"])
     if learner in stored:
         return stored[learner]["reference"]
-    claimed = kept.get(learner, {}).get(JUDGED_TABLES[0].name)
+    claimed = kept.get(learner, {}).get(CURRENT_TABLES[0].name)
     return claimed[0]["reference"] if claimed else None
 
 
-def _compare_rows(learner: str, reference: str | None, timeline: Any, book: PolicyLike,
+def _compare_rows(learner: str, reference: str | None, entries: list[Any], book: PolicyLike,
                   kept: dict[str, dict[str, list[dict[str, Any]]]], check: TableCheck) -> None:
-    judged: dict[str, list[dict[str, Any]]] = {table.name: [] for table in JUDGED_TABLES}
-    if timeline is not None and timeline["centre"] is not None:
-        learner_row, registrations, findings = judged_rows(timeline, book)
-        judged = {JUDGED_TABLES[0].name: [learner_row], JUDGED_TABLES[1].name: registrations,
-                  JUDGED_TABLES[2].name: findings}
+    """The learner's kept rows, current and past, against each version of its events
+    judged again (as `report_rows` writes them)."""
+    expected = _expected_rows(learner, entries, book)
     mine = kept.get(learner, {})
-    for table in JUDGED_TABLES:
-        if mine.get(table.name, []) != judged[table.name]:
+    for table in CHECKED_TABLES:
+        if mine.get(table.name, []) != expected[table.name]:
             check.note(Mismatch(learner, reference, table.name))
             return
-    check.judged += timeline is not None and timeline["centre"] is not None
+    check.judged += bool(expected[CURRENT_TABLES[0].name])
+
+
+def _expected_rows(learner: str, entries: list[Any], book: PolicyLike,
+                   ) -> dict[str, list[dict[str, Any]]]:
+    """Each table's rows for the learner's versions: the last in the current tables, the
+    earlier ones in the history, until the next version's moment."""
+    expected: dict[str, list[dict[str, Any]]] = {table.name: [] for table in CHECKED_TABLES}
+    versions = versions_of_events(learner, entries) if entries else []
+    for index, (moment, timeline) in enumerate(versions):
+        if timeline["centre"] is None:
+            continue
+        last = index == len(versions) - 1
+        stamp = {"recorded_from": moment}
+        if not last:
+            stamp["recorded_to"] = versions[index + 1][0]
+        learner_row, registrations, findings = judged_rows(timeline, book)
+        tables = CURRENT_TABLES if last else HISTORY_TABLES
+        for table, rows in zip(tables, ([learner_row], registrations, findings), strict=True):
+            expected[table.name].extend({**row, **stamp} for row in rows)
+    for table in HISTORY_TABLES:  # read back in (recorded_from, seq) order
+        expected[table.name].sort(key=lambda row: (row["recorded_from"], row.get("seq", 0)))
+    return expected
 
 
 def _kept_rows(connection: Connection, ids: list[str]) -> dict[str, dict[str, list[dict]]]:
     """The kept rows of these learners, by learner and table, each table's in `seq` order."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for table in JUDGED_TABLES:
-        query = select(table).where(table.c.learner_id.in_(ids))
+    for table in CHECKED_TABLES:
+        order = [table.c.learner_id]
+        if "recorded_to" in table.c:
+            order.append(table.c.recorded_from)
         if "seq" in table.c:
-            query = query.order_by(table.c.learner_id, table.c.seq)
+            order.append(table.c.seq)
+        query = select(table).where(table.c.learner_id.in_(ids)).order_by(*order)
         for row in connection.execute(query).mappings():
             found.setdefault(row["learner_id"], {}).setdefault(table.name, []).append(
                 dict(row))

@@ -14,10 +14,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import report as report_cli
 from cli.main import cli
 from ledger.app import LedgerApp
-from ledger.reporting import as_at
+from ledger.reporting import as_at, report_rows
 from tests.integration.reporting.test_reports_incremental import (
     BASE,
     enrols,
@@ -75,12 +74,12 @@ def test_a_report_as_at_from_the_kept_rows_equals_the_fold_up_to_the_moment(
         calls.append(moment)
         return fold(app, moment, *args, **kwargs)
 
-    monkeypatch.setattr(report_cli, "timelines_as_recorded", counted)
+    monkeypatch.setattr(as_at, "timelines_as_recorded", counted)  # the CLI imports it lazily
     for name in REPORTS:
         kept = report(db_url, name, moment, on)  # the rows standing at the moment
         assert not calls, "the events were folded"
         with monkeypatch.context() as patched:  # a login that may not write the kept rows
-            patched.setattr(report_cli, "may_write_rows", lambda app: False)
+            patched.setattr(report_rows, "may_write_rows", lambda app: False)
             folded = report(db_url, name, moment, on)  # every event up to the moment folded
         assert calls
         calls.clear()

@@ -74,6 +74,8 @@ def test_untouched_tables_match_the_events(make_app: Callable[[], LedgerApp]) ->
      "ledger_report_learners"),
     ("UPDATE ledger_report_timelines SET timeline = replace(timeline, '2026-08-03', "
      "'2026-05-01') WHERE reference = 'L1'", "ledger_report_timelines"),
+    ("UPDATE ledger_report_past_registrations SET deadline = deadline + 1 "
+     "WHERE learner = 'L1'", "ledger_report_past_registrations"),
     ("UPDATE ledger_report_timelines SET position = position + 1 WHERE reference = 'L2'",
      "ledger_report_timelines"),
 ])
@@ -96,7 +98,8 @@ def test_a_deleted_timeline_and_a_forged_learner_are_found(
     late_learners(app)
     edit(app, "DELETE FROM ledger_report_timelines WHERE reference = 'L2'")
     edit(app, "INSERT INTO ledger_report_learners (learner_id, centre, reference, position, "
-              "stable_from) VALUES ('00000000-0000-0000-0000-000000000001', 'C1', 'L9', 1, 0)")
+              "stable_from, recorded_from) VALUES ('00000000-0000-0000-0000-000000000001', 'C1', "
+              "'L9', 1, 0, 1)")
     check = checked(app)
     assert sorted((m.reference, m.table) for m in check.shown) == [
         ("L2", "ledger_report_timelines"), ("L9", "ledger_report_learners")]
