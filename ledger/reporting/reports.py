@@ -145,14 +145,15 @@ class ReportsView(SQLAlchemyTrackingRecorder):
 
     def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
                 stored: list[str] | None = None,
-                moments: dict[int, Span] | None = None) -> bool:
+                moments: dict[int, Span] | None = None, track: bool = True) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
         that state); False, writing nothing, when another process has moved them since.
         `stored`: the learners among the rows that have a row already, when known.
         `moments`: the earliest and latest recorded times of the folded events by bucket of
-        positions (`moments_by_bucket`).
+        positions (`moments_by_bucket`). `track` False: the tracking position is left as it
+        is (`after`), as a rebuild folding learner by learner writes its timelines.
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
@@ -160,7 +161,8 @@ class ReportsView(SQLAlchemyTrackingRecorder):
                 return False
             self._write(session, rows, stored)
             self._note_moments(session, moments or {})
-            self._insert_tracking(session, tracking)
+            if track:
+                self._insert_tracking(session, tracking)
             return True
 
     def load(self, ids: list[str]) -> dict[str, Timeline]:
@@ -322,6 +324,8 @@ def fold(timelines: dict[str, Timeline], entries: list[Entry]) -> dict[str, Time
         timeline = touched.get(learner)
         if timeline is None:
             timeline = touched[learner] = timelines.get(learner) or new_timeline(learner)
+        if entry.position <= timeline["position"]:
+            continue  # folded already: a rebuild stopped part way wrote the whole timeline
         apply_entry(timeline, entry)
     return touched
 

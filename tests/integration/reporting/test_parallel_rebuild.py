@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +24,7 @@ from ledger.reporting.reports import PAGE_SIZE, catch_up, entry_pages, last_posi
 from ledger.storage.persistence import SQLITE_BULK_CACHE_KIB
 
 CTX = Context(actor="parallel", source="test")
+ROOT = Path(__file__).resolve().parents[3]
 TITLE = 'Cert "A" \\ B'  # quotes and a backslash: escaped in JSON and again in COPY
 
 
@@ -176,3 +181,41 @@ def test_the_rebuild_writes_its_windows_with_the_cyclic_collector_paused(
     assert rebuild(app, view, workers=2, page=4) == 15
     assert collecting and not any(collecting)
     assert gc.isenabled()
+
+
+# a rebuild by two workers, a learner range per window, killed (SIGKILL) as soon as its first
+# window of timelines is written, before the tracking position is
+KILLED_REBUILD = """
+import os, signal, sys
+from ledger.app import LedgerApp
+from ledger.reporting.rebuild import rebuild
+from ledger.reporting.reports import ReportsView, open_view
+
+write = ReportsView.replace
+
+def killed_after_first(self, *args, **kwargs):
+    write(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+ReportsView.replace = killed_after_first
+app = LedgerApp(sys.argv[1])
+rebuild(app, open_view(app), workers=2, page=4)
+"""
+
+
+def test_a_rebuild_killed_part_way_is_finished_by_the_next_catch_up(
+    make_app: Callable[[], LedgerApp],
+) -> None:
+    app = make_app()
+    ledger_of(app, 12)
+    view = open_view(app)
+    rebuild(app, view, workers=1)
+    serial = list(view.rows())
+    killed = subprocess.run([sys.executable, "-c", KILLED_REBUILD, app.url], cwd=ROOT,
+                            env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    written = list(view.rows())
+    assert 0 < len(written) < len(serial)  # whole timelines of some learners, no position
+    assert view.max_tracking_id(app.name) is None
+    assert catch_up(app, view) == 30  # every event read again, those written passed over
+    assert list(view.rows()) == serial
