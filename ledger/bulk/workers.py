@@ -3,6 +3,7 @@ running shares of the work in forked processes."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -245,6 +246,10 @@ def _worker_main(engine: Engine, parents_ends: list[Connection], target: Callabl
                  share: int, pipe: Connection, *args: Any) -> None:
     for end in parents_ends:
         end.close()
+    # what the parent held at the fork (a rebuild's judging workers fork from a parent that
+    # has folded the whole ledger) is left out of this process's collections: traversing it
+    # would touch, and so copy, every page of it (2026-12-07: the grown ledger's rebuild)
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     use_own_connections(engine)
     try:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
 Window = tuple[int, int]
+RANGES_PER_PAGE = 2  # a rebuild's ranges of learners hold about half a page of events each
 # a window's timeline rows, the learners among them with a row stored already, and its events
 Folded = tuple[list[dict[str, Any]], list[str], int]
 # what a worker sends: the window folded, and the earliest and latest recorded times of its
@@ -102,7 +103,7 @@ def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, 
     timeline holds already (`reports.fold`). It stops early if another process catches the
     reports up meanwhile; the caller's catch-up then does the rest the same way.
     """
-    ranges = learner_ranges(max(workers, -(-stop // page)))
+    ranges = learner_ranges(max(workers, -(-stop * RANGES_PER_PAGE // page)))
     steps = -(-len(ranges) // workers)
     progress = progress or NoProgress()
     progress.start("Reports", stop)
