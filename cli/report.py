@@ -155,11 +155,10 @@ class Selection:
     @contextmanager
     def reading(self) -> Iterator[KeptReport | TimelinesReport]:
         """The report's reading of the ledger, every question of it in one snapshot, with
-        the digest of the ledger behind it noted. Without --as-at or a past --on, kept rows
-        that are current are read through the DB-API alone (`current_report`: no
-        application, no catch-up); else `report` (which keeps dated rows for a past date)."""
-        light = self.moment is None and self.on >= date.today()  # months back: dated rows
-        report = self._current_report() if light else None
+        the digest of the ledger behind it noted. Without --as-at, kept rows that are current
+        are read through the DB-API alone (`current_report`: no application, no catch-up;
+        not on a date months back, for which `report` keeps dated rows); else `report`."""
+        report = self._current_report() if self.moment is None else None
         report = report or self.report()
         try:
             with report.snapshot():

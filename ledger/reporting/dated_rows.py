@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Connection, Table, bindparam, exists, func, select, text
 
 from aggregates.errors import ConcurrencyConflict
-from ledger.reporting.report_queries import KeptReport
+from ledger.reporting.report_queries import IN_MEMORY_LEARNERS, KeptReport
 from ledger.reporting.report_rows import (
     CURRENT_TABLES,
     DATED_TABLES,
@@ -40,8 +40,6 @@ from projections.timeline import Timeline, as_on
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
-# Up to this many learners not yet stable on the date are judged in memory, not kept.
-IN_MEMORY_LEARNERS = 2_000
 
 
 def judging_span(timeline: Timeline, on: date) -> tuple[int, int]:

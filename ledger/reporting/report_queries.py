@@ -64,6 +64,9 @@ Override = Mapping[str, Timeline | None]
 
 # the tables read here (`report_rows`, `reports`, `storage.persistence` define them; a test
 # checks the names agree), named so that the light path imports none of those modules
+# learners not yet stable on a report's date judged in memory at most; beyond, a report
+# keeps dated rows for the date (`ledger.reporting.dated_rows`)
+IN_MEMORY_LEARNERS = 2_000
 LEARNERS = "ledger_report_learners"
 REGISTRATIONS = "ledger_report_registrations"
 FINDINGS = "ledger_report_findings"
@@ -134,7 +137,7 @@ class Snapshot:
         """A snapshot on a plain DB-API connection (no SQLAlchemy)."""
         from ledger.storage.dbapi import connect, sqlite_file
 
-        return cls(connect(url), sqlite_file(url) is None)
+        return cls(connect(url, autocommit=False), sqlite_file(url) is None)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -194,10 +197,20 @@ def current_report(url: str, book: PolicyLike, on: date, awarding_body: str | No
         if _driver_error(error):  # a missing table (an older ledger), a refused login
             return None
         raise
-    if not current:
-        snapshot.close()
+    if not current or _unstable_on(snapshot, on, centre) > IN_MEMORY_LEARNERS:
+        snapshot.close()  # a date months back: the caller keeps dated rows for it
         return None
     return KeptReport(snapshot, book, on, awarding_body, centre)
+
+
+def _unstable_on(snapshot: Snapshot, on: date, centre: str | None) -> int:
+    """How many learners (of the centre) read differently on the date than now: judged in
+    memory by a report on it (`dated_rows.unstable_count` on the application's engine)."""
+    sql, params = f"SELECT count(*) FROM {LEARNERS} WHERE stable_from > ?", [on.toordinal()]
+    if centre is not None:
+        sql, params = sql + " AND centre = ?", [*params, centre]
+    found = snapshot.first(sql, params)
+    return int(found[0]) if found else 0
 
 
 def _rows_are_current(snapshot: Snapshot, fingerprint: str) -> bool:
