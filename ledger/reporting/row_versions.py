@@ -117,11 +117,14 @@ def learner_versions(app: LedgerApp, timelines: list[Timeline],
                      ) -> Iterator[tuple[str, list[Version]]]:
     """Each timeline's learner with its versions: from the timeline when it is whole, else
     from the learner's events (read on `connection` when given)."""
-    partial = []
+    partial: dict[str, int] = {}
     for timeline in timelines:
         if is_whole(timeline):
             yield timeline["learner_id"], versions_of_timeline(timeline)
         else:
-            partial.append(timeline["learner_id"])
+            partial[timeline["learner_id"]] = timeline["position"]
     for learner_id, entries in learner_entries(app, partial, connection):
-        yield learner_id, versions_of_events(learner_id, entries)
+        # only the events the timeline holds: those recorded since wait for its catch-up
+        upto = partial[learner_id]
+        yield learner_id, versions_of_events(
+            learner_id, [entry for entry in entries if entry.position <= upto])

@@ -25,9 +25,9 @@ from projections.timeline import as_on
 from tests.integration.reporting.test_kept_rows import BODIES, ONS
 from tests.integration.reporting.test_reports_incremental import (
     BASE,
-    EXAMPLE,
+    caught_up,
     enrols,
-    record,
+    played,
     steps,
     three_learners,
 )
@@ -61,19 +61,12 @@ def test_dated_rows_give_the_reports_of_the_timelines_on_any_date(
     make_app: Callable[[], LedgerApp], enrolments: list[tuple[Any, ...]],
     steps: list[tuple[str, Any]], ons: list[date], body: str | None,
 ) -> None:
-    app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
-    make_app.app = app  # type: ignore[attr-defined]
-    prefix = f"D{next(EXAMPLE)}"
-    written = three_learners(app, prefix, enrolments)
-    for step, argument in steps:
-        if step == "record":
-            record(app, prefix, argument, written)
-        else:
-            current_timelines(app)
-            refresh_rows(app, load_rulebook())
-            assert_same_reports(app, ons[argument % 3], body)  # dated rows kept, then
-    current_timelines(app)                                      # some judged again
-    refresh_rows(app, load_rulebook())
+    def between(app: LedgerApp, argument: int) -> None:
+        caught_up(app)
+        assert_same_reports(app, ons[argument % 3], body)  # dated rows kept, then some
+                                                            # judged again
+    app = played(make_app, "D", enrolments, steps, between)
+    caught_up(app)
     for on in ons:
         assert_same_reports(app, on, body)
 

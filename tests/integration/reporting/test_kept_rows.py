@@ -33,11 +33,10 @@ from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 from tests.integration.reporting.test_reports_incremental import (
     BASE,
     CTX,
-    EXAMPLE,
+    caught_up,
     enrols,
-    record,
+    played,
     steps,
-    three_learners,
 )
 
 ONS = st.integers(-30, 420).map(lambda n: BASE + timedelta(days=n))
@@ -74,18 +73,8 @@ def test_kept_rows_give_the_reports_of_the_timelines_on_any_date(
     make_app: Callable[[], LedgerApp], enrolments: list[tuple[Any, ...]],
     steps: list[tuple[str, Any]], ons: list[date], body: str | None,
 ) -> None:
-    app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
-    make_app.app = app  # type: ignore[attr-defined]
-    prefix = f"K{next(EXAMPLE)}"
-    written = three_learners(app, prefix, enrolments)
-    for step, argument in steps:
-        if step == "record":
-            record(app, prefix, argument, written)
-        else:
-            current_timelines(app)
-            refresh_rows(app, load_rulebook())
-    current_timelines(app)
-    refresh_rows(app, load_rulebook())
+    app = played(make_app, "K", enrolments, steps, lambda app, _: caught_up(app))
+    caught_up(app)
     for on in ons:
         assert_same_reports(app, on, body)
 

@@ -19,6 +19,7 @@ from ledger.reporting.rebuild import rebuild
 from ledger.reporting.report_rows import JUDGED_TABLES, clear_rows, refresh_rows
 from ledger.reporting.reports import (
     catch_up,
+    current_timelines,
     entry_pages,
     last_position,
     notifications,
@@ -70,6 +71,29 @@ def three_learners(app: LedgerApp, prefix: str,
             date_of_birth="2000-01-01", gender="2", uln="1000000043"))
         record(app, prefix, (enrolments[n][0], n, *enrolments[n][2:]), written)
     return written
+
+
+def caught_up(app: LedgerApp) -> None:
+    """The timelines caught up and the kept rows judged, as a report leaves them."""
+    current_timelines(app)
+    refresh_rows(app, load_rulebook())
+
+
+def played(make_app: Callable[[], LedgerApp], letter: str, enrolments: list[tuple[Any, ...]],
+           steps: list[tuple[str, Any]], between: Callable[[LedgerApp, Any], object],
+           ) -> LedgerApp:
+    """A property test's example on the ledger its examples share (a prefix of its own): three
+    learners, then the steps, `between(app, argument)` at each step that is not a record."""
+    app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
+    make_app.app = app  # type: ignore[attr-defined]
+    prefix = f"{letter}{next(EXAMPLE)}"
+    written = three_learners(app, prefix, enrolments)
+    for step, argument in steps:
+        if step == "record":
+            record(app, prefix, argument, written)
+        else:
+            between(app, argument)
+    return app
 
 
 def record(app: LedgerApp, prefix: str, command: tuple[Any, ...], written: list[int]) -> None:

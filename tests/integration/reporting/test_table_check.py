@@ -16,24 +16,16 @@ from sqlalchemy import text
 
 from cli.main import cli
 from ledger.app import LedgerApp
-from ledger.reporting.report_rows import refresh_rows
 from ledger.reporting.reports import current_timelines
 from ledger.reporting.table_check import TableCheck, check_report_tables
 from ledger.rules.rulesets import load_rulebook
 from tests.integration.reporting.test_reports_incremental import (
     CTX,
-    EXAMPLE,
+    caught_up,
     enrols,
-    record,
+    played,
     steps,
-    three_learners,
 )
-
-
-def caught_up(app: LedgerApp) -> None:
-    """The timelines caught up and the kept rows judged, as a report leaves them."""
-    current_timelines(app)
-    refresh_rows(app, load_rulebook())
 
 
 def late_learners(app: LedgerApp) -> None:
@@ -132,15 +124,7 @@ def test_tables_kept_up_incrementally_match_the_events_folded_at_once(
     steps: list[tuple[str, Any]],
 ) -> None:
     """Whatever was recorded between catch-ups, the tables equal a fold of every event."""
-    app = make_app() if not hasattr(make_app, "app") else make_app.app  # type: ignore[attr-defined]
-    make_app.app = app  # type: ignore[attr-defined]
-    prefix = f"V{next(EXAMPLE)}"
-    written = three_learners(app, prefix, enrolments)
-    for step, argument in steps:
-        if step == "record":
-            record(app, prefix, argument, written)
-        else:
-            caught_up(app)
+    app = played(make_app, "V", enrolments, steps, lambda app, _: caught_up(app))
     caught_up(app)
     check = checked(app)
     assert check.ok, check.shown
