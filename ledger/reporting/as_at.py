@@ -28,10 +28,8 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import inspect, select
 
 from ledger.bulk.gc_pause import cyclic_gc_paused
-from ledger.reporting.plain_events import entries_of_rows
 from ledger.reporting.rebuild import catch_up_all
 from ledger.reporting.reports import (
-    LEARNER_TOPICS,
     LOAD_CHUNK,
     MOMENT_BUCKET,
     MOMENTS_TABLE,
@@ -47,7 +45,7 @@ from ledger.reporting.reports import (
     recorded_at,
     timelines_read_only,
 )
-from ledger.storage.raw_rows import json_text_column, originator_column
+from ledger.reporting.row_versions import learner_entries
 from projections.timeline import Timeline, apply_entry, new_timeline
 
 if TYPE_CHECKING:
@@ -115,22 +113,13 @@ def timelines_recorded_by(app: LedgerApp, learners: list[str], moment: datetime,
                           ) -> dict[str, Timeline | None]:
     """These learners' timelines from their events recorded by `moment` (None: none was)."""
     found: dict[str, Timeline | None] = dict.fromkeys(learners)
-    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(learners), LOAD_CHUNK):
-        chunk = [UUID(learner) for learner in learners[start:start + LOAD_CHUNK]]
-        query = (select(table.c.id, originator_column(app.engine, table.c.originator_id),
-                        table.c.originator_version, table.c.topic,
-                        json_text_column(app.engine, table.c.state))
-                 .where(table.c.originator_id.in_(chunk), table.c.topic.in_(LEARNER_TOPICS))
-                 .order_by(table.c.id))
-        with app.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        for entry in entries_of_rows(rows):
+    for learner, entries in learner_entries(app, learners):
+        for entry in entries:
             if recorded_at(entry) > moment:
                 continue
-            timeline = found[entry.learner_id]
+            timeline = found[learner]
             if timeline is None:
-                timeline = found[entry.learner_id] = new_timeline(entry.learner_id)
+                timeline = found[learner] = new_timeline(learner)
             apply_entry(timeline, entry)
     return found
 

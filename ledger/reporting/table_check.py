@@ -16,13 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from sqlalchemy import Connection, Table, select, text
 
 from aggregates.errors import LedgerError
 from ledger.bulk.progress import NoProgress, Progress
-from ledger.reporting.plain_events import entries_of_rows
 from ledger.reporting.report_rows import (
     CURRENT_TABLES,
     HISTORY_TABLES,
@@ -42,8 +40,8 @@ from ledger.reporting.reports import (
     moments_by_bucket,
     timeline_row,
 )
-from ledger.reporting.row_versions import versions_of_events
-from ledger.storage.raw_rows import json_text_column, originator_column, uuid_text
+from ledger.reporting.row_versions import learner_entries, versions_of_events
+from ledger.storage.raw_rows import originator_column, uuid_text
 from projections.policy import PolicyLike
 
 if TYPE_CHECKING:
@@ -113,7 +111,7 @@ def check_report_tables(app: LedgerApp, book: PolicyLike,
         progress.start("Report tables", len(every))
         done = 0
         for chunk in _chunks(every):
-            _check_chunk(connection, events, view.timelines, chunk, learners, book, state,
+            _check_chunk(app, connection, view.timelines, chunk, learners, book, state,
                          check)
             done += len(chunk)
             progress.update(done, done)
@@ -177,15 +175,15 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
         yield ids[start:start + CHUNK]
 
 
-def _check_chunk(connection: Connection, events: Table, timelines: Table, ids: list[str],
+def _check_chunk(app: LedgerApp, connection: Connection, timelines: Table, ids: list[str],
                  learners: set[str], book: PolicyLike, state: Any, check: TableCheck) -> None:
     """These learners' stored timelines and kept rows against their events."""
-    entries = _entries(connection, events, [i for i in ids if i in learners], check.position)
-    merge_moments(check.moments, moments_by_bucket(entries))
-    folded = fold({}, entries)
-    by_learner: dict[str, list[Any]] = {}
-    for entry in entries:
-        by_learner.setdefault(entry.learner_id, []).append(entry)
+    by_learner = {learner: [entry for entry in entries if entry.position <= check.position]
+                  for learner, entries in learner_entries(
+                      app, [i for i in ids if i in learners], connection)}
+    every_entry = [entry for entries in by_learner.values() for entry in entries]
+    merge_moments(check.moments, moments_by_bucket(every_entry))
+    folded = fold({}, every_entry)  # each learner's events in position order
     stored = {row["learner_id"]: row for row in connection.execute(
         select(timelines).where(timelines.c.learner_id.in_(ids))).mappings()}
     kept = _kept_rows(connection, ids) if state is not None else {}
@@ -265,17 +263,3 @@ def _kept_rows(connection: Connection, ids: list[str]) -> dict[str, dict[str, li
             found.setdefault(row["learner_id"], {}).setdefault(table.name, []).append(
                 dict(row))
     return found
-
-
-def _entries(connection: Connection, events: Table, ids: list[str], upto: int) -> list[Any]:
-    """These learners' events up to the position, in recorded order, decoded for the fold."""
-    if not ids:
-        return []
-    engine = connection.engine
-    query = (select(events.c.id, originator_column(engine, events.c.originator_id),
-                    events.c.originator_version, events.c.topic,
-                    json_text_column(engine, events.c.state))
-             .where(events.c.originator_id.in_([UUID(learner) for learner in ids]),
-                    events.c.id <= upto, events.c.topic.in_(LEARNER_TOPICS))
-             .order_by(events.c.id))
-    return entries_of_rows(connection.execute(query).tuples())
