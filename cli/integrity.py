@@ -133,6 +133,10 @@ def check_reports(app: LedgerApp) -> None:
 
     with TerminalProgress(unit="learners") as progress:
         check = check_report_tables(app, default_rulebook(), progress)
+    if not check.built:
+        click.echo("Report tables: none built yet (the first report builds them from the "
+                   "events): nothing to compare.")
+        return
     if not check.ok:
         shown = ", ".join(f"{m.reference or m.learner_id} "
                           f"({m.table.removeprefix('ledger_report_')})"

@@ -13,11 +13,11 @@ is counted as not yet judged (the next report judges it), not as a mismatch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, select, text
+from sqlalchemy import Connection, Table, inspect, select, text
 
 from aggregates.errors import LedgerError
 from ledger.bulk.progress import NoProgress, Progress
@@ -71,6 +71,7 @@ class Mismatch:
 class TableCheck:
     """What the check compared and what differed."""
 
+    built: bool = True  # False: no report has built the tables yet (nothing to compare)
     position: int = 0  # the timelines' position: events up to it were folded
     rows_position: int | None = None  # the kept rows' position (None: never judged)
     timelines: int = 0
@@ -100,6 +101,8 @@ def check_report_tables(app: LedgerApp, book: PolicyLike,
     events = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
     with app.engine.connect() as connection, connection.begin():
         _repeatable(connection)
+        if not _has_tables(connection, (view.timelines, view.tracking_table, view.moments)):
+            return TableCheck(built=False)
         check = TableCheck(position=_tracked(connection, view, app.name))
         state = rows_state(connection) if _has_rows(connection) else None
         if state is not None:
@@ -144,10 +147,13 @@ def _tracked(connection: Connection, view: ReportsView, name: str) -> int:
     return int(found or 0)
 
 
-def _has_rows(connection: Connection) -> bool:
-    from sqlalchemy import inspect
+def _has_tables(connection: Connection, tables: Iterable[Table]) -> bool:
+    inspector = inspect(connection)
+    return all(inspector.has_table(table.name) for table in tables)
 
-    return all(inspect(connection).has_table(table.name) for table in CHECKED_TABLES)
+
+def _has_rows(connection: Connection) -> bool:
+    return _has_tables(connection, CHECKED_TABLES)
 
 
 def _stored_ids(connection: Connection, timelines: Table) -> set[str]:

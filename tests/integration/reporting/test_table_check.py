@@ -131,6 +131,18 @@ def test_tables_kept_up_incrementally_match_the_events_folded_at_once(
     assert check.not_yet_judged == 0
 
 
+def test_a_ledger_no_report_has_read_has_nothing_to_compare(
+    make_app: Callable[[], LedgerApp], db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app()
+    app.add_learner(CTX, "C1", "L1", given_name="Ada", family_name="Lovelace",
+                    date_of_birth="2000-01-01", gender="2")
+    monkeypatch.setenv("LEDGER_DB", db_url)
+    result = CliRunner().invoke(cli, ["verify", "--reports"])
+    assert result.exit_code == 0, result.output
+    assert "Report tables: none built yet" in result.output
+
+
 def test_verify_reports_exits_1_naming_the_learner(
     make_app: Callable[[], LedgerApp], db_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
