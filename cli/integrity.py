@@ -17,7 +17,7 @@ from aggregates.errors import (
 )
 from aggregates.values import parse_centre, parse_date
 from cli.context import settings, user_errors
-from cli.output import emit_json, format_option, plural
+from cli.output import emit_json, folded, format_option, plural, terminal_width
 from cli.progress_bar import TerminalProgress
 from ledger.integrity.bundle import export_bundle, verify_bundle
 from ledger.integrity.chain import Digest
@@ -126,6 +126,11 @@ def verify(digest_text: str | None, bundle: Path | None, allow_empty: bool, repo
         check_reports(app)
 
 
+def say(text: str) -> None:
+    """A line of verify's report on the tables, folded to the terminal."""
+    click.echo(folded(text, terminal_width()))
+
+
 def check_reports(app: LedgerApp) -> None:
     """`verify --reports`: the report tables against the events, or exit 1 naming who differs."""
     from ledger.reporting.table_check import ReportTablesDiffer, check_report_tables
@@ -134,7 +139,7 @@ def check_reports(app: LedgerApp) -> None:
     with TerminalProgress(unit="learners") as progress:
         check = check_report_tables(app, default_rulebook(), progress)
     if not check.built:
-        click.echo("Report tables: none built yet (the first report builds them from the "
+        say("Report tables: none built yet (the first report builds them from the "
                    "events): nothing to compare.")
         return
     if not check.ok:
@@ -145,17 +150,17 @@ def check_reports(app: LedgerApp) -> None:
             f"the report tables differ from the events in {plural(check.mismatches, 'place')}: "
             f"{shown}{', ...' if check.mismatches > 3 else ''}; `ledger rebuild` recomputes "
             "them from the events.")
-    click.echo(f"Report tables: {plural(check.timelines, 'timeline')} match the events up to "
+    say(f"Report tables: {plural(check.timelines, 'timeline')} match the events up to "
                f"position {check.position:,}.")
     if check.rows_position is None:
-        click.echo("Kept report rows: none judged yet.")
+        say("Kept report rows: none judged yet.")
     elif check.other_rulebook:
-        click.echo("Kept report rows: judged with another rule book (--policies, --nation or "
+        say("Kept report rows: judged with another rule book (--policies, --nation or "
                    "edited TOML), not compared; the next report judges them again.")
     else:
         waiting = (f"; {plural(check.not_yet_judged, 'learner')} changed since, judged by "
                    "the next report" if check.not_yet_judged else "")
-        click.echo(f"Kept report rows: {plural(check.judged, 'learner')}' rows match their "
+        say(f"Kept report rows: {plural(check.judged, 'learner')}' rows match their "
                    f"judgement{waiting}.")
 
 
