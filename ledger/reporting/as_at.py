@@ -173,18 +173,6 @@ def _changes_are_few(done: int, buckets: list[int]) -> bool:
     return bool(done) and CHANGES_WIN * later <= done
 
 
-def few_changes_since(app: LedgerApp, moment: datetime, base: int,
-                      ) -> dict[str, Timeline | None] | None:
-    """`changed_since(app, moment, base)` when that is the cheaper way to the ledger as
-    recorded by the moment (a late moment: few learners changed since), else None. `base`:
-    the position the caller's kept report rows were judged at (the timelines may have moved
-    on since: every learner with an event after it is judged from its events too)."""
-    done, buckets = _folded_buckets(app, microseconds(moment))
-    if not _changes_are_few(done, buckets):
-        return None
-    return changed_since(app, moment, base, folded=(done, buckets))
-
-
 def _last_bucket_by(app: LedgerApp, moment: datetime) -> int | None:
     """The last bucket of positions folded with an event recorded by the moment."""
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
