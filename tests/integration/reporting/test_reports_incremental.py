@@ -26,6 +26,7 @@ from ledger.reporting.reports import (
     open_view,
     timelines_as_at,
 )
+from ledger.reporting.table_check import check_report_tables
 from ledger.rules.rulesets import load_rulebook
 from projections.late_registrations import late_registrations
 from projections.maladministration import maladministration
@@ -141,6 +142,14 @@ def kept_rows(app: LedgerApp) -> list[list[tuple[Any, ...]]]:
                 for table in JUDGED_TABLES]
 
 
+def kept_moments(app: LedgerApp) -> list[tuple[Any, ...]]:
+    """The moments table (each bucket's earliest and latest recorded time), in bucket order."""
+    moments = open_view(app).moments
+    with app.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            moments.select().order_by(moments.c.bucket))]
+
+
 def reports(timelines: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
     book = load_rulebook()
     rows, _ = late_registrations(timelines, book, ON)
@@ -173,10 +182,14 @@ def test_catching_up_in_random_chunks_equals_a_full_rebuild(
         judge_dated(app, load_rulebook(), on)
     incremental = list(view.rows())
     incremental_rows = kept_rows(app)
+    incremental_moments = kept_moments(app)
+    checked = check_report_tables(app, load_rulebook())  # what `verify --reports` compares
+    assert checked.ok and checked.not_yet_judged == 0, checked.shown
     in_memory = timelines_as_at(app, FAR_FUTURE)
     rebuild(app, view, workers=1)
     rebuilt = list(view.rows())
     assert incremental == rebuilt == in_memory == folded_from_domain_events(app)
+    assert kept_moments(app) == incremental_moments
     clear_rows(app)
     refresh_rows(app, load_rulebook())
     for on in DATES:
