@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,7 +57,9 @@ def change_lines(changes: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def headline(row: dict[str, Any], zone: ZoneInfo, digits: int) -> str:
     event = row["event"] + (f" {row['enrolment']}" if row.get("enrolment") else "")
     status = "" if row["status"] == "recorded" else f"  [{row['status']}]"
-    return f"{row['position']:>{digits}}  {local_time(row['recorded'], zone)}  {event}{status}"
+    learner = f"{row['learner']}  " if row.get("learner") else ""
+    return (f"{row['position']:>{digits}}  {local_time(row['recorded'], zone)}  "
+            f"{learner}{event}{status}")
 
 
 def audit_text(rows: Sequence[dict[str, Any]], title: str, zone: ZoneInfo,
@@ -68,19 +70,40 @@ def audit_text(rows: Sequence[dict[str, Any]], title: str, zone: ZoneInfo,
                            f"{zone.key}")]
     digits = max((len(str(row["position"])) for row in rows), default=1)
     for row in rows:
-        lines.append(terminal_text(headline(row, zone, digits)))
-        who = f"happened {as_text(row['occurred_on'])}, recorded by {row['actor']}"
-        if row.get("login"):  # the login the database stamped, beside the name given
-            who += f" (login {row['login']})"
-        lines.append(folded(terminal_text(who), width, CHANGE_INDENT))
-        lines.append(detail_line("source", terminal_text(row["source"] or ""), width,
-                                 CHANGE_INDENT))
-        for label, text in change_lines(row["changes"]):
-            lines.append(detail_line(label, terminal_text(text), width, CHANGE_INDENT))
-        if row.get("note"):
-            lines.append(detail_line("note", terminal_text(row["note"]), width, CHANGE_INDENT))
+        lines.extend(event_lines(row, zone, digits, width))
     positions = [row["position"] for row in rows]
     if positions and positions[-1] - positions[0] + 1 != len(positions):
         lines.append("")
         lines.append(folded(POSITIONS_NOTE, width))
     return lines
+
+
+def event_lines(row: dict[str, Any], zone: ZoneInfo, digits: int, width: int) -> list[str]:
+    """One event's lines: its headline, then who recorded it, its source and its changes,
+    indented below."""
+    lines = [terminal_text(headline(row, zone, digits))]
+    who = f"happened {as_text(row['occurred_on'])}, recorded by {row['actor']}"
+    if row.get("login"):  # the login the database stamped, beside the name given
+        who += f" (login {row['login']})"
+    lines.append(folded(terminal_text(who), width, CHANGE_INDENT))
+    lines.append(detail_line("source", terminal_text(row["source"] or ""), width,
+                             CHANGE_INDENT))
+    for label, text in change_lines(row["changes"]):
+        lines.append(detail_line(label, terminal_text(text), width, CHANGE_INDENT))
+    if row.get("note"):
+        lines.append(detail_line("note", terminal_text(row["note"]), width, CHANGE_INDENT))
+    return lines
+
+
+def streamed_audit_text(rows: Iterable[dict[str, Any]], title: str, zone: ZoneInfo,
+                        width: int, digits: int) -> Iterator[str]:
+    """A centre's audit lines as its rows come (`digits`: the widest position's): the title,
+    each event's lines with its learner's reference, then how many events there were."""
+    yield terminal_text(f"{title}, recorded times in {zone.key}")
+    count = 0
+    for row in rows:
+        yield from event_lines(row, zone, digits, width)
+        count += 1
+    yield ""
+    yield folded(f"{plural(count, 'event')}. {POSITIONS_NOTE}" if count else "No events.",
+                 width)

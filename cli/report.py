@@ -30,6 +30,7 @@ from cli.output import (
     guarded,
     output_option,
     plural,
+    stream_csv,
     stream_csv_cells,
     stream_json,
     stream_table,
@@ -552,46 +553,61 @@ def certificates_report(fmt: str, output: Path | None, **options: Any) -> None:
 @click.option("--as-at", "as_at", default=None,
               help="Use only events recorded by this moment (ISO; UTC unless zoned).")
 @click.option("--redact", "masked", is_flag=True, help=REDACT_HELP)
+@click.option("--timezone", "zone_name", envvar="LEDGER_TIMEZONE", default=None,
+              help="Show recorded times in this zone (default: LEDGER_TIMEZONE or "
+                   "Europe/London); JSON and CSV keep UTC.")
 @format_option("table", "json", "csv", "html")
 @output_option
 @user_errors
 def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | None,
-                  masked: bool, fmt: str, output: Path | None) -> None:
-    """Every event recorded for a centre's learners, by recorded date, with retractions."""
-    from ledger.integrity.stamps import stamps_of
-    from ledger.integrity.verify import digest_at
-    from ledger.reporting.as_at import centre_learners, learner_histories
-    from projections.audit import AUDIT_COLUMNS, audit_rows
+                  masked: bool, zone_name: str | None, fmt: str, output: Path | None) -> None:
+    """Every event recorded for a centre's learners, in recorded order, with retractions.
+
+    Streamed: the events are read a window of positions at a time, whatever the centre's
+    size. The table shows one event a line (position, recorded time, learner, event), what
+    it recorded on the lines below it."""
+    from cli.audit_text import centre_zone, streamed_audit_text
+    from ledger.reporting.centre_audit import centre_audit
+    from ledger.reporting.reports import last_position
+    from projections.audit import AUDIT_COLUMNS
 
     centre = parse_centre(centre)
     first = parse_date(from_, "from") if from_ else None
     last = parse_date(to, "to") if to else None
     moment = parse_timestamp(as_at) if as_at else None
+    zone = centre_zone(zone_name) if fmt == "table" else None
     app = settings().app()
-    references = dict(centre_learners(app, centre))
-    per_learner = dict(learner_histories(app, list(references)))
-    rows = []
-    stamps = stamps_of(app, (p for events in per_learner.values() for p, _ in events))
-    for key, events in per_learner.items():
-        for row in audit_rows(events, moment, stamps):
-            recorded = row["recorded"].date()
-            if (first and recorded < first) or (last and recorded > last):
-                continue
-            rows.append({"learner": references[key], **row})
-    rows.sort(key=lambda row: row["position"])
-    rows = redact(rows) if masked else rows
+    rows: Iterable[dict[str, Any]] = centre_audit(app, centre, moment, first, last)
+    if masked:
+        rows = (redact(row) for row in rows)
     columns = ("learner", *AUDIT_COLUMNS)
     document = {"centre": centre, "from": first, "to": last, "as_at": moment,
                 "redacted": masked}
     if fmt == "html":
-        digest = digest_at(app, max((row["position"] for row in rows), default=0))
-        from ledger.web.html_report import audit_html, write_report
+        _audit_html(app, list(rows), columns, document, output)
+    elif fmt == "json":
+        stream_json(document, rows)
+    elif fmt == "csv":
+        stream_csv(rows, columns)
+    else:
+        assert zone is not None
+        title = f"Audit of centre {centre}" + (f" as at {as_at}" if moment else "")
+        digits = len(str(last_position(app)))
+        for line in streamed_audit_text(rows, title, zone, terminal_width(), digits):
+            click.echo(line)
 
-        write_report(output, audit_html(rows, columns, {
-            **document, "ledger_digest": str(digest),
-            "period": f"{first or 'the start'} to {last or 'now'}"}))
-        return
-    emit_rows(rows, columns, fmt, f"Audit of centre {centre}", document)
+
+def _audit_html(app: Any, rows: list[dict[str, Any]], columns: tuple[str, ...],
+                document: dict[str, Any], output: Path | None) -> None:
+    """The centre's audit as one self-contained HTML file, headed with the ledger's digest
+    at its last event."""
+    from ledger.integrity.verify import digest_at
+    from ledger.web.html_report import audit_html, write_report
+
+    digest = digest_at(app, max((row["position"] for row in rows), default=0))
+    write_report(output, audit_html(rows, columns, {
+        **document, "ledger_digest": str(digest),
+        "period": f"{document['from'] or 'the start'} to {document['to'] or 'now'}"}))
 
 
 def _coverage(book: RuleBook) -> list[dict[str, Any]] | None:

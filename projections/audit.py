@@ -44,28 +44,36 @@ def audit_rows(
     retracted_by = {
         e.retracted_version: p for p, e in known if event_name(e) == "Retracted"
     }
-    rows = []
-    for position, event in known:
-        changes = event_changes(event)
-        status = "recorded"
-        if event.originator_version in retracted_by:
-            status = f"retracted by {retracted_by[event.originator_version]}"
-        if event_name(event) == "Retracted":
-            changes["retracts"] = position_of.get(event.retracted_version)
-            status = f"retracts {changes['retracts']}"
-        rows.append({
-            "position": position,
-            "version": event.originator_version,
-            "recorded": event.timestamp,
-            "occurred_on": getattr(event, "occurred_on", None),
-            "event": event_name(event),
-            "enrolment": getattr(event, "enrolment", None),
-            "changes": changes,
-            "actor": getattr(event, "actor", None),
-            "login": stamps.get(position, (None, None))[0],
-            "stamped_at": stamps.get(position, (None, None))[1],
-            "source": getattr(event, "source", None),
-            "note": getattr(event, "note", None),
-            "status": status,
-        })
-    return rows
+    return [audit_row(position, event, retracted_by.get(event.originator_version),
+                      position_of.get(getattr(event, "retracted_version", None)),
+                      stamps.get(position))
+            for position, event in known]
+
+
+def audit_row(position: int, event: Any, retracted_by: int | None = None,
+              retracts: int | None = None,
+              stamp: tuple[str | None, datetime | None] | None = None) -> dict[str, Any]:
+    """One event's audit row: `retracted_by`, the position of a retraction of it;
+    `retracts`, for a retraction, the position of the event it retracts; `stamp`, the
+    database's (login, time) for its position."""
+    changes = event_changes(event)
+    status = "recorded" if retracted_by is None else f"retracted by {retracted_by}"
+    if event_name(event) == "Retracted":
+        changes["retracts"] = retracts
+        status = f"retracts {retracts}"
+    login, stamped_at = stamp or (None, None)
+    return {
+        "position": position,
+        "version": event.originator_version,
+        "recorded": event.timestamp,
+        "occurred_on": getattr(event, "occurred_on", None),
+        "event": event_name(event),
+        "enrolment": getattr(event, "enrolment", None),
+        "changes": changes,
+        "actor": getattr(event, "actor", None),
+        "login": login,
+        "stamped_at": stamped_at,
+        "source": getattr(event, "source", None),
+        "note": getattr(event, "note", None),
+        "status": status,
+    }

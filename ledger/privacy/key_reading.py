@@ -4,6 +4,7 @@ read-only command, or through SQLAlchemy (`keys.KeyStore`, which also writes key
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -23,6 +24,7 @@ CHECK_CONTEXT = b"master-key-check"
 ENCRYPTED = "[encrypted]"
 ERASED = "[erased]"
 PRELOAD_AFTER = 20  # learners read one by one before all key rows are read at once
+ROWS_A_QUERY = 500  # key rows read by `hold_only` in one query
 MAY_READ_SQL = ("SELECT coalesce(has_table_privilege(to_regclass(%(keys)s), 'SELECT') "
                 "AND has_table_privilege(to_regclass(%(check)s), 'SELECT'), false)")
 
@@ -64,6 +66,9 @@ class KeyReading:
         raise NotImplementedError
 
     def _all_rows(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _rows_of(self, learners: list[UUID]) -> list[Any]:
         raise NotImplementedError
 
     # ----- the master key -------------------------------------------------------------------
@@ -134,6 +139,19 @@ class KeyReading:
         self._keys.clear()
         self._preloaded, self._reads = None, 0
 
+    def hold_only(self, learners: Collection[UUID]) -> None:
+        """Keep only these learners' keys, their rows read a chunk a query: a reader that
+        goes through many learners a window at a time keeps its memory flat."""
+        self._keys = {learner: key for learner, key in self._keys.items()
+                      if learner in learners}
+        if not self.may_read_keys():
+            return
+        wanted = sorted(learner for learner in learners if learner not in self._keys)
+        self._preloaded = {}
+        for start in range(0, len(wanted), ROWS_A_QUERY):
+            self._preloaded.update((UUID(row.learner_id), row) for row in
+                                   self._rows_of(wanted[start:start + ROWS_A_QUERY]))
+
     def key_for_reading(self, learner: UUID) -> bytes | str:
         """The learner's key, or the marker `[encrypted]` / `[erased]` to show instead."""
         if learner in self._keys:
@@ -191,6 +209,12 @@ class KeyReader(KeyReading):
             f"SELECT learner_id, wrapped_key, erased FROM {KEYS_TABLE} "
             f"WHERE learner_id = {dbapi.marker(self.connection)}", (str(learner),))
         return KeyRow(*found[0]) if found else None
+
+    def _rows_of(self, learners: list[UUID]) -> list[KeyRow]:
+        markers = ", ".join([dbapi.marker(self.connection)] * len(learners))
+        return [KeyRow(*row) for row in dbapi.rows(
+            self.connection, f"SELECT learner_id, wrapped_key, erased FROM {KEYS_TABLE} "
+            f"WHERE learner_id IN ({markers})", [str(learner) for learner in learners])]
 
     def _all_rows(self) -> list[KeyRow]:
         return [KeyRow(*row) for row in dbapi.rows(

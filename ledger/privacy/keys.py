@@ -124,6 +124,11 @@ class KeyStore(KeyReading):
         with self.engine.connect() as connection:
             return list(connection.execute(select(learner_keys)).all())
 
+    def _rows_of(self, learners: list[UUID]) -> list[Any]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(learner_keys).where(
+                learner_keys.c.learner_id.in_([str(learner) for learner in learners]))).all())
+
     def master_for_writing(self) -> bytes:
         """The master key, checked against this ledger; created next to a new SQLite file."""
         if self._writing is not None:

@@ -4,12 +4,17 @@ lists what replaying the whole ledger up to the moment listed."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from cli.output import plain
 from ledger.app import LedgerApp
 from ledger.integrity.stamps import stamps_of
+from ledger.reporting import centre_audit
+from ledger.reporting.centre_audit import AUDIT_WINDOW
 from ledger.reporting.reports import replay
 from projections.audit import audit_rows
 
@@ -38,9 +43,11 @@ def add(ledger: Any, reference: str, centre: str) -> None:
                   "--planned-end", "2027-06-30").exit_code == 0
 
 
+@pytest.mark.parametrize("window", [2, AUDIT_WINDOW])
 def test_the_audit_listing_as_at_a_moment_equals_replaying_the_ledger_up_to_it(
-    ledger: Any, db_url: str,
+    ledger: Any, db_url: str, window: int, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(centre_audit, "AUDIT_WINDOW", window)  # 2: read in many windows
     for reference, centre in (("L1", "C1"), ("L2", "C2"), ("L3", "C1")):
         add(ledger, reference, centre)
     withdrawn = json.loads(ledger("withdraw", "L1", "E1", "--left", "2026-10-01", "--reason",
@@ -58,3 +65,15 @@ def test_the_audit_listing_as_at_a_moment_equals_replaying_the_ledger_up_to_it(
         expected = json.loads(json.dumps(plain(replayed_listing(app, "C1", as_at))))
         assert listed == expected
     assert {row["learner"] for row in listed} == {"L1", "L3", "L4"}
+    table = ledger("report", "audit", "--centre", "C1").stdout.splitlines()
+    headlines = [line for line in table if re.match(r"\s*\d+  \d{4}-\d\d-\d\d .*  L\d  ", line)]
+    assert len(headlines) == len(listed)
+    assert any("Withdrawn E1  [retracted by" in line for line in headlines)
+    assert table[table.index("") + 1].startswith(f"{len(listed)} events.")
+
+
+def test_a_centre_with_no_learners_lists_no_events(ledger: Any) -> None:
+    add(ledger, "L1", "C1")
+    assert json.loads(ledger("report", "audit", "--centre", "C2", "--format", "json"
+                             ).stdout)["rows"] == []
+    assert ledger("report", "audit", "--centre", "C2").stdout.splitlines()[-1] == "No events."
