@@ -69,3 +69,17 @@ def test_redact_masks_the_phone_number_in_a_note(recorded):
     document = json.loads(recorded("audit", "L1", "--redact", "--format", "json").stdout)
     notes = [event["note"] for event in document["events"] if event["note"]]
     assert notes == ["rang \x1b[31m[redacted]\x1b[0m"]
+
+
+def test_flags_read_yes_or_no_and_gender_codes_carry_their_names(recorded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    recorded("amend", "L1", "--set", "gender=9", "--reason", "learner asked")
+    lines = recorded("audit", "L1").stdout.splitlines()
+    assert "        gender: 2 (female)" in lines
+    assert "        apprenticeship: no" in lines
+    assert "        old: 2 (female)" in lines and "        new: 9 (not specified)" in lines
+    assert "        lrs field: yes" in lines
+    document = json.loads(recorded("audit", "L1", "--format", "json").stdout)
+    changes = [event["changes"] for event in document["events"]]
+    assert changes[0]["details"]["gender"] == 2  # JSON keeps the code alone
+    assert {"field": "gender", "old": 2, "new": 9}.items() <= changes[-1].items()
