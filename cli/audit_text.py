@@ -39,6 +39,10 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
+# a retraction's changes shown in its headline (`[retracts 8]`) or only internal (the
+# learner's own version number of the event, beside the position the audit names it by):
+# left out of the text, kept in the JSON
+HEADLINE_ONLY = {"Retracted": frozenset({"retracts", "retracted_version"})}
 # the LRS's gender codes (DOMAIN.md), named beside the code an assessor would otherwise
 # have to look up; the JSON keeps the code alone
 GENDER_NAMES = {0: "not known", 1: "male", 2: "female", 9: "not specified"}
@@ -93,7 +97,9 @@ def audit_text(rows: Sequence[dict[str, Any]], title: str, zone: ZoneInfo,
         lines.append(folded(terminal_text(who), width, CHANGE_INDENT))
         lines.append(detail_line("source", terminal_text(row["source"] or ""), width,
                                  CHANGE_INDENT))
-        for label, text in change_lines(row["changes"]):
+        hidden = HEADLINE_ONLY.get(row["event"], frozenset())
+        changes = {key: value for key, value in row["changes"].items() if key not in hidden}
+        for label, text in change_lines(changes):
             lines.append(detail_line(label, terminal_text(text), width, CHANGE_INDENT))
         if row.get("note"):
             lines.append(detail_line("note", terminal_text(row["note"]), width, CHANGE_INDENT))

@@ -83,3 +83,19 @@ def test_flags_read_yes_or_no_and_gender_codes_carry_their_names(recorded, monke
     changes = [event["changes"] for event in document["events"]]
     assert changes[0]["details"]["gender"] == 2  # JSON keeps the code alone
     assert {"field": "gender", "old": 2, "new": 9}.items() <= changes[-1].items()
+
+
+def test_a_retraction_names_the_retracted_event_by_position_once(recorded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    withdrawn = json.loads(recorded("audit", "L1", "--format", "json").stdout)["events"][-1]
+    recorded("retract", str(withdrawn["position"]), "--reason", "keyed twice")
+    lines = recorded("audit", "L1").stdout.splitlines()
+    heads = [line for line in lines if HEADLINE.match(line)]
+    assert heads[-1].endswith(f"Retracted  [retracts {withdrawn['position']}]")
+    retraction = lines[lines.index(heads[-1]):]
+    assert "        retracted kind: withdrawn" in retraction
+    assert "        reason: keyed twice" in retraction
+    assert not [line for line in retraction if "retracted version" in line or "retracts:" in line]
+    document = json.loads(recorded("audit", "L1", "--format", "json").stdout)
+    changes = document["events"][-1]["changes"]
+    assert changes["retracts"] == withdrawn["position"] and "retracted_version" in changes
