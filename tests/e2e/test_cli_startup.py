@@ -182,3 +182,21 @@ def test_a_recording_command_runs_no_other_databases_dialect_nor_the_checkpoint_
               "importlib.metadata", "ledger.integrity.verify", "ledger.integrity.signing",
               "multiprocessing", "cryptography.hazmat.primitives.asymmetric.ed25519"}
     assert not loaded & unused, loaded & unused
+
+
+def test_help_and_version_load_neither_the_domain_values_nor_the_output_helpers():
+    for argument in ("--help", "--version"):
+        out, loaded = run_ledger(argument)
+        assert out.startswith(("Usage: ledger", "ledger, version")), argument
+        unused = {"aggregates.values", "aggregates.reference", "tomllib", "cli.output",
+                  "orjson"}
+        assert not loaded & unused, (argument, loaded & unused)
+
+
+def test_an_actor_refused_at_start_is_still_one_error_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--actor",
+         "a\x1b[31mb" + "x" * 500, "audit", "L1"], capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: ledger: Invalid value for --actor: ")
+    assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 1
