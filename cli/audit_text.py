@@ -42,7 +42,7 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
 # a retraction's changes shown in its headline (`[retracts 8]`) or only internal (the
 # learner's own version number of the event, beside the position the audit names it by):
 # left out of the text, kept in the JSON
-HEADLINE_ONLY = {"Retracted": frozenset({"retracts", "retracted_version"})}
+HEADLINE_ONLY = frozenset({"retracts", "retracted_version"})
 # the LRS's gender codes (DOMAIN.md), named beside the code an assessor would otherwise
 # have to look up; the JSON keeps the code alone
 GENDER_NAMES = {0: "not known", 1: "male", 2: "female", 9: "not specified"}
@@ -54,7 +54,7 @@ def change_text(key: str, value: Any) -> str:
     a table cell shows it."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if key == "gender" and not isinstance(value, bool) and value in GENDER_NAMES:
+    if key == "gender" and value in GENDER_NAMES:
         return f"{value} ({GENDER_NAMES[value]})"
     return as_text(value)
 
@@ -65,7 +65,7 @@ def change_lines(changes: dict[str, Any]) -> Iterator[tuple[str, str]]:
     warnings = changes.get("warnings") or []
     amended_gender = changes.get("field") == "gender"
     for key, value in changes.items():
-        if value in (None, "", [], {}) or key == "warnings":
+        if value in (None, "", [], {}) or key == "warnings" or key in HEADLINE_ONLY:
             continue
         if isinstance(value, dict):
             yield from change_lines(value)
@@ -97,9 +97,7 @@ def audit_text(rows: Sequence[dict[str, Any]], title: str, zone: ZoneInfo,
         lines.append(folded(terminal_text(who), width, CHANGE_INDENT))
         lines.append(detail_line("source", terminal_text(row["source"] or ""), width,
                                  CHANGE_INDENT))
-        hidden = HEADLINE_ONLY.get(row["event"], frozenset())
-        changes = {key: value for key, value in row["changes"].items() if key not in hidden}
-        for label, text in change_lines(changes):
+        for label, text in change_lines(row["changes"]):
             lines.append(detail_line(label, terminal_text(text), width, CHANGE_INDENT))
         if row.get("note"):
             lines.append(detail_line("note", terminal_text(row["note"]), width, CHANGE_INDENT))
