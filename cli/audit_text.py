@@ -39,17 +39,39 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
+# a retraction's changes shown in its headline (`[retracts 8]`) or only internal (the
+# learner's own version number of the event, beside the position the audit names it by):
+# left out of the text, kept in the JSON
+HEADLINE_ONLY = frozenset({"retracts", "retracted_version"})
+# the LRS's gender codes (DOMAIN.md), named beside the code an assessor would otherwise
+# have to look up; the JSON keeps the code alone
+GENDER_NAMES = {0: "not known", 1: "male", 2: "female", 9: "not specified"}
+
+
+def change_text(key: str, value: Any) -> str:
+    """A change's value as an officer reads it: yes or no for a flag, a gender code with its
+    name (`key` "gender": the detail, or an amendment's old or new value of it), the rest as
+    a table cell shows it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "gender" and value in GENDER_NAMES:
+        return f"{value} ({GENDER_NAMES[value]})"
+    return as_text(value)
+
+
 def change_lines(changes: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(label, text) for each change worth showing: nested details one by one, empty values
     left out, data-quality warnings last."""
     warnings = changes.get("warnings") or []
+    amended_gender = changes.get("field") == "gender"
     for key, value in changes.items():
-        if value in (None, "", [], {}) or key == "warnings":
+        if value in (None, "", [], {}) or key == "warnings" or key in HEADLINE_ONLY:
             continue
         if isinstance(value, dict):
             yield from change_lines(value)
         else:
-            yield key.replace("_", " "), as_text(value)
+            kind = "gender" if amended_gender and key in ("old", "new") else key
+            yield key.replace("_", " "), change_text(kind, value)
     for warning in warnings if isinstance(warnings, list) else []:
         yield "warning", f"{warning.get('field', '')}: {warning.get('message', '')}"
 

@@ -44,6 +44,9 @@ class Settings:
         ledger; any other refuses a database that is not one yet, creating nothing.
         """
         if self._app is None:
+            from ledger.storage.lazy_imports import defer_unused_by_commands
+
+            defer_unused_by_commands()  # before SQLAlchemy loads (bench/startup.py)
             from ledger.app import LedgerApp
             from ledger.storage.existence import require_ledger, sqlite_path
 

@@ -1,8 +1,9 @@
 """The `ledger` command group: global options and the commands, each loaded when it runs.
 
-`ledger --help` and `--version` import no command module, and `ledger audit` imports only the
-module that holds it, so a script calling `ledger` once per learner does not pay for the
-database libraries of every other command (bench/startup.py times it).
+`ledger --help` and `--version` import no command module (nor the domain's values, nor the
+output helpers), and `ledger audit` imports only the module that holds it, so a script
+calling `ledger` once per learner does not pay for the database libraries of every other
+command (bench/startup.py times it).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from typing import Any
 import click
 
 from aggregates.errors import InvalidValue
-from aggregates.values import parse_actor
 from cli.context import Settings, default_actor, settings, user_errors
-from cli.output import terminal_text
 
 ERROR_LIMIT = 300
 # The installed package's version (pyproject.toml), written here so that `ledger --version`
@@ -134,6 +133,8 @@ class LedgerGroup(click.Group):
 def error_line(message: str) -> None:
     """`Error: message` on stderr: one line, control characters escaped, cut when long (a
     value typed by mistake is echoed, not a 100,000-character paste)."""
+    from cli.output import terminal_text  # loaded on an error only: `--help` never needs it
+
     text = terminal_text(message)
     if len(text) > ERROR_LIMIT:
         text = f"{text[:ERROR_LIMIT]}… ({len(text):,} characters)"
@@ -150,6 +151,10 @@ def error_line(message: str) -> None:
 @click.pass_context
 def cli(context: click.Context, db: str | None, actor: str | None) -> None:
     """The compliance ledger: an event-sourced record of learner registrations."""
+    # the domain's values (and the reference data they read from TOML) load when a command
+    # runs: `--help` and `--version` end before this callback
+    from aggregates.values import parse_actor
+
     try:
         who = parse_actor((actor or "").strip() or default_actor())
     except InvalidValue as error:

@@ -42,6 +42,7 @@ from ledger.privacy.keys import KeyStore
 from ledger.privacy.sealing import SealingMapper, check_recordable
 from ledger.reader import LearnerReading, unknown_learner
 from ledger.storage.event_checks import install_event_checks
+from ledger.storage.lazy_imports import defer_unused_dialects
 from ledger.storage.persistence import (
     EVENTS_TABLE,
     application_env,
@@ -107,6 +108,7 @@ class LedgerApp(LearnerReading, Application[UUID]):
         self.keys = KeyStore(lambda: self.engine, MasterKeySource.for_url(self.url))
         create_sqlite_file_privately(self.url)
         enter_sqlite_wal_mode(self.url)
+        defer_unused_dialects(self.url)  # before the recorder's library names them
         load_recorder_library()  # before the recorder's module (PERSISTENCE_MODULE) loads it
         with schema_lock(self.url):
             super().__init__(env=application_env(self.url))

@@ -21,24 +21,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from aggregates.errors import ConfigurationError, LedgerError
 from ledger.integrity.chain import Digest
 from ledger.integrity.ledger_id import ledger_id
-from ledger.integrity.signing import (
-    SIGNING_KEY_ENV,
-    key_id,
-    load_signing_key,
-    public_text,
-    sign,
-    signature_holds,
-)
-from ledger.integrity.verify import chained_recorder, digest_at, head_digest
 from ledger.storage.existence import sqlite_path
 
+if TYPE_CHECKING:
+    # Signing (`cryptography`'s asymmetric keys) and verifying (the bulk workers,
+    # `multiprocessing`) load where a checkpoint is made or checked: every application reads
+    # its checkpoint settings when it opens (`AutoCheckpoints.from_env`), and a recording
+    # command with no signing key configured never uses them (bench/startup.py).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# The environment variable naming the signing key: `signing.SIGNING_KEY_ENV`, written here so
+# that reading the settings loads no signing code (a test checks that the two agree)
+SIGNING_KEY_ENV = "LEDGER_SIGNING_KEY"
 CHECKPOINT_FORMAT = "ledger-checkpoint/1"
 COUNTERSIGNED = b"ledger-countersignature/1\n"
 LOG_ENV = "LEDGER_CHECKPOINT_LOG"
@@ -88,6 +87,8 @@ class Checkpoint:
 
     @property
     def key_id(self) -> str:
+        from ledger.integrity.signing import key_id
+
         return key_id(self.public_key)
 
     @property
@@ -97,6 +98,8 @@ class Checkpoint:
     @property
     def signed(self) -> bool:
         """Whether the signature is the one its public key makes over its body."""
+        from ledger.integrity.signing import signature_holds
+
         return signature_holds(self.public_key, self.body(), self.signature)
 
     def describe(self) -> str:
@@ -135,9 +138,13 @@ class Countersignature:
 
     @property
     def key_id(self) -> str:
+        from ledger.integrity.signing import key_id
+
         return key_id(self.public_key)
 
     def holds_for(self, checkpoint: Checkpoint) -> bool:
+        from ledger.integrity.signing import signature_holds
+
         return signature_holds(self.public_key, self.signed_bytes(checkpoint, self.recorded_at),
                                self.signature)
 
@@ -232,6 +239,9 @@ def latest_checkpoint(entries: Sequence[tuple[int, Entry]]) -> Checkpoint | None
 
 def sign_checkpoint(app: Any, key: Ed25519PrivateKey, head: Digest | None = None) -> Checkpoint:
     """A checkpoint of the ledger's head (or of `head`, a digest of it), signed with `key`."""
+    from ledger.integrity.signing import public_text, sign
+    from ledger.integrity.verify import chained_recorder, head_digest
+
     head = head or head_digest(chained_recorder(app))
     identity = ledger_id(app.engine)
     if identity is None:
@@ -243,6 +253,8 @@ def sign_checkpoint(app: Any, key: Ed25519PrivateKey, head: Digest | None = None
 
 def countersign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> Countersignature:
     """An EQA's countersignature of a checkpoint that holds."""
+    from ledger.integrity.signing import public_text, sign
+
     moment = _now()
     return Countersignature(checkpoint.fingerprint, checkpoint.position, moment,
                             public_text(key.public_key()),
@@ -286,6 +298,8 @@ def check_log(app: Any, path: Path, trusted: Sequence[str] = (),
     `trusted` are the centre's public keys (base64); none given, the log's first checkpoint's
     key is the centre's. `witnesses` are EQA keys: each must have countersigned a checkpoint.
     """
+    from ledger.integrity.signing import key_id
+
     entries = read_log(path)
     identity = ledger_id(app.engine)
     keys = set(trusted)
@@ -338,6 +352,8 @@ def as_broken_checkpoint(error: LedgerError, path: Path | None) -> LedgerError:
 
 
 def _check_signed(checkpoint: Checkpoint, keys: set[str], name: str) -> None:
+    from ledger.integrity.signing import key_id
+
     if not checkpoint.signed:
         raise CheckpointBroken(f"{name}: its signature does not hold: the log was edited")
     if checkpoint.public_key not in keys:
@@ -347,6 +363,8 @@ def _check_signed(checkpoint: Checkpoint, keys: set[str], name: str) -> None:
 
 
 def _check_holds(app: Any, checkpoint: Checkpoint, identity: str | None, name: str) -> None:
+    from ledger.integrity.verify import chained_recorder, digest_at, head_digest
+
     if checkpoint.ledger_id != identity:
         found = f"ledger {identity}" if identity else "a database with no ledger id"
         raise CheckpointBroken(
@@ -422,6 +440,9 @@ class AutoCheckpoints:
             self._last_position = 0 if latest is None else latest.position
         if position is not None and position - self._last_position < self.every and not force:
             return None
+        from ledger.integrity.signing import load_signing_key
+        from ledger.integrity.verify import chained_recorder, head_digest
+
         head = head_digest(chained_recorder(app))
         new = head.position - self._last_position
         if new <= 0 or (not force and new < self.every):
@@ -446,6 +467,8 @@ def signer_for(key_path: Path | None, log: Path | None
 
     def checkpoint_for(app: Any, head: Digest) -> Checkpoint | None:
         if key_path is not None:
+            from ledger.integrity.signing import load_signing_key
+
             checkpoint = sign_checkpoint(app, load_signing_key(key_path), head)
             if log is not None:
                 append_entries(log, [checkpoint])

@@ -69,3 +69,33 @@ def test_redact_masks_the_phone_number_in_a_note(recorded):
     document = json.loads(recorded("audit", "L1", "--redact", "--format", "json").stdout)
     notes = [event["note"] for event in document["events"] if event["note"]]
     assert notes == ["rang \x1b[31m[redacted]\x1b[0m"]
+
+
+def test_flags_read_yes_or_no_and_gender_codes_carry_their_names(recorded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    recorded("amend", "L1", "--set", "gender=9", "--reason", "learner asked")
+    lines = recorded("audit", "L1").stdout.splitlines()
+    assert "        gender: 2 (female)" in lines
+    assert "        apprenticeship: no" in lines
+    assert "        old: 2 (female)" in lines and "        new: 9 (not specified)" in lines
+    assert "        lrs field: yes" in lines
+    document = json.loads(recorded("audit", "L1", "--format", "json").stdout)
+    changes = [event["changes"] for event in document["events"]]
+    assert changes[0]["details"]["gender"] == 2  # JSON keeps the code alone
+    assert {"field": "gender", "old": 2, "new": 9}.items() <= changes[-1].items()
+
+
+def test_a_retraction_names_the_retracted_event_by_position_once(recorded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    withdrawn = json.loads(recorded("audit", "L1", "--format", "json").stdout)["events"][-1]
+    recorded("retract", str(withdrawn["position"]), "--reason", "keyed twice")
+    lines = recorded("audit", "L1").stdout.splitlines()
+    heads = [line for line in lines if HEADLINE.match(line)]
+    assert heads[-1].endswith(f"Retracted  [retracts {withdrawn['position']}]")
+    retraction = lines[lines.index(heads[-1]):]
+    assert "        retracted kind: withdrawn" in retraction
+    assert "        reason: keyed twice" in retraction
+    assert not [line for line in retraction if "retracted version" in line or "retracts:" in line]
+    document = json.loads(recorded("audit", "L1", "--format", "json").stdout)
+    changes = document["events"][-1]["changes"]
+    assert changes["retracts"] == withdrawn["position"] and "retracted_version" in changes

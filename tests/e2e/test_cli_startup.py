@@ -26,11 +26,13 @@ def modules_loaded_by(code: str) -> set[str]:
 
 
 def run_ledger(*argv: str) -> tuple[str, set[str]]:
-    """What `ledger ARGV` prints, run in a new process, and the modules it loaded."""
+    """What `ledger ARGV` prints, run in a new process, and the modules it loaded (run: a
+    module deferred by `ledger.storage.lazy_imports` and never read is not counted)."""
     code = ("import sys\nfrom cli.main import cli\n"
             f"sys.argv = ['ledger', *{list(argv)!r}]\n"
             "try:\n    cli(prog_name='ledger')\nexcept SystemExit:\n    pass\n"
-            "print('MODULES', *sys.modules, file=sys.stderr)")
+            "print('MODULES', *(name for name, module in sys.modules.items()\n"
+            "                   if type(module).__name__ != '_LazyModule'), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     modules = result.stderr.split("MODULES", 1)[1].split()
@@ -167,3 +169,34 @@ def test_an_audit_of_a_ledger_chained_before_stamps_shows_no_login(small_ledger:
     with sqlite3.connect(path) as connection:  # reading changed nothing
         columns = {row[1] for row in connection.execute("PRAGMA table_info(ledger_event_hashes)")}
     assert not columns & {"recorded_by", "recorded_at_us"}
+
+
+def test_a_recording_command_runs_no_other_databases_dialect_nor_the_checkpoint_signing(
+    small_ledger: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LEDGER_SIGNING_KEY", raising=False)  # no checkpoint is due, or made
+    out, loaded = run_ledger("--db", small_ledger, "amend", "L1", "--set", "email=a@b.org",
+                             "--reason", "typo")
+    assert out.startswith("Recorded 1 event for L1: ")
+    unused = {"sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mssql",
+              "importlib.metadata", "ledger.integrity.verify", "ledger.integrity.signing",
+              "multiprocessing", "cryptography.hazmat.primitives.asymmetric.ed25519"}
+    assert not loaded & unused, loaded & unused
+
+
+def test_help_and_version_load_neither_the_domain_values_nor_the_output_helpers():
+    for argument in ("--help", "--version"):
+        out, loaded = run_ledger(argument)
+        assert out.startswith(("Usage: ledger", "ledger, version")), argument
+        unused = {"aggregates.values", "aggregates.reference", "tomllib", "cli.output",
+                  "orjson"}
+        assert not loaded & unused, (argument, loaded & unused)
+
+
+def test_an_actor_refused_at_start_is_still_one_error_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--actor",
+         "a\x1b[31mb" + "x" * 500, "audit", "L1"], capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: ledger: Invalid value for --actor: ")
+    assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 1

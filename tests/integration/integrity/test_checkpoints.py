@@ -191,3 +191,9 @@ def test_an_automatic_checkpoint_that_cannot_be_written_says_the_events_were_rec
             "cannot append to the checkpoint log")):
         t.record_small_ledger(app)
     assert app.recorder.max_notification_id() == 3
+
+
+def test_the_checkpoint_settings_name_the_signing_modules_key_variable() -> None:
+    from ledger.integrity import checkpoints, signing
+
+    assert checkpoints.SIGNING_KEY_ENV == signing.SIGNING_KEY_ENV
