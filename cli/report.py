@@ -672,8 +672,8 @@ def _print_rules(rows: list[dict[str, Any]]) -> None:
     heading = None
     for row in rows:
         since = row["effective_from"]
-        this = (f"{row['awarding_body']} {row['version']} (in force from "
-                f"{since.isoformat()})" if since else
+        named = row["document"] or f"{row['awarding_body']} {row['version']}"
+        this = (f"{named} (in force from {since.isoformat()})" if since else
                 "The ledger's own rules (every awarding body)")
         if this != heading:
             click.echo(("\n" if heading else "") + this)
@@ -713,17 +713,22 @@ def rebuild_command(workers: int | None) -> None:
               help="Centre number (when the learner reference exists at several centres).")
 @click.option("--until", default=None,
               help="Stop at this recorded moment (ISO) or event position (a number).")
+@click.option("--timezone", "zone_name", envvar="LEDGER_TIMEZONE", default=None,
+              help="Show recorded times in this zone (default: LEDGER_TIMEZONE or "
+                   "Europe/London); JSON keeps UTC.")
 @format_option("table", "json")
 @user_errors
 def replay_command(learner: str | None, centre: str | None, until: str | None,
-                   fmt: str) -> None:
+                   zone_name: str | None, fmt: str) -> None:
     """Events in recorded order with the learner's state after each, for investigations."""
+    from cli.audit_text import centre_zone, local_time
     from ledger.app import MAX_POSITION
     from ledger.integrity.stamps import stamps_of
     from ledger.reporting.reports import replay
     from projections.audit import event_name
     from projections.timeline import summarise
 
+    zone = centre_zone(zone_name)
     limit: datetime | int | None = None
     if until is not None:
         limit = int(until) if until.strip().isdigit() else parse_timestamp(until, "until")
@@ -741,18 +746,19 @@ def replay_command(learner: str | None, centre: str | None, until: str | None,
             "occurred_on": getattr(event, "occurred_on", None),
             "retracts": getattr(event, "retracted_version", None),
             "actor": getattr(event, "actor", None), "login": None, "stamped_at": None,
-            "state": state, "state_text": _state_text(state),
+            "state": state,
         })
     stamps = stamps_of(app, (row["position"] for row in rows))
     for row in rows:
         row["login"], row["stamped_at"] = stamps.get(row["position"], (None, None))
     if fmt == "json":
-        emit_json({"learner": learner, "until": until,
-                   "steps": [{k: v for k, v in r.items() if k != "state_text"} for r in rows]})
+        emit_json({"learner": learner, "until": until, "steps": rows})
     else:
+        shown = [{**row, "recorded": local_time(row["recorded"], zone),
+                  "state": _state_text(row["state"])} for row in rows]
         columns = ("position", "recorded", "learner", "event", "enrolment", "occurred_on",
-                   "actor", "login", "state_text")
-        emit_rows(rows, columns, fmt, "Replay")
+                   "actor", "login", "state")
+        emit_rows(shown, columns, fmt, f"Replay (recorded times in {zone.key})")
 
 
 def _state_text(state: dict[str, Any]) -> str:

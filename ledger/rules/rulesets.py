@@ -501,6 +501,7 @@ def rule_rows(book: RuleBook) -> Iterable[dict[str, Any]]:
 
 def _rule_row(rule: Rule, body: str, effective_from: date | None) -> dict[str, Any]:
     return {"awarding_body": body, "version": rule.version, "effective_from": effective_from,
-            "rule": rule.id, "severity": rule.severity, "cited": rule.reference,
+            "rule": rule.id, "severity": rule.severity, "document": rule.cited_as or None,
+            "cited": rule.reference,
             "clause": rule.clause, "source": rule.basis or rule.source, "seed": rule.seed,
             "quote": rule.quote, "description": rule.description, "params": rule.params}

@@ -182,6 +182,10 @@ def test_replay_shows_each_event_and_the_state_after_it(sqlite_ledger: Ledger) -
     assert steps[0]["state"]["uln_status"] == "unverified"
     assert steps[2]["state"]["enrolments"]["E1"]["registration"] == "submitted"
     assert steps[3]["state"]["uln_status"] == "confirmed"
+    table = sqlite_ledger("replay", "--learner", "L1", "--timezone", "Asia/Tokyo").stdout
+    assert "Replay (recorded times in Asia/Tokyo)" in table
+    assert " +09:00" in table and "state text" not in table
+    assert "ULN confirmed" in table
     until = sqlite_ledger.json("replay", "--until", str(steps[1]["position"]))["steps"]
     assert [(s["learner"], s["event"]) for s in until] == [
         ("L1", "Recorded"), ("L2", "Recorded"), ("L1", "Enrolled")]
@@ -363,7 +367,8 @@ def test_ledger_rules_shows_each_rule_with_its_clause_and_quote(sqlite_ledger: L
     assert aim["persistent-late-registration"]["cited"].startswith("centre policy: ")
     assert all(row["quote"] for row in rows if row["awarding_body"] != "every awarding body")
     text = sqlite_ledger("rules", "--awarding-body", "IMI").stdout
-    assert "IMI issue-10 (in force from 2025-08-01)" in text
+    assert "IMI registration guidance (issue 10) (in force from 2025-08-01)" in text
+    assert "issue-10" not in text
     assert "uln-apprenticeship (major): IMI registration guidance (issue 10), ULN section" in text
     assert "“For Apprenticeship Standards it is a mandatory requirement" in text
     assert "AIM" not in text
