@@ -176,8 +176,9 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
         @report.command(name)
         @click.option("--format", "fmt", default="table")
         @click.option("--limit", type=int, default=None)
-        def command(fmt: str, limit: int | None, name: str = name) -> None:
-            click.echo(f"[{name} report as {fmt}, {limit} rows]")
+        @click.option("--status", default="every status")
+        def command(fmt: str, limit: int | None, status: str, name: str = name) -> None:
+            click.echo(f"[{name} report as {fmt}, {limit} rows, {status}]")
             if name == "maladministration":
                 raise click.exceptions.Exit(1)
 
@@ -185,8 +186,8 @@ def test_demo_prints_both_reports_when_the_ledger_has_them(db_url, tmp_path):
     result = CliRunner().invoke(root, ["demo", "--learners", "5"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2:] == [
-        "", "[late-registrations report as table, 10 rows]", "",
-        "[maladministration report as table, 10 rows]",
+        "", "[late-registrations report as table, 10 rows, late,overdue]", "",
+        "[maladministration report as table, 10 rows, every status]",
         "", f"The demo ledger is {db_url}.",
         "Every row of its reports, and a learner's trail, with its --db:",
         f"  ledger --db {db_url} report late-registrations --limit 0",
