@@ -12,7 +12,8 @@ learner with the reference index), then for each backend, each step in its own p
 
 - import: `ledger import`'s code path (ledger.imports.import_csv), learner events/s (as the
   CLI counts them; the reference index's events, two a new learner, printed beside), and the
-  wall and CPU seconds of its two passes (checking, importing); in the same run
+  wall and CPU seconds of its two passes (checking, importing) and of the reports phase
+  `ledger import` runs after them (the report tables and rows brought up to date); in the same run
   a raw executemany (SQLite) / COPY (PostgreSQL) of the same stored rows into a plain table
   (on SQLite in a new file, as the import's ledger was new), in as many transactions as the
   import stored them in, and on SQLite checkpointed after, as the import is, --raw-rounds

@@ -63,6 +63,7 @@ def test_the_bench_measures_every_step_on_a_tiny_sqlite_ledger(
     assert list(passes) == ["checking", "importing"]
     assert all(timed["seconds"] > 0 and timed["cpu_seconds"] > 0 for timed in passes.values())
     assert sum(timed["seconds"] for timed in passes.values()) <= sqlite["import"]["seconds"]
+    assert sqlite["import"]["reports_phase"]["cpu_seconds"] > 0  # as `ledger import` does
     assert sqlite["import"]["raw_fraction"] == pytest.approx(  # of the same stored rows
         sqlite["import"]["stored_rate"] / sqlite["import"]["raw_rate"])
     assert sqlite["import"]["raw_no_checkpoint_fraction"] < sqlite["import"]["raw_fraction"]
