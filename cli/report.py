@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import shutil
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
+from click.core import ParameterSource
 
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
@@ -272,14 +274,45 @@ def row_limit(fmt: str, limit: int | None) -> int:
     return limit
 
 
-def more_rows_hint(report: str, shown: int, total: int, chosen: str = "") -> None:
+def more_rows_hint(shown: int, total: int) -> None:
     """Under a table cut short: how many rows there are and the command that shows them
-    (`chosen`: the options that chose the rows, such as `--status overdue`, kept in it)."""
+    all (`every_row_command`: the options the user gave, `--limit 0` for theirs)."""
     if shown < total:
-        command = " ".join(part for part in (f"ledger report {report}", chosen, "--limit 0")
-                           if part)
-        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `{command}` (or "
-                          "--format csv).", terminal_width()))
+        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: "
+                          f"`{every_row_command()}` (or --format csv).", terminal_width()))
+
+
+# options a command for every row leaves out: it sets the limit, and shows a table
+NOT_REPEATED = frozenset({"limit", "fmt", "output"})
+
+
+def every_row_command() -> str:
+    """The command being run, as the user typed its options (those given on the command
+    line: `--db`, `--on`, `--status` and the like, quoted for a shell; not those from the
+    environment, which the user's shell still has), with `--limit 0` in place of theirs."""
+    contexts: list[click.Context] = []
+    context: click.Context | None = click.get_current_context()
+    while context is not None:
+        contexts.insert(0, context)
+        context = context.parent
+    parts = ["ledger"]
+    for context in contexts:
+        if context.parent is not None:
+            parts.append(context.info_name or context.command.name or "")
+        for param in context.command.params:
+            if (not isinstance(param, click.Option) or param.name in NOT_REPEATED
+                    or param.name is None or context.get_parameter_source(param.name)
+                    is not ParameterSource.COMMANDLINE):
+                continue
+            name = max(param.opts, key=len)
+            value = context.params.get(param.name)
+            if param.is_flag:
+                if value:
+                    parts.append(name)
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+            parts.extend((name, shlex.quote(text)))
+    return " ".join([*parts, "--limit", "0"])
 
 
 @report_group.command("late-registrations")
@@ -339,9 +372,7 @@ def _late_output(fmt: str, output: Path | None, selection: Selection,
         shown = stream_table(rows, LATE_COLUMNS, late_widths(report.widths()),
                              selection.title("Late registrations"), details=("rule",),
                              priority=LATE_PRIORITY, headers=LATE_HEADERS)
-        more_rows_hint("late-registrations", shown,
-                       sum(counts[s] for s in statuses or STATUSES),
-                       f"--status {','.join(statuses)}" if statuses else "")
+        more_rows_hint(shown, sum(counts[s] for s in statuses or STATUSES))
         _show_unjudged(unjudged)
 
 
@@ -422,7 +453,7 @@ def _findings_table(selection: Selection, report: KeptReport | TimelinesReport, 
                          TABLE_FINDING_COLUMNS, widths,
                          selection.title("Maladministration findings"),
                          details=("citation", "evidence", "message"))
-    more_rows_hint("maladministration", shown, total)
+    more_rows_hint(shown, total)
     _show_unjudged(unjudged)
     return total > 0
 
