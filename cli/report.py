@@ -48,6 +48,18 @@ from ledger.reporting.report_queries import (
     DEADLINE,
     ENROLMENT,
     EVIDENCE,
+    F_BODY,
+    F_CENTRE,
+    F_CITATION,
+    F_CLAUSE,
+    F_DATES,
+    F_ENROLMENT,
+    F_EVIDENCE,
+    F_LEARNER,
+    F_MESSAGE,
+    F_RULE,
+    F_SEVERITY,
+    F_VERSION,
     LEARNER,
     LEFT,
     RULE,
@@ -419,9 +431,9 @@ def _findings_output(fmt: str, output: Path | None, selection: Selection,
         return next(report.findings(), None) is not None
     if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
         stamps = selection.stamps()
-        found = report.finding_rows()
-        found = itertools.islice(found, limit) if limit else found
-        lines = (finding_csv_lines(found, selection) if not selection.redact else
+        records = report.finding_records()
+        records = itertools.islice(records, limit) if limit else records
+        lines = (finding_csv_lines(records, selection) if not selection.redact else
                  (csv_line_cells({**row, **stamps}, FINDING_CSV_COLUMNS) for row in rows()))
         return stream_csv_cells(itertools.chain(lines, (
             csv_line_cells({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason},
@@ -502,25 +514,25 @@ class Guarded(dict[str, str]):
         return cell
 
 
-def finding_csv_lines(findings: Iterable[dict[str, Any]], selection: Selection,
+def finding_csv_lines(findings: Iterable[Record], selection: Selection,
                       ) -> Iterator[list[str]]:
-    """Findings' rows (`KeptReport.finding_rows`) as CSV cells (`FINDING_CSV_COLUMNS`), as
-    `csv_line_cells` makes them from a finding's dict with the stamps."""
+    """Finding records (`KeptReport.finding_records`) as CSV cells (`FINDING_CSV_COLUMNS`),
+    as `csv_line_cells` makes them from a finding's dict with the stamps."""
     few, on, digest = Guarded(), selection.on_text, selection.digest_text
-    starts = FORMULA_FIRST
+    starts, loads = FORMULA_FIRST, orjson.loads
     for f in findings:
-        learner, enrolment, message = f["learner"] or "", f["enrolment"] or "", f["message"]
-        dates = ", ".join(f"{key}={day}" for key, day in f["dates"].items()
-                          if day is not None)
-        evidence = "; ".join(map(str, f["evidence"]))
-        yield [few[f["rule"]], few[f["awarding_body"]], few[f["rule_version"]],
-               few[f["clause"]], few[f["severity"]],
+        learner, enrolment, message = f[F_LEARNER], f[F_ENROLMENT] or "", f[F_MESSAGE]
+        dates = ", ".join([f"{key}={day}" for key, day in loads(f[F_DATES]).items()
+                           if day is not None])
+        evidence = f[F_EVIDENCE][1:-1].replace(", ", "; ")
+        yield [few[f[F_RULE]], few[f[F_BODY]], few[f[F_VERSION]], few[f[F_CLAUSE]],
+               few[f[F_SEVERITY]],
                ("'" + learner) if learner[:1] in starts else learner,
                ("'" + enrolment) if enrolment[:1] in starts else enrolment,
                ("'" + dates) if dates[:1] in starts else dates,
                ("'" + evidence) if evidence[:1] in starts else evidence,
-               ("'" + message) if message[:1] in starts else message, few[f["citation"]],
-               on, digest, few[f["centre"]]]
+               ("'" + message) if message[:1] in starts else message, few[f[F_CITATION]],
+               on, digest, few[f[F_CENTRE]]]
 
 
 def registration_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
