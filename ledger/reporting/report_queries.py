@@ -515,6 +515,19 @@ class KeptReport:
         return f"(CASE {whens} ELSE 0 END)"
 
     def _kept_records(self, wanted: tuple[str, ...] | None, by: str) -> Iterator[Record]:
+        query, params = self._kept_query(wanted, by)
+        override = self.override
+        if not override:
+            yield from self._stream(query, params)
+            return
+        for record in self._stream(query, params):
+            if record[LEARNER_ID] not in override:
+                yield record
+
+    def _kept_query(self, wanted: tuple[str, ...] | None, by: str) -> tuple[str, list[Any]]:
+        """The kept registrations' query in the deadline or the learner order (read from
+        the index of that order alone: `report_rows.registrations_table`), and its
+        parameters."""
         status, days_late = self._judged()
         where, params = self._conditions()
         keys = (("centre", "awarding_body", "deadline", "learner", "enrolment")
@@ -527,13 +540,7 @@ class KeptReport:
             query += f" AND {status} IN ({', '.join('?' * len(wanted))})"
             params.extend(wanted)
         query += f" ORDER BY {', '.join(keys)}"
-        override = self.override
-        if not override:
-            yield from self._stream(query, params)
-            return
-        for record in self._stream(query, params):
-            if record[LEARNER_ID] not in override:
-                yield record
+        return query, params
 
     # ----- maladministration --------------------------------------------------------------
 
