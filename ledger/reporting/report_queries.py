@@ -554,7 +554,7 @@ class KeptReport:
 
     def finding_rows(self) -> Iterator[dict[str, Any]]:
         """`findings` as the rows' dicts (`finding_row`: dates as ISO text)."""
-        return map(finding_record_row, self.finding_records())
+        return finding_record_rows(self.finding_records())
 
     def finding_records(self) -> Iterator[Record]:
         """`findings` as plain tuples (`FINDING_RECORD_COLUMNS`: the sort key first, the
@@ -769,6 +769,27 @@ def finding_record(found: Finding) -> Record:
             json.dumps({key: value.isoformat() if value else None
                         for key, value in found.dates.items()}),
             json.dumps(found.evidence), found.message, found.citation, "")
+
+
+DATES_KEPT = 100_000  # distinct dates texts parsed once while a report streams
+
+
+def finding_record_rows(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+    """`finding_record_row` of each record, each distinct dates text parsed once (findings
+    share few; the rows share the parsed dict, which nothing changes)."""
+    loads = orjson.loads
+    parsed: dict[str, dict[str, Any]] = {}
+    for r in records:
+        dates = parsed.get(r[F_DATES])
+        if dates is None:
+            dates = loads(r[F_DATES])
+            if len(parsed) < DATES_KEPT:
+                parsed[r[F_DATES]] = dates
+        yield {"rule": r[F_RULE], "awarding_body": r[F_BODY], "rule_version": r[F_VERSION],
+               "clause": r[F_CLAUSE], "severity": r[F_SEVERITY], "centre": r[F_CENTRE],
+               "learner": r[F_LEARNER] or None, "enrolment": r[F_ENROLMENT], "dates": dates,
+               "evidence": loads(r[F_EVIDENCE]), "message": r[F_MESSAGE],
+               "citation": r[F_CITATION]}
 
 
 def finding_record_row(record: Record) -> dict[str, Any]:
