@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import shutil
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
+from click.core import ParameterSource
 
 from aggregates.errors import InvalidValue
 from aggregates.values import parse_centre, parse_date, parse_timestamp
@@ -47,6 +49,18 @@ from ledger.reporting.report_queries import (
     DEADLINE,
     ENROLMENT,
     EVIDENCE,
+    F_BODY,
+    F_CENTRE,
+    F_CITATION,
+    F_CLAUSE,
+    F_DATES,
+    F_ENROLMENT,
+    F_EVIDENCE,
+    F_LEARNER,
+    F_MESSAGE,
+    F_RULE,
+    F_SEVERITY,
+    F_VERSION,
     LEARNER,
     LEFT,
     RULE,
@@ -273,14 +287,45 @@ def row_limit(fmt: str, limit: int | None) -> int:
     return limit
 
 
-def more_rows_hint(report: str, shown: int, total: int, chosen: str = "") -> None:
+def more_rows_hint(shown: int, total: int) -> None:
     """Under a table cut short: how many rows there are and the command that shows them
-    (`chosen`: the options that chose the rows, such as `--status overdue`, kept in it)."""
+    all (`every_row_command`: the options the user gave, `--limit 0` for theirs)."""
     if shown < total:
-        command = " ".join(part for part in (f"ledger report {report}", chosen, "--limit 0")
-                           if part)
-        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: `{command}` (or "
-                          "--format csv).", terminal_width()))
+        click.echo(folded(f"Showing {shown:,} of {total:,} rows; every row: "
+                          f"`{every_row_command()}` (or --format csv).", terminal_width()))
+
+
+# options a command for every row leaves out: it sets the limit, and shows a table
+NOT_REPEATED = frozenset({"limit", "fmt", "output"})
+
+
+def every_row_command() -> str:
+    """The command being run, as the user typed its options (those given on the command
+    line: `--db`, `--on`, `--status` and the like, quoted for a shell; not those from the
+    environment, which the user's shell still has), with `--limit 0` in place of theirs."""
+    contexts: list[click.Context] = []
+    context: click.Context | None = click.get_current_context()
+    while context is not None:
+        contexts.insert(0, context)
+        context = context.parent
+    parts = ["ledger"]
+    for context in contexts:
+        if context.parent is not None:
+            parts.append(context.info_name or context.command.name or "")
+        for param in context.command.params:
+            if (not isinstance(param, click.Option) or param.name in NOT_REPEATED
+                    or param.name is None or context.get_parameter_source(param.name)
+                    is not ParameterSource.COMMANDLINE):
+                continue
+            name = max(param.opts, key=len)
+            value = context.params.get(param.name)
+            if param.is_flag:
+                if value:
+                    parts.append(name)
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+            parts.extend((name, shlex.quote(text)))
+    return " ".join([*parts, "--limit", "0"])
 
 
 @report_group.command("late-registrations")
@@ -340,9 +385,7 @@ def _late_output(fmt: str, output: Path | None, selection: Selection,
         shown = stream_table(rows, LATE_COLUMNS, late_widths(report.widths()),
                              selection.title("Late registrations"), details=("rule",),
                              priority=LATE_PRIORITY, headers=LATE_HEADERS)
-        more_rows_hint("late-registrations", shown,
-                       sum(counts[s] for s in statuses or STATUSES),
-                       f"--status {','.join(statuses)}" if statuses else "")
+        more_rows_hint(shown, sum(counts[s] for s in statuses or STATUSES))
         _show_unjudged(unjudged)
 
 
@@ -389,9 +432,9 @@ def _findings_output(fmt: str, output: Path | None, selection: Selection,
         return next(report.findings(), None) is not None
     if fmt == "csv":  # the enrolments not judged are rows too, their reason the message
         stamps = selection.stamps()
-        found = report.finding_rows()
-        found = itertools.islice(found, limit) if limit else found
-        lines = (finding_csv_lines(found, selection) if not selection.redact else
+        records = report.finding_records()
+        records = itertools.islice(records, limit) if limit else records
+        lines = (finding_csv_lines(records, selection) if not selection.redact else
                  (csv_line_cells({**row, **stamps}, FINDING_CSV_COLUMNS) for row in rows()))
         return stream_csv_cells(itertools.chain(lines, (
             csv_line_cells({**vars(u), **stamps, "severity": NOT_JUDGED, "message": u.reason},
@@ -423,7 +466,7 @@ def _findings_table(selection: Selection, report: KeptReport | TimelinesReport, 
                          TABLE_FINDING_COLUMNS, widths,
                          selection.title("Maladministration findings"),
                          details=("citation", "evidence", "message"))
-    more_rows_hint("maladministration", shown, total)
+    more_rows_hint(shown, total)
     _show_unjudged(unjudged)
     return total > 0
 
@@ -472,25 +515,41 @@ class Guarded(dict[str, str]):
         return cell
 
 
-def finding_csv_lines(findings: Iterable[dict[str, Any]], selection: Selection,
+DATES_CELLS = 100_000  # distinct dates cells kept while a report streams
+
+
+class DatesCells(dict[str, str]):
+    """A finding's dates (their JSON text) as the CSV cell `key=day, ...` (days that are
+    None left out, neutralised), each distinct text made once: findings share few (7,536
+    distinct among 93,906 on the bench ledger), and at most `DATES_CELLS` are kept."""
+
+    def __missing__(self, text: str) -> str:
+        cell = ", ".join([f"{key}={day}" for key, day in orjson.loads(text).items()
+                          if day is not None])
+        cell = ("'" + cell) if cell[:1] in FORMULA_FIRST else cell
+        if len(self) < DATES_CELLS:
+            self[text] = cell
+        return cell
+
+
+def finding_csv_lines(findings: Iterable[Record], selection: Selection,
                       ) -> Iterator[list[str]]:
-    """Findings' rows (`KeptReport.finding_rows`) as CSV cells (`FINDING_CSV_COLUMNS`), as
-    `csv_line_cells` makes them from a finding's dict with the stamps."""
+    """Finding records (`KeptReport.finding_records`) as CSV cells (`FINDING_CSV_COLUMNS`),
+    as `csv_line_cells` makes them from a finding's dict with the stamps."""
     few, on, digest = Guarded(), selection.on_text, selection.digest_text
+    dates_cells = DatesCells()
     starts = FORMULA_FIRST
     for f in findings:
-        learner, enrolment, message = f["learner"] or "", f["enrolment"] or "", f["message"]
-        dates = ", ".join(f"{key}={day}" for key, day in f["dates"].items()
-                          if day is not None)
-        evidence = "; ".join(map(str, f["evidence"]))
-        yield [few[f["rule"]], few[f["awarding_body"]], few[f["rule_version"]],
-               few[f["clause"]], few[f["severity"]],
+        learner, enrolment, message = f[F_LEARNER], f[F_ENROLMENT] or "", f[F_MESSAGE]
+        evidence = f[F_EVIDENCE][1:-1].replace(", ", "; ")
+        yield [few[f[F_RULE]], few[f[F_BODY]], few[f[F_VERSION]], few[f[F_CLAUSE]],
+               few[f[F_SEVERITY]],
                ("'" + learner) if learner[:1] in starts else learner,
                ("'" + enrolment) if enrolment[:1] in starts else enrolment,
-               ("'" + dates) if dates[:1] in starts else dates,
+               dates_cells[f[F_DATES]],
                ("'" + evidence) if evidence[:1] in starts else evidence,
-               ("'" + message) if message[:1] in starts else message, few[f["citation"]],
-               on, digest, few[f["centre"]]]
+               ("'" + message) if message[:1] in starts else message, few[f[F_CITATION]],
+               on, digest, few[f[F_CENTRE]]]
 
 
 def registration_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:

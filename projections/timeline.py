@@ -6,7 +6,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from aggregates.learner import personal_attributes
 from projections.audit import COMMON_ATTRIBUTES, event_name
 
 LEARNER_MODULE = "aggregates.learner"
@@ -64,7 +63,11 @@ def entry_of_event(position: int, event: Any) -> Entry:
 @lru_cache(maxsize=256)  # asked for every event folded; an event class's attributes vary little
 def _kept(name: str, attributes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Of an event's attributes, those its fact keeps as they are (no personal data, none of
-    the attributes every event has) and the ULNs it keeps only as a flag that one was given."""
+    the attributes every event has) and the ULNs it keeps only as a flag that one was given.
+    (The aggregate is imported here, when an event is folded: a report that reads kept rows
+    and judges a few timelines does not load it.)"""
+    from aggregates.learner import personal_attributes
+
     personal = personal_attributes(name)
     kept = tuple(key for key in attributes
                  if key not in personal and key not in COMMON_ATTRIBUTES and key[0] != "_")

@@ -42,13 +42,13 @@ from projections.late_registrations import (
 )
 from projections.maladministration import (
     Finding,
+    finding,
     finding_order,
     late_finding,
     maladministration,
-    persistent_late,
     timeline_findings,
 )
-from projections.policy import PolicyLike
+from projections.policy import PolicyLike, add_months, describe_days
 from projections.timeline import LearnerView, Timeline, as_on
 
 if TYPE_CHECKING:
@@ -85,6 +85,17 @@ RECORD_COLUMNS = ("centre", "awarding_body", "deadline", "learner", "enrolment",
 Record = tuple[Any, ...]
 (CENTRE, BODY, DEADLINE, LEARNER, ENROLMENT, START, SUBMITTED, STATUS, DAYS, RULE, VERSION,
  CLAUSE, EVIDENCE, LEFT, LEARNER_ID) = range(len(RECORD_COLUMNS))
+
+# a finding as `finding_records` yields it: its sort key first (`finding_key`: the learner and
+# enrolment '' for none, the evidence as fixed-width text), the dates and evidence as the
+# JSON text `report_rows.finding_row` stores, the learner id last ('' when judged here)
+FINDING_RECORD_COLUMNS = ("centre", "awarding_body", "learner", "enrolment_key", "rule",
+                          "evidence_key", "rule_version", "clause", "severity", "enrolment",
+                          "dates", "evidence", "message", "citation", "learner_id")
+(F_CENTRE, F_BODY, F_LEARNER, F_ENROLMENT_KEY, F_RULE, F_EVIDENCE_KEY, F_VERSION, F_CLAUSE,
+ F_SEVERITY, F_ENROLMENT, F_DATES, F_EVIDENCE, F_MESSAGE, F_CITATION,
+ F_LEARNER_ID) = range(len(FINDING_RECORD_COLUMNS))
+FINDING_KEY = itemgetter(slice(0, 6))  # a finding record's sort key
 
 
 def deadline_order(row: RegistrationRow) -> tuple[Any, ...]:
@@ -230,13 +241,21 @@ def _rows_are_current(snapshot: Snapshot, fingerprint: str) -> bool:
     return later is not None and int(later[0]) == 0
 
 
+# the learner events' topics (`reports.LEARNER_TOPICS`, which the timelines fold: a test
+# checks they agree), written out so that the light path does not import the aggregate
+# (`aggregates.learner` and the library's domain module: a tenth of a second of CPU)
+LEARNER_TOPICS = tuple(f"aggregates.learner:Learner.{name}" for name in (
+    "DetailsAmended", "Recorded", "Enrolled", "UlnRecorded", "LrsResultRecorded",
+    "IdVerified", "RegistrationSubmitted", "RegistrationConfirmed", "RegistrationRejected",
+    "AssessmentStarted", "Withdrawn", "WithdrawalNotified", "IqaSignedOff",
+    "LearningCompleted", "Achieved", "ClaimSubmitted", "CertificateReceived",
+    "CertificateIssued", "CertificateCollected", "Retracted", "Erased", "RegistrationChecked",
+    "UnitsCompleted", "EqaSamplingRequired", "EqaSampled", "PersonalDataViewed", "Created"))
+
+
 def learner_topics() -> tuple[str, ...]:
     """The learner events' topics (`reports.LEARNER_TOPICS`, which the timelines fold)."""
-    from aggregates.learner import Learner
-
-    return tuple(f"{Learner.__module__}:{cls.__qualname__}"
-                 for name, cls in vars(Learner).items()
-                 if isinstance(cls, type) and issubclass(cls, Learner.Event) and name != "Event")
+    return LEARNER_TOPICS
 
 
 def _driver_error(error: Exception) -> bool:
@@ -504,6 +523,19 @@ class KeptReport:
         return f"(CASE {whens} ELSE 0 END)"
 
     def _kept_records(self, wanted: tuple[str, ...] | None, by: str) -> Iterator[Record]:
+        query, params = self._kept_query(wanted, by)
+        override = self.override
+        if not override:
+            yield from self._stream(query, params)
+            return
+        for record in self._stream(query, params):
+            if record[LEARNER_ID] not in override:
+                yield record
+
+    def _kept_query(self, wanted: tuple[str, ...] | None, by: str) -> tuple[str, list[Any]]:
+        """The kept registrations' query in the deadline or the learner order (read from
+        the index of that order alone: `report_rows.registrations_table`), and its
+        parameters."""
         status, days_late = self._judged()
         where, params = self._conditions()
         keys = (("centre", "awarding_body", "deadline", "learner", "enrolment")
@@ -516,13 +548,7 @@ class KeptReport:
             query += f" AND {status} IN ({', '.join('?' * len(wanted))})"
             params.extend(wanted)
         query += f" ORDER BY {', '.join(keys)}"
-        override = self.override
-        if not override:
-            yield from self._stream(query, params)
-            return
-        for record in self._stream(query, params):
-            if record[LEARNER_ID] not in override:
-                yield record
+        return query, params
 
     # ----- maladministration --------------------------------------------------------------
 
@@ -535,33 +561,75 @@ class KeptReport:
                            self._findings_here(), key=finding_order)
 
     def finding_rows(self) -> Iterator[dict[str, Any]]:
-        """`findings` as the rows' dicts (`finding_row`: dates as ISO text), the kept ones
-        straight from their stored text, without a `Finding` each."""
-        late = (late_finding(row, self.book, self.on)
-                for row in self.registrations(LATE, by="learner"))
-        judged = heapq.merge(late, self._persistent(), self._findings_here(), key=finding_order)
-        keyed = ((finding_key(found), finding_row(found)) for found in judged)
-        return (row for _key, row in heapq.merge(self._kept_finding_rows(), keyed,
-                                                  key=itemgetter(0)))
+        """`findings` as the rows' dicts (`finding_row`: dates as ISO text)."""
+        return finding_record_rows(self.finding_records())
 
-    def _kept_finding_rows(self) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+    def finding_records(self) -> Iterator[Record]:
+        """`findings` as plain tuples (`FINDING_RECORD_COLUMNS`: the sort key first, the
+        dates and evidence as their JSON text), the kept ones straight from the cursor, the
+        late registrations' made from their kept tuples: no `Finding` nor dict per row."""
+        judged = heapq.merge(self._late_finding_records(),
+                             map(finding_record, self._persistent()),
+                             map(finding_record, self._findings_here()), key=FINDING_KEY)
+        return merged_findings(self._kept_finding_records(), judged)
+
+    def _kept_finding_records(self) -> Iterator[Record]:
         where, params = self._conditions(findings=True)
-        query = (f"SELECT rule, awarding_body, rule_version, clause, severity, centre, learner, "
-                 f"enrolment, dates, evidence, message, citation, learner_id, enrolment_key, "
-                 f"evidence_key FROM {self.findings_from} WHERE {where} "
-                 "AND (due_after IS NULL OR due_after < ?) "
+        query = (f"SELECT {', '.join(FINDING_RECORD_COLUMNS)} FROM {self.findings_from} "
+                 f"WHERE {where} AND (due_after IS NULL OR due_after < ?) "
                  "ORDER BY centre, awarding_body, learner, enrolment_key, rule, evidence_key, "
                  "seq")
         params.append(self.on.toordinal())
-        override, loads = self.override, orjson.loads
-        for r in self._stream(query, params):
-            if override and r[12] in override:
-                continue
-            yield ((r[5], r[1], r[6], r[13], r[0], r[14]),
-                   {"rule": r[0], "awarding_body": r[1], "rule_version": r[2], "clause": r[3],
-                    "severity": r[4], "centre": r[5], "learner": r[6] or None,
-                    "enrolment": r[7], "dates": loads(r[8]), "evidence": loads(r[9]),
-                    "message": r[10], "citation": r[11]})
+        override = self.override
+        if not override:
+            yield from self._stream(query, params)
+            return
+        for record in self._stream(query, params):
+            if record[F_LEARNER_ID] not in override:
+                yield record
+
+    def _late_records_by_learner(self) -> Iterator[Record]:
+        """The late and overdue registrations' tuples in the findings' order (by learner)."""
+        here = sorted((row_record(row) for row in self._judged_here_report[0]
+                       if row.status in LATE), key=record_learner_order)
+        kept = self._kept_records(LATE, "learner")
+        return heapq.merge(kept, here, key=record_learner_order) if here else kept
+
+    def _late_finding_records(self) -> Iterator[Record]:
+        """`late_finding` of each late or overdue registration, as a finding's tuple made
+        from the registration's (the same text: a test checks it against `late_finding`)."""
+        book, on = self.book, self.on
+        by_date, on_day = f"not submitted by {on.isoformat()}", on.toordinal()
+        days = DayIso()
+        rules: dict[tuple[str, int], Any] = {}
+        loads = orjson.loads
+        for r in self._late_records_by_learner():
+            body, start = r[BODY], r[START]
+            rule = rules.get((body, start))
+            if rule is None:
+                in_force = book.rules_in_force(body, date.fromordinal(start))
+                assert in_force is not None
+                rule = rules[body, start] = in_force["late-registration"]
+            submitted, left, deadline = r[SUBMITTED], r[LEFT], days[r[DEADLINE]]
+            when = (f"submitted on {days[submitted]}" if submitted is not None
+                    else f"not submitted before the learner left on {days[left]}"
+                    if left is not None and left < on_day else by_date)
+            evidence_text = r[EVIDENCE]
+            evidence = loads(evidence_text)
+            unique = sorted(set(evidence))
+            if unique != evidence:
+                evidence_text = json.dumps(unique)
+            dates = (f'{{"programme_start": "{days[start]}", "deadline": "{deadline}", '
+                     '"submitted": ' + ("null}" if submitted is None
+                                        else f'"{days[submitted]}"}}'))
+            learner, enrolment = r[LEARNER], r[ENROLMENT]
+            yield (r[CENTRE], rule.awarding_body, learner or "", enrolment or "", rule.id,
+                   "".join(str(position).zfill(EVIDENCE_DIGITS) for position in unique),
+                   rule.version, rule.clause, rule.severity, enrolment, dates, evidence_text,
+                   f"registration {r[STATUS]}: {when}, "
+                   f"{describe_days(int(r[DAYS]), 'calendar')} after the deadline {deadline} "
+                   f"({r[RULE].rsplit(': ', 1)[-1]} from the start)",
+                   rule.reference, r[LEARNER_ID])
 
     def severity_counts(self) -> Counter[str]:
         """How many findings `findings` gives of each severity, counted in SQL where the
@@ -591,11 +659,42 @@ class KeptReport:
         return +counts
 
     def _persistent(self) -> list[Finding]:
-        """Persistent lateness, one centre and AO at a time (the deadline order groups them)."""
+        """Persistent lateness, one centre and AO at a time (the deadline order groups them):
+        `persistent_late` over the late rows' tuples, each group read once and not held
+        beyond the first window that reaches the threshold (a test checks it against
+        `persistent_late`)."""
         found: list[Finding] = []
-        for _key, group in itertools.groupby(
-                self.registrations(LATE), key=lambda row: (row.centre, row.awarding_body)):
-            found.extend(persistent_late(list(group), self.book))
+        book = self.book
+        fromordinal = date.fromordinal
+        for (centre, _body), group in itertools.groupby(
+                self.registration_records(LATE), key=itemgetter(CENTRE, BODY)):
+            seen: list[tuple[date, Record]] = []
+            hit: tuple[Any, list[tuple[date, Record]], date] | None = None
+            total = 0
+            for record in group:
+                total += 1
+                if hit is not None:
+                    continue
+                deadline = fromordinal(record[DEADLINE])
+                seen.append((deadline, record))
+                rules = book.rules_in_force(record[BODY], fromordinal(record[START]))
+                if rules is None or "persistent-late-registration" not in rules:
+                    continue
+                rule = rules["persistent-late-registration"]
+                count, months = rule.params["count"], rule.params["window_months"]
+                window = [item for item in seen if add_months(item[0], months) > deadline]
+                if len(window) >= count:
+                    hit = (rule, window, deadline)
+            if hit is None:
+                continue
+            rule, window, last = hit
+            count, months = rule.params["count"], rule.params["window_months"]
+            evidence = [p for _day, record in window for p in orjson.loads(record[EVIDENCE])]
+            found.append(finding(
+                rule, centre, None, None, {"from": window[0][0], "to": last}, evidence,
+                f"{len(window)} late registrations with deadlines from "
+                f"{window[0][0].isoformat()} to {last.isoformat()} "
+                f"(threshold {count} in {months} months; {total} late in all)"))
         return found
 
     def _findings_here(self) -> list[Finding]:
@@ -649,6 +748,69 @@ def merged_in(kept: Iterator[Record], few: list[Record]) -> Iterator[Record]:
     yield from few[index:]
 
 
+def merged_findings(kept: Iterator[Record], judged: Iterator[Record]) -> Iterator[Record]:
+    """`heapq.merge(kept, judged, key=FINDING_KEY)` with one comparison per kept row (equal
+    keys: the kept one first, as heapq.merge keeps its inputs' order)."""
+    following = next(judged, None)
+    if following is None:
+        yield from kept
+        return
+    following_key = following[:6]
+    for record in kept:
+        key = record[:6]
+        while following_key < key:
+            yield following
+            following = next(judged, None)
+            if following is None:
+                yield record
+                yield from kept
+                return
+            following_key = following[:6]
+        yield record
+    yield following
+    yield from judged
+
+
+def finding_record(found: Finding) -> Record:
+    """A finding judged in Python as a finding record (`FINDING_RECORD_COLUMNS`)."""
+    return (*finding_key(found), found.rule_version, found.clause, found.severity, found.enrolment,
+            json.dumps({key: value.isoformat() if value else None
+                        for key, value in found.dates.items()}),
+            json.dumps(found.evidence), found.message, found.citation, "")
+
+
+DATES_KEPT = 100_000  # distinct dates texts parsed once while a report streams
+
+
+def finding_record_rows(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+    """`finding_record_row` of each record, each distinct dates text parsed once (findings
+    share few; the rows share the parsed dict, which nothing changes)."""
+    loads = orjson.loads
+    parsed: dict[str, dict[str, Any]] = {}
+    for r in records:
+        dates = parsed.get(r[F_DATES])
+        if dates is None:
+            dates = loads(r[F_DATES])
+            if len(parsed) < DATES_KEPT:
+                parsed[r[F_DATES]] = dates
+        yield {"rule": r[F_RULE], "awarding_body": r[F_BODY], "rule_version": r[F_VERSION],
+               "clause": r[F_CLAUSE], "severity": r[F_SEVERITY], "centre": r[F_CENTRE],
+               "learner": r[F_LEARNER] or None, "enrolment": r[F_ENROLMENT], "dates": dates,
+               "evidence": loads(r[F_EVIDENCE]), "message": r[F_MESSAGE],
+               "citation": r[F_CITATION]}
+
+
+def finding_record_row(record: Record) -> dict[str, Any]:
+    """A finding record as the report's row (`finding_row`'s dict)."""
+    loads = orjson.loads
+    return {"rule": record[F_RULE], "awarding_body": record[F_BODY],
+            "rule_version": record[F_VERSION], "clause": record[F_CLAUSE],
+            "severity": record[F_SEVERITY], "centre": record[F_CENTRE],
+            "learner": record[F_LEARNER] or None, "enrolment": record[F_ENROLMENT],
+            "dates": loads(record[F_DATES]), "evidence": loads(record[F_EVIDENCE]),
+            "message": record[F_MESSAGE], "citation": record[F_CITATION]}
+
+
 def registration_row(record: Record) -> RegistrationRow:
     """A kept registration tuple as the report's row."""
     fromordinal = date.fromordinal
@@ -692,6 +854,14 @@ def finding_key(found: Finding) -> tuple[str, ...]:
     return (found.centre, found.awarding_body, found.learner or "", found.enrolment or "",
             found.rule, "".join(str(position).zfill(EVIDENCE_DIGITS)
                                 for position in found.evidence))
+
+
+class DayIso(dict[int, str]):
+    """Ordinal days as ISO text, each distinct day formatted once."""
+
+    def __missing__(self, day: int) -> str:
+        text = self[day] = date.fromordinal(day).isoformat()
+        return text
 
 
 class IsoDays(dict[str | None, date | None]):
@@ -749,6 +919,9 @@ class TimelinesReport:
 
     def finding_rows(self) -> Iterator[dict[str, Any]]:
         return map(finding_row, self.findings())
+
+    def finding_records(self) -> Iterator[Record]:
+        return map(finding_record, self.findings())
 
     def findings(self) -> Iterator[Finding]:
         return iter(maladministration(self.timelines, self.book, self.on, self.body,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -317,6 +318,57 @@ def test_status_and_limit_filter_the_rows_but_not_the_summary(sqlite_ledger: Led
     # shows the rest of the rows asked for, not every status's
     refused = sqlite_ledger("report", "late-registrations", "--status", "tardy", code=1)
     assert refused.exit_code == 1 and "tardy" in refused.stderr
+
+
+def hinted_command(output: str) -> list[str]:
+    """The command the hint under a cut table gives for every row, as arguments."""
+    hint = " ".join(output.split())
+    assert "every row: `" in hint, output
+    command = shlex.split(hint.split("every row: `", 1)[1].split("`", 1)[0])
+    assert command[0] == "ledger"
+    return command[1:]
+
+
+def test_the_hint_under_a_cut_table_repeats_the_options_given_and_shows_every_row(
+        sqlite_ledger: Ledger) -> None:
+    add(sqlite_ledger, "L1")
+    for index in range(3):
+        enrol(sqlite_ledger, "L1", body="IMI", enrolment=f"E{index}")
+    cut = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01", "--centre", "C1",
+                        "--awarding-body", "IMI", "--status", "overdue", "--limit", "1")
+    command = hinted_command(cut.stdout)
+    assert command == ["--db", sqlite_ledger.url, "--actor", "officer", "report",
+                       "late-registrations", "--on", "2026-07-01", "--awarding-body", "IMI",
+                       "--centre", "C1", "--status", "overdue", "--limit", "0"]
+    every = sqlite_ledger.runner.invoke(cli, command)
+    assert every.exit_code == 0, every.output
+    assert "Showing" not in every.stdout
+    assert [line.split()[1] for line in every.stdout.splitlines()
+            if line.startswith("L1 ")] == ["E0", "E1", "E2"]
+    found = sqlite_ledger("report", "maladministration", "--on", "2026-07-01", "--limit", "1")
+    assert hinted_command(found.stdout) == [
+        "--db", sqlite_ledger.url, "--actor", "officer", "report", "maladministration",
+        "--on", "2026-07-01", "--limit", "0"]
+
+
+def test_the_hint_quotes_a_database_url_for_the_shell_and_leaves_out_the_environment_s(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    ledger = Ledger(url)
+    add(ledger, "L1")
+    enrol(ledger, "L1")
+    enrol(ledger, "L1", enrolment="E2")
+    cut = ledger("report", "late-registrations", "--on", "2026-07-01", "--limit", "1")
+    assert hinted_command(cut.stdout)[:2] == ["--db", url]
+    assert shlex.quote(url) in " ".join(cut.stdout.split())
+    monkeypatch.setenv("LEDGER_DB", url)
+    from_env = ledger.runner.invoke(cli, ["report", "late-registrations", "--on", "2026-07-01",
+                                          "--limit", "1"])
+    assert from_env.exit_code == 0, from_env.output
+    assert hinted_command(from_env.stdout) == ["report", "late-registrations", "--on",
+                                               "2026-07-01", "--limit", "0"]
 
 
 def test_rules_lists_the_shipped_rule_sets(sqlite_ledger: Ledger) -> None:

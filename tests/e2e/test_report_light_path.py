@@ -33,7 +33,8 @@ from tests.integration.reporting.test_reports_incremental import CTX
 ROOT = Path(__file__).resolve().parents[2]
 ON = "2026-07-01"
 ROW = re.compile(r"^L\d+ ", re.MULTILINE)  # a table's row
-HEAVY = ("sqlalchemy", "eventsourcing_sqlalchemy", "ledger.app")
+HEAVY = ("sqlalchemy", "eventsourcing_sqlalchemy", "ledger.app",
+         "aggregates.learner", "eventsourcing.domain")  # the aggregate: only to fold events
 LOADED = ("import atexit, sys\n"
           "atexit.register(lambda: print('MODULES', *sys.modules, file=sys.stderr))\n")
 

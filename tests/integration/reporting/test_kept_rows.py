@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 
 from aggregates.errors import ConcurrencyConflict
 from cli.main import cli
+from cli.output import csv_line_cells
+from cli.report import FINDING_CSV_COLUMNS, finding_csv_lines
 from ledger.app import LedgerApp
 from ledger.privacy.roles import grant
 from ledger.reporting.report_queries import KeptReport, finding_row
@@ -62,6 +65,10 @@ def assert_same_reports(app: LedgerApp, on: date, body: str | None,
     assert found == expected
     assert kept.severity_counts() == Counter(f.severity for f in expected)
     assert list(kept.finding_rows()) == [finding_row(f) for f in expected]
+    stamps = SimpleNamespace(on_text=on.isoformat(), digest_text="1:ab")
+    assert list(finding_csv_lines(kept.finding_records(), stamps)) == [  # type: ignore[arg-type]
+        csv_line_cells({**finding_row(f), "judged_on": on, "ledger_digest": "1:ab"},
+                       FINDING_CSV_COLUMNS) for f in expected]
     assert [f.citation for f in found] == [f.citation for f in expected]
 
 
