@@ -36,7 +36,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import exists, func, inspect, select, text
 
 from aggregates.errors import ConcurrencyConflict
 from ledger.reporting.dated_rows import judge_dated, rows_judged_on, unstable_count
@@ -67,9 +67,9 @@ from ledger.reporting.report_rows import (
     learners_dated,
     learners_table,
     may_write_rows,
-    open_rows,
     refresh_rows,
     rows_state,
+    state_table,
 )
 from ledger.reporting.reports import may_write_reports, open_view
 from ledger.rules.rulesets import SEVERITIES, RuleBook
@@ -675,6 +675,7 @@ class LedgerRows:
         self.fingerprint = rulebook_fingerprint(book)
         self.topics = learner_topics()
         self._refreshing = threading.Lock()
+        self._opened = False  # the kept rows' tables are known to be there
 
     def open_report(self, options: Options) -> KeptReport:
         app, book = self.app, self.book
@@ -688,8 +689,12 @@ class LedgerRows:
         return DatedRowsReport(app, book, options.on, options.awarding_body, options.centre)
 
     def state(self) -> int | None:
-        """The kept rows' position, None when there are none judged by this rule book."""
-        open_rows(self.app)
+        """The kept rows' position, None when there are none judged by this rule book (or
+        no table of them yet: a refresh makes them)."""
+        if not self._opened:
+            if not inspect(self.app.engine).has_table(state_table.name):
+                return None
+            self._opened = True
         with self.app.engine.connect() as connection:
             state = rows_state(connection)
         if state is None or state.fingerprint != self.fingerprint:
