@@ -63,7 +63,6 @@ from ledger.reporting.report_queries import (
 from ledger.reporting.report_rows import (
     CURRENT_TABLES,
     DATED_TABLES,
-    kept_centres,
     learners_dated,
     learners_table,
     may_write_rows,
@@ -71,7 +70,7 @@ from ledger.reporting.report_rows import (
     rows_state,
     state_table,
 )
-from ledger.reporting.reports import may_write_reports, open_view
+from ledger.reporting.reports import TIMELINES_TABLE, may_write_reports, open_view
 from ledger.rules.rulesets import SEVERITIES, RuleBook
 from ledger.storage.persistence import is_sqlite_in_memory
 from ledger.web.reads import Basis, RowsPage, Summary
@@ -541,15 +540,14 @@ class KeptReads:
     application), `state()` the kept rows' position (None: none kept, or judged by another
     rule book), `head()` the ledger's last position, `rows_behind(position)` whether learner
     events were recorded after it, `refresh(on)` brings the rows up to date (and keeps dated
-    rows for `on`, when given), `centres(centre)` the centres of the kept rows."""
+    rows for `on`, when given)."""
 
     def __init__(self, *, open_report: Callable[[Options], KeptReport],
                  state: Callable[[], int | None], head: Callable[[], int],
                  rows_behind: Callable[[int], bool], refresh: Callable[[date | None], None],
-                 centres: Callable[[str | None], list[str]],
                  settle: float = SETTLE_SECONDS, longest: float = LONGEST_SECONDS) -> None:
         self.open_report, self.state, self.head = open_report, state, head
-        self.rows_behind, self.centres = rows_behind, centres
+        self.rows_behind = rows_behind
         self.keeper = RowsKeeper(refresh, settle, longest)
         self.cache = ReadCache()
 
@@ -628,10 +626,11 @@ class KeptReads:
                 digest = report.digest(shown)  # as `ledger report` names it
                 found = read(report)
                 unjudged = len(report.unjudged())
+                centres = centres_of(report)
         finally:
             report.close()
         basis = Basis(str(digest), shown, options.on, options.as_at,
-                      tuple(self.centres(options.centre)), unjudged)
+                      centres, unjudged)
         return position, (basis, found)
 
 
@@ -726,8 +725,16 @@ class LedgerRows:
             else:
                 refresh_here(self.app, self.book, on)
 
-    def centres(self, centre: str | None) -> list[str]:
-        return kept_centres(self.app, centre)
+
+def centres_of(report: KeptReport) -> tuple[str, ...]:
+    """The centres of the learners the report reads (of its centre, when it has one)."""
+    sql, params = f"SELECT DISTINCT centre FROM {report.learners_from} WHERE centre IS NOT NULL", []
+    if report.centre is not None:
+        sql, params = sql + " AND centre = ?", [report.centre]
+    found = {centre for (centre,) in report._rows(sql, params)}
+    found.update(t["centre"] for t in report.judged_here
+                 if t["centre"] and report.centre in (None, t["centre"]))
+    return tuple(sorted(found))
 
 
 def refresh_here(app: LedgerApp, book: RuleBook, on: date | None) -> None:
@@ -742,8 +749,11 @@ def ledger_reads(source: LedgerSource, book: RuleBook) -> KeptReads | None:
     """`KeptReads` over a live ledger, or None when this login may not keep the report
     rows (its pages are then judged in memory, `reads.JudgedReads`)."""
     app = source.app
-    if is_sqlite_in_memory(app.engine) or not may_write_reports(app) or not may_write_rows(app):
+    if is_sqlite_in_memory(app.engine) or not may_write_reports(app):
+        return None
+    # with no timelines yet, this login makes them (it may) and then owns the rows' tables
+    if inspect(app.engine).has_table(TIMELINES_TABLE) and not may_write_rows(app):
         return None
     rows = LedgerRows(app, book, source.judge_apart)
     return KeptReads(open_report=rows.open_report, state=rows.state, head=rows.head,
-                     rows_behind=rows.rows_behind, refresh=rows.refresh, centres=rows.centres)
+                     rows_behind=rows.rows_behind, refresh=rows.refresh)
