@@ -248,13 +248,15 @@ def judged_again(url: str, before: str, timeout: float = 600.0) -> float | None:
     return None
 
 
-def reader(url: str, learners: int, until: float, errors: list[str], kind: str) -> None:
-    """Requests one page type again and again (a slow page type does not hold back the
-    others' requests, as it would if each reader took every page type in turn)."""
+def reader(url: str, learners: int, seconds: float, errors: list[str], kind: str) -> None:
+    """Logs in, then requests one page type again and again for `seconds` (a slow page type
+    does not hold back the others' requests, as it would if each reader took every page
+    type in turn; a slow login, argon2 on a loaded host, does not shorten the reading)."""
     import httpx
 
     with httpx.Client(base_url=url, timeout=600) as client:
         logged_in(client, "eqa" if kind == "learner-eqa" else "officer")
+        until = time.monotonic() + seconds
         while time.monotonic() < until:
             path = {"dashboard": "/", "late": f"/late?page={random.randint(1, 20)}"}.get(
                 kind, f"/learners/L{random.randint(1, learners):05d}")
@@ -266,7 +268,7 @@ def reader(url: str, learners: int, until: float, errors: list[str], kind: str) 
 def read_for(url: str, learners: int, seconds: float, kind: str) -> list[str]:
     """One reader process: its failed requests."""
     errors: list[str] = []
-    reader(url, learners, time.monotonic() + seconds, errors, kind)
+    reader(url, learners, seconds, errors, kind)
     return errors
 
 

@@ -93,6 +93,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledger.web")
 PREPARED_PAGES = 20  # a selection's first pages read in one pass, kept together
 KEPT_READS = 64  # results kept (pages, counts), the least recently used let go first
+CHECK_SECONDS = 0.5  # the kept rows' position read again at most this often
 SORT_COLUMNS = {"programme_start": START, "deadline": DEADLINE, "days_late": DAYS,
                 "learner": LEARNER, "status": STATUS, "awarding_body": BODY,
                 "submitted": SUBMITTED}
@@ -550,8 +551,16 @@ class KeptReads:
         self.rows_behind = rows_behind
         self.keeper = RowsKeeper(refresh, settle, longest)
         self.cache = ReadCache()
+        self._checked: tuple[float, int] | None = None  # when the position was last read
 
     # the pages' questions
+
+    def prepare(self) -> None:
+        """Read what the first pages show (the dashboard and the first late registrations,
+        judged today), so that no page pays for it: a server process's start."""
+        options = Options(on=date.today())
+        self.summary(options)
+        self.late_rows(options)
 
     def summary(self, options: Options) -> Summary:
         key = ("summary", options.on, options.as_at, options.awarding_body, options.centre)
@@ -594,13 +603,19 @@ class KeptReads:
 
     def _position(self, options: Options) -> int:
         """The kept rows' position, once they are there and judged by this rule book (at
-        once, when they are not); a refresh started when the ledger has moved on."""
+        once, when they are not); a refresh started when the ledger has moved on. Asked of
+        the database at most every `CHECK_SECONDS` (three queries: some milliseconds)."""
+        now = time.monotonic()
+        checked = self._checked
+        if checked is not None and now - checked[0] < CHECK_SECONDS:
+            return checked[1]
         position = self.state()
         if position is None:
             self.keeper.now()
             position = self.state()
             assert position is not None
         self.keeper.seen(self.head(), self.rows_behind(position))
+        self._checked = (now, position)
         return position
 
     def _read_at(self, options: Options,
