@@ -7,6 +7,7 @@ import secrets
 import tempfile
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,19 +54,26 @@ def user_add(name: str, role: str, password: str) -> None:
                    "(only behind a TLS-terminating proxy that rewrites it).")
 @click.option("--open/--no-open", "open_browser", default=None,
               help="Open the app in the browser (default: only with --demo).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (a ledger's pages; a bundle is served by one). Logins "
+                   "work across them: they share the session secret (LEDGER_WEB_SECRET, "
+                   "else one made for this run).")
 @user_errors
 def serve(host: str, port: int, bundle: Path | None, demo: bool, policies: str | None,
-          nation: str | None, insecure_cookies: bool, open_browser: bool | None) -> None:
+          nation: str | None, insecure_cookies: bool, open_browser: bool | None,
+          workers: int) -> None:
     """Serve the read-only web app over the ledger (or over an EQA bundle)."""
     import uvicorn
 
     from aggregates.errors import LedgerError
     from ledger.rules.rulesets import load_rulebook
     from ledger.web.routes import bundle_failure_app, create_app
-    from ledger.web.sources import BundleSource, LedgerSource
+    from ledger.web.served import served_app, serving_environment
+    from ledger.web.sources import BundleSource
 
-    book = load_rulebook(policies, nation)
+    load_rulebook(policies, nation)  # its errors before anything is served
     secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
+    app: Any = None
     if bundle is not None:
         try:
             opened = BundleSource(bundle)
@@ -78,13 +86,22 @@ def serve(host: str, port: int, bundle: Path | None, demo: bool, policies: str |
     else:
         if demo:
             _prepare_demo()
-        app = create_app(LedgerSource(settings().app(), judge_apart=True), book, secret=secret,
-                         secure_cookies=not insecure_cookies)
+        current = settings()
+        current.app()  # a ledger, or the error that it is not one
+        os.environ.update(serving_environment(current.url(), secret, policies, nation,
+                                              insecure_cookies))
+        if workers == 1:
+            app = served_app()
     url = f"http://{host}:{port}/"
-    click.echo(f"Serving {url} (Ctrl+C to stop)")
+    click.echo(f"Serving {url} (Ctrl+C to stop)"
+               + (f" with {workers} server processes" if app is None else ""))
     if open_browser or (open_browser is None and demo):
         webbrowser.open(url)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    if app is None:  # each worker makes the app (ledger/web/served.py)
+        uvicorn.run("ledger.web.served:served_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="info", server_header=False)
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 def _prepare_demo() -> None:

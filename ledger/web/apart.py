@@ -105,3 +105,43 @@ def unpacked(found: tuple[Any, ...]) -> KeptReports:
     unjudged, digest, position, centres, rows, findings = found
     return KeptReports([RegistrationRow(*row) for row in rows], unjudged,
                        [Finding(*item) for item in findings], digest, position, centres)
+
+
+def refresh_apart(url: str, book: RuleBook, on: date | None) -> None:
+    """The kept report rows brought up to date (`kept_reads.refresh_here`) in a spawned
+    process: the timelines caught up, the learners that moved judged again, dated rows kept
+    for `on` when given. Nothing comes back but whether it worked (its domain error, raised
+    here): the pages read the rows it wrote."""
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="ledger-web-") as folder:
+        out = Path(folder) / "refreshed.pickle"
+        process = context.Process(target=refresh, name="ledger-web-rows", daemon=True,
+                                  args=(url, book, on, str(out)))
+        process.start()
+        process.join()
+        if process.exitcode != 0 or not out.exists():
+            raise JudgementFailed(f"the report rows could not be brought up to date (the "
+                                  f"process ended with {process.exitcode}); see the server's "
+                                  "log")
+        with out.open("rb") as file:
+            found = pickle.load(file)
+    if isinstance(found, LedgerError):
+        raise found
+
+
+def refresh(url: str, book: RuleBook, on: date | None, out: str) -> None:
+    """The spawned process: the refresh, then None (or its domain error) pickled into `out`."""
+    from ledger.app import LedgerApp
+    from ledger.web.kept_reads import refresh_here
+
+    app = LedgerApp(url)
+    try:
+        try:
+            refresh_here(app, book, on)
+            found: object = None
+        except LedgerError as error:
+            found = error if _round_trips(error) else JudgementFailed(str(error))
+        with open(out, "wb") as file:
+            pickle.dump(found, file, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        app.close()

@@ -171,5 +171,14 @@ def paged_rows(basis: Basis, rows: list[Row], page: int | None) -> RowsPage[Row]
 
 
 def report_reads(source: Source, book: RuleBook) -> ReportReads:
-    """The reads the web app uses over a source: the one place to choose another kind."""
+    """The reads the web app uses over a source: the one place to choose another kind. A
+    live ledger's pages read its kept report rows a page at a time (`kept_reads.KeptReads`);
+    a bundle's, or a login's that may not keep those rows, are judged in memory."""
+    from ledger.web.kept_reads import ledger_reads
+    from ledger.web.sources import LedgerSource
+
+    if isinstance(source, LedgerSource):
+        kept = ledger_reads(source, book)
+        if kept is not None:
+            return kept
     return JudgedReads(source, book)

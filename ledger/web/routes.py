@@ -8,19 +8,22 @@ import io
 import json
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -66,6 +69,7 @@ class WebState:
     limit: RateLimit
     bundle_user: User | None = None  # a bundle needs no login: it holds no personal data
     views: ViewLog | None = None  # the access log's writer (a live ledger's)
+    pages: RenderedPages = field(default_factory=lambda: RenderedPages())
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -83,6 +87,47 @@ def render(request: Request, name: str, user: User | None, status: int = 200,
     return templates.TemplateResponse(request, name, {
         "user": user, "csrf": csrf_token(request.session), "source": web.source,
         "bundle": web.bundle_user is not None, **context}, status_code=status)
+
+
+class RenderedPages:
+    """Report pages rendered once per what they show: the same query by the same role on
+    the same judgement (its digest and position), the same checks shown. Each is kept with
+    marks where the user's name and the session's CSRF token go, put in as it is sent (no
+    other part of a report page is the user's own); the least recently used let go first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.name_mark = f"u{secrets.token_hex(16)}"
+        self.csrf_mark = f"c{secrets.token_hex(16)}"
+        self._kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def page(self, request: Request, key: tuple[Any, ...], user: User, name: str,
+             **context: Any) -> Response:
+        with self._lock:
+            html = self._kept.get(key)
+            if html is not None:
+                self._kept.move_to_end(key)
+        if html is None:
+            marked = User(self.name_mark, user.role)
+            response = templates.TemplateResponse(request, name, {
+                "user": marked, "csrf": self.csrf_mark, "source": state(request).source,
+                "bundle": state(request).bundle_user is not None, **context})
+            html = bytes(response.body).decode("utf-8")
+            with self._lock:
+                self._kept[key] = html
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        shown = html.replace(self.name_mark, str(escape(user.name))).replace(
+            self.csrf_mark, str(escape(csrf_token(request.session))))
+        return HTMLResponse(shown)
+
+
+def page_key(request: Request, user: User, *shown: Any) -> tuple[Any, ...]:
+    """What a rendered report page depends on: the path, the query, the role and what the
+    page shows of the ledger (hashable values)."""
+    return (request.url.path, tuple(sorted(request.query_params.multi_items())), user.role,
+            state(request).bundle_user is not None, *shown)
 
 
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -172,9 +217,13 @@ async def dashboard_page(request: Request, user: User) -> Response:
     findings_chart = bar_chart("Findings by month", span, [
         ("findings", "finding", summary["findings"])])
     checkpoints = await run_in_threadpool(_checkpoints, state(request).source)
-    return render(request, "dashboard.html", user, options=options, judged=read.basis,
-                  summary=summary, late_chart=late_chart, findings_chart=findings_chart,
-                  verify=state(request).verify.state, checkpoints=checkpoints)
+    verify = state(request).verify.state
+    key = page_key(request, user, read.basis, checkpoints,
+                   json.dumps(verify.as_dict(), sort_keys=True, default=str), id(read.counts))
+    return state(request).pages.page(
+        request, key, user, "dashboard.html", options=options, judged=read.basis,
+        summary=summary, late_chart=late_chart, findings_chart=findings_chart, verify=verify,
+        checkpoints=checkpoints)
 
 
 def _checkpoints(source: Source) -> CheckpointsShown:
@@ -189,8 +238,10 @@ def _checkpoints(source: Source) -> CheckpointsShown:
 async def late_page(request: Request, user: User) -> Response:
     options = Options.parse(request.query_params)
     read = await run_in_threadpool(state(request).reads.late_rows, options)
-    return render(request, "late.html", user, options=options, judged=read.basis,
-                  rows=read.rows, total=read.total, pages=read.pages, sorts=LATE_SORTS)
+    key = page_key(request, user, read.basis, read.total, id(read.rows[0]) if read.rows else 0)
+    return state(request).pages.page(
+        request, key, user, "late.html", options=options, judged=read.basis, rows=read.rows,
+        total=read.total, pages=read.pages, sorts=LATE_SORTS)
 
 
 @page
@@ -425,16 +476,22 @@ def create_app(source: Source, book: RuleBook, *, secret: str | None = None,
                                        source.verify_result.as_dict())
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={
         HTTPException: not_found, 404: not_found, Exception: server_error},
-        lifespan=_writing_views(views))
+        lifespan=_serving(views, web.reads))
     app.state.web = web
     return app
 
 
-def _writing_views(views: ViewLog | None) -> Callable[[Starlette], Any]:
-    """The app's lifespan: at shutdown, every queued view is written before it stops."""
+def _serving(views: ViewLog | None, reads: ReportReads) -> Callable[[Starlette], Any]:
+    """The app's lifespan: as it starts, what the first pages show is read on a thread of
+    its own (each server process's, `ledger serve --workers N`); at shutdown, every queued
+    view is written before it stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        prepare = getattr(reads, "prepare", None)
+        if prepare is not None:
+            threading.Thread(target=_prepared, args=(prepare,), daemon=True,
+                             name="ledger-web-prepare").start()
         try:
             yield
         finally:
@@ -442,6 +499,13 @@ def _writing_views(views: ViewLog | None) -> Callable[[Starlette], Any]:
                 await run_in_threadpool(views.close)
 
     return lifespan
+
+
+def _prepared(prepare: Callable[[], None]) -> None:
+    try:
+        prepare()
+    except Exception:  # the first page that asks reads it again, and shows its error
+        log.exception("reading the first pages as the server started failed")
 
 
 def bundle_failure_app(message: str) -> Starlette:

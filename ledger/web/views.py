@@ -35,6 +35,11 @@ from aggregates.errors import ConcurrencyConflict, ConfigurationError, LedgerErr
 
 log = logging.getLogger("ledger.web")
 WAIT_SECONDS = 0.05  # what a page waits for its view before it is sent with the view queued
+# ... in a server (`ledger serve`): nothing. The page is sent with its view queued, whatever
+# holds the write lock (an import's batch on SQLite holds it for most of the import); a view
+# refused later is logged as an error, as one refused after the wait always was (a refusal
+# is rare: a learner who can no longer be recorded on, whose data cannot be opened either)
+SERVED_VIEW_WAIT = 0.0
 RETRY_SECONDS = (0.05, 0.2, 1.0, 5.0)  # pauses between tries of a write that failed
 # a write that may succeed if tried again (the learner changed by another writer meanwhile,
 # more often than `record_view`'s own tries: ConcurrencyConflict)

@@ -106,3 +106,53 @@ def test_serve_has_help_naming_its_options(ledger: Any) -> None:
     text = ledger("serve", "--help").stdout
     for option in ("--host", "--port", "--bundle", "--demo"):
         assert option in text
+
+
+def test_serve_with_workers_serves_a_login_from_every_process(ledger: Ledger, db_url: str,
+                                                              tmp_path: Path) -> None:
+    """`ledger serve --workers 2`: two server processes on one port, a login made in one
+    good in the other (they share the session secret), the pages served by both."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.browser.conftest import free_port
+
+    if db_url.startswith("postgresql"):
+        pytest.skip("web users on PostgreSQL are database logins (tests/integration/web)")
+    ledger("user", "add", "ann", "--role", "officer", "--password", "long-enough-pw")
+    port = free_port()
+    environment = {**os.environ, "LEDGER_WEB_SECRET": "shared-by-the-workers"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "--db", db_url, "serve", "--port", str(port),
+         "--workers", "2", "--insecure-cookies", "--no-open"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/login", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        workers = subprocess.run(["ps", "--ppid", str(server.pid), "-o", "cmd="],
+                                 capture_output=True, text=True).stdout
+        assert workers.count("multiprocessing") >= 2, workers  # uvicorn's spawned workers
+        with httpx.Client(base_url=base, timeout=60) as client:
+            form = client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            client.post("/login", data={"csrf": token, "name": "ann",
+                                        "password": "long-enough-pw"})
+            # new connections, so that both processes take some of them
+            for path in ["/", "/late", "/learners/L1"] * 4:
+                client.headers["connection"] = "close"
+                page = client.get(path)
+                assert page.status_code == 200 and "ann" in page.text, path
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=60)[0]
+    assert "with 2 server processes" in output
