@@ -345,10 +345,11 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
     selection = Selection(**options)
     limit = row_limit(fmt, limit)
     with selection.reading() as report:
-        counts = report.status_counts()
+        by_body = report.body_status_counts()
+        counts = status_totals(by_body)
         unjudged = report.unjudged()
         records = report.registration_records(statuses, limit=limit)
-        _late_output(fmt, output, selection, report, records, counts, unjudged, statuses)
+        _late_output(fmt, output, selection, report, records, by_body, unjudged, statuses)
         selection.print_digest(fmt)
     _note_unjudged(unjudged)
     if check and (counts["late"] or counts["overdue"]):
@@ -357,7 +358,7 @@ def late_registrations_report(fmt: str, check: bool, output: Path | None, limit:
 
 def _late_output(fmt: str, output: Path | None, selection: Selection,
                  report: KeptReport | TimelinesReport, records: Iterator[Record],
-                 counts: Counter[str], unjudged: list[Unjudged],
+                 by_body: Counter[tuple[str, str]], unjudged: list[Unjudged],
                  statuses: tuple[str, ...] | None) -> None:
     """The late-registration report in its format, its rows streamed from `records`."""
     unjudged_rows = [vars(u) for u in unjudged]
@@ -379,9 +380,14 @@ def _late_output(fmt: str, output: Path | None, selection: Selection,
     elif fmt == "json":
         stream_json(document, rows)
     else:  # the summary first
-        judged = sum(counts.values())
-        detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-        click.echo(f"{plural(judged, 'enrolment')}" + (f": {detail}" if detail else ""))
+        counts = status_totals(by_body)
+        click.echo(status_summary(counts, plural(sum(counts.values()), "enrolment")))
+        bodies = sorted({body for body, _ in by_body})
+        if len(bodies) > 1:  # and by awarding body, when there are several
+            for body in bodies:
+                of_body = Counter({s: n for (b, s), n in by_body.items() if b == body})
+                click.echo(status_summary(of_body, f"  {body}: "
+                                          f"{plural(sum(of_body.values()), 'enrolment')}"))
         shown = stream_table(rows, LATE_COLUMNS, late_widths(report.widths()),
                              selection.title("Late registrations"), details=("rule",),
                              priority=LATE_PRIORITY, headers=LATE_HEADERS)
@@ -487,6 +493,20 @@ class Days(dict[int | None, date | None]):
         found = None if day is None else date.fromordinal(day)
         self[day] = found
         return found
+
+
+def status_totals(by_body: Counter[tuple[str, str]]) -> Counter[str]:
+    """The counts by status of counts by (awarding body, status)."""
+    totals: Counter[str] = Counter()
+    for (_, status), count in by_body.items():
+        totals[status] += count
+    return totals
+
+
+def status_summary(counts: Counter[str], head: str) -> str:
+    """A summary line: `head`, then the count of each status there is, in the report's order."""
+    detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+    return head + (f": {detail}" if detail else "")
 
 
 def late_csv_lines(records: Iterable[Record], selection: Selection) -> Iterator[list[str]]:

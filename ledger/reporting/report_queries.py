@@ -426,19 +426,26 @@ class KeptReport:
 
     def status_counts(self) -> Counter[str]:
         """How many judged enrolments there are of each status."""
+        counts: Counter[str] = Counter()
+        for (_, status), count in self.body_status_counts().items():
+            counts[status] += count
+        return counts
+
+    def body_status_counts(self) -> Counter[tuple[str, str]]:
+        """How many judged enrolments there are of each (awarding body, status)."""
         status, _ = self._judged()
         where, params = self._conditions()
-        query = (f"SELECT {status}, count(*) FROM {self.registrations_from} WHERE {where} "
-                 "AND deadline IS NOT NULL")
-        counts = Counter({name: int(count)
-                          for name, count in self._rows(query + " GROUP BY 1", params)})
+        query = (f"SELECT awarding_body, {status}, count(*) FROM {self.registrations_from} "
+                 f"WHERE {where} AND deadline IS NOT NULL")
+        counts = Counter({(body, name): int(count) for body, name, count
+                          in self._rows(query + " GROUP BY 1, 2", params)})
         ids = sorted(self.override)
         for start in range(0, len(ids), CHUNK):  # the learners judged here instead
             chunk = ids[start:start + CHUNK]
             marks = ", ".join("?" * len(chunk))
-            counts.subtract({name: int(count) for name, count in self._rows(
-                f"{query} AND learner_id IN ({marks}) GROUP BY 1", [*params, *chunk])})
-        counts.update(row.status for row in self._judged_here_report[0])
+            counts.subtract({(body, name): int(count) for body, name, count in self._rows(
+                f"{query} AND learner_id IN ({marks}) GROUP BY 1, 2", [*params, *chunk])})
+        counts.update((row.awarding_body, row.status) for row in self._judged_here_report[0])
         return +counts
 
     def unjudged(self) -> list[Unjudged]:
@@ -905,6 +912,9 @@ class TimelinesReport:
 
     def status_counts(self) -> Counter[str]:
         return Counter(row.status for row in self.rows)
+
+    def body_status_counts(self) -> Counter[tuple[str, str]]:
+        return Counter((row.awarding_body, row.status) for row in self.rows)
 
     def unjudged(self) -> list[Unjudged]:
         return list(self._unjudged)

@@ -296,8 +296,14 @@ def test_the_table_starts_with_counts_by_status_and_by_severity(sqlite_ledger: L
     sqlite_ledger("register", "L1", "E2", "--submitted", "2026-07-01")
     late = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01").stdout
     found = sqlite_ledger("report", "maladministration", "--on", "2026-07-01").stdout
-    assert late.splitlines()[0] == "2 enrolments: 1 late, 1 overdue"
+    assert late.splitlines()[:3] == ["2 enrolments: 1 late, 1 overdue",
+                                     "  AIM: 1 enrolment: 1 overdue",
+                                     "  IMI: 1 enrolment: 1 late"]  # and by awarding body
     assert found.splitlines()[0] == "2 findings: 2 major"
+    one_body = sqlite_ledger("report", "late-registrations", "--on", "2026-07-01",
+                             "--awarding-body", "IMI").stdout
+    assert one_body.splitlines()[:2] == ["1 enrolment: 1 late",
+                                         "Late registrations judged on 2026-07-01"]
 
 
 def test_status_and_limit_filter_the_rows_but_not_the_summary(sqlite_ledger: Ledger) -> None:

@@ -59,6 +59,7 @@ def assert_same_reports(app: LedgerApp, on: date, body: str | None,
     assert list(kept.registrations(("late", "at-risk"), limit=2)) == [
         row for row in rows if row.status in ("late", "at-risk")][:2]
     assert kept.status_counts() == Counter(row.status for row in rows)
+    assert kept.body_status_counts() == Counter((row.awarding_body, row.status) for row in rows)
     assert kept.unjudged() == unjudged
     expected = maladministration(timelines, book, on, body)
     found = list(kept.findings())
