@@ -8,6 +8,7 @@ a spreadsheet would read as a formula are prefixed with a quote (OWASP's CSV inj
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 TOKEN_CAP = 40  # a column is never narrower than its longest word, up to this
 DETAIL_INDENT = 4
 DETAIL_CACHE = 10_000  # folded detail lines kept while a table streams
+EMPTY_TABLE = "(none)"  # what a table with no rows shows under its title
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -143,6 +145,11 @@ def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: st
     as wide as its longest word (up to 40 characters), else the columns that do not fit
     move to indented detail lines under each row, folded at spaces."""
     width = width or terminal_width()
+    if not rows:
+        if title:
+            click.echo(terminal_text(title))
+        click.echo(EMPTY_TABLE)
+        return
     cells = [[terminal_text(as_text(row.get(column))) for column in columns] for row in rows]
     headers = [column.replace("_", " ") for column in columns]
     narrowest = [max([longest_word(header), *(min(longest_word(row[index]), TOKEN_CAP)
@@ -328,6 +335,14 @@ def stream_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],
     so no date, reference or number is split; the others, and the long text of `details`,
     go on indented detail lines below each row, folded at spaces."""
     width = width or terminal_width()
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:  # a title over an empty table says less than a word
+        if title:
+            sys.stdout.write(terminal_text(title) + "\n")
+        sys.stdout.write(EMPTY_TABLE + "\n")
+        return 0
+    rows = itertools.chain([first], rows)
     names = {column: (headers or {}).get(column, column.replace("_", " "))
              for column in columns}
     sizes = {column: max(len(names[column]), widths.get(column, 0)) for column in columns}

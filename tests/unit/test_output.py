@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli import output
-from cli.output import csv_cell, emit_rows, emit_table, folded, plural, terminal_text
+from cli.output import (
+    csv_cell,
+    emit_rows,
+    emit_table,
+    folded,
+    plural,
+    stream_table,
+    terminal_text,
+)
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)",
@@ -116,3 +124,10 @@ def test_folding_never_breaks_a_word(words: list[str], width: int, indent: int) 
     for line in lines:
         if len(line.split()) > 1:
             assert len(line) <= max(width, indent + 20)
+
+
+def test_a_table_with_no_rows_says_so_under_its_title(capsys):
+    stream_table(iter([]), ["learner", "status"], {"learner": 6}, "Late registrations")
+    emit_table([], ["learner", "status"], "Certificates")
+    assert capsys.readouterr().out.splitlines() == [
+        "Late registrations", "(none)", "Certificates", "(none)"]
