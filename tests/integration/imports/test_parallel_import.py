@@ -200,6 +200,20 @@ def test_the_write_pass_encodes_on_one_fewer_process_than_the_cores_and_records_
         assert verify_ledger(parallel).ok
 
 
+def test_a_dry_run_by_two_fed_workers_counts_what_a_serial_dry_run_counts_and_writes_nothing(
+    make_app, tmp_path, forks
+):
+    path = tmp_path / "export.csv"
+    rows = write_export(path, 25, "P", 3)
+    app = make_app()
+    dry = [import_csv(app, path, ImportOptions(actor="importer", batch_size=6, workers=workers,
+                                               dry_run=True)) for workers in (2, 1)]
+    assert forks == [("run_fed_shares", 2)]
+    assert counts(dry[0]) == counts(dry[1])
+    assert (dry[0].rows, dry[0].learners_new, dry[0].dry_run) == (rows, 25, True)
+    assert dry[0].events > 0 and event_count(app) == 0
+
+
 def test_bad_rows_found_by_two_workers_are_the_problems_a_serial_check_finds(
     make_app, tmp_path, forks
 ):
