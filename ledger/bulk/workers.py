@@ -213,32 +213,17 @@ def _items(items: queue.Queue[Any], what: str) -> Iterator[Any]:
 _CUT = object()
 
 
-def feeders_beside_caller(shares: int) -> tuple[int, int]:
-    """How many streaming workers to feed a caller that does a serial step with `shares`
-    shares of the work, and their niceness: one fewer than the cores (at most one a
-    share), so the caller and its feeders never need more cores than there are and run at
-    the same priority; on one core, one feeder niced below the caller.
-
-    Niced feeders (STREAM_NICENESS) keep the caller's core on an idle host, but on a host
-    busy with other work they get a tenth of a process's share and starve the caller
-    (2026-12-08: the import's write pass at a load average of 11 to 16).
-    """
-    cores = os.cpu_count() or 1
-    feeders = max(1, min(shares, cores - 1))
-    return feeders, (0 if feeders < cores else STREAM_NICENESS)
-
-
 def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engine,
-                  what: str, niceness: int = STREAM_NICENESS) -> Iterator[list[T]]:
+                  what: str) -> Iterator[list[T]]:
     """The items of `work(share)` for each share 0 .. workers - 1, each share made in a
     forked process: step by step, each step's items in share order.
 
-    Every share must make as many items. The workers run niced below the caller by
-    `niceness` (see `_stream_share`). A worker runs at most LOOKAHEAD items ahead of the
-    caller, so closing this iterator early stops them with little work wasted. The first
-    error a worker raises is raised here.
+    Every share must make as many items. The workers run niced below the caller (see
+    `_stream_share`). A worker runs at most LOOKAHEAD items ahead of the caller, so closing
+    this iterator early stops them with little work wasted. The first error a worker raises
+    is raised here.
     """
-    pipes, processes = start_workers(workers, engine, _stream_share, work, what, niceness)
+    pipes, processes = start_workers(workers, engine, _stream_share, work, what)
     try:
         while True:
             items = [_answer(pipe, what) for pipe in pipes]
@@ -263,18 +248,16 @@ _END = _End()
 
 
 def _stream_share(share: int, pipe: Connection, work: Callable[[int], Iterable[Any]],
-                  what: str, niceness: int) -> None:
+                  what: str) -> None:
     """In a forked worker: make the share's items, then the end mark, while a thread sends
     them (so the worker can make the next few while the caller is busy).
 
-    The worker runs `niceness` below its caller (a rebuild's, by STREAM_NICENESS): the
-    caller is the one serial step, and with more processes than cores a feeder that takes
+    The worker runs at a lower priority than its caller: the caller is the one serial step
+    (the import's storing process), and with more processes than cores a feeder that takes
     the caller's core slows the whole stream; a niced feeder still gets every cycle the
-    caller leaves, such as while it waits for the disk. Where the feeders are fewer than the
-    cores (the import's, `feeders_beside_caller`), they are not niced.
+    caller leaves, such as while it waits for the disk.
     """
-    if niceness:
-        os.nice(niceness)
+    os.nice(STREAM_NICENESS)
     outbox: queue.Queue[Any] = queue.Queue(maxsize=LOOKAHEAD)
     gone = threading.Event()
     sender = threading.Thread(target=_send_all, args=(outbox, pipe, gone, what), daemon=True)

@@ -20,7 +20,6 @@ from ledger.bulk.prefetch import Prefetch
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.bulk.workers import (
     can_fork_workers,
-    feeders_beside_caller,
     run_fed_shares,
     stream_shares,
     worker_count,
@@ -436,28 +435,22 @@ def _new_events(known: dict[UUID, Learner | None], keys: Iterable[UUID]) -> list
 
 
 def _stored_plans(app: LedgerApp, spools: list[PlanSpool]) -> Iterator[StoredPlan]:
-    """Each batch's plan encoded for storing; with a spool per share of the learners, the
-    shares' plans are encoded in worker processes, one fewer than the cores (so the storing
-    process keeps a core of its own), each taking every so-many-th share, in step."""
+    """Each batch's plan encoded for storing; with a spool per share of the learners, each
+    share's plans are encoded in a worker process of its own, in step."""
     writer = BatchWriter(app)
-    encoders, niceness = feeders_beside_caller(len(spools))
 
-    def encode_shares(encoder: int) -> Iterator[StoredPlan]:
+    def encode_share(share: int) -> Iterator[StoredPlan]:
         made: OrderedDict[UUID, bytes] = OrderedDict()  # keys made lately, maybe not stored
-        mine = [spools[share].plans() for share in range(encoder, len(spools), encoders)]
         with BulkPass() as bulk:
-            for plans in zip(*mine, strict=True):  # a share's spool holds every batch
-                encoded = StoredPlan()
-                for plan in plans:
-                    encoded.add(writer.encode_plan(plan, made))
-                yield encoded
+            for plan in spools[share].plans():
+                yield writer.encode_plan(plan, made)
                 bulk.step()
 
     if len(spools) == 1:
-        yield from encode_shares(0)
+        yield from encode_share(0)
         return
-    with closing(stream_shares(encode_shares, encoders, app.engine,
-                               "an import write worker", niceness)) as steps:
+    with closing(stream_shares(encode_share, len(spools), app.engine,
+                               "an import write worker")) as steps:
         for parts in steps:
             plan = StoredPlan()
             for part in parts:

@@ -17,14 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-import ledger.bulk.workers as bulk_workers
 import ledger.imports.runner as runner
 from aggregates.errors import AmbiguousLearner
 from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from bench.ilr import write_pair
 from bench.run import write_export
 from ledger.app import LedgerApp
-from ledger.bulk.workers import feeders_beside_caller
 from ledger.imports import ImportOptions, ImportRefused, RowProblem, import_csv
 from ledger.imports.ilr_import import import_ilr
 from ledger.imports.runner import ImportSummary, share_of
@@ -38,7 +36,6 @@ from tests.conftest import TEST_SCHEMA, fresh_postgres_url
 from tests.integration.imports.test_import import HEADER, SIAN, ZOE
 
 SERIAL = ImportOptions(actor="importer", workers=1)
-ENCODERS = feeders_beside_caller(2)[0]  # the write pass's encoders of two shares, here
 PARALLEL = ImportOptions(actor="importer", workers=2)
 
 
@@ -152,7 +149,7 @@ def test_an_import_by_two_workers_records_what_a_serial_import_records(
         forks.clear()
         together = import_csv(parallel, path, ImportOptions(
             actor="importer", batch_size=batch_size, workers=2))
-        assert forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+        assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
         alone = import_csv(serial, path, ImportOptions(
             actor="importer", batch_size=batch_size, workers=1))
         assert counts(together) == counts(alone)
@@ -173,31 +170,6 @@ def test_an_import_by_two_workers_records_what_a_serial_import_records(
             actor="importer", batch_size=batch_size, workers=2))
         assert (again.events, again.rows_unchanged) == (0, rows)
         assert event_count(parallel) == event_count(serial)
-
-
-@pytest.mark.parametrize(("cores", "encoders", "niceness"), [(2, 1, 0), (3, 2, 0), (8, 4, 0),
-                                                         (1, 1, bulk_workers.STREAM_NICENESS)])
-def test_the_write_pass_encodes_on_one_fewer_process_than_the_cores_and_records_the_same(
-    db_url, tmp_path, forks, monkeypatch, cores, encoders, niceness
-):
-    """Four check shares: on two cores one encoding worker takes all four shares' plans,
-    on three two take two each; on eight, four (one a share); none niced while they leave
-    the storing process a core of its own."""
-    monkeypatch.setattr(bulk_workers.os, "cpu_count", lambda: cores)
-    assert feeders_beside_caller(4) == (encoders, niceness)
-    path = tmp_path / "export.csv"
-    rows = write_export(path, 30, "P", 7)
-    with two_fresh_ledgers(db_url, tmp_path) as (parallel, serial):
-        together = import_csv(parallel, path, ImportOptions(
-            actor="importer", batch_size=7, workers=4))
-        assert forks == [("run_fed_shares", 4), ("stream_shares", encoders)]
-        alone = import_csv(serial, path, ImportOptions(actor="importer", batch_size=7,
-                                                       workers=1))
-        assert counts(together) == counts(alone)
-        assert together.rows == rows and together.batches == -(-rows // 7)
-        assert histories(parallel) == histories(serial)
-        assert version_gaps(parallel) == {}
-        assert verify_ledger(parallel).ok
 
 
 def test_a_dry_run_by_two_fed_workers_counts_what_a_serial_dry_run_counts_and_writes_nothing(
@@ -282,7 +254,7 @@ def test_one_reference_at_two_centres_in_one_file_records_both_learners_and_the_
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 12)) + ZOE
                                     + sians(range(12, 20)) + other_centre),
                          ImportOptions(actor="importer", batch_size=3, workers=2))
-    assert forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new) == (20, 20)
     assert index_centres(app, "L1") == ["C1", "C2"]
     with pytest.raises(AmbiguousLearner, match="'L1' exists at centres C1, C2"):
@@ -334,7 +306,7 @@ def test_a_learner_changed_by_another_client_between_the_passes_is_planned_again
     body = HEADER + sians(range(2, 8)) + more + sians(range(8, 20))
     summary = import_csv(app, write(tmp_path, body, "later.csv"),
                          ImportOptions(actor="importer", batch_size=4, workers=2), progress)
-    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.rows_skipped, summary.learners_new,
             summary.learners_updated, summary.batches) == (19, 0, 18, 1, 5)
     assert planned_again == [[f"L{n}" for n in refs] for refs in (
@@ -357,7 +329,7 @@ def test_the_chain_verifies_after_an_import_by_two_workers(make_app, tmp_path, f
     path = tmp_path / "export.csv"
     write_export(path, 30, "V", 11)
     import_csv(app, path, ImportOptions(actor="importer", batch_size=7, workers=2))
-    assert forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     for workers in (1, 2):
         result = verify_ledger(app, workers=workers)
         assert result.ok, result.problem
@@ -379,7 +351,7 @@ def test_a_key_stored_by_another_client_between_the_passes_seals_that_learners_d
     progress = WriteBetweenPasses(lambda: other.keys.key_for_writing(newcomer))
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
                          ImportOptions(actor="importer", batch_size=4, workers=2), progress)
-    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
     assert_one_key_each_and_readable(app, other, newcomer)
 
@@ -416,7 +388,7 @@ def test_a_key_stored_by_another_client_before_its_batch_sends_the_batch_back_to
     monkeypatch.setattr(BatchWriter, "write_stored", storing)
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
                          ImportOptions(actor="importer", batch_size=4, workers=2))
-    assert forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
     assert planned_again == [[f"L{n}" for n in refs] for refs in (
         range(6, 10), range(10, 14), range(14, 18), range(18, 20))]  # from the clash on
@@ -576,7 +548,7 @@ def test_an_ilr_file_read_once_for_two_workers_records_what_a_serial_import_reco
         forks.clear()
         together = import_ilr(parallel, xml, aims, None, ImportOptions(
             actor="importer", batch_size=batch_size, workers=2))
-        assert forks == [("run_fed_shares", 2), ("stream_shares", ENCODERS)]
+        assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
         alone = import_ilr(serial, xml, aims, None, ImportOptions(
             actor="importer", batch_size=batch_size, workers=1))
         assert counts(together) == counts(alone)
