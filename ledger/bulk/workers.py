@@ -11,7 +11,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -105,6 +105,112 @@ def run_shares(work: Callable[[int, Progress], T], workers: int, engine: Engine,
         return [results[share] for share in range(workers)]
     finally:
         stop_processes(processes, ends)
+
+
+def run_fed_shares(work: Callable[[int, Iterator[Any], Progress], T],
+                   feed: Iterable[Sequence[Any]], workers: int, engine: Engine,
+                   progress: Progress, what: str) -> list[T]:
+    """`work(share, items, progress)` for each share 0 .. workers - 1, each in a forked
+    process, while this process makes the items: each step of `feed` holds one item for
+    each share, sent to that share's worker through a pipe as soon as it is made (the
+    workers start on the first items while this process makes the next); their results in
+    share order.
+
+    Each worker reads ahead up to FEED_AHEAD items in a thread of its own, so a worker
+    whose share runs slower does not hold the others back. The first error a worker raises
+    is raised here; an error making the items (or Ctrl-C) stops the workers.
+    """
+    context = multiprocessing.get_context("fork")
+    counters = context.Array("q", 2 * workers, lock=False)
+    inboxes = [context.Pipe(duplex=False) for _ in range(workers)]  # (worker's, ours)
+    ends, processes = start_workers(workers, engine, _run_fed_share, work, inboxes, counters,
+                                    what)
+    outboxes = [ours for _, ours in inboxes]
+    for theirs, _ in inboxes:
+        theirs.close()  # only the worker holds its reading end: a worker that dies breaks it
+    try:
+        fed = _feed(feed, outboxes, counters, progress)
+        pipes = {pipe: share for share, pipe in enumerate(ends)}
+        results: dict[int, T] = {}
+        while pipes:
+            for pipe in wait(list(pipes), timeout=POLL_SECONDS):
+                results[pipes.pop(pipe)] = _answer(pipe, what)  # type: ignore[arg-type]
+            progress.update(min(counters[0::2]), min(counters[1::2]))
+        if not fed:
+            raise WorkerFailed(f"{what} stopped reading its items")
+        return [results[share] for share in range(workers)]
+    finally:
+        for outbox in outboxes:
+            outbox.close()
+        stop_processes(processes, ends)
+
+
+def _feed(feed: Iterable[Sequence[Any]], outboxes: list[Connection], counters: Any,
+          progress: Progress) -> bool:
+    """Send each step's items to the workers; False if a worker stopped taking them (it
+    failed, or died: its error, if any, is then read from its result pipe)."""
+    for step in feed:
+        for outbox, item in zip(outboxes, step, strict=True):
+            try:
+                outbox.send(item)
+            except OSError:  # a broken pipe: the worker has gone
+                return False
+        progress.update(min(counters[0::2]), min(counters[1::2]))
+    for outbox in outboxes:
+        try:
+            outbox.send(_END)
+        except OSError:
+            return False
+    return True
+
+
+FEED_AHEAD = 4  # items a fed worker reads ahead of its work
+
+
+def _run_fed_share(share: int, pipe: Connection, work: Callable[[int, Iterator[Any], Progress],
+                                                                 Any],
+                   inboxes: list[tuple[Connection, Connection]], counters: Any,
+                   what: str) -> None:
+    """In a forked worker: do the share on the items sent to it, then send back the result
+    or the error (having closed its inbox first, so a parent still sending is not left
+    waiting on a worker that takes no more)."""
+    inbox = inboxes[share][0]
+    for index, (theirs, ours) in enumerate(inboxes):
+        ours.close()
+        if index != share:
+            theirs.close()
+    items: queue.Queue[Any] = queue.Queue(maxsize=FEED_AHEAD)
+    reader = threading.Thread(target=_read_all, args=(inbox, items), daemon=True)
+    reader.start()
+    try:
+        answer = work(share, _items(items, what), SharedProgress(counters, share))
+    except BaseException as error:  # the parent raises it
+        answer = portable(error, what)
+    inbox.close()
+    _send(pipe, answer, what)
+
+
+def _read_all(inbox: Connection, items: queue.Queue[Any]) -> None:
+    """In a fed worker's thread: take each item from the parent, up to the end mark (or
+    the pipe's end, if the parent stopped before sending it)."""
+    while True:
+        try:
+            item = inbox.recv()
+        except (EOFError, OSError):
+            item = _CUT
+        items.put(item)
+        if item is _END or item is _CUT:
+            return
+
+
+def _items(items: queue.Queue[Any], what: str) -> Iterator[Any]:
+    while (item := items.get()) is not _END:
+        if item is _CUT:
+            raise WorkerFailed(f"{what} was sent only part of its items")
+        yield item
+
+
+_CUT = object()
 
 
 def stream_shares(work: Callable[[int], Iterable[T]], workers: int, engine: Engine,

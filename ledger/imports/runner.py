@@ -9,7 +9,7 @@ from contextlib import ExitStack, closing
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
+from itertools import islice, starmap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -18,13 +18,18 @@ from aggregates.learner import Context, Learner, LearnerReference, learner_id
 from ledger.bulk.gc_pause import BulkPass
 from ledger.bulk.prefetch import Prefetch
 from ledger.bulk.progress import NoProgress, Progress
-from ledger.bulk.workers import can_fork_workers, run_shares, stream_shares, worker_count
+from ledger.bulk.workers import (
+    can_fork_workers,
+    run_fed_shares,
+    stream_shares,
+    worker_count,
+)
 from ledger.imports.layouts import Header
 from ledger.imports.planning import apply_row, column
 from ledger.imports.problems import ImportRefused, RowError, RowProblem
 from ledger.imports.rows import LearnerRow, ParsedRow, parse_row
 from ledger.imports.source import CsvSource, Record, RecordSource
-from ledger.imports.spool import BatchPlan, Event, PlanSpool, RecordBatch, RecordSpool
+from ledger.imports.spool import BatchPlan, Event, PlanSpool, RecordBatch
 from ledger.imports.tally import Tally
 from ledger.imports.writing import (
     BatchWriter,
@@ -286,7 +291,8 @@ class Check:
     Each batch's plan (its new events) goes to a spool, for the write pass to save as it is
     if the learners have not moved on in the meantime. On a large file the learners are
     shared out over worker processes by learner reference: this process reads the file
-    once, keeping each share's records of each batch in a spool of its own; each worker
+    once, sending each share's records of each batch to that share's worker through a pipe
+    as it reads them (the workers check while the file is still being read); each worker
     plans its own learners' rows (and their references' index) and writes its own plan
     spool; in the write pass a worker per share encodes that share's plans, and each
     batch's are stored together.
@@ -302,18 +308,15 @@ class Check:
     def run(self, workers: int, spools: list[PlanSpool],
             progress: Progress) -> tuple[list[RowProblem], Tally]:
         """Every problem found (by line), and the counts of what the rows would record."""
+        progress.start("Checking", self.source.size)
         if workers == 1:
-            progress.start("Checking", self.source.size)
             parts = [self.checked(0, self.batches(), spools, progress)]
         else:
-            with ExitStack() as stack:
-                shares = [stack.enter_context(RecordSpool()) for _ in range(workers)]
-                self.split(shares, progress)
-                progress.start("Checking", self.source.size)
-                parts = run_shares(
-                    lambda share, shown: self.checked(share, shares[share].batches(), spools,
-                                                      shown),
-                    workers, self.app.engine, progress, "an import check worker")
+            parts = run_fed_shares(
+                lambda share, items, shown: self.checked(share, map(unshared, items), spools,
+                                                         shown),
+                self.shared(workers), workers, self.app.engine, progress,
+                "an import check worker")
         problems: list[RowProblem] = []
         total = Tally()
         for found, tally in parts:
@@ -329,20 +332,16 @@ class Check:
             seen += len(batch)
             yield RecordBatch(batch, seen, self.source.bytes_read)
 
-    def split(self, shares: list[RecordSpool], progress: Progress) -> None:
-        """Read the file once, sharing each batch's records out to the shares' spools by
-        learner reference (each worker then reads only its own rows, not the whole file)."""
-        progress.start("Reading", self.source.size)
-        count = len(shares)
+    def shared(self, count: int) -> Iterator[list[SharedBatch]]:
+        """The file read once, each batch's records shared out by learner reference: for each
+        batch, each share's records (maybe none, so every share keeps the file's batch
+        numbering, which the write pass follows), sent to the share's worker as it is read."""
         for batch in self.batches():
-            mine: list[list[Record]] = [[] for _ in shares]
+            mine: list[list[tuple[Any, ...]]] = [[] for _ in range(count)]
             for record in batch.records:
-                mine[share_of(record, count)].append(record)
-            for spool, records in zip(shares, mine, strict=True):
-                spool.add(RecordBatch(records, batch.seen, batch.bytes_read))
-            progress.update(batch.bytes_read, batch.seen)
-        for spool in shares:
-            spool.flush()
+                mine[share_of(record, count)].append(
+                    (record.line, record.cells, record.extra, record.problems))
+            yield [(batch.seen, batch.bytes_read, rows) for rows in mine]
 
     def checked(self, share: int, batches: Iterable[RecordBatch], spools: list[PlanSpool],
                 progress: Progress) -> tuple[list[RowProblem], Tally]:
@@ -412,6 +411,16 @@ class Check:
         for reference in references:
             indexes.move_to_end(reference)
         return index_events(indexes, new)
+
+
+SharedBatch = tuple[int, int, list[tuple[Any, ...]]]  # rows seen, bytes read, records as tuples
+
+
+def unshared(shared: SharedBatch) -> RecordBatch:
+    """A share's records of a batch as its worker received them (plain tuples pickle and
+    unpickle without a Python call for each record)."""
+    seen, bytes_read, rows = shared
+    return RecordBatch(list(starmap(Record, rows)), seen, bytes_read)
 
 
 def _new_events(known: dict[UUID, Learner | None], keys: Iterable[UUID]) -> list[Event]:

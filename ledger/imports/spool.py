@@ -1,4 +1,5 @@
-"""Import spools on disk: each batch's plan for the write pass, each share's rows for a check."""
+"""The import's plan spool on disk (each batch's plan for the write pass), and a share's
+records of a batch."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import starmap
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -85,41 +85,3 @@ class RecordBatch:
     records: list[Record]
     seen: int
     bytes_read: int
-
-
-class RecordSpool:
-    """A share's records, read from the file once by the parent and kept for the worker
-    that checks that share: one entry per batch of the file (maybe empty), so every share
-    keeps the file's batch numbering. Records are pickled as plain tuples, not as
-    dataclasses (no Python call to rebuild each)."""
-
-    def __init__(self) -> None:
-        # closed by close() or at the end of a with block; the file has no name on disk
-        self._file = tempfile.TemporaryFile(prefix="ledger-import-records-")  # noqa: SIM115
-
-    def __enter__(self) -> RecordSpool:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def add(self, batch: RecordBatch) -> None:
-        rows = [(r.line, r.cells, r.extra, r.problems) for r in batch.records]
-        data = pickle.dumps((batch.seen, batch.bytes_read, rows),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        self._file.write(len(data).to_bytes(8, "little"))
-        self._file.write(data)
-
-    def batches(self) -> Iterator[RecordBatch]:
-        """Every batch, in the order added (in this process or, once flushed, in a forked
-        worker that shares the file)."""
-        self._file.seek(0)
-        while size := int.from_bytes(self._file.read(8), "little"):
-            seen, bytes_read, rows = pickle.loads(self._file.read(size))
-            yield RecordBatch(list(starmap(Record, rows)), seen, bytes_read)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()

@@ -14,7 +14,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from aggregates.errors import LedgerError
-from ledger.bulk.workers import STREAM_NICENESS, WorkerFailed, run_shares, stream_shares
+from ledger.bulk.workers import (
+    STREAM_NICENESS,
+    WorkerFailed,
+    run_fed_shares,
+    run_shares,
+    stream_shares,
+)
 
 
 class ShareRefused(LedgerError):
@@ -122,6 +128,85 @@ def test_a_worker_that_dies_gives_worker_failed_stopped_unexpectedly(engine):
 
     with pytest.raises(WorkerFailed, match=r"^a test worker process stopped unexpectedly$"):
         run_shares(work, 2, engine, Recording(), "a test worker")
+    assert no_workers_left()
+
+
+def test_fed_shares_get_their_own_items_of_each_step_in_order_and_return_in_share_order(
+    engine,
+):
+    def work(share, items, progress):
+        got = list(items)
+        progress.update(len(got), len(got))
+        return share, got, os.getpid()
+
+    feed = ([f"{share}-{step}" for share in range(3)] for step in range(50))
+    results = run_fed_shares(work, feed, 3, engine, Recording(), "a fed worker")
+    assert [(share, got) for share, got, _ in results] == [
+        (share, [f"{share}-{step}" for step in range(50)]) for share in range(3)]
+    assert len({pid for _, _, pid in results} | {os.getpid()}) == 4
+    assert no_workers_left()
+
+
+def test_fed_workers_start_on_the_first_items_while_the_feed_is_still_being_made(
+    engine, tmp_path
+):
+    started = tmp_path / "started"
+
+    def work(share, items, progress):
+        for _item in items:
+            started.touch()
+        return share
+
+    def feed():
+        yield ["first", "first"]
+        deadline = time.monotonic() + 10
+        while not started.exists():  # a feed sent only at its end would never see it
+            assert time.monotonic() < deadline, "no worker took the first items"
+            time.sleep(0.01)
+        yield ["second", "second"]
+
+    assert run_fed_shares(work, feed(), 2, engine, Recording(), "a fed worker") == [0, 1]
+
+
+def test_an_error_in_a_fed_worker_is_raised_while_the_parent_has_more_to_send(engine):
+    """The worker stops taking items: the parent, which would block sending the rest, stops
+    feeding and raises the worker's error."""
+    def work(share, items, progress):
+        for item in items:
+            if share == 1:
+                raise ShareRefused(f"share {share} refuses {item[:3]}")
+        return share
+
+    big = "x" * 200_000  # more than a pipe holds: a send blocks until the worker reads it
+    feed = ([f"{step}{big}"] * 2 for step in range(100))
+    with pytest.raises(ShareRefused, match=r"^share 1 refuses 0xx$"):
+        run_fed_shares(work, feed, 2, engine, Recording(), "a fed worker")
+    assert no_workers_left()
+
+
+def test_a_fed_worker_that_dies_gives_worker_failed(engine):
+    def work(share, items, progress):
+        for _ in items:
+            if share == 0:
+                os._exit(3)
+        return share
+
+    feed = (["y" * 100_000] * 2 for _ in range(100))
+    with pytest.raises(WorkerFailed, match=r"^a fed worker process stopped unexpectedly$"):
+        run_fed_shares(work, feed, 2, engine, Recording(), "a fed worker")
+    assert no_workers_left()
+
+
+def test_an_error_making_the_feed_is_raised_and_stops_the_fed_workers(engine):
+    def work(share, items, progress):
+        return sum(1 for _ in items)
+
+    def feed():
+        yield [1, 2]
+        raise ShareRefused("the file cannot be read")
+
+    with pytest.raises(ShareRefused, match=r"^the file cannot be read$"):
+        run_fed_shares(work, feed(), 2, engine, Recording(), "a fed worker")
     assert no_workers_left()
 
 

@@ -104,12 +104,13 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
 
     def spying(real: Callable[..., Any]) -> Callable[..., Any]:
-        def spy(work: Any, workers: int, *args: Any) -> Any:
+        def spy(work: Any, *args: Any) -> Any:
+            workers = args[1] if real.__name__ == "run_fed_shares" else args[0]
             calls.append((real.__name__, workers))
-            return real(work, workers, *args)
+            return real(work, *args)
         return spy
 
-    for name in ("run_shares", "stream_shares"):
+    for name in ("run_fed_shares", "stream_shares"):
         monkeypatch.setattr(runner, name, spying(getattr(runner, name)))
     return calls
 
@@ -148,7 +149,7 @@ def test_an_import_by_two_workers_records_what_a_serial_import_records(
         forks.clear()
         together = import_csv(parallel, path, ImportOptions(
             actor="importer", batch_size=batch_size, workers=2))
-        assert forks == [("run_shares", 2), ("stream_shares", 2)]
+        assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
         alone = import_csv(serial, path, ImportOptions(
             actor="importer", batch_size=batch_size, workers=1))
         assert counts(together) == counts(alone)
@@ -169,6 +170,20 @@ def test_an_import_by_two_workers_records_what_a_serial_import_records(
             actor="importer", batch_size=batch_size, workers=2))
         assert (again.events, again.rows_unchanged) == (0, rows)
         assert event_count(parallel) == event_count(serial)
+
+
+def test_a_dry_run_by_two_fed_workers_counts_what_a_serial_dry_run_counts_and_writes_nothing(
+    make_app, tmp_path, forks
+):
+    path = tmp_path / "export.csv"
+    rows = write_export(path, 25, "P", 3)
+    app = make_app()
+    dry = [import_csv(app, path, ImportOptions(actor="importer", batch_size=6, workers=workers,
+                                               dry_run=True)) for workers in (2, 1)]
+    assert forks == [("run_fed_shares", 2)]
+    assert counts(dry[0]) == counts(dry[1])
+    assert (dry[0].rows, dry[0].learners_new, dry[0].dry_run) == (rows, 25, True)
+    assert dry[0].events > 0 and event_count(app) == 0
 
 
 def test_bad_rows_found_by_two_workers_are_the_problems_a_serial_check_finds(
@@ -202,15 +217,16 @@ def test_bad_rows_found_by_two_workers_are_the_problems_a_serial_check_finds(
                                          "the same learner L21") in problems
     assert RowProblem(45, "uln", "'1234567890' is not a valid ULN (10 digits with a check "
                                  "digit)") in problems
-    assert forks == [("run_shares", 2)]
+    assert forks == [("run_fed_shares", 2)]
     assert event_count(app) == 0
 
 
-def test_a_non_utf8_byte_late_in_the_file_is_refused_naming_its_line_before_any_worker(
+def test_a_non_utf8_byte_late_in_the_file_is_refused_naming_its_line_and_the_workers_stop(
     make_app, tmp_path, forks
 ):
-    """The file is read once, by the importing process, before the workers start: a file
-    it cannot read is refused there, and no worker is started."""
+    """The file is read once, by the importing process, while the workers check what it
+    has sent them: a file it cannot read is refused there, as a serial import refuses it,
+    the workers are stopped and nothing is written."""
     app = make_app()
     good = (HEADER + ZOE + sians(range(3, 300))).encode("utf-8")
     late = SIAN.replace("L2", "L300").replace("Jones", "Jon\udcffes").encode(
@@ -219,8 +235,9 @@ def test_a_non_utf8_byte_late_in_the_file_is_refused_naming_its_line_before_any_
     byte = late.index(b"\xff") + 1
 
     with pytest.raises(ImportRefused, match="not UTF-8 text; nothing was written") as refused:
-        import_csv(app, path, PARALLEL)
-    assert forks == []
+        import_csv(app, path, ImportOptions(actor="importer", batch_size=20, workers=2))
+    assert forks == [("run_fed_shares", 2)]
+    assert multiprocessing.active_children() == []
     assert refused.value.problems == [RowProblem(
         300, "", f"not UTF-8 (byte {byte} of the line); save the file as CSV UTF-8")]
     with pytest.raises(ImportRefused) as serially:
@@ -237,7 +254,7 @@ def test_one_reference_at_two_centres_in_one_file_records_both_learners_and_the_
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 12)) + ZOE
                                     + sians(range(12, 20)) + other_centre),
                          ImportOptions(actor="importer", batch_size=3, workers=2))
-    assert forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new) == (20, 20)
     assert index_centres(app, "L1") == ["C1", "C2"]
     with pytest.raises(AmbiguousLearner, match="'L1' exists at centres C1, C2"):
@@ -289,7 +306,7 @@ def test_a_learner_changed_by_another_client_between_the_passes_is_planned_again
     body = HEADER + sians(range(2, 8)) + more + sians(range(8, 20))
     summary = import_csv(app, write(tmp_path, body, "later.csv"),
                          ImportOptions(actor="importer", batch_size=4, workers=2), progress)
-    assert progress.wrote and forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.rows_skipped, summary.learners_new,
             summary.learners_updated, summary.batches) == (19, 0, 18, 1, 5)
     assert planned_again == [[f"L{n}" for n in refs] for refs in (
@@ -312,7 +329,7 @@ def test_the_chain_verifies_after_an_import_by_two_workers(make_app, tmp_path, f
     path = tmp_path / "export.csv"
     write_export(path, 30, "V", 11)
     import_csv(app, path, ImportOptions(actor="importer", batch_size=7, workers=2))
-    assert forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     for workers in (1, 2):
         result = verify_ledger(app, workers=workers)
         assert result.ok, result.problem
@@ -334,7 +351,7 @@ def test_a_key_stored_by_another_client_between_the_passes_seals_that_learners_d
     progress = WriteBetweenPasses(lambda: other.keys.key_for_writing(newcomer))
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
                          ImportOptions(actor="importer", batch_size=4, workers=2), progress)
-    assert progress.wrote and forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert progress.wrote and forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
     assert_one_key_each_and_readable(app, other, newcomer)
 
@@ -371,7 +388,7 @@ def test_a_key_stored_by_another_client_before_its_batch_sends_the_batch_back_to
     monkeypatch.setattr(BatchWriter, "write_stored", storing)
     summary = import_csv(app, write(tmp_path, HEADER + sians(range(2, 20))),
                          ImportOptions(actor="importer", batch_size=4, workers=2))
-    assert forks == [("run_shares", 2), ("stream_shares", 2)]
+    assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
     assert (summary.rows, summary.learners_new, summary.batches) == (18, 18, 5)
     assert planned_again == [[f"L{n}" for n in refs] for refs in (
         range(6, 10), range(10, 14), range(14, 18), range(18, 20))]  # from the clash on
@@ -531,7 +548,7 @@ def test_an_ilr_file_read_once_for_two_workers_records_what_a_serial_import_reco
         forks.clear()
         together = import_ilr(parallel, xml, aims, None, ImportOptions(
             actor="importer", batch_size=batch_size, workers=2))
-        assert forks == [("run_shares", 2), ("stream_shares", 2)]
+        assert forks == [("run_fed_shares", 2), ("stream_shares", 2)]
         alone = import_ilr(serial, xml, aims, None, ImportOptions(
             actor="importer", batch_size=batch_size, workers=1))
         assert counts(together) == counts(alone)
