@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from projections.policy import PolicyLike
 
 Window = tuple[int, int]
-RANGES_PER_PAGE = 4  # a rebuild's ranges of learners hold about a quarter of a page of events each
+RANGES_PER_PAGE = 8  # a rebuild's ranges of learners hold about an eighth of a page of events each
 JUDGE_SHARE = 1_000  # learners a judging worker judges a window (more: more memory, no faster)
 # a window's timeline rows, the learners among them with a row stored already, and its events
 Folded = tuple[list[dict[str, Any]], list[str], int]
