@@ -775,14 +775,11 @@ def rebuild_command(workers: int | None) -> None:
     """Recompute the materialised report tables from the first event."""
     from cli.progress_bar import TerminalProgress
     from ledger.reporting.rebuild import rebuild
-    from ledger.reporting.report_rows import clear_rows, refresh_rows
     from ledger.reporting.reports import open_view
 
     app = settings().app()
-    with TerminalProgress(unit="events") as progress:
-        count = rebuild(app, open_view(app), progress, workers)
-        clear_rows(app)  # judged again from the rebuilt timelines
-        refresh_rows(app, load_rulebook(), progress)
+    with TerminalProgress(unit="events") as progress:  # the kept rows judged again too
+        count = rebuild(app, open_view(app), progress, workers, book=load_rulebook())
     click.echo(f"Rebuilt the report tables from {count} learner events")
 
 

@@ -17,8 +17,10 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import Tracking
-from sqlalchemy import literal_column, select
+from sqlalchemy import literal_column, select, text
+from sqlalchemy.orm import Session
 
 from aggregates.learner import Learner
 from ledger.bulk.gc_pause import BulkPass
@@ -32,10 +34,25 @@ from ledger.bulk.workers import (
     stream_shares,
     worker_count,
 )
+from ledger.reporting.fingerprint import rulebook_fingerprint
 from ledger.reporting.plain_events import entries_of_rows
+from ledger.reporting.report_rows import (
+    JUDGED_TABLES,
+    REFRESH_CHUNK,
+    Judged,
+    RowsState,
+    forget_rows,
+    judge_versions,
+    lock_rows,
+    refresh_rows,
+    rows_state,
+    write_judged,
+    write_rows_state,
+)
 from ledger.reporting.reports import (
     LEARNER_TOPICS,
     REBUILD_PAGE_SIZE,
+    TIMELINES_TABLE,
     ReportsView,
     Span,
     catch_up,
@@ -49,15 +66,18 @@ from ledger.reporting.reports import (
     open_view,
     timeline_row,
 )
+from ledger.reporting.row_versions import learner_versions, versions_of
 from ledger.storage.persistence import checkpoint
 from ledger.storage.raw_rows import json_text_column, originator_column, raw_rows
 from projections.timeline import Entry, Timeline
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
+    from projections.policy import PolicyLike
 
 Window = tuple[int, int]
-RANGES_PER_PAGE = 2  # a rebuild's ranges of learners hold about half a page of events each
+RANGES_PER_PAGE = 8  # a rebuild's ranges of learners hold about an eighth of a page of events each
+JUDGE_SHARE = 1_000  # learners a judging worker judges a window (more: more memory, no faster)
 # a window's timeline rows, the learners among them with a row stored already, and its events
 Folded = tuple[list[dict[str, Any]], list[str], int]
 # what a worker sends: the window folded, and the earliest and latest recorded times of its
@@ -70,27 +90,35 @@ class RebuildWorkerFailed(WorkerFailed):
 
 
 def rebuild(app: LedgerApp, view: ReportsView, progress: Progress | None = None,
-            workers: int | None = None, page: int = REBUILD_PAGE_SIZE) -> int:
+            workers: int | None = None, page: int = REBUILD_PAGE_SIZE,
+            book: PolicyLike | None = None) -> int:
     """Recompute the materialised timelines from the first event; returns events processed.
 
     `workers`: processes folding in parallel (default: one per core on a large ledger).
     Larger pages than a catch-up: fewer transactions, and fewer rewrites of a timeline whose
     events fall in several pages. Whatever is recorded meanwhile is caught up at the end.
+    With `book`, the kept report rows are judged again by it too: by the workers that fold,
+    from the timelines they have in hand, written with them (one pass, not a second one that
+    reads and parses every timeline again); without, the kept rows are left as they are.
     """
+    if book is not None:
+        forget_rows(app)
     view.clear(app.name)
     stop = last_position(app)
     workers = worker_count(app.engine, stop) if workers is None else workers
     if workers <= 1 or not can_fork_workers(app.engine):
         processed = catch_up(app, view, page=page, progress=progress)
     else:
-        processed = fold_by_learner(app, view, stop, workers, page, progress)
+        processed = fold_by_learner(app, view, stop, workers, page, progress, book)
         processed += catch_up(app, view, page=page)
+    if book is not None:  # the learners the fold left (a serial rebuild: every one)
+        refresh_rows(app, book, progress, workers=workers)
     checkpoint(app.engine)  # a bulk write: the next writer does not pay for its checkpoint
     return processed
 
 
 def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, page: int,
-                    progress: Progress | None = None) -> int:
+                    progress: Progress | None = None, book: PolicyLike | None = None) -> int:
     """Fold every learner event up to `stop` into cleared reports, learner by learner: the
     learners in ranges of ids of about `page` events each, every learner folded once, whole,
     and written once (windows of positions fold a learner whose events span many imports in
@@ -102,6 +130,11 @@ def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, 
     position, and the next catch-up folds from the first event, passing over the events a
     timeline holds already (`reports.fold`). It stops early if another process catches the
     reports up meanwhile; the caller's catch-up then does the rest the same way.
+
+    With `book` (the kept rows forgotten first: `report_rows.forget_rows`), each worker
+    judges its learners' rows too, every version, and they are written with the timelines;
+    the rows' state (`stop`, the book's fingerprint) is written with the tracking position.
+    Stopped part way, the rows have no state, and the next refresh judges every learner.
     """
     ranges = learner_ranges(max(workers, -(-stop * RANGES_PER_PAGE // page)))
     steps = -(-len(ranges) // workers)
@@ -109,20 +142,26 @@ def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, 
     progress.start("Reports", stop)
     written = 0
     moments: dict[int, Span] = {}
-    stream = stream_shares(partial(_fold_ranges, app, ranges, steps, workers, stop), workers,
-                           app.engine, "a rebuild worker")
+    stream = stream_shares(partial(_fold_ranges, app, ranges, steps, workers, stop, book),
+                           workers, app.engine, "a rebuild worker")
     try:
         with BulkPass() as bulk:
             for step, parts in enumerate(stream, 1):
-                rows = [row for part, _, _ in parts for row in part]
-                for _, _, part_moments in parts:
+                rows = [row for part, _, _, _ in parts for row in part]
+                judged: Judged = {table: [] for table in JUDGED_TABLES}
+                for _, _, part_moments, part_judged in parts:
                     merge_moments(moments, part_moments)
-                if not view.replace(rows, Tracking(app.name, 0), 0, [], {}, track=False):
+                    for index, found in part_judged.items():
+                        judged[JUDGED_TABLES[index]].extend(found)
+                if not view.replace(rows, Tracking(app.name, 0), 0, [], {}, track=False,
+                                    also=partial(_write_judged, judged)):
                     return written
-                written += sum(events for _, events, _ in parts)
+                written += sum(events for _, events, _, _ in parts)
                 progress.update(stop * step // steps, written)
                 bulk.step()
-            view.replace([], Tracking(app.name, stop), 0, [], moments)
+            state = None if book is None else RowsState(stop, rulebook_fingerprint(book))
+            view.replace([], Tracking(app.name, stop), 0, [], moments,
+                         also=None if state is None else partial(_write_rows_state, state))
     except WorkerFailed as error:
         if type(error) is not WorkerFailed:
             raise
@@ -130,6 +169,14 @@ def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, 
     finally:
         stream.close()
     return written
+
+
+def _write_judged(judged: Judged, session: Session) -> None:
+    write_judged(session.connection(), judged)
+
+
+def _write_rows_state(state: RowsState, session: Session) -> None:
+    write_rows_state(session.connection(), state)
 
 
 def learner_ranges(count: int) -> list[tuple[UUID, UUID | None]]:
@@ -140,20 +187,39 @@ def learner_ranges(count: int) -> list[tuple[UUID, UUID | None]]:
 
 
 def _fold_ranges(app: LedgerApp, ranges: list[tuple[UUID, UUID | None]], steps: int,
-                 workers: int, stop: int, share: int,
-                 ) -> Iterator[tuple[list[dict[str, Any]], int, dict[int, Span]]]:
+                 workers: int, stop: int, book: PolicyLike | None, share: int,
+                 ) -> Iterator[tuple[list[dict[str, Any]], int, dict[int, Span],
+                                     dict[int, list[tuple[Any, ...]]]]]:
     """In a worker: its ranges (every `workers`-th from its share), each folded whole: the
-    timelines' rows, the events and their moments; as many items as every other worker."""
+    timelines' rows, the events and their moments, and (with `book`) the learners' judged
+    rows by index in JUDGED_TABLES; as many items as every other worker."""
     for step in range(steps):
         index = step * workers + share
         if index >= len(ranges):
-            yield [], 0, {}
+            yield [], 0, {}, {}
             continue
         entries = learner_entries_of_range(app, *ranges[index], stop)
         entries.sort(key=attrgetter("position"))  # each learner's events in recorded order
         timelines = fold({}, entries)
-        yield ([timeline_row(timelines[learner]) for learner in sorted(timelines)],
-               len(entries), moments_by_bucket(entries))
+        learners = sorted(timelines)
+        rows = [timeline_row(timelines[learner]) for learner in learners]
+        judged: dict[int, list[tuple[Any, ...]]] = {}
+        if book is not None:
+            judged = _judged_of(timelines, learners, entries, book)
+        yield rows, len(entries), moments_by_bucket(entries), judged
+
+
+def _judged_of(timelines: dict[str, Timeline], learners: list[str], entries: list[Entry],
+               book: PolicyLike) -> dict[int, list[tuple[Any, ...]]]:
+    """The learners' kept rows, every version, judged from the timelines just folded (or
+    their events, for a timeline that is not whole), by index in JUDGED_TABLES."""
+    by_learner: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_learner.setdefault(entry.learner_id, []).append(entry)
+    judged: Judged = {table: [] for table in JUDGED_TABLES}
+    for learner in learners:
+        judge_versions(versions_of(timelines[learner], by_learner[learner]), book, judged)
+    return {index: judged[table] for index, table in enumerate(JUDGED_TABLES) if judged[table]}
 
 
 def learner_entries_of_range(app: LedgerApp, low: UUID, high: UUID | None,
@@ -331,3 +397,102 @@ def begun_before(entries: list[Entry]) -> set[str]:
     for entry in entries:
         first.setdefault(entry.learner_id, entry.version)
     return {learner for learner, version in first.items() if version > Learner.INITIAL_VERSION}
+
+
+def judge_in_parallel(app: LedgerApp, book: PolicyLike, start: RowsState, caught_up: int,
+                      progress: Progress, workers: int | None = None) -> int:
+    """A re-judge of every learner (the rows forgotten, the state `start`: position -1, the
+    book's fingerprint) by worker processes: windows of JUDGE_SHARE timelines a worker in
+    position order, each worker judging its part of the window (reading the timelines on its
+    own connection) while the parent writes the window before, with the state moved to the
+    window's last timeline in the same transaction. Returns the learners judged.
+
+    Stops, with what it wrote consistent, if the timelines moved (their tracking position is
+    no longer `caught_up`) or the state is not where it left it (another process wrote the
+    rows): the caller judges the rest batch by batch. 0 when one process is all there is."""
+    workers = _judging_workers(app, workers)
+    if workers <= 1:
+        return 0
+    view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    with app.engine.connect() as connection:
+        positions = [int(position) for (position,) in connection.execute(text(
+            f"SELECT position FROM {TIMELINES_TABLE} WHERE position > :after "
+            "ORDER BY position"), {"after": start.position})]
+    windows = _judging_windows(positions, start.position, workers)
+    del positions
+    judged, expected = 0, start
+    stream = stream_shares(partial(_judge_windows, app, book, windows), workers, app.engine,
+                           "a judging worker")
+    try:
+        with BulkPass() as bulk:
+            for bounds, parts in zip(windows, stream, strict=False):
+                rows: Judged = {table: [] for table in JUDGED_TABLES}
+                for part, _ in parts:
+                    for index, found in part.items():
+                        rows[JUDGED_TABLES[index]].extend(found)
+                end = RowsState(bounds[-1][1], start.fingerprint)
+                with app.engine.begin() as connection:
+                    lock_rows(connection)
+                    if (rows_state(connection) != expected
+                            or (view.max_tracking_id(app.name) or 0) != caught_up):
+                        return judged
+                    write_judged(connection, rows)
+                    write_rows_state(connection, end)
+                expected = end
+                judged += sum(count for _, count in parts)
+                progress.update(judged, judged)
+                bulk.step()
+    except WorkerFailed as error:
+        if type(error) is not WorkerFailed:
+            raise
+        raise RebuildWorkerFailed(str(error)) from None
+    finally:
+        stream.close()
+    return judged
+
+
+def _judging_workers(app: LedgerApp, workers: int | None) -> int:
+    if not can_fork_workers(app.engine):
+        return 1
+    return worker_count(app.engine, 10**9) if workers is None else workers
+
+
+def _judging_windows(positions: list[int], after: int, workers: int,
+                     ) -> list[list[tuple[int, int]]]:
+    """The timelines' positions cut into windows of JUDGE_SHARE timelines a worker: each
+    window a span of positions (after, upto] per worker, in order."""
+    windows: list[list[tuple[int, int]]] = []
+    for first in range(0, len(positions), JUDGE_SHARE * workers):
+        bounds = []
+        for share in range(workers):
+            part = positions[first + share * JUDGE_SHARE:first + (share + 1) * JUDGE_SHARE]
+            upto = part[-1] if part else after
+            bounds.append((after, upto))
+            after = upto
+        windows.append(bounds)
+    return windows
+
+
+def _judge_windows(app: LedgerApp, book: PolicyLike, windows: list[list[tuple[int, int]]],
+                   share: int) -> Iterator[tuple[dict[int, list[tuple[Any, ...]]], int]]:
+    """In a worker: its part of each window judged: the rows by index in JUDGED_TABLES, and
+    the learners judged."""
+    for bounds in windows:
+        after, upto = bounds[share]
+        judged: Judged = {table: [] for table in JUDGED_TABLES}
+        count = 0
+        with app.engine.connect() as connection:
+            while after < upto:
+                found = [(int(position), value) for position, value in connection.execute(text(
+                    f"SELECT position, timeline FROM {TIMELINES_TABLE} WHERE position > :after "
+                    "AND position <= :upto ORDER BY position LIMIT :size"),
+                    {"after": after, "upto": upto, "size": REFRESH_CHUNK})]
+                if not found:
+                    break
+                timelines = [orjson.loads(value) for _, value in found]
+                for _, versions in learner_versions(app, timelines, connection):
+                    judge_versions(versions, book, judged)
+                count += len(found)
+                after = found[-1][0]
+        yield ({index: judged[table] for index, table in enumerate(JUDGED_TABLES)
+                if judged[table]}, count)

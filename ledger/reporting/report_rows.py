@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -43,7 +44,8 @@ from sqlalchemy import (
 from ledger.bulk.progress import NoProgress, Progress
 from ledger.reporting.fingerprint import ROWS_FORMAT, rulebook_fingerprint  # noqa: F401 (re-exported)
 from ledger.reporting.reports import ADVISORY_LOCK, TIMELINES_TABLE, ReportsView
-from ledger.reporting.row_versions import is_whole, learner_versions, recorded_us
+from ledger.reporting.row_versions import Version, is_whole, learner_versions, recorded_us
+from ledger.storage.bulk_writes import copy_buffer
 from ledger.storage.persistence import create_tables_once
 from projections.late_registrations import registration_facts, unjudged_reason
 from projections.maladministration import Finding, timeline_findings
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from ledger.app import LedgerApp
 
 REFRESH_CHUNK = 500
+PARALLEL_JUDGE_FROM = 5_000  # learners: a re-judge of fewer is judged in this process
 EVIDENCE_DIGITS = 12  # evidence positions as fixed-width text sort as the lists do
 POSITION_INDEX = "ix_ledger_report_timelines_position"
 
@@ -281,36 +284,84 @@ def rows_state(connection: Connection) -> RowsState | None:
 
 
 def refresh_rows(app: LedgerApp, book: PolicyLike, progress: Progress | None = None,
-                 full: bool = False) -> int:
+                 full: bool = False, workers: int | None = None) -> int:
     """Judge again the learners whose timeline moved since the rows were judged (every one
-    when the rule book's fingerprint differs, or `full`), in one transaction with the new
-    state; returns how many learners were judged. The timelines must be caught up first."""
+    when the rule book's fingerprint differs, or `full`); returns how many were judged. The
+    timelines must be caught up first.
+
+    Committed in batches of REFRESH_CHUNK learners in the order of their timelines'
+    positions, the state's position moved to the batch's last timeline in the same
+    transaction. The invariant: every learner whose timeline is at or before the state's
+    position has rows judged from that timeline by the state's rule book. So a refresh
+    stopped at any moment (kill -9 too) is continued by the next one, and other writers of
+    the report tables go between the batches. A re-judge of every learner starts by
+    forgetting every row, with the state at -1 and the new fingerprint; from
+    PARALLEL_JUDGE_FROM learners it is judged by worker processes (`workers`: how many;
+    default one per core) while the timelines stay where they were.
+    """
     open_rows(app)
     fingerprint = rulebook_fingerprint(book)
     view = ReportsView(app.recorder.datastore)  # type: ignore[attr-defined]
+    progress = progress or NoProgress()
     with app.engine.begin() as connection:
         lock_rows(connection)
         state = rows_state(connection)
         caught_up = view.max_tracking_id(app.name) or 0
-        if state is not None and state.fingerprint == fingerprint and not full:
-            if state.position >= caught_up:
-                return 0
-            after = state.position
-        else:
-            for table in JUDGED_TABLES:
-                connection.execute(delete(table))
-            after = -1
-        progress = progress or NoProgress()
+        again = state is None or state.fingerprint != fingerprint or full
+        if not again and state is not None and state.position >= caught_up:
+            return 0
+        if again:
+            _forget_rows(connection)
+            write_rows_state(connection, RowsState(-1, fingerprint))
+        after = -1 if again else state.position  # type: ignore[union-attr]
         total = _count_changed(connection, after)
-        progress.start("Report rows", total)
-        judged = 0
-        for chunk in _changed_timelines(connection, after):
-            _write_learners(app, connection, chunk, book, replace=after >= 0)
-            judged += len(chunk)
-            progress.update(judged, judged)
-        position = caught_up if state is None or after < 0 else max(caught_up, state.position)
-        _write_state(connection, RowsState(position, fingerprint))
-    return judged
+    progress.start("Report rows", total)
+    judged = 0
+    if again and total >= PARALLEL_JUDGE_FROM:
+        from ledger.reporting.rebuild import judge_in_parallel  # the workers' room
+        judged = judge_in_parallel(app, book, RowsState(-1, fingerprint), caught_up,
+                                   progress, workers)
+    while True:
+        with app.engine.begin() as connection:
+            lock_rows(connection)
+            state = rows_state(connection)
+            if state is None or state.fingerprint != fingerprint:
+                return judged  # another rule book is judging them meanwhile: its refresh's
+            found = _timelines_after(connection, state.position)
+            if not found:
+                caught_up = view.max_tracking_id(app.name) or 0
+                if caught_up > state.position:
+                    write_rows_state(connection, RowsState(caught_up, fingerprint))
+                return judged
+            _write_learners(app, connection, [orjson.loads(value) for _, value in found],
+                            book, replace=True)
+            write_rows_state(connection, RowsState(found[-1][0], fingerprint))
+        judged += len(found)
+        progress.update(judged, judged)
+
+
+def _forget_rows(connection: Connection) -> None:
+    """Every kept row gone (the start of a re-judge)."""
+    for table in JUDGED_TABLES:
+        connection.execute(delete(table))
+
+
+def _timelines_after(connection: Connection, after: int) -> list[tuple[int, str]]:
+    """The next REFRESH_CHUNK timelines beyond a position, in position order: (position,
+    timeline JSON)."""
+    return [(int(position), value) for position, value in connection.execute(text(
+        f"SELECT position, timeline FROM {TIMELINES_TABLE} WHERE position > :after "
+        "ORDER BY position LIMIT :size"), {"after": after, "size": REFRESH_CHUNK})]
+
+
+def forget_rows(app: LedgerApp) -> None:
+    """Every kept row gone and no state (nothing judged): the start of a rebuild that judges
+    them again (`rebuild.rebuild`); stopped part way, the next refresh judges every learner."""
+    open_rows(app)
+    with app.engine.begin() as connection:
+        lock_rows(connection)
+        _forget_rows(connection)
+        connection.execute(delete(state_table))
 
 
 def clear_rows(app: LedgerApp) -> None:
@@ -337,21 +388,6 @@ def _count_changed(connection: Connection, after: int) -> int:
         {"after": after}).scalar() or 0)
 
 
-def _changed_timelines(connection: Connection, after: int) -> Iterator[list[Timeline]]:
-    """The timelines beyond a position, a chunk at a time in learner-id order (a page per
-    query: memory stays flat, and the connection is free to write between pages)."""
-    last = ""
-    while True:
-        found = connection.execute(text(
-            f"SELECT learner_id, timeline FROM {TIMELINES_TABLE} "
-            "WHERE position > :after AND learner_id > :last ORDER BY learner_id LIMIT :size"),
-            {"after": after, "last": last, "size": REFRESH_CHUNK}).all()
-        if not found:
-            return
-        yield [orjson.loads(value) for _, value in found]
-        last = found[-1][0]
-
-
 def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Timeline],
                     book: PolicyLike, replace: bool) -> None:
     """These learners' rows, judged from each version of their timelines (replacing those
@@ -359,23 +395,14 @@ def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Time
     A learner whose new events were all recorded after its current rows' moment keeps its
     versions before them: its current rows move into the history as they are, and only the
     new versions are judged."""
-    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in JUDGED_TABLES}
+    rows: Judged = {table: [] for table in JUDGED_TABLES}
     by_id = {timeline["learner_id"]: timeline for timeline in timelines}
     before = _current_versions(connection, list(by_id)) if replace else {}
     kept = {learner: moment for learner, moment in (
         (learner, _first_new_moment(by_id[learner], found))
         for learner, found in before.items()) if moment is not None}
     for learner_id, versions in learner_versions(app, timelines, connection):
-        for index, (moment, timeline) in enumerate(versions):
-            if timeline["centre"] is None or moment < kept.get(learner_id, moment):
-                continue  # no live record of the learner; or a version kept as it is
-            last = index == len(versions) - 1
-            stamp = {"recorded_from": moment}
-            if not last:
-                stamp["recorded_to"] = versions[index + 1][0]
-            tables = CURRENT_TABLES if last else HISTORY_TABLES
-            for table, judged in zip(tables, _judged_lists(timeline, book), strict=True):
-                rows[table].extend({**row, **stamp} for row in judged)
+        judge_versions(versions, book, rows, kept.get(learner_id))
     if replace:
         _move_into_history(connection, kept, rows)
         ids = [learner for learner in by_id if learner not in kept]
@@ -383,9 +410,51 @@ def _write_learners(app: LedgerApp, connection: Connection, timelines: list[Time
             connection.execute(delete(table).where(table.c.learner_id.in_(ids)))
         for table in (*CURRENT_TABLES, *DATED_TABLES):
             connection.execute(delete(table).where(table.c.learner_id.in_(list(kept))))
-    for table, found in rows.items():
-        if found:
-            connection.execute(insert(table), found)
+    write_judged(connection, rows)
+
+
+Judged = dict[Table, list[tuple[Any, ...]]]  # rows as tuples in their table's column order
+
+
+def judge_versions(versions: list[Version], book: PolicyLike, rows: Judged,
+                   kept_from: int | None = None) -> None:
+    """A learner's rows judged from each of its versions, as tuples added to `rows`: the last
+    version's for the current tables, the earlier ones' (with the moment the next stands
+    from) for the history. Versions without a live record of the learner are passed over, and
+    those before `kept_from` (kept as they are)."""
+    for index, (moment, timeline) in enumerate(versions):
+        if timeline["centre"] is None or (kept_from is not None and moment < kept_from):
+            continue
+        last = index == len(versions) - 1
+        tables = CURRENT_TABLES if last else HISTORY_TABLES
+        end = () if last else (versions[index + 1][0],)
+        for current, table, judged in zip(CURRENT_TABLES, tables, _judged_lists(timeline, book),
+                                          strict=True):
+            columns = _COLUMNS[current]
+            found = rows[table]
+            for row in judged:
+                row["recorded_from"] = moment
+                found.append(columns(row) + end)
+
+
+def write_judged(connection: Connection, rows: Judged) -> None:
+    """Judged rows inserted through the driver as tuples, on the connection's transaction:
+    SQLite's executemany; PostgreSQL's COPY (SQLAlchemy's insert of dicts processed every
+    row's parameters: a tenth of a serial judge)."""
+    cursor = connection.connection.cursor()
+    try:
+        for table, found in rows.items():
+            if not found:
+                continue
+            names = [column.name for column in table.columns]
+            if connection.dialect.name == "postgresql":
+                cursor.copy_expert(f"COPY {table.name} ({', '.join(names)}) FROM STDIN",
+                                   copy_buffer(found))
+            else:
+                cursor.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+                                   f"({', '.join('?' * len(names))})", found)
+    finally:
+        cursor.close()
 
 
 def _current_versions(connection: Connection, learners: list[str]) -> dict[str, tuple[int, int]]:
@@ -409,15 +478,13 @@ def _first_new_moment(timeline: Timeline, current: tuple[int, int]) -> int | Non
     return first if first is not None and first > moment else None
 
 
-def _move_into_history(connection: Connection, kept: dict[str, int],
-                       rows: dict[Table, list[dict[str, Any]]]) -> None:
+def _move_into_history(connection: Connection, kept: dict[str, int], rows: Judged) -> None:
     """These learners' current rows, as they are, into the history up to their moment."""
     if not kept:
         return
     for current, history in zip(CURRENT_TABLES, HISTORY_TABLES, strict=True):
         found = connection.execute(select(current).where(current.c.learner_id.in_(list(kept))))
-        rows[history].extend({**row._asdict(), "recorded_to": kept[row.learner_id]}
-                             for row in found)
+        rows[history].extend((*row, kept[row.learner_id]) for row in found)
 
 
 def _judged_lists(timeline: Timeline, book: PolicyLike) -> tuple[list[dict[str, Any]], ...]:
@@ -425,7 +492,13 @@ def _judged_lists(timeline: Timeline, book: PolicyLike) -> tuple[list[dict[str, 
     return [learner], registrations, findings
 
 
-def _write_state(connection: Connection, state: RowsState) -> None:
+# a current table's row (a dict) as a tuple in its columns' order
+_COLUMNS = {table: itemgetter(*(column.name for column in table.columns))
+            for table in CURRENT_TABLES}
+
+
+def write_rows_state(connection: Connection, state: RowsState) -> None:
+    """The kept rows' state, replacing the one there, on the connection's transaction."""
     connection.execute(delete(state_table))
     connection.execute(insert(state_table), [{"name": STATE_NAME, "position": state.position,
                                               "fingerprint": state.fingerprint}])

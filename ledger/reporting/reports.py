@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -145,7 +145,8 @@ class ReportsView(SQLAlchemyTrackingRecorder):
 
     def replace(self, rows: list[dict[str, Any]], tracking: Tracking, after: int,
                 stored: list[str] | None = None,
-                moments: dict[int, Span] | None = None, track: bool = True) -> bool:
+                moments: dict[int, Span] | None = None, track: bool = True,
+                also: Callable[[Session], None] | None = None) -> bool:
         """Write timeline rows folded elsewhere, with the tracking position, in one go.
 
         Only if the reports were caught up to exactly `after` (the rows were folded from
@@ -154,6 +155,7 @@ class ReportsView(SQLAlchemyTrackingRecorder):
         `moments`: the earliest and latest recorded times of the folded events by bucket of
         positions (`moments_by_bucket`). `track` False: the tracking position is left as it
         is (`after`), as a rebuild folding learner by learner writes its timelines.
+        `also`: more writes in the same transaction (a rebuild's judged report rows).
         """
         with self.transaction(commit=True) as session:
             self._lock(session)
@@ -163,6 +165,8 @@ class ReportsView(SQLAlchemyTrackingRecorder):
             self._note_moments(session, moments or {})
             if track:
                 self._insert_tracking(session, tracking)
+            if also is not None:
+                also(session)
             return True
 
     def load(self, ids: list[str]) -> dict[str, Timeline]:

@@ -87,6 +87,17 @@ def versions_of_events(learner_id: str, entries: list[Entry]) -> list[Version]:
     return versions
 
 
+def versions_of(timeline: Timeline, entries: list[Entry]) -> list[Version]:
+    """A timeline's versions, given the learner's events in position order (those recorded
+    after the timeline's position left out): from the timeline when it is whole, else folded
+    again from the events (as a rebuild's workers have them in hand)."""
+    if is_whole(timeline):
+        return versions_of_timeline(timeline)
+    upto = timeline["position"]
+    return versions_of_events(timeline["learner_id"],
+                              [entry for entry in entries if entry.position <= upto])
+
+
 def learner_entries(app: LedgerApp, learners: Iterable[str],
                     connection: Connection | None = None,
                     ) -> Iterator[tuple[str, list[Entry]]]:

@@ -193,9 +193,11 @@ from ledger.reporting.reports import ReportsView, open_view
 
 write = ReportsView.replace
 
-def killed_after_first(self, *args, **kwargs):
-    write(self, *args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
+def killed_after_first(self, rows, *args, **kwargs):
+    written = write(self, rows, *args, **kwargs)
+    if rows:  # the first range with learners (small ranges of a small ledger can be empty)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return written
 
 ReportsView.replace = killed_after_first
 app = LedgerApp(sys.argv[1])
