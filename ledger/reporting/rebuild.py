@@ -10,7 +10,8 @@ database, so memory stays flat whatever the ledger's size.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from multiprocessing.connection import Connection
 from operator import attrgetter
@@ -142,33 +143,49 @@ def fold_by_learner(app: LedgerApp, view: ReportsView, stop: int, workers: int, 
     progress.start("Reports", stop)
     written = 0
     moments: dict[int, Span] = {}
-    stream = stream_shares(partial(_fold_ranges, app, ranges, steps, workers, stop, book),
-                           workers, app.engine, "a rebuild worker")
+    with _worker_stream(app, partial(_fold_ranges, app, ranges, steps, workers, stop, book),
+                        workers, "a rebuild worker") as (stream, bulk):
+        for step, parts in enumerate(stream, 1):
+            rows = [row for part, _, _, _ in parts for row in part]
+            for _, _, part_moments, _ in parts:
+                merge_moments(moments, part_moments)
+            judged = _gathered(part_judged for _, _, _, part_judged in parts)
+            if not view.replace(rows, Tracking(app.name, 0), 0, [], {}, track=False,
+                                also=partial(_write_judged, judged)):
+                return written
+            written += sum(events for _, events, _, _ in parts)
+            progress.update(stop * step // steps, written)
+            bulk.step()
+        state = None if book is None else RowsState(stop, rulebook_fingerprint(book))
+        view.replace([], Tracking(app.name, stop), 0, [], moments,
+                     also=None if state is None else partial(_write_rows_state, state))
+    return written
+
+
+@contextmanager
+def _worker_stream(app: LedgerApp, work: Callable[..., Any], workers: int,
+                   name: str) -> Iterator[tuple[Iterator[Any], BulkPass]]:
+    """The workers' stream of parts, in a bulk pass: a worker's failure raised as
+    RebuildWorkerFailed, and the workers stopped whatever happens."""
+    stream = stream_shares(work, workers, app.engine, name)
     try:
         with BulkPass() as bulk:
-            for step, parts in enumerate(stream, 1):
-                rows = [row for part, _, _, _ in parts for row in part]
-                judged: Judged = {table: [] for table in JUDGED_TABLES}
-                for _, _, part_moments, part_judged in parts:
-                    merge_moments(moments, part_moments)
-                    for index, found in part_judged.items():
-                        judged[JUDGED_TABLES[index]].extend(found)
-                if not view.replace(rows, Tracking(app.name, 0), 0, [], {}, track=False,
-                                    also=partial(_write_judged, judged)):
-                    return written
-                written += sum(events for _, events, _, _ in parts)
-                progress.update(stop * step // steps, written)
-                bulk.step()
-            state = None if book is None else RowsState(stop, rulebook_fingerprint(book))
-            view.replace([], Tracking(app.name, stop), 0, [], moments,
-                         also=None if state is None else partial(_write_rows_state, state))
+            yield stream, bulk
     except WorkerFailed as error:
         if type(error) is not WorkerFailed:
             raise
         raise RebuildWorkerFailed(str(error)) from None
     finally:
         stream.close()
-    return written
+
+
+def _gathered(parts: Iterable[dict[int, list[tuple[Any, ...]]]]) -> Judged:
+    """The workers' judged rows (by the index of their table in JUDGED_TABLES) by table."""
+    judged: Judged = {table: [] for table in JUDGED_TABLES}
+    for part in parts:
+        for index, found in part.items():
+            judged[JUDGED_TABLES[index]].extend(found)
+    return judged
 
 
 def _write_judged(judged: Judged, session: Session) -> None:
@@ -421,33 +438,22 @@ def judge_in_parallel(app: LedgerApp, book: PolicyLike, start: RowsState, caught
     windows = _judging_windows(positions, start.position, workers)
     del positions
     judged, expected = 0, start
-    stream = stream_shares(partial(_judge_windows, app, book, windows), workers, app.engine,
-                           "a judging worker")
-    try:
-        with BulkPass() as bulk:
-            for bounds, parts in zip(windows, stream, strict=False):
-                rows: Judged = {table: [] for table in JUDGED_TABLES}
-                for part, _ in parts:
-                    for index, found in part.items():
-                        rows[JUDGED_TABLES[index]].extend(found)
-                end = RowsState(bounds[-1][1], start.fingerprint)
-                with app.engine.begin() as connection:
-                    lock_rows(connection)
-                    if (rows_state(connection) != expected
-                            or (view.max_tracking_id(app.name) or 0) != caught_up):
-                        return judged
-                    write_judged(connection, rows)
-                    write_rows_state(connection, end)
-                expected = end
-                judged += sum(count for _, count in parts)
-                progress.update(judged, judged)
-                bulk.step()
-    except WorkerFailed as error:
-        if type(error) is not WorkerFailed:
-            raise
-        raise RebuildWorkerFailed(str(error)) from None
-    finally:
-        stream.close()
+    with _worker_stream(app, partial(_judge_windows, app, book, windows), workers,
+                        "a judging worker") as (stream, bulk):
+        for bounds, parts in zip(windows, stream, strict=False):
+            rows = _gathered(part for part, _ in parts)
+            end = RowsState(bounds[-1][1], start.fingerprint)
+            with app.engine.begin() as connection:
+                lock_rows(connection)
+                if (rows_state(connection) != expected
+                        or (view.max_tracking_id(app.name) or 0) != caught_up):
+                    return judged
+                write_judged(connection, rows)
+                write_rows_state(connection, end)
+            expected = end
+            judged += sum(count for _, count in parts)
+            progress.update(judged, judged)
+            bulk.step()
     return judged
 
 
