@@ -149,13 +149,13 @@ def rows_judged_on(current: Table, dated: Table, on: date) -> str:
             f"AND date_to > {day}) AS {current.name.removeprefix('ledger_report_')}")
 
 
-class DatedReport(KeptReport):
-    """`KeptReport` on a date many learners are not yet stable on: the dated rows judged
-    first, then every question read from the union, nothing judged in memory."""
+class DatedRowsReport(KeptReport):
+    """`KeptReport` read from the union of the current and the dated rows on the date, nothing
+    judged in memory. The dated rows must cover the date already (`judge_dated`): reading
+    takes no write lock (a web page must never wait for one)."""
 
     def __init__(self, app: LedgerApp, book: PolicyLike, on: date,
                  awarding_body: str | None = None, centre: str | None = None) -> None:
-        judge_dated(app, book, on, centre)
         _, self.registrations_from, self.findings_from = (
             rows_judged_on(current, dated, on)
             for current, dated in zip(CURRENT_TABLES, DATED_TABLES, strict=True))
@@ -164,6 +164,16 @@ class DatedReport(KeptReport):
     @property
     def judged_here(self) -> list[Timeline]:  # type: ignore[override]
         return []
+
+
+class DatedReport(DatedRowsReport):
+    """`KeptReport` on a date many learners are not yet stable on: the dated rows judged
+    first, then every question read from the union, nothing judged in memory."""
+
+    def __init__(self, app: LedgerApp, book: PolicyLike, on: date,
+                 awarding_body: str | None = None, centre: str | None = None) -> None:
+        judge_dated(app, book, on, centre)
+        super().__init__(app, book, on, awarding_body, centre)
 
 
 def report_on(app: LedgerApp, book: PolicyLike, on: date, awarding_body: str | None = None,

@@ -27,6 +27,7 @@ from projections.late_registrations import RegistrationRow
 from projections.maladministration import Finding
 
 if TYPE_CHECKING:
+    from ledger.app import LedgerApp
     from ledger.web.sources import KeptReports
 
 
@@ -68,11 +69,19 @@ def judge(url: str, book: RuleBook, on: date, awarding_body: str | None, centre:
     from ledger.app import LedgerApp
     from ledger.web.sources import LedgerSource
 
-    app = LedgerApp(url)
+    def kept(app: LedgerApp) -> object:
+        found = LedgerSource(app).kept_reports(book, on, awarding_body, centre)
+        return None if found is None else packed(found)
+
+    _answer(LedgerApp(url), kept, out)
+
+
+def _answer(app: LedgerApp, work: Callable[[LedgerApp], object], out: str) -> None:
+    """In a spawned process: what `work` gives (or its domain error) pickled into `out`, the
+    application closed after."""
     try:
         try:
-            kept = LedgerSource(app).kept_reports(book, on, awarding_body, centre)
-            found: object = None if kept is None else packed(kept)
+            found = work(app)
         except LedgerError as error:
             found = error if _round_trips(error) else JudgementFailed(str(error))
         with open(out, "wb") as file:
@@ -134,14 +143,4 @@ def refresh(url: str, book: RuleBook, on: date | None, out: str) -> None:
     from ledger.app import LedgerApp
     from ledger.web.kept_reads import refresh_here
 
-    app = LedgerApp(url)
-    try:
-        try:
-            refresh_here(app, book, on)
-            found: object = None
-        except LedgerError as error:
-            found = error if _round_trips(error) else JudgementFailed(str(error))
-        with open(out, "wb") as file:
-            pickle.dump(found, file, protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        app.close()
+    _answer(LedgerApp(url), lambda app: refresh_here(app, book, on), out)

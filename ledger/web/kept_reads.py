@@ -39,7 +39,7 @@ import orjson
 from sqlalchemy import exists, func, inspect, select, text
 
 from aggregates.errors import ConcurrencyConflict
-from ledger.reporting.dated_rows import judge_dated, rows_judged_on, unstable_count
+from ledger.reporting.dated_rows import DatedRowsReport, judge_dated, unstable_count
 from ledger.reporting.fingerprint import rulebook_fingerprint
 from ledger.reporting.history_queries import HistoryReport
 from ledger.reporting.rebuild import catch_up_all
@@ -61,8 +61,6 @@ from ledger.reporting.report_queries import (
     row_record,
 )
 from ledger.reporting.report_rows import (
-    CURRENT_TABLES,
-    DATED_TABLES,
     learners_dated,
     learners_table,
     may_write_rows,
@@ -84,7 +82,6 @@ from ledger.web.shaping import (
 )
 from projections.late_registrations import RegistrationRow
 from projections.maladministration import Finding, late_finding, persistent_late
-from projections.timeline import Timeline
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApp
@@ -650,23 +647,6 @@ class KeptReads:
 
 
 # ----- over a live ledger -------------------------------------------------------------------
-
-class DatedRowsReport(KeptReport):
-    """`dated_rows.DatedReport` once its dated rows cover the date: the same reads, without
-    its first step (judging the uncovered learners takes the write lock, which a page must
-    never wait for: `RowsKeeper` judges them apart first)."""
-
-    def __init__(self, app: LedgerApp, book: RuleBook, on: date,
-                 awarding_body: str | None = None, centre: str | None = None) -> None:
-        _, self.registrations_from, self.findings_from = (
-            rows_judged_on(current, dated, on)
-            for current, dated in zip(CURRENT_TABLES, DATED_TABLES, strict=True))
-        super().__init__(app, book, on, awarding_body, centre)
-
-    @property
-    def judged_here(self) -> list[Timeline]:  # type: ignore[override]
-        return []
-
 
 def uncovered_count(app: LedgerApp, on: date) -> int:
     """Learners not yet stable on the date whose dated rows do not cover it (those
