@@ -184,12 +184,14 @@ def test_the_rebuild_writes_its_windows_with_the_cyclic_collector_paused(
 
 
 # a rebuild by two workers, a learner range per window, killed (SIGKILL) as soon as its first
-# window of timelines is written, before the tracking position is
+# window of timelines is written, before the tracking position is; with the argument
+# `judged` after the URL, judging the kept rows with the rule book as it folds
 KILLED_REBUILD = """
 import os, signal, sys
 from ledger.app import LedgerApp
 from ledger.reporting.rebuild import rebuild
 from ledger.reporting.reports import ReportsView, open_view
+from ledger.rules.rulesets import load_rulebook
 
 write = ReportsView.replace
 
@@ -201,7 +203,8 @@ def killed_after_first(self, rows, *args, **kwargs):
 
 ReportsView.replace = killed_after_first
 app = LedgerApp(sys.argv[1])
-rebuild(app, open_view(app), workers=2, page=4)
+book = load_rulebook() if sys.argv[2:] == ["judged"] else None
+rebuild(app, open_view(app), workers=2, page=4, book=book)
 """
 
 

@@ -29,6 +29,7 @@ from ledger.reporting.report_rows import (
 )
 from ledger.reporting.reports import catch_up, open_view
 from ledger.rules.rulesets import load_rulebook
+from tests.integration.reporting.test_parallel_rebuild import KILLED_REBUILD
 from tests.integration.reporting.test_reports_incremental import kept_rows
 
 CTX = Context(actor="rows", source="test")
@@ -179,28 +180,6 @@ def test_a_rejudge_killed_part_way_is_finished_by_the_next_refresh(
     assert kept_rows(app) == serial
 
 
-# a rebuild judging the rows in two workers, killed (SIGKILL) once its first range is written
-KILLED_REBUILD = """
-import os, signal, sys
-from ledger.app import LedgerApp
-from ledger.reporting.rebuild import rebuild
-from ledger.reporting.reports import ReportsView, open_view
-from ledger.rules.rulesets import load_rulebook
-
-write = ReportsView.replace
-
-def killed_after_first(self, rows, *args, **kwargs):
-    written = write(self, rows, *args, **kwargs)
-    if rows:  # the first range with learners (small ranges of a small ledger can be empty)
-        os.kill(os.getpid(), signal.SIGKILL)
-    return written
-
-ReportsView.replace = killed_after_first
-app = LedgerApp(sys.argv[1])
-rebuild(app, open_view(app), workers=2, page=4, book=load_rulebook())
-"""
-
-
 def test_a_rebuild_killed_part_way_leaves_rows_the_next_refresh_judges_again(
     make_app: Callable[[], LedgerApp],
 ) -> None:
@@ -208,7 +187,7 @@ def test_a_rebuild_killed_part_way_leaves_rows_the_next_refresh_judges_again(
     needs_workers(app)
     grown_ledger(app)
     serial = serial_rows(app)
-    killed = subprocess.run([sys.executable, "-c", KILLED_REBUILD, app.url], cwd=ROOT,
+    killed = subprocess.run([sys.executable, "-c", KILLED_REBUILD, app.url, "judged"], cwd=ROOT,
                             env=os.environ.copy(), capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with app.engine.connect() as connection:
