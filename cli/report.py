@@ -654,7 +654,7 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
     first = parse_date(from_, "from") if from_ else None
     last = parse_date(to, "to") if to else None
     moment = parse_timestamp(as_at) if as_at else None
-    zone = centre_zone(zone_name) if fmt == "table" else None
+    zone = centre_zone(zone_name)  # checked in every format, used by the table
     app = settings().app()
     rows: Iterable[dict[str, Any]] = centre_audit(app, centre, moment, first, last)
     if masked:
@@ -669,7 +669,6 @@ def audit_listing(centre: str, from_: str | None, to: str | None, as_at: str | N
     elif fmt == "csv":
         stream_csv(rows, columns)
     else:
-        assert zone is not None
         title = f"Audit of centre {centre}" + (f" as at {as_at}" if moment else "")
         digits = len(str(last_position(app)))
         for line in streamed_audit_text(rows, title, zone, terminal_width(), digits):

@@ -77,3 +77,7 @@ def test_a_centre_with_no_learners_lists_no_events(ledger: Any) -> None:
     assert json.loads(ledger("report", "audit", "--centre", "C2", "--format", "json"
                              ).stdout)["rows"] == []
     assert ledger("report", "audit", "--centre", "C2").stdout.splitlines()[-1] == "No events."
+    for form in ("table", "json", "csv"):  # an unknown zone is refused in every format
+        refused = ledger("report", "audit", "--centre", "C1", "--timezone", "Mars/Base",
+                         "--format", form)
+        assert refused.exit_code == 1 and "Mars/Base" in refused.stderr
